@@ -1,0 +1,68 @@
+# fastreg: the two commands are `make serve` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+FASTREG_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+export FASTREG_TEST_POSTGRES_URL
+
+.PHONY: serve test install install-dev browser lint typecheck migration lock clean
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q --require-hashes -r requirements.lock
+	$(PIP) install -q --no-deps -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.lock
+	$(PIP) install -q --require-hashes -r requirements-dev.lock
+	$(PIP) install -q --no-deps -e .
+	touch $@
+
+install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
+
+## Start the console + API on SQLite with demo data (prints URL, demo logins, sandbox key).
+serve: install
+	$(VENV)/bin/fastreg serve
+
+## Debian's chromium and CJK fonts for the browser tests (no browser download).
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "noto sans cjk"; then \
+		echo "installing chromium and fonts-noto-cjk with apt-get"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	fi
+
+## Install the test dependencies and run every test, on SQLite and PostgreSQL.
+test: install-dev browser
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy
+	$(VENV)/bin/pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: install-dev
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+
+typecheck: install-dev
+	$(VENV)/bin/mypy
+
+## Regenerate the initial migration from the models (before the first release only).
+migration: install-dev
+	rm -f src/fastreg/adapters/db/migrations/versions/0001_initial.py
+	rm -f /tmp/fastreg-autogen.db
+	$(PY) -c "from alembic import command; from fastreg.adapters.db.migrate import alembic_config as c; command.revision(c('sqlite:////tmp/fastreg-autogen.db'), message='initial schema', autogenerate=True, rev_id='0001')"
+	mv src/fastreg/adapters/db/migrations/versions/0001_initial_schema.py src/fastreg/adapters/db/migrations/versions/0001_initial.py
+	$(VENV)/bin/ruff check --fix -q src/fastreg/adapters/db/migrations || true
+	$(VENV)/bin/ruff format -q src/fastreg/adapters/db/migrations
+
+## Re-pin the lock files after changing pyproject.toml.
+lock:
+	$(PIP) install -q uv
+	$(VENV)/bin/uv pip compile pyproject.toml --generate-hashes -o requirements.lock -q
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --generate-hashes -o requirements-dev.lock -q
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,60 @@
+"""Secrets and identifiers: random generation (>= 128 bits), hashing for storage, passwords (argon2)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+_hasher = PasswordHasher()
+
+
+def new_token(nbytes: int = 24) -> str:
+    """An opaque bearer secret: 192 bits by default, URL-safe."""
+    return secrets.token_urlsafe(nbytes)
+
+
+def token_hash(token: str) -> str:
+    """How every bearer secret is stored: only its SHA-256 digest."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_appid() -> str:
+    return "wx" + secrets.token_hex(8)
+
+
+def new_original_id() -> str:
+    return "gh_" + secrets.token_hex(6)
+
+
+def new_secret() -> str:
+    return secrets.token_hex(16)
+
+
+def new_wxid() -> str:
+    return "wxid_" + secrets.token_hex(7)
+
+
+def new_encoding_aes_key() -> str:
+    """43 characters from the base64 alphabet, as WeChat's EncodingAESKey."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+    return "".join(secrets.choice(alphabet) for _ in range(43))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    if not password_hash:
+        return False
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def secrets_equal(a: str, b: str) -> bool:
+    return secrets.compare_digest(a.encode(), b.encode())

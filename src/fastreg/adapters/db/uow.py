@@ -1,0 +1,69 @@
+"""The unit of work: one session, one transaction, committed once by the service that owns it."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Protocol
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from fastreg.adapters.db.clock import load_clock
+from fastreg.domain.clock import Clock
+
+
+class ClockSource(Protocol):
+    def resolve(self, session: Session) -> Clock:
+        """The clock in force for this transaction."""
+        ...
+
+
+class FixedClockSource:
+    """Production (system clock) and tests (a fake clock object)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+
+    def resolve(self, session: Session) -> Clock:
+        return self.clock
+
+
+class SandboxClockSource:
+    """The sandbox clock lives in the database, so every worker agrees on it."""
+
+    def __init__(self, real: Clock) -> None:
+        self.real = real
+
+    def resolve(self, session: Session) -> Clock:
+        return load_clock(session, self.real)[0]
+
+
+class UnitOfWork:
+    def __init__(self, factory: sessionmaker[Session], clocks: ClockSource, *, readonly: bool = False) -> None:
+        self._factory = factory
+        self._clocks = clocks
+        self._readonly = readonly
+        self.session: Session
+        self.clock: Clock
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = self._factory()
+        # Begin now: on SQLite a write transaction takes the write lock here (BEGIN IMMEDIATE).
+        self.session.connection(execution_options={"readonly": True} if self._readonly else None)
+        self.clock = self._clocks.resolve(self.session)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            self.session.rollback()
+        finally:
+            self.session.close()
+
+    def commit(self) -> None:
+        self.session.commit()
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)

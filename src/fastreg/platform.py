@@ -1,0 +1,79 @@
+"""The composition root: settings in, the wired platform out (engine, units of work, clock, mail)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from fastreg.adapters.db.engine import build_engine
+from fastreg.adapters.db.uow import ClockSource, FixedClockSource, SandboxClockSource, UnitOfWork, session_factory
+from fastreg.domain.clock import Clock, SystemClock
+from fastreg.domain.rules import QuotaLimits
+from fastreg.settings import Settings
+
+
+class Mailer(Protocol):
+    def send(self, to: str, subject: str, text: str, html: str) -> None: ...
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    clocks: ClockSource
+    mailer: Mailer | None = None
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+
+    def uow(self, *, readonly: bool = False) -> UnitOfWork:
+        return UnitOfWork(self.sessions, self.clocks, readonly=readonly)
+
+    @property
+    def limits(self) -> QuotaLimits:
+        s = self.settings
+        return QuotaLimits(
+            monthly=s.monthly_quota,
+            individual_business_monthly=s.individual_monthly_quota,
+            principal_mps=s.principal_mp_limit,
+            links_monthly=s.link_monthly_limit,
+        )
+
+    def url(self, path: str) -> str:
+        return self.settings.public_url.rstrip("/") + path
+
+
+def build_platform(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None) -> Platform:
+    """``clock`` overrides the clock (tests); otherwise the sandbox keeps its clock in the database."""
+    engine = engine or build_engine(settings.database_url)
+    clocks: ClockSource
+    if clock is not None:
+        clocks = FixedClockSource(clock)
+    elif settings.is_sandbox:
+        clocks = SandboxClockSource(SystemClock())
+    else:
+        clocks = FixedClockSource(SystemClock())
+    return Platform(
+        settings=settings,
+        engine=engine,
+        sessions=session_factory(engine),
+        clocks=clocks,
+        secret_key=settings.secret_key or persistent_secret(settings.data_dir, "secret_key"),
+    )
+
+
+def persistent_secret(data_dir: Path, name: str) -> str:
+    """A random secret generated at first start and kept in the data directory (so workers share it)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / name
+    try:
+        with path.open("x") as handle:
+            value = secrets.token_urlsafe(32)
+            handle.write(value)
+            return value
+    except FileExistsError:
+        return path.read_text().strip()

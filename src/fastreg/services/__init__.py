@@ -1,0 +1,1 @@
+"""Application services: one use case each, run in one unit of work."""

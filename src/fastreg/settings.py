@@ -1,0 +1,51 @@
+"""Runtime configuration, read from ``FASTREG_*`` environment variables or a ``.env`` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FASTREG_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///./var/fastreg.db"
+    mode: Literal["sandbox", "production"] = "sandbox"
+    sandbox_key: str | None = None
+    data_dir: Path = Path("./var")
+    public_url: str = "http://127.0.0.1:8000"
+    # None means: start the embedded SMTP sink on a free local port.
+    smtp_host: str | None = None
+    smtp_port: int | None = None
+    mail_from: str = "no-reply@fastreg.local"
+    secret_key: str | None = None
+    monthly_quota: int = 5
+    individual_monthly_quota: int = 1
+    link_monthly_limit: int = 13
+    principal_mp_limit: int = 50
+    timezone: str = "Asia/Shanghai"
+    log_format: Literal["console", "json"] = "console"
+    log_level: str = "INFO"
+
+    token_ttl_seconds: int = 7200
+    ticket_ttl_seconds: int = 600
+    confirmation_ttl_seconds: int = 600
+    pre_auth_code_ttl_seconds: int = 1800
+    authorization_code_ttl_seconds: int = 3600
+    activation_ttl_seconds: int = 48 * 3600
+    pending_ttl_seconds: int = 7 * 24 * 3600
+    activation_resend_interval_seconds: int = 60
+    verify_ticket_interval_seconds: int = 600
+    login_max_failures: int = 5
+    login_window_seconds: int = 15 * 60
+    max_body_bytes: int = 1024 * 1024
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.mode == "sandbox"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

@@ -1,0 +1,51 @@
+"""The FastAPI application factory: settings in, app out; no globals."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from fastreg.domain.clock import Clock
+from fastreg.platform import Platform, build_platform
+from fastreg.settings import Settings
+
+
+def create_app(settings: Settings | None = None, *, platform: Platform | None = None, clock: Clock | None = None) -> FastAPI:
+    settings = settings or (platform.settings if platform else Settings())
+    platform = platform or build_platform(settings, clock=clock)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from fastreg.adapters.mail import start_mail
+
+        stop_mail = start_mail(platform)
+        try:
+            yield
+        finally:
+            stop_mail()
+
+    app = FastAPI(
+        title="fastreg",
+        version="0.1.0",
+        description="Fast registration of Mini Programs by reusing a verified Official Account's qualification: "
+        "the WeChat-compatible Open Platform API, the sandbox control API and the web console.",
+        lifespan=lifespan,
+    )
+    app.state.platform = platform
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    from fastreg.web.console.routes import router as console_router
+    from fastreg.web.openapi.routes import router as openapi_router
+    from fastreg.web.sandbox.routes import router as sandbox_router
+
+    app.include_router(openapi_router)
+    if settings.is_sandbox:
+        app.include_router(sandbox_router)
+    app.include_router(console_router)
+    return app
