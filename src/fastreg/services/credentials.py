@@ -1,0 +1,111 @@
+"""Bearer secrets (access tokens, pre-auth and authorization codes, tickets, activation links):
+random >= 128 bits, stored only as a SHA-256 digest, expiring, and single-use by a conditional update."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from fastreg.adapters import crypto
+from fastreg.adapters.db.models import Credential
+
+
+class CredentialKind(StrEnum):
+    ACCESS_TOKEN = "access_token"  # /cgi-bin/token, subject = OA or MP appid
+    COMPONENT_TOKEN = "component_token"  # subject = component appid
+    AUTHORIZER_TOKEN = "authorizer_token"  # subject = authorizer appid, component_id set
+    REFRESH_TOKEN = "refresh_token"  # subject = authorizer appid, component_id set
+    PRE_AUTH_CODE = "pre_auth_code"  # subject = component appid
+    AUTH_CODE = "auth_code"  # subject = authorizer appid, component_id set
+    TICKET = "fastregister_ticket"  # subject = OA appid, component_id set, data: copy_wx_verify, confirmation
+    ACTIVATION = "activation"  # subject = registration id
+
+
+class Lookup(StrEnum):
+    OK = "ok"
+    UNKNOWN = "unknown"
+    EXPIRED = "expired"
+    USED = "used"
+
+
+@dataclass(frozen=True)
+class Found:
+    status: Lookup
+    credential: Credential | None = None
+
+
+def issue(
+    session: Session,
+    now: datetime,
+    kind: CredentialKind,
+    subject: str,
+    ttl_seconds: int,
+    *,
+    component_id: int | None = None,
+    data: dict[str, Any] | None = None,
+    nbytes: int = 24,
+) -> str:
+    raw = crypto.new_token(nbytes)
+    session.add(
+        Credential(
+            token_hash=crypto.token_hash(raw),
+            kind=kind.value,
+            subject=subject,
+            component_id=component_id,
+            data=data,
+            issued_at=now,
+            expires_at=now + timedelta(seconds=ttl_seconds),
+            used_at=None,
+        )
+    )
+    return raw
+
+
+def find(session: Session, now: datetime, kind: CredentialKind, raw: str) -> Found:
+    """Look a secret up without using it."""
+    credential = session.get(Credential, crypto.token_hash(raw))
+    if credential is None or credential.kind != kind.value:
+        return Found(Lookup.UNKNOWN)
+    if credential.used_at is not None:
+        return Found(Lookup.USED, credential)
+    if credential.expires_at <= now:
+        return Found(Lookup.EXPIRED, credential)
+    return Found(Lookup.OK, credential)
+
+
+def consume(session: Session, now: datetime, credential: Credential) -> bool:
+    """Mark a single-use secret used; False when a concurrent caller used it first."""
+    result = session.execute(
+        update(Credential)
+        .where(Credential.token_hash == credential.token_hash, Credential.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount:  # type: ignore[attr-defined]
+        credential.used_at = now
+        return True
+    return False
+
+
+def revoke_unused(session: Session, now: datetime, kind: CredentialKind, subject: str) -> None:
+    """Invalidate every unused secret of a kind for a subject (a resent activation link replaces the old)."""
+    session.execute(
+        update(Credential)
+        .where(Credential.kind == kind.value, Credential.subject == subject, Credential.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def latest(session: Session, kind: CredentialKind, subject: str) -> Credential | None:
+    return session.execute(
+        select(Credential)
+        .where(Credential.kind == kind.value, Credential.subject == subject)
+        .order_by(Credential.issued_at.desc())
+        .limit(1)
+    ).scalar_one_or_none()
