@@ -31,7 +31,7 @@ class Platform:
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
     def uow(self, *, readonly: bool = False) -> UnitOfWork:
-        return UnitOfWork(self.sessions, self.clocks, readonly=readonly)
+        return UnitOfWork(self.sessions, self.clocks, readonly=readonly, platform=self)
 
     @property
     def limits(self) -> QuotaLimits:

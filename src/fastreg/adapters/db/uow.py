@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -39,7 +39,11 @@ class SandboxClockSource:
 
 
 class UnitOfWork:
-    def __init__(self, factory: sessionmaker[Session], clocks: ClockSource, *, readonly: bool = False) -> None:
+    def __init__(
+        self, factory: sessionmaker[Session], clocks: ClockSource, *, readonly: bool = False, platform: Any = None
+    ) -> None:
+        # The platform this unit of work belongs to, for confirmation handlers that need settings.
+        self.platform = platform
         self._factory = factory
         self._clocks = clocks
         self._readonly = readonly
@@ -56,10 +60,8 @@ class UnitOfWork:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        try:
-            self.session.rollback()
-        finally:
-            self.session.close()
+        # close() rolls back whatever was not committed, without expiring the loaded objects.
+        self.session.close()
 
     def commit(self) -> None:
         self.session.commit()

@@ -1,0 +1,196 @@
+"""Confirmations: an action a person approves on the phone page (reached by scanning a QR code).
+Each has a kind, an expiry and the only wxid allowed to answer it; answering runs the kind's handler in
+the same transaction, so a confirmation and its effect happen together or not at all."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlparse
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from fastreg.adapters import crypto
+from fastreg.adapters.db.models import Component, Confirmation, MiniProgram, OfficialAccount
+from fastreg.adapters.db.uow import UnitOfWork
+from fastreg.domain.errors import DomainError, Err
+from fastreg.domain.model import AuditKind, ConfirmationKind, ConfirmationStatus
+from fastreg.platform import Platform
+from fastreg.services import audit
+
+Handler = Callable[[UnitOfWork, Confirmation, str, str], "str | None"]
+
+# Where each kind's effect lives; imported on first use to keep the service modules independent.
+HANDLERS: dict[str, str] = {
+    ConfirmationKind.REGISTRATION_SCAN: "fastreg.services.registration:on_scan_answered",
+    ConfirmationKind.BIND_ADMIN: "fastreg.services.registration:on_admin_answered",
+    ConfirmationKind.FASTREGISTER_AUTH: "fastreg.services.fastregister:on_auth_answered",
+    ConfirmationKind.COMPONENT_AUTH: "fastreg.services.authorization:on_component_auth",
+    ConfirmationKind.LINK_OA_ADMIN: "fastreg.services.links:on_oa_admin_answered",
+    ConfirmationKind.LINK_MP_ADMIN: "fastreg.services.links:on_mp_admin_answered",
+}
+
+CONFIRM = "confirm"
+CANCEL = "cancel"
+PATH_PREFIX = "/m/confirm/"
+
+
+@dataclass(frozen=True)
+class ConfirmationView:
+    id: str
+    kind: str
+    url: str
+    account_appid: str
+    account_name: str
+    allowed_wxid: str
+    status: str
+    payload: dict[str, Any]
+    result: dict[str, Any] | None
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class AnswerResult:
+    status: str
+    redirect_url: str | None
+
+
+def url_of(platform: Platform, confirmation_id: str) -> str:
+    return platform.url(PATH_PREFIX + confirmation_id)
+
+
+def id_from_url(url: str) -> str:
+    """The confirmation id in a URL decoded from a QR code (or the id itself)."""
+    path = urlparse(url).path if "/" in url else PATH_PREFIX + url
+    if not path.startswith(PATH_PREFIX) or len(path) <= len(PATH_PREFIX):
+        raise DomainError(Err.NOT_FOUND)
+    return path[len(PATH_PREFIX) :].strip("/")
+
+
+def create(
+    session: Session,
+    now: datetime,
+    platform: Platform,
+    kind: ConfirmationKind,
+    account_appid: str,
+    allowed_wxid: str,
+    payload: dict[str, Any],
+    *,
+    ttl_seconds: int | None = None,
+) -> Confirmation:
+    confirmation = Confirmation(
+        id=crypto.new_token(18),
+        kind=kind.value,
+        account_appid=account_appid,
+        allowed_wxid=allowed_wxid,
+        status=ConfirmationStatus.PENDING.value,
+        payload=payload,
+        result=None,
+        created_at=now,
+        expires_at=now + timedelta(seconds=ttl_seconds or platform.settings.confirmation_ttl_seconds),
+        answered_at=None,
+    )
+    session.add(confirmation)
+    session.flush()
+    return confirmation
+
+
+def effective_status(confirmation: Confirmation, now: datetime) -> str:
+    if confirmation.status == ConfirmationStatus.PENDING and confirmation.expires_at <= now:
+        return ConfirmationStatus.EXPIRED.value
+    return confirmation.status
+
+
+def _account_name(session: Session, appid: str) -> str:
+    for model in (OfficialAccount, MiniProgram, Component):
+        name = session.execute(select(model.name).where(model.appid == appid)).scalar_one_or_none()
+        if name:
+            return str(name)
+    return appid
+
+
+def view(session: Session, platform: Platform, confirmation: Confirmation, now: datetime) -> ConfirmationView:
+    return ConfirmationView(
+        id=confirmation.id,
+        kind=confirmation.kind,
+        url=url_of(platform, confirmation.id),
+        account_appid=confirmation.account_appid,
+        account_name=_account_name(session, confirmation.account_appid),
+        allowed_wxid=confirmation.allowed_wxid,
+        status=effective_status(confirmation, now),
+        payload=dict(confirmation.payload or {}),
+        result=dict(confirmation.result) if confirmation.result else None,
+        created_at=confirmation.created_at,
+        expires_at=confirmation.expires_at,
+    )
+
+
+def _get(session: Session, confirmation_id: str) -> Confirmation:
+    confirmation = session.get(Confirmation, confirmation_id)
+    if confirmation is None:
+        raise DomainError(Err.NOT_FOUND)
+    return confirmation
+
+
+def describe(platform: Platform, confirmation_id: str) -> ConfirmationView:
+    with platform.uow(readonly=True) as uow:
+        return view(uow.session, platform, _get(uow.session, confirmation_id), uow.clock.now())
+
+
+def list_for(platform: Platform, wxid: str, status: str | None = "pending") -> list[ConfirmationView]:
+    with platform.uow(readonly=True) as uow:
+        now = uow.clock.now()
+        rows = uow.session.execute(
+            select(Confirmation).where(Confirmation.allowed_wxid == wxid).order_by(Confirmation.created_at)
+        ).scalars()
+        views = [view(uow.session, platform, row, now) for row in rows]
+    return [v for v in views if status in (None, "", v.status)]
+
+
+def _handler(kind: str) -> Handler:
+    module_name, _, function = HANDLERS[kind].partition(":")
+    handler: Handler = getattr(importlib.import_module(module_name), function)
+    return handler
+
+
+def answer(platform: Platform, confirmation_id: str, wxid: str, action: str) -> AnswerResult:
+    """Confirm or cancel. Only the allowed wxid may answer, once, before expiry; the kind's effect runs in
+    the same transaction. A refused answer changes nothing."""
+    if action not in (CONFIRM, CANCEL):
+        raise DomainError(Err.INVALID_PARAMETER)
+    with platform.uow() as uow:
+        session, now = uow.session, uow.clock.now()
+        confirmation = _get(session, confirmation_id)
+        if wxid != confirmation.allowed_wxid:
+            raise DomainError(Err.NOT_ALLOWED)
+        if effective_status(confirmation, now) != ConfirmationStatus.PENDING:
+            raise DomainError(Err.CONFIRMATION_CLOSED)
+        new_status = ConfirmationStatus.CONFIRMED if action == CONFIRM else ConfirmationStatus.CANCELLED
+        # Conditional update: two concurrent answers cannot both win.
+        claimed = session.execute(
+            update(Confirmation)
+            .where(Confirmation.id == confirmation.id, Confirmation.status == ConfirmationStatus.PENDING.value)
+            .values(status=new_status.value, answered_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount  # type: ignore[attr-defined]
+        if not claimed:
+            raise DomainError(Err.CONFIRMATION_CLOSED)
+        confirmation.status, confirmation.answered_at = new_status.value, now
+        redirect_url = _handler(confirmation.kind)(uow, confirmation, action, wxid)
+        confirmation.result = {**(confirmation.result or {}), "redirect_url": redirect_url}
+        if new_status is ConfirmationStatus.CANCELLED:
+            audit.record(
+                session,
+                now,
+                AuditKind.SCAN_CANCELLED,
+                wxid,
+                oa_appid=confirmation.account_appid,
+                confirmation=confirmation.kind,
+            )
+        uow.commit()
+        return AnswerResult(new_status.value, redirect_url)

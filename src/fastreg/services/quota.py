@@ -1,0 +1,90 @@
+"""The OA's monthly fast-registration quota and link count, read and spent in the database."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.orm import Session
+
+from fastreg.adapters.db import counters
+from fastreg.adapters.db.models import OfficialAccount, Principal, Registration
+from fastreg.domain.errors import DomainError, Err
+from fastreg.domain.model import RegistrationStatus
+from fastreg.domain.rules import ComponentFacts, EligibilityInput, QuotaStatus, Stage, calendar_month, monthly_limit
+from fastreg.platform import Platform
+
+
+def quota_status(session: Session, oa: OfficialAccount, now: datetime, platform: Platform) -> QuotaStatus:
+    principal = session.get(Principal, oa.principal_id)
+    assert principal is not None
+    month = calendar_month(now, platform.settings.timezone)
+    limit = monthly_limit(principal.type, platform.limits)
+    return QuotaStatus(month=month, limit=limit, used=counters.used(session, oa.id, counters.REGISTRATION, month))
+
+
+def links_this_month(session: Session, oa: OfficialAccount, now: datetime, platform: Platform) -> int:
+    return counters.used(session, oa.id, counters.LINK, calendar_month(now, platform.settings.timezone))
+
+
+def _pending_count(oa_id: int) -> Select[tuple[int]]:
+    return (
+        select(func.count())
+        .select_from(Registration)
+        .where(Registration.oa_id == oa_id, Registration.status == RegistrationStatus.PENDING.value)
+    )
+
+
+def has_pending(session: Session, oa_id: int) -> bool:
+    return bool(session.execute(_pending_count(oa_id)).scalar_one())
+
+
+def eligibility_input(
+    session: Session,
+    oa: OfficialAccount,
+    now: datetime,
+    platform: Platform,
+    *,
+    ignore_pending_id: int | None = None,
+    reuse_certification: bool | None = None,
+    scan_valid: bool | None = None,
+    component: ComponentFacts | None = None,
+) -> EligibilityInput:
+    """Gather the facts the domain's eligibility rules read. ``ignore_pending_id``: the registration being
+    completed is itself the pending one, so it does not block itself."""
+    principal = session.get(Principal, oa.principal_id)
+    assert principal is not None
+    pending_query = _pending_count(oa.id)
+    if ignore_pending_id is not None:
+        pending_query = pending_query.where(Registration.id != ignore_pending_id)
+    return EligibilityInput(
+        oa=oa,
+        principal=principal,
+        principal_mp_count=principal.mp_count,
+        quota=quota_status(session, oa, now, platform),
+        has_pending=bool(session.execute(pending_query).scalar_one()),
+        now=now,
+        limits=platform.limits,
+        reuse_certification=reuse_certification,
+        scan_valid=scan_valid,
+        component=component,
+    )
+
+
+def spend(session: Session, oa: OfficialAccount, now: datetime, platform: Platform) -> None:
+    """Count one completion against the OA's month and its principal's MP total, atomically in the database:
+    a concurrent completion that would exceed either limit is refused here, whatever Python saw before."""
+    status = quota_status(session, oa, now, platform)
+    if not counters.try_increment(session, oa.id, counters.REGISTRATION, status.month, status.limit):
+        raise DomainError(Err.QUOTA_EXCEEDED, limit=status.limit)
+    result = session.execute(
+        update(Principal)
+        .where(Principal.id == oa.principal_id, Principal.mp_count < platform.limits.principal_mps)
+        .values(mp_count=Principal.mp_count + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        raise DomainError(Err.PRINCIPAL_LIMIT)
+
+
+__all__ = ["Stage", "eligibility_input", "has_pending", "links_this_month", "quota_status", "spend"]
