@@ -16,7 +16,7 @@ from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import PrincipalType
 from fastreg.domain.rules import normalize_email, validate_email_format, validate_password
 
-ALL_PERMISSION_SETS = list(range(1, 11)) + [17, 18, 19, 22, 25, 30, 31, 36, 37, 40, 41, 45, 48, 49, 51, 57]
+ALL_PERMISSION_SETS = [*range(1, 11), 17, 18, 19, 22, 25, 30, 31, 36, 37, 40, 41, 45, 48, 49, 51, 57]
 # The fast-registration permission set (id 25 is WeChat's "帐号管理权限"-family set for wxa creation).
 FASTREGISTER_PERMISSION_SET = 25
 
