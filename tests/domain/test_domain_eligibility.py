@@ -235,9 +235,7 @@ def test_the_order_is_the_one_of_the_fastregister_table() -> None:
 
 
 _PAIRS = [
-    (earlier, later)
-    for earlier, later in itertools.combinations(CONDITIONS, 2)
-    if {earlier[0], later[0]} != EXCLUSIVE
+    (earlier, later) for earlier, later in itertools.combinations(CONDITIONS, 2) if {earlier[0], later[0]} != EXCLUSIVE
 ]
 
 
