@@ -1,0 +1,115 @@
+"""Mail round trip: the SMTP mailer delivers over real SMTP to the embedded sink, which stores each message
+in the outbox (on SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Iterator
+from email.message import EmailMessage
+
+import pytest
+
+from fastreg.adapters.mail import SmtpMailer, extract_links, parse_mail, start_mail
+from fastreg.domain.clock import FixedClock
+from fastreg.platform import Platform
+from fastreg.services.sandbox import outbox
+
+
+@pytest.fixture
+def mailing(platform: Platform) -> Iterator[Platform]:
+    stop = start_mail(platform)
+    try:
+        yield platform
+    finally:
+        stop()
+
+
+def test_chinese_mail_round_trip_through_embedded_smtp(mailing: Platform, clock: FixedClock) -> None:
+    mailer = mailing.mailer
+    assert isinstance(mailer, SmtpMailer)
+    assert mailer.host == "127.0.0.1" and mailer.port > 0
+    mailer.send(
+        "Owner@Example.com",
+        "请激活你的小程序帐号",
+        "你好！请点击链接激活：https://fastreg.test/activate/abc123。48小时内有效。",
+        '<p>你好！<a href="https://fastreg.test/activate/abc123?x=1&amp;y=2">激活帐号</a></p>',
+    )
+    messages = outbox(mailing, to="owner@example.com")
+    assert len(messages) == 1
+    mail = messages[0]
+    assert mail["to"] == "owner@example.com"
+    assert mail["subject"] == "请激活你的小程序帐号"
+    assert "48小时内有效" in mail["text"]
+    assert "激活帐号" in mail["html"]
+    assert mail["links"] == ["https://fastreg.test/activate/abc123", "https://fastreg.test/activate/abc123?x=1&y=2"]
+    assert mail["sent_at"] == "2026-11-10T04:00:00Z"
+    assert isinstance(mail["id"], int)
+
+
+def test_outbox_filters_by_recipient_and_keeps_order(mailing: Platform) -> None:
+    assert mailing.mailer is not None
+    for n, to in enumerate(["a@example.com", "b@example.com", "a@example.com"]):
+        mailing.mailer.send(to, f"第{n}封", f"正文 {n}", "")
+    assert [m["subject"] for m in outbox(mailing, to="a@example.com")] == ["第0封", "第2封"]
+    assert [m["subject"] for m in outbox(mailing)] == ["第0封", "第1封", "第2封"]
+    assert outbox(mailing, to="b@example.com")[0]["html"] == ""
+    assert outbox(mailing, to="nobody@example.com") == []
+
+
+def test_sink_accepts_mail_from_any_smtp_client(mailing: Platform) -> None:
+    """A plain smtplib client (not our mailer), one message to two recipients: one outbox row each."""
+    mailer = mailing.mailer
+    assert isinstance(mailer, SmtpMailer)
+    message = EmailMessage()
+    message["From"] = "someone@example.org"
+    message["To"] = "x@example.com, y@example.com"
+    message["Subject"] = "Plain"
+    message.set_content("see http://127.0.0.1:8000/m/confirm/abc")
+    with smtplib.SMTP(mailer.host, mailer.port) as smtp:
+        smtp.send_message(message)
+    rows = outbox(mailing)
+    assert sorted(row["to"] for row in rows) == ["x@example.com", "y@example.com"]
+    assert all(row["links"] == ["http://127.0.0.1:8000/m/confirm/abc"] for row in rows)
+
+
+def test_mail_sent_inside_a_write_transaction_still_arrives(mailing: Platform) -> None:
+    """A service that sends while holding the database's write lock must not deadlock the sink."""
+    assert mailing.mailer is not None
+    with mailing.uow() as uow:
+        from fastreg.adapters.db.models import PersonalWechatEmail
+
+        uow.session.add(PersonalWechatEmail(email="held@example.com"))
+        uow.session.flush()
+        mailing.mailer.send("late@example.com", "事务中发送", "body", "")
+        uow.commit()
+    assert [m["subject"] for m in outbox(mailing, to="late@example.com")] == ["事务中发送"]
+
+
+def test_configured_smtp_host_is_used_instead_of_the_sink(platform: Platform) -> None:
+    configured = platform.settings.model_copy(update={"smtp_host": "mail.example.net", "smtp_port": 2525})
+    other = Platform(
+        settings=configured, engine=platform.engine, sessions=platform.sessions, clocks=platform.clocks
+    )
+    stop = start_mail(other)
+    try:
+        assert isinstance(other.mailer, SmtpMailer)
+        assert (other.mailer.host, other.mailer.port) == ("mail.example.net", 2525)
+    finally:
+        stop()
+
+
+def test_parse_and_link_extraction() -> None:
+    raw = (
+        b"From: a@b.cc\r\nTo: c@d.ee\r\nSubject: =?utf-8?b?5r+A5rS7?=\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        + "链接：http://h.test/a?b=1，谢谢".encode()
+    )
+    parsed = parse_mail(raw, ["C@D.ee"])
+    assert parsed.subject == "激活"
+    assert parsed.recipients == ["c@d.ee"]
+    assert parsed.links == ["http://h.test/a?b=1"]
+    assert parsed.html == ""
+    assert extract_links("", "<a href='https://x.test/1'>x</a> https://y.test/2") == [
+        "https://x.test/1",
+        "https://y.test/2",
+    ]
