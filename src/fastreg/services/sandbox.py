@@ -187,7 +187,9 @@ def official_account_overview(platform: Platform, appid: str) -> dict[str, Any]:
             .first()
         )
         links = session.execute(
-            select(Link, MiniProgram).join(MiniProgram, MiniProgram.id == Link.mp_id).where(Link.oa_id == oa.id)
+            select(Link, MiniProgram)
+            .join(MiniProgram, MiniProgram.id == Link.mp_id)
+            .where(Link.oa_id == oa.id)
             .order_by(Link.id)
         ).all()
         return {
@@ -271,9 +273,10 @@ def authorize(platform: Platform, component_appid: str, authorizer_appid: str) -
     with platform.uow() as uow:
         session, now = uow.session, uow.clock.now()
         component = _component(session, component_appid)
-        known = session.execute(
-            select(OfficialAccount.id).where(OfficialAccount.appid == authorizer_appid)
-        ).first() or session.execute(select(MiniProgram.id).where(MiniProgram.appid == authorizer_appid)).first()
+        known = (
+            session.execute(select(OfficialAccount.id).where(OfficialAccount.appid == authorizer_appid)).first()
+            or session.execute(select(MiniProgram.id).where(MiniProgram.appid == authorizer_appid)).first()
+        )
         if not known:
             raise not_found("account", authorizer_appid)
         code = grant_authorization(

@@ -1,5 +1,375 @@
-"""Routes (to be written)."""
+"""The sandbox control API (``/sandbox/v1``), included by the app in sandbox mode only.
 
-from fastapi import APIRouter
+Every route requires ``X-Sandbox-Key``; a missing or wrong key gets 401. Errors, including request validation
+errors, are ``{"error": {"code", "message"}}`` with an HTTP status (400/401/403/404/409/422)."""
 
-router = APIRouter()
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from fastreg.domain.errors import DomainError, Err
+from fastreg.domain.model import PrincipalType
+from fastreg.domain.rules import validate_wxid
+from fastreg.platform import Platform
+from fastreg.services import sandbox
+from fastreg.services.accounts import create_component, create_official_account
+from fastreg.services.sandbox import SandboxError
+from fastreg.web.deps import get_platform
+
+KEY_HEADER = "X-Sandbox-Key"
+
+# How domain refusals show in the sandbox API: (HTTP status, error code).
+DOMAIN_STATUS: dict[Err, tuple[int, str]] = {
+    Err.NOT_ALLOWED: (403, "not_allowed"),
+    Err.CONFIRMATION_CLOSED: (409, "confirmation_closed"),
+    Err.NOT_FOUND: (404, "not_found"),
+    Err.INVALID_APPID: (404, "not_found"),
+    Err.EMAIL_TAKEN: (409, "email_taken"),
+    Err.EMAIL_INVALID: (422, "invalid_email"),
+    Err.EMAIL_PERSONAL_WECHAT: (409, "email_bound_to_personal_wechat"),
+    Err.PASSWORD_WEAK: (422, "weak_password"),
+    Err.WXID_INVALID: (422, "invalid_wxid"),
+    Err.INVALID_PARAMETER: (422, "invalid_request"),
+}
+
+
+def error_response(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def _validation_response(exc: RequestValidationError) -> JSONResponse:
+    errors = list(exc.errors())
+    if any(error.get("type") == "json_invalid" for error in errors):
+        return error_response(400, "invalid_json", "the request body is not valid JSON")
+    parts = []
+    for error in errors:
+        loc = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path"))
+        msg = str(error.get("msg", "")).removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return error_response(422, "invalid_request", "; ".join(parts) or "invalid request")
+
+
+def _expected_key(request: Request) -> str:
+    key: str | None = getattr(request.app.state, "sandbox_key", None)
+    if key is None:
+        platform: Platform = request.app.state.platform
+        key = sandbox.sandbox_key(platform.settings)
+        request.app.state.sandbox_key = key
+    return key
+
+
+class SandboxRoute(APIRoute):
+    """Checks the sandbox key before anything else, and answers every refusal in the sandbox error shape."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            given = request.headers.get(KEY_HEADER)
+            if not given or not secrets.compare_digest(given.encode(), _expected_key(request).encode()):
+                return error_response(401, "unauthorized", f"missing or wrong {KEY_HEADER} header")
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                return _validation_response(exc)
+            except SandboxError as exc:
+                return error_response(exc.status, exc.code, exc.message)
+            except DomainError as exc:
+                status, code = DOMAIN_STATUS.get(exc.err, (409, exc.err.name.lower()))
+                return error_response(status, code, exc.message("en"))
+
+        return route
+
+
+router = APIRouter(prefix="/sandbox/v1", tags=["sandbox"], route_class=SandboxRoute, strict_content_type=False)
+PlatformDep = Annotated[Platform, Depends(get_platform)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------- reset and clock
+
+
+@router.post("/reset")
+def reset(platform: PlatformDep) -> dict[str, Any]:
+    seconds = sandbox.reset(platform)
+    return {"status": "ok", "elapsed_ms": round(seconds * 1000, 3)}
+
+
+class ClockOut(BaseModel):
+    now: str
+    frozen: bool
+
+
+class ClockIn(Body):
+    now: datetime | None = Field(default=None, description="freeze the clock at this instant (ISO-8601)")
+    advance_seconds: float | None = Field(default=None, description="move the clock forward (or back) by N seconds")
+    real: bool | None = Field(default=None, description="true: back to real time")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ClockIn:
+        given = [self.now is not None, self.advance_seconds is not None, self.real is not None]
+        if sum(given) != 1:
+            raise ValueError("give exactly one of now, advance_seconds, real")
+        if self.real is False:
+            raise ValueError("real must be true")
+        if self.now is not None and self.now.tzinfo is None:
+            raise ValueError("now needs a time zone (e.g. 2026-11-30T16:00:00Z)")
+        return self
+
+
+@router.get("/clock", response_model=ClockOut)
+def get_clock(platform: PlatformDep) -> dict[str, Any]:
+    return sandbox.get_clock(platform).as_json()
+
+
+@router.put("/clock", response_model=ClockOut)
+def put_clock(body: ClockIn, platform: PlatformDep) -> dict[str, Any]:
+    view = sandbox.set_clock(platform, now=body.now, advance_seconds=body.advance_seconds, real=bool(body.real))
+    return view.as_json()
+
+
+# ---------------------------------------------------------------- official accounts and principals
+
+
+class OfficialAccountIn(Body):
+    name: str = Field(min_length=1, max_length=200)
+    principal_name: str = Field(min_length=1, max_length=200)
+    principal_type: PrincipalType
+    verified: bool = True
+    overseas: bool = False
+    admin_wxid: str | None = Field(default=None, min_length=1, max_length=64)
+    operator_email: str | None = Field(default=None, max_length=254)
+    operator_password: str | None = Field(default=None, max_length=128)
+    verify_expires_at: datetime | None = None
+
+
+class OfficialAccountOut(BaseModel):
+    appid: str
+    secret: str
+    original_id: str
+    admin_wxid: str
+    operator_email: str
+    operator_password: str
+
+
+@router.post("/official-accounts", status_code=201, response_model=OfficialAccountOut)
+def create_oa(body: OfficialAccountIn, platform: PlatformDep) -> dict[str, Any]:
+    if body.admin_wxid is not None:
+        validate_wxid(body.admin_wxid)
+    sandbox.ensure_principal_type(platform, body.principal_name, body.principal_type.value)
+    with platform.uow() as uow:
+        created = create_official_account(
+            uow,
+            name=body.name,
+            principal_name=body.principal_name,
+            principal_type=body.principal_type.value,
+            verified=body.verified,
+            overseas=body.overseas,
+            admin_wxid=body.admin_wxid,
+            operator_email=body.operator_email,
+            operator_password=body.operator_password,
+            verify_expires_at=body.verify_expires_at,
+        )
+    return {
+        "appid": created.appid,
+        "secret": created.secret,
+        "original_id": created.original_id,
+        "admin_wxid": created.admin_wxid,
+        "operator_email": created.operator_email,
+        "operator_password": created.operator_password,
+    }
+
+
+@router.get("/official-accounts/{appid}")
+def get_oa(appid: str, platform: PlatformDep) -> dict[str, Any]:
+    return sandbox.official_account_overview(platform, appid)
+
+
+class PrincipalPatch(Body):
+    blacklisted: bool
+
+
+@router.patch("/principals/{name}")
+def patch_principal(name: str, body: PrincipalPatch, platform: PlatformDep) -> dict[str, Any]:
+    return sandbox.set_blacklisted(platform, name, body.blacklisted)
+
+
+# ---------------------------------------------------------------- components
+
+
+class ComponentIn(Body):
+    name: str = Field(min_length=1, max_length=200)
+    redirect_domain: str = Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.-]+(:\d+)?$")
+    callback_url: str | None = Field(default=None, max_length=1000, pattern=r"^https?://")
+    published: bool = True
+    permission_sets: list[int] | None = None
+
+
+class ComponentOut(BaseModel):
+    component_appid: str
+    component_appsecret: str
+    token: str
+    encoding_aes_key: str
+    component_verify_ticket: str
+
+
+@router.post("/components", status_code=201, response_model=ComponentOut)
+def create_component_route(body: ComponentIn, platform: PlatformDep) -> dict[str, Any]:
+    with platform.uow() as uow:
+        created = create_component(
+            uow,
+            name=body.name,
+            redirect_domain=body.redirect_domain,
+            callback_url=body.callback_url,
+            published=body.published,
+            permission_sets=body.permission_sets,
+        )
+    return {
+        "component_appid": created.component_appid,
+        "component_appsecret": created.component_appsecret,
+        "token": created.token,
+        "encoding_aes_key": created.encoding_aes_key,
+        "component_verify_ticket": created.component_verify_ticket,
+    }
+
+
+@router.post("/components/{component_appid}/verify-ticket")
+def new_verify_ticket(component_appid: str, platform: PlatformDep) -> dict[str, Any]:
+    return {"component_verify_ticket": sandbox.issue_verify_ticket(platform, component_appid)}
+
+
+class AuthorizationIn(Body):
+    authorizer_appid: str = Field(min_length=1, max_length=18)
+
+
+@router.post("/components/{component_appid}/authorizations")
+def authorize(component_appid: str, body: AuthorizationIn, platform: PlatformDep) -> dict[str, Any]:
+    code = sandbox.authorize(platform, component_appid, body.authorizer_appid)
+    return {"authorization_code": code, "expires_in": sandbox.AUTHORIZATION_CODE_TTL}
+
+
+# ---------------------------------------------------------------- confirmations
+
+
+class ConfirmationOut(BaseModel):
+    id: str
+    kind: str
+    url: str
+    account_appid: str
+    account_name: str
+    status: str
+    created_at: str
+    expires_at: str
+
+
+@router.get("/confirmations", response_model=list[ConfirmationOut])
+def list_confirmations(
+    platform: PlatformDep,
+    wxid: Annotated[str, Query(min_length=1, max_length=64)],
+    status: Annotated[Literal["pending", "confirmed", "cancelled", "expired", "all"], Query()] = "pending",
+) -> list[dict[str, Any]]:
+    from fastreg.services import confirmations
+
+    views = confirmations.list_for(platform, wxid, None if status == "all" else status)
+    return [
+        {
+            "id": v.id,
+            "kind": v.kind,
+            "url": v.url,
+            "account_appid": v.account_appid,
+            "account_name": v.account_name,
+            "status": v.status,
+            "created_at": sandbox.utc_iso(v.created_at),
+            "expires_at": sandbox.utc_iso(v.expires_at),
+        }
+        for v in views
+    ]
+
+
+class AnswerIn(Body):
+    wxid: str = Field(min_length=1, max_length=64)
+    action: Literal["confirm", "cancel"]
+
+
+class ScanIn(AnswerIn):
+    url: str = Field(min_length=1, max_length=2000)
+
+
+class AnswerOut(BaseModel):
+    status: str
+    redirect_url: str | None
+
+
+def _answer(platform: Platform, confirmation_id: str, wxid: str, action: str) -> dict[str, Any]:
+    from fastreg.services import confirmations
+
+    result = confirmations.answer(platform, confirmation_id, wxid, action)
+    return {"status": result.status, "redirect_url": result.redirect_url}
+
+
+@router.post("/confirmations/{confirmation_id}", response_model=AnswerOut)
+def answer_confirmation(confirmation_id: str, body: AnswerIn, platform: PlatformDep) -> dict[str, Any]:
+    return _answer(platform, confirmation_id, body.wxid, body.action)
+
+
+@router.post("/scans", response_model=AnswerOut)
+def scan(body: ScanIn, platform: PlatformDep) -> dict[str, Any]:
+    from fastreg.services import confirmations
+
+    return _answer(platform, confirmations.id_from_url(body.url.strip()), body.wxid, body.action)
+
+
+# ---------------------------------------------------------------- mail, emails, mini programs, audit
+
+
+class MailOut(BaseModel):
+    id: int
+    to: str
+    subject: str
+    text: str
+    html: str
+    links: list[str]
+    sent_at: str
+
+
+@router.get("/mail", response_model=list[MailOut])
+def mail(platform: PlatformDep, to: Annotated[str | None, Query(max_length=254)] = None) -> list[dict[str, Any]]:
+    return sandbox.outbox(platform, to)
+
+
+class PersonalEmailIn(Body):
+    email: str = Field(min_length=3, max_length=254)
+
+
+@router.post("/personal-wechat-emails", status_code=201)
+def personal_wechat_email(body: PersonalEmailIn, platform: PlatformDep) -> dict[str, Any]:
+    return {"email": sandbox.add_personal_wechat_email(platform, body.email)}
+
+
+@router.get("/mini-programs/{appid}")
+def mini_program(appid: str, platform: PlatformDep) -> dict[str, Any]:
+    return sandbox.mini_program_view(platform, appid)
+
+
+@router.get("/audit")
+def audit(platform: PlatformDep, appid: Annotated[str | None, Query(max_length=18)] = None) -> list[dict[str, Any]]:
+    return sandbox.audit_events(platform, appid)
+
+
+@router.api_route(
+    "/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False, status_code=404
+)
+def unknown(path: str) -> JSONResponse:
+    return error_response(404, "not_found", f"no sandbox route /sandbox/v1/{path}")
