@@ -238,7 +238,12 @@ def ensure_link_allowed(links_this_month: int, limits: QuotaLimits) -> None:
 
 # ---------------------------------------------------------------- email and password
 
-_EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
+# Dot-atom local part (no leading, trailing or double dot); domain labels of 1..63 characters that neither start
+# nor end with a hyphen; an alphabetic top-level domain.
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9_%+-]+(\.[A-Za-z0-9_%+-]+)*"
+    r"@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,}$"
+)
 WXID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{3,39}$")
 
 
@@ -249,7 +254,8 @@ def normalize_email(email: str) -> str:
 def validate_email_format(email: str) -> str:
     """The normalized address, or a refusal shown next to the email field."""
     normalized = normalize_email(email)
-    if len(normalized) > 254 or not _EMAIL.match(normalized) or ".." in normalized:
+    local_part = normalized.partition("@")[0]
+    if len(normalized) > 254 or len(local_part) > 64 or not _EMAIL.match(normalized) or ".." in normalized:
         raise DomainError(Err.EMAIL_INVALID, field="email")
     return normalized
 
