@@ -1,0 +1,339 @@
+"""Component pushes: ``component_verify_ticket`` every 10 minutes and authorization events
+(``authorized``, ``updateauthorized``, ``notify_third_fasteregister``), POSTed to the component's callback URL
+encrypted and signed exactly as WeChat does (``adapters.wechat_crypto``).
+
+Pushes are queued in the ``push_jobs`` table in the same transaction as the change they announce, so none is
+lost; a background worker (started with the app) delivers them. A job is claimed by a conditional update, so
+any number of workers on any number of hosts deliver each push once; a failed delivery is logged and retried
+with exponential backoff (1 s, 2 s, 4 s ... capped at 10 minutes) until the callback answers 2xx.
+
+Delivery scheduling uses the real clock (it is about the network); message contents (``CreateTime``) and the
+10-minute ticket rhythm use the platform clock, so moving the sandbox clock also moves the ticket pushes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from fastreg.adapters import crypto, wechat_crypto
+from fastreg.adapters.db.models import Component, PushJob
+from fastreg.domain.clock import Clock, SystemClock, as_utc
+from fastreg.platform import Platform
+
+log = logging.getLogger("fastreg.pushes")
+
+VERIFY_TICKET = "component_verify_ticket"
+AUTHORIZED = "authorized"
+UPDATE_AUTHORIZED = "updateauthorized"
+UNAUTHORIZED = "unauthorized"
+FASTREGISTER = "notify_third_fasteregister"
+
+BACKOFF_BASE_SECONDS = 1.0
+BACKOFF_CAP_SECONDS = 600.0
+LEASE_SECONDS = 60.0
+DELIVERY_TIMEOUT_SECONDS = 5.0
+POLL_SECONDS = 0.5
+BATCH = 20
+
+_real: Clock = SystemClock()
+
+
+def backoff_seconds(attempts: int) -> float:
+    """Delay before the next try after ``attempts`` failed ones."""
+    return float(min(BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0), BACKOFF_CAP_SECONDS))
+
+
+def _timestamp(now: datetime) -> int:
+    return int(as_utc(now).timestamp())
+
+
+# ---------------------------------------------------------------- queueing (in the caller's transaction)
+
+
+def enqueue(session: Session, now: datetime, component: Component, info_type: str, fields: dict[str, Any]) -> bool:
+    """Queue a push for the component's callback; False (nothing queued) when it has no callback URL."""
+    if not component.callback_url:
+        return False
+    message = {"AppId": component.appid, "CreateTime": _timestamp(now), "InfoType": info_type, **fields}
+    session.add(
+        PushJob(
+            component_id=component.id,
+            info_type=info_type,
+            payload={"message": message},
+            attempts=0,
+            next_attempt_at=_real.now(),
+            delivered_at=None,
+            last_error=None,
+            created_at=now,
+        )
+    )
+    return True
+
+
+def enqueue_verify_ticket(session: Session, now: datetime, component: Component) -> bool:
+    if not component.verify_ticket:
+        return False
+    return enqueue(session, now, component, VERIFY_TICKET, {"ComponentVerifyTicket": component.verify_ticket})
+
+
+def enqueue_authorization_event(
+    session: Session,
+    now: datetime,
+    component: Component,
+    info_type: str,
+    authorizer_appid: str,
+    authorization_code: str | None = None,
+    code_ttl_seconds: int = 3600,
+) -> bool:
+    """``authorized`` / ``updateauthorized`` (with the authorization code) or ``unauthorized``."""
+    fields: dict[str, Any] = {"AuthorizerAppid": authorizer_appid}
+    if authorization_code:
+        fields["AuthorizationCode"] = authorization_code
+        fields["AuthorizationCodeExpiredTime"] = _timestamp(now) + code_ttl_seconds
+        fields["PreAuthCode"] = ""
+    return enqueue(session, now, component, info_type, fields)
+
+
+def enqueue_fastregister_event(
+    session: Session, now: datetime, component: Component, *, oa_appid: str, mp_appid: str, auth_code: str
+) -> bool:
+    """The ``notify_third_fasteregister`` event of a completed fast registration."""
+    from fastreg.adapters.db.models import OfficialAccount, Principal
+
+    oa = session.execute(select(OfficialAccount).where(OfficialAccount.appid == oa_appid)).scalar_one_or_none()
+    principal = session.get(Principal, oa.principal_id) if oa is not None else None
+    fields: dict[str, Any] = {
+        "appid": mp_appid,
+        "status": 0,
+        "auth_code": auth_code,
+        "msg": "OK",
+        "info": {"name": principal.name if principal else "", "oa_appid": oa_appid},
+    }
+    return enqueue(session, now, component, FASTREGISTER, fields)
+
+
+def push_verify_ticket(platform: Platform, component_id: int | str) -> bool:
+    """Queue a push of the component's current verify ticket (by id or appid); False without a callback."""
+    with platform.uow() as uow:
+        component = _component(uow.session, component_id)
+        if component is None:
+            return False
+        queued = enqueue_verify_ticket(uow.session, uow.clock.now(), component)
+        uow.commit()
+        return queued
+
+
+def _component(session: Session, component_id: int | str) -> Component | None:
+    if isinstance(component_id, int):
+        return session.get(Component, component_id)
+    return session.execute(select(Component).where(Component.appid == component_id)).scalar_one_or_none()
+
+
+def new_verify_ticket() -> str:
+    return "ticket@@@" + crypto.new_token(32)
+
+
+def refresh_due_verify_tickets(platform: Platform) -> int:
+    """Issue (and queue the push of) a fresh verify ticket for every component with a callback URL whose
+    ticket is older than ``verify_ticket_interval_seconds`` by the platform clock. Returns how many."""
+    interval = timedelta(seconds=platform.settings.verify_ticket_interval_seconds)
+    with platform.uow(readonly=True) as uow:
+        cutoff = uow.clock.now() - interval
+        due = uow.session.execute(
+            select(Component.id).where(
+                Component.callback_url.is_not(None),
+                or_(Component.verify_ticket_at.is_(None), Component.verify_ticket_at <= cutoff),
+            )
+        ).all()
+    if not due:
+        return 0
+    issued = 0
+    with platform.uow() as uow:
+        now = uow.clock.now()
+        for (component_id,) in due:
+            component = uow.session.get(Component, component_id)
+            if component is None or not component.callback_url:
+                continue
+            previous = component.verify_ticket_at
+            if previous is not None and previous > now - interval:
+                continue
+            ticket = new_verify_ticket()
+            condition = (
+                Component.verify_ticket_at.is_(None) if previous is None else Component.verify_ticket_at == previous
+            )
+            claimed = uow.session.execute(
+                update(Component)
+                .where(Component.id == component_id, condition)
+                .values(verify_ticket=ticket, verify_ticket_at=now)
+                .execution_options(synchronize_session=False)
+            ).rowcount  # type: ignore[attr-defined]
+            if claimed:
+                component.verify_ticket, component.verify_ticket_at = ticket, now
+                enqueue_verify_ticket(uow.session, now, component)
+                issued += 1
+        uow.commit()
+    return issued
+
+
+# ---------------------------------------------------------------- delivery
+
+
+@dataclass(frozen=True)
+class Delivery:
+    job_id: int
+    attempts: int
+    url: str
+    push: wechat_crypto.EncryptedPush
+    info_type: str
+
+
+def claim_due(platform: Platform, limit: int = BATCH) -> list[Delivery]:
+    """Claim due jobs (lease them for ``LEASE_SECONDS``) and prepare their encrypted bodies."""
+    real_now = _real.now()
+    with platform.uow(readonly=True) as uow:
+        any_due = uow.session.execute(
+            select(PushJob.id).where(PushJob.delivered_at.is_(None), PushJob.next_attempt_at <= real_now).limit(1)
+        ).first()
+    if not any_due:
+        return []
+    deliveries: list[Delivery] = []
+    with platform.uow() as uow:
+        session = uow.session
+        jobs = session.execute(
+            select(PushJob)
+            .where(PushJob.delivered_at.is_(None), PushJob.next_attempt_at <= real_now)
+            .order_by(PushJob.next_attempt_at, PushJob.id)
+            .limit(limit)
+        ).scalars()
+        for job in list(jobs):
+            claimed = session.execute(
+                update(PushJob)
+                .where(
+                    PushJob.id == job.id,
+                    PushJob.delivered_at.is_(None),
+                    PushJob.next_attempt_at == job.next_attempt_at,
+                )
+                .values(next_attempt_at=real_now + timedelta(seconds=LEASE_SECONDS))
+                .execution_options(synchronize_session=False)
+            ).rowcount  # type: ignore[attr-defined]
+            if not claimed:
+                continue
+            component = session.get(Component, job.component_id)
+            if component is None or not component.callback_url:
+                session.execute(
+                    update(PushJob)
+                    .where(PushJob.id == job.id)
+                    .values(last_error="component has no callback URL any more", next_attempt_at=real_now)
+                    .execution_options(synchronize_session=False)
+                )
+                log.warning("push %s kept: component %s has no callback URL", job.id, job.component_id)
+                continue
+            message = wechat_crypto.xml_message(dict(job.payload.get("message", {})))
+            push = wechat_crypto.encrypt_push(
+                token=component.token,
+                encoding_aes_key=component.encoding_aes_key,
+                appid=component.appid,
+                message=message,
+                timestamp=_timestamp(real_now),
+            )
+            deliveries.append(Delivery(job.id, job.attempts, component.callback_url, push, job.info_type))
+        uow.commit()
+    return deliveries
+
+
+def record_outcome(platform: Platform, delivery: Delivery, error: str | None) -> None:
+    real_now = _real.now()
+    attempts = delivery.attempts + 1
+    values: dict[str, Any] = {"attempts": attempts}
+    if error is None:
+        values.update(delivered_at=real_now, last_error=None)
+    else:
+        delay = backoff_seconds(attempts)
+        values.update(next_attempt_at=real_now + timedelta(seconds=delay), last_error=error[:2000])
+        log.warning(
+            "push %s (%s) to %s failed (attempt %d): %s; retrying in %.0f s",
+            delivery.job_id,
+            delivery.info_type,
+            delivery.url,
+            attempts,
+            error,
+            delay,
+        )
+    with platform.uow() as uow:
+        uow.session.execute(
+            update(PushJob)
+            .where(PushJob.id == delivery.job_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        uow.commit()
+
+
+async def deliver(client: httpx.AsyncClient, delivery: Delivery) -> str | None:
+    """POST one push; None on a 2xx answer, else the error."""
+    try:
+        response = await client.post(
+            delivery.url,
+            params=delivery.push.params,
+            content=delivery.push.body.encode(),
+            headers={"Content-Type": "text/xml; charset=utf-8"},
+        )
+    except httpx.HTTPError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    if 200 <= response.status_code < 300:
+        return None
+    return f"HTTP {response.status_code}"
+
+
+async def run_once(platform: Platform, client: httpx.AsyncClient) -> int:
+    """One pass of the worker: refresh due tickets, deliver due pushes. Returns how many were attempted."""
+    await asyncio.to_thread(refresh_due_verify_tickets, platform)
+    deliveries = await asyncio.to_thread(claim_due, platform)
+    if not deliveries:
+        return 0
+    outcomes = await asyncio.gather(*(deliver(client, d) for d in deliveries))
+    for delivery, error in zip(deliveries, outcomes, strict=True):
+        await asyncio.to_thread(record_outcome, platform, delivery, error)
+    return len(deliveries)
+
+
+async def run_worker(platform: Platform, stop: asyncio.Event, poll_seconds: float = POLL_SECONDS) -> None:
+    async with httpx.AsyncClient(timeout=DELIVERY_TIMEOUT_SECONDS) as client:
+        while not stop.is_set():
+            try:
+                attempted = await run_once(platform, client)
+            except Exception:  # the worker must outlive a bad pass (e.g. a reset wiping rows mid-flight)
+                log.exception("push worker pass failed")
+                attempted = 0
+            if attempted:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
+
+
+@dataclass
+class PushWorker:
+    stop_event: asyncio.Event
+    task: asyncio.Task[None]
+
+    async def stop(self) -> None:
+        self.stop_event.set()
+        try:
+            await asyncio.wait_for(self.task, timeout=DELIVERY_TIMEOUT_SECONDS + 2)
+        except (TimeoutError, asyncio.CancelledError):
+            self.task.cancel()
+
+
+def start_worker(platform: Platform) -> PushWorker:
+    """Start the delivery loop on the running event loop (called from the app's lifespan)."""
+    stop = asyncio.Event()
+    return PushWorker(stop, asyncio.create_task(run_worker(platform, stop), name="fastreg-push-worker"))

@@ -1,0 +1,141 @@
+"""Access tokens of the Open Platform API: account tokens (``/cgi-bin/token``), component access tokens,
+pre-auth codes, and the check every authenticated call starts with.
+
+Tokens are opaque random strings stored only as a digest (``services.credentials``), valid
+``settings.token_ttl_seconds`` (7200 s) by the platform clock. Issuing a new one never invalidates the older
+unexpired ones (WeChat keeps an overlap); an expired one is refused with 42001.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fastreg.adapters import crypto
+from fastreg.adapters.db.models import Component, Credential, MiniProgram, OfficialAccount
+from fastreg.domain.errors import DomainError, Err
+from fastreg.platform import Platform
+from fastreg.services import credentials
+from fastreg.services.accounts import find_component
+from fastreg.services.credentials import CredentialKind
+
+# The kinds of token that act for an account (OA or MP): its own token, or one a component holds for it.
+ACCOUNT_TOKEN_KINDS = (CredentialKind.ACCESS_TOKEN, CredentialKind.AUTHORIZER_TOKEN)
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who an access token speaks for: an account appid (or a component appid for component tokens),
+    and the component acting for it when the token is an authorizer token."""
+
+    kind: CredentialKind
+    appid: str
+    component_id: int | None
+
+    @property
+    def via_component(self) -> bool:
+        return self.kind is CredentialKind.AUTHORIZER_TOKEN
+
+
+def authenticate(session: Session, now: datetime, raw: str | None, kinds: Iterable[CredentialKind]) -> Caller:
+    """The caller behind ``raw``: 41001 when missing, 40001 when unknown (or of another kind), 42001 when
+    expired by the platform clock."""
+    if not raw:
+        raise DomainError(Err.TOKEN_MISSING)
+    allowed = {kind.value for kind in kinds}
+    credential = session.get(Credential, crypto.token_hash(raw))
+    if credential is None or credential.kind not in allowed or credential.used_at is not None:
+        raise DomainError(Err.INVALID_CREDENTIAL)
+    if credential.expires_at <= now:
+        raise DomainError(Err.TOKEN_EXPIRED)
+    return Caller(CredentialKind(credential.kind), credential.subject, credential.component_id)
+
+
+def check_authenticated(platform: Platform, raw: str | None, kinds: Iterable[CredentialKind]) -> Caller:
+    """:func:`authenticate` in its own read-only transaction (the API checks the token before the body)."""
+    with platform.uow(readonly=True) as uow:
+        return authenticate(uow.session, uow.clock.now(), raw, kinds)
+
+
+def component_of(session: Session, caller: Caller, component_appid: str) -> Component:
+    """The component a ``component_access_token`` belongs to; the body's ``component_appid`` must name it
+    (40013 otherwise)."""
+    if caller.kind is not CredentialKind.COMPONENT_TOKEN or caller.appid != component_appid:
+        raise DomainError(Err.INVALID_APPID)
+    return find_component(session, component_appid)
+
+
+# ---------------------------------------------------------------- /cgi-bin/token
+
+
+def issue_account_token(
+    platform: Platform, grant_type: str | None, appid: str | None, secret: str | None
+) -> IssuedToken:
+    """``GET /cgi-bin/token?grant_type=client_credential&appid=&secret=`` for an OA or an MP."""
+    if grant_type != "client_credential":
+        raise DomainError(Err.INVALID_GRANT_TYPE)
+    if not appid:
+        raise DomainError(Err.INVALID_APPID)
+    with platform.uow() as uow:
+        account: OfficialAccount | MiniProgram | None = uow.session.execute(
+            select(OfficialAccount).where(OfficialAccount.appid == appid)
+        ).scalar_one_or_none()
+        if account is None:
+            account = uow.session.execute(select(MiniProgram).where(MiniProgram.appid == appid)).scalar_one_or_none()
+        if account is None:
+            raise DomainError(Err.INVALID_APPID)
+        if not secret or not crypto.secrets_equal(crypto.token_hash(secret), account.secret_hash):
+            raise DomainError(Err.INVALID_APPSECRET)
+        ttl = platform.settings.token_ttl_seconds
+        token = credentials.issue(uow.session, uow.clock.now(), CredentialKind.ACCESS_TOKEN, appid, ttl)
+        uow.commit()
+        return IssuedToken(token, ttl)
+
+
+# ---------------------------------------------------------------- component tokens
+
+
+def issue_component_token(
+    platform: Platform, component_appid: str, component_appsecret: str, verify_ticket: str
+) -> IssuedToken:
+    """``api_component_token``: the secret and the latest verify ticket issued to the component."""
+    with platform.uow() as uow:
+        component = find_component(uow.session, component_appid)
+        if not crypto.secrets_equal(crypto.token_hash(component_appsecret), component.secret_hash):
+            raise DomainError(Err.INVALID_APPSECRET)
+        if not component.verify_ticket or not crypto.secrets_equal(verify_ticket, component.verify_ticket):
+            raise DomainError(Err.INVALID_VERIFY_TICKET)
+        ttl = platform.settings.token_ttl_seconds
+        token = credentials.issue(
+            uow.session,
+            uow.clock.now(),
+            CredentialKind.COMPONENT_TOKEN,
+            component.appid,
+            ttl,
+            component_id=component.id,
+        )
+        uow.commit()
+        return IssuedToken(token, ttl)
+
+
+def create_pre_auth_code(platform: Platform, caller: Caller, component_appid: str) -> IssuedToken:
+    """``api_create_preauthcode``: a code the componentloginpage accepts (1800 s)."""
+    with platform.uow() as uow:
+        now = uow.clock.now()
+        component = component_of(uow.session, caller, component_appid)
+        ttl = platform.settings.pre_auth_code_ttl_seconds
+        code = credentials.issue(
+            uow.session, now, CredentialKind.PRE_AUTH_CODE, component.appid, ttl, component_id=component.id
+        )
+        uow.commit()
+        return IssuedToken(code, ttl)
