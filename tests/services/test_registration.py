@@ -1,0 +1,314 @@
+"""The console wizard's use cases end to end on a real database, with the fake clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from fastreg.adapters.db import counters
+from fastreg.adapters.db.models import AuditEvent, Link, MiniProgram, Operator, Registration
+from fastreg.domain.clock import FixedClock
+from fastreg.domain.errors import DomainError, Err
+from fastreg.platform import Platform
+from fastreg.services import confirmations, credentials, registration
+from fastreg.services.accounts import NewOfficialAccount, find_official_account
+from fastreg.services.credentials import CredentialKind
+from fastreg.services.quota import quota_status
+
+from .helpers import make_oa
+
+
+class Outbox:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, str]] = []
+
+    def send(self, to: str, subject: str, text: str, html: str) -> None:
+        self.sent.append((to, subject, text))
+
+    def last_token(self) -> str:
+        url = next(line for line in self.sent[-1][2].splitlines() if "/activate/" in line)
+        return url.rsplit("/activate/", 1)[1].strip()
+
+
+@pytest.fixture
+def outbox(platform: Platform) -> Outbox:
+    box = Outbox()
+    platform.mailer = box
+    return box
+
+
+def ids(platform: Platform, oa: NewOfficialAccount) -> tuple[int, int]:
+    with platform.uow(readonly=True) as uow:
+        operator = uow.session.execute(select(Operator).where(Operator.email == oa.operator_email)).scalar_one()
+        return operator.id, operator.oa_id
+
+
+def walk_to_pending(platform: Platform, oa: NewOfficialAccount, email: str, *, reuse_cert: bool = True) -> int:
+    operator_id, oa_id = ids(platform, oa)
+    view = registration.start(platform, operator_id)
+    scan = registration.new_scan(platform, oa_id, view.id)
+    confirmations.answer(platform, scan.id, oa.admin_wxid, "confirm")
+    registration.choose_qualifications(platform, oa_id, view.id, reuse_cert, True)
+    registration.submit_account(platform, oa_id, view.id, email, "abc12345", "abc12345", "My MP")
+    return view.id
+
+
+def complete_one(platform: Platform, outbox: Outbox, oa: NewOfficialAccount, email: str) -> str:
+    reg_id = walk_to_pending(platform, oa, email)
+    _, oa_id = ids(platform, oa)
+    registration.activate(platform, outbox.last_token())
+    bind = registration.bind_admin(platform, oa_id, reg_id, "admin_new1")
+    confirmations.answer(platform, bind.id, "admin_new1", "confirm")
+    view = registration.get(platform, oa_id, reg_id)
+    assert view.status == "completed" and view.mp_appid
+    return view.mp_appid
+
+
+def used_quota(platform: Platform, oa: NewOfficialAccount) -> int:
+    with platform.uow(readonly=True) as uow:
+        oa_row = find_official_account(uow.session, oa.appid)
+        return quota_status(uow.session, oa_row, uow.clock.now(), platform).used
+
+
+def test_whole_wizard_creates_certified_linked_mp(platform: Platform, outbox: Outbox) -> None:
+    oa = make_oa(platform)
+    operator_id, oa_id = ids(platform, oa)
+    view = registration.start(platform, operator_id)
+    assert (view.status, view.step) == ("draft", 3)
+    assert registration.start(platform, operator_id).id == view.id  # reload resumes, never duplicates
+    scan = registration.new_scan(platform, oa_id, view.id)
+    assert registration.new_scan(platform, oa_id, view.id).id == scan.id
+    with pytest.raises(DomainError) as wrong:
+        confirmations.answer(platform, scan.id, "someone_else", "confirm")
+    assert wrong.value.err is Err.NOT_ALLOWED
+    confirmations.answer(platform, scan.id, oa.admin_wxid, "confirm")
+    assert registration.get(platform, oa_id, view.id).step == 4
+    registration.choose_qualifications(platform, oa_id, view.id, True, True)
+    submitted = registration.submit_account(platform, oa_id, view.id, "New@Example.com", "abc12345", "abc12345", "X")
+    assert (submitted.status, submitted.step, submitted.email) == ("pending", 6, "new@example.com")
+    assert outbox.sent[-1][0] == "new@example.com"
+    activated = registration.activate(platform, outbox.last_token())
+    assert activated.step == 7
+    # Admin binding precedence: a typed wxid wins over the reused operator.
+    bind = registration.bind_admin(platform, oa_id, view.id, "admin_typed")
+    assert bind.allowed_wxid == "admin_typed"
+    confirmations.answer(platform, bind.id, "admin_typed", "confirm")
+    done = registration.get(platform, oa_id, view.id)
+    assert done.status == "completed" and done.mp_certified and done.step == registration.DONE_STEP
+    with platform.uow(readonly=True) as uow:
+        mp = uow.session.execute(select(MiniProgram).where(MiniProgram.appid == done.mp_appid)).scalar_one()
+        link = uow.session.execute(select(Link).where(Link.mp_id == mp.id)).scalar_one()
+        oa_row = find_official_account(uow.session, oa.appid)
+    assert mp.active and mp.admin_wxid == "admin_typed" and mp.principal_id == oa_row.principal_id
+    assert mp.certified_until == oa_row.verify_expires_at
+    assert (link.linked_via, link.show_profile, link.notify_users) == ("fast_register", False, False)
+    assert used_quota(platform, oa) == 1
+
+
+def test_reused_operator_is_the_admin_when_none_typed(platform: Platform, outbox: Outbox) -> None:
+    oa = make_oa(platform)
+    reg_id = walk_to_pending(platform, oa, "op@example.com")
+    _, oa_id = ids(platform, oa)
+    registration.activate(platform, outbox.last_token())
+    assert registration.bind_admin(platform, oa_id, reg_id, None).allowed_wxid == oa.admin_wxid
+
+
+def test_sixth_completion_in_a_month_is_refused_for_an_enterprise(platform: Platform, outbox: Outbox) -> None:
+    oa = make_oa(platform)
+    for n in range(5):
+        complete_one(platform, outbox, oa, f"mp{n}@example.com")
+    operator_id, _ = ids(platform, oa)
+    with pytest.raises(DomainError) as refused:
+        registration.start(platform, operator_id)
+    assert refused.value.errcode == 61055
+    assert refused.value.message() == "本月已复用资质创建5个小程序,不可新增。"
+    assert used_quota(platform, oa) == 5
+
+
+def test_second_completion_is_refused_for_an_individual_business(platform: Platform, outbox: Outbox) -> None:
+    oa = make_oa(platform, "individual_business")
+    complete_one(platform, outbox, oa, "ib@example.com")
+    operator_id, _ = ids(platform, oa)
+    with pytest.raises(DomainError) as refused:
+        registration.start(platform, operator_id)
+    assert refused.value.errcode == 61055
+    assert refused.value.message() == "本月已复用资质创建1个小程序,不可新增。"
+
+
+def test_quota_refused_at_completion_leaves_registration_pending(platform: Platform, outbox: Outbox) -> None:
+    oa = make_oa(platform, "individual_business")
+    reg_id = walk_to_pending(platform, oa, "late@example.com")
+    _, oa_id = ids(platform, oa)
+    registration.activate(platform, outbox.last_token())
+    bind = registration.bind_admin(platform, oa_id, reg_id, "admin_x1")
+    # Meanwhile a racing completion spends the month's only slot (as a concurrent request would).
+    with platform.uow() as uow:
+        month = quota_status(uow.session, find_official_account(uow.session, oa.appid), uow.clock.now(), platform).month
+        assert counters.try_increment(uow.session, oa_id, counters.REGISTRATION, month, 1)
+        uow.commit()
+    with pytest.raises(DomainError) as refused:
+        confirmations.answer(platform, bind.id, "admin_x1", "confirm")
+    assert refused.value.errcode == 61055
+    assert registration.get(platform, oa_id, reg_id).status == "pending"
+    assert confirmations.describe(platform, bind.id).status == "pending"
+    assert used_quota(platform, oa) == 1
+
+
+def test_completion_at_16_utc_on_30_november_counts_for_december(
+    platform: Platform, outbox: Outbox, clock: FixedClock
+) -> None:
+    oa = make_oa(platform, "individual_business")
+    clock.set(datetime(2026, 11, 30, 15, 59, 59, tzinfo=UTC))
+    complete_one(platform, outbox, oa, "nov@example.com")
+    clock.set(datetime(2026, 11, 30, 16, 0, 0, tzinfo=UTC))
+    with platform.uow(readonly=True) as uow:
+        status = quota_status(uow.session, find_official_account(uow.session, oa.appid), uow.clock.now(), platform)
+    assert (status.month, status.used, status.remaining) == ("2026-12", 0, 1)
+    complete_one(platform, outbox, oa, "dec@example.com")
+    assert used_quota(platform, oa) == 1
+
+
+def test_cancelled_and_expired_registrations_use_no_quota(
+    platform: Platform, outbox: Outbox, clock: FixedClock
+) -> None:
+    oa = make_oa(platform, "individual_business")
+    _, oa_id = ids(platform, oa)
+    reg_id = walk_to_pending(platform, oa, "cancel@example.com")
+    registration.cancel(platform, oa_id, reg_id)
+    assert used_quota(platform, oa) == 0
+    # The cancelled registration released its email and no longer blocks a new one.
+    reg2 = walk_to_pending(platform, oa, "cancel@example.com")
+    clock.advance(7 * 24 * 3600)
+    assert registration.current(platform, oa_id) is None
+    assert registration.get(platform, oa_id, reg2).status == "expired"
+    complete_one(platform, outbox, oa, "cancel@example.com")
+    assert used_quota(platform, oa) == 1
+
+
+def test_pending_registration_blocks_another(platform: Platform, outbox: Outbox) -> None:
+    oa = make_oa(platform)
+    walk_to_pending(platform, oa, "first@example.com")
+    from fastreg.services.fastregister import fastregister
+
+    from .helpers import Setup, issue_ticket, make_component
+
+    component, component_id = make_component(platform)
+    with pytest.raises(DomainError) as refused:
+        fastregister(platform, oa.appid, component_id, issue_ticket(platform, Setup(oa, component, component_id)))
+    assert refused.value.errcode == 61057
+    _, oa_id = ids(platform, oa)
+    assert registration.eligibility(platform, oa_id) is not None
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "confirm", "err"),
+    [
+        ("not-an-email", "abc12345", "abc12345", Err.EMAIL_INVALID),
+        ("taken@example.com", "abc12345", "abc12345", Err.EMAIL_TAKEN),
+        ("bound@example.com", "abc12345", "abc12345", Err.EMAIL_PERSONAL_WECHAT),
+        ("ok@example.com", "short1", "short1", Err.PASSWORD_WEAK),
+        ("ok@example.com", "abcdefghij", "abcdefghij", Err.PASSWORD_WEAK),
+        ("ok@example.com", "abc12345", "abc12346", Err.PASSWORD_MISMATCH),
+    ],
+)
+def test_account_info_is_validated_and_state_unchanged(
+    platform: Platform, outbox: Outbox, email: str, password: str, confirm: str, err: Err
+) -> None:
+    from fastreg.adapters.db.models import PersonalWechatEmail
+
+    make_oa(platform, operator_email="taken@example.com")
+    with platform.uow() as uow:
+        uow.session.add(PersonalWechatEmail(email="bound@example.com"))
+        uow.commit()
+    oa = make_oa(platform)
+    operator_id, oa_id = ids(platform, oa)
+    view = registration.start(platform, operator_id)
+    scan = registration.new_scan(platform, oa_id, view.id)
+    confirmations.answer(platform, scan.id, oa.admin_wxid, "confirm")
+    registration.choose_qualifications(platform, oa_id, view.id, True, False)
+    with pytest.raises(DomainError) as refused:
+        registration.submit_account(platform, oa_id, view.id, email, password, confirm)
+    assert refused.value.err is err and refused.value.field in ("email", "password", "password_confirm")
+    after = registration.get(platform, oa_id, view.id)
+    assert (after.status, after.email) == ("verified", None)
+    assert outbox.sent == []
+
+
+def test_government_must_reuse_certification(platform: Platform) -> None:
+    oa = make_oa(platform, "government")
+    operator_id, oa_id = ids(platform, oa)
+    view = registration.start(platform, operator_id)
+    assert view.certification_locked
+    scan = registration.new_scan(platform, oa_id, view.id)
+    confirmations.answer(platform, scan.id, oa.admin_wxid, "confirm")
+    with pytest.raises(DomainError) as refused:
+        registration.choose_qualifications(platform, oa_id, view.id, False, False)
+    assert refused.value.errcode == 61056
+
+
+def test_activation_link_is_single_use_expires_and_resend_replaces_it(
+    platform: Platform, outbox: Outbox, clock: FixedClock
+) -> None:
+    oa = make_oa(platform)
+    reg_id = walk_to_pending(platform, oa, "act@example.com")
+    _, oa_id = ids(platform, oa)
+    first = outbox.last_token()
+    with pytest.raises(DomainError) as too_soon:
+        registration.resend_activation(platform, oa_id, reg_id)
+    assert too_soon.value.err is Err.RESEND_TOO_SOON
+    clock.advance(61)
+    registration.resend_activation(platform, oa_id, reg_id)
+    second = outbox.last_token()
+    with pytest.raises(DomainError) as old:
+        registration.activate(platform, first)
+    assert old.value.err is Err.ACTIVATION_INVALID
+    clock.advance(48 * 3600)
+    with pytest.raises(DomainError) as expired:
+        registration.activate(platform, second)
+    assert expired.value.err is Err.ACTIVATION_EXPIRED
+    clock.advance(-48 * 3600)
+    registration.activate(platform, second)
+    with pytest.raises(DomainError) as reused:
+        registration.activate(platform, second)
+    assert reused.value.err is Err.ACTIVATION_INVALID
+
+
+def test_activation_tokens_are_stored_hashed(platform: Platform, outbox: Outbox) -> None:
+    oa = make_oa(platform)
+    walk_to_pending(platform, oa, "hash@example.com")
+    token = outbox.last_token()
+    with platform.uow(readonly=True) as uow:
+        found = credentials.find(uow.session, uow.clock.now(), CredentialKind.ACTIVATION, token)
+        assert found.credential is not None and found.credential.token_hash != token
+        assert len(token) >= 22  # >= 128 bits of randomness, URL-safe
+
+
+def test_operator_of_another_oa_cannot_touch_a_registration(platform: Platform, outbox: Outbox) -> None:
+    oa_a, oa_b = make_oa(platform), make_oa(platform)
+    reg_id = walk_to_pending(platform, oa_a, "a@example.com")
+    _, oa_b_id = ids(platform, oa_b)
+    for action in (
+        lambda: registration.get(platform, oa_b_id, reg_id),
+        lambda: registration.cancel(platform, oa_b_id, reg_id),
+        lambda: registration.resend_activation(platform, oa_b_id, reg_id),
+    ):
+        with pytest.raises(DomainError) as refused:
+            action()
+        assert refused.value.err is Err.NOT_FOUND
+    _, oa_a_id = ids(platform, oa_a)
+    assert registration.get(platform, oa_a_id, reg_id).status == "pending"
+
+
+def test_refusals_are_audited(platform: Platform, outbox: Outbox) -> None:
+    oa = make_oa(platform, "individual_business")
+    complete_one(platform, outbox, oa, "aud@example.com")
+    operator_id, _ = ids(platform, oa)
+    with pytest.raises(DomainError):
+        registration.start(platform, operator_id)
+    with platform.uow(readonly=True) as uow:
+        kinds = set(uow.session.execute(select(AuditEvent.kind).where(AuditEvent.oa_appid == oa.appid)).scalars())
+        registrations = uow.session.execute(select(func.count()).select_from(Registration)).scalar_one()
+    assert {"registration_started", "scan_confirmed", "completed", "linked", "quota_refused"} <= kinds
+    assert registrations == 1
