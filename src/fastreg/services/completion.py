@@ -98,10 +98,25 @@ def complete(
     registration.mp_id = mp.id
     registration.admin_wxid = admin_wxid
     registration.completed_at = registration.updated_at = now
-    audit.record(session, now, AuditKind.COMPLETED, actor, oa_appid=oa.appid, mp_appid=mp.appid,
-                 certified=certification.certified, channel=registration.channel)
-    audit.record(session, now, AuditKind.LINKED, actor, oa_appid=oa.appid, mp_appid=mp.appid,
-                 linked_via=LinkedVia.FAST_REGISTER.value)
+    audit.record(
+        session,
+        now,
+        AuditKind.COMPLETED,
+        actor,
+        oa_appid=oa.appid,
+        mp_appid=mp.appid,
+        certified=certification.certified,
+        channel=registration.channel,
+    )
+    audit.record(
+        session,
+        now,
+        AuditKind.LINKED,
+        actor,
+        oa_appid=oa.appid,
+        mp_appid=mp.appid,
+        linked_via=LinkedVia.FAST_REGISTER.value,
+    )
     return mp
 
 

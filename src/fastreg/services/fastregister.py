@@ -99,8 +99,14 @@ def on_auth_answered(uow: UnitOfWork, confirmation: Confirmation, action: str, w
         component_id=int(payload["component_id"]),
         data={"copy_wx_verify": bool(payload["copy_wx_verify"]), "confirmation": confirmation.id},
     )
-    audit.record(uow.session, now, AuditKind.TICKET_ISSUED, wxid, oa_appid=confirmation.account_appid,
-                 component_appid=payload["component_appid"])
+    audit.record(
+        uow.session,
+        now,
+        AuditKind.TICKET_ISSUED,
+        wxid,
+        oa_appid=confirmation.account_appid,
+        component_appid=payload["component_appid"],
+    )
     return with_query(str(payload["redirect_uri"]), "ticket", ticket)
 
 

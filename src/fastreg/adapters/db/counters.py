@@ -25,25 +25,18 @@ def used(session: Session, oa_id: int, kind: str, month: str) -> int:
 
 
 def try_increment(session: Session, oa_id: int, kind: str, month: str, limit: int) -> bool:
-    """Count one more for the month if that stays within ``limit``; False when the limit is reached."""
+    """Count one more for the month if that stays within ``limit``; False when the limit is reached.
+    One statement: insert the month's row at 1, or add 1 to it only while it is below the limit."""
+    if limit <= 0:
+        return False
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(
-        insert(MonthlyCounter)
-        .values(oa_id=oa_id, kind=kind, month=month, used=0)
-        .on_conflict_do_nothing(index_elements=["oa_id", "kind", "month"])
-    )
-    result = session.execute(
-        update(MonthlyCounter)
-        .where(
-            MonthlyCounter.oa_id == oa_id,
-            MonthlyCounter.kind == kind,
-            MonthlyCounter.month == month,
-            MonthlyCounter.used < limit,
-        )
-        .values(used=MonthlyCounter.used + 1)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    statement = insert(MonthlyCounter).values(oa_id=oa_id, kind=kind, month=month, used=1)
+    statement = statement.on_conflict_do_update(
+        index_elements=["oa_id", "kind", "month"],
+        set_={"used": MonthlyCounter.used + 1},
+        where=MonthlyCounter.used < limit,
+    ).returning(MonthlyCounter.used)
+    return session.execute(statement).first() is not None
 
 
 def decrement(session: Session, oa_id: int, kind: str, month: str) -> None:
