@@ -1,5 +1,696 @@
-"""Routes (to be written)."""
+"""The web console: OA operator pages (小程序管理 and the seven-step 快速注册并认证小程序 wizard), the phone
+confirmation page, email activation and the MP console. Server-rendered (Jinja2), Chinese by default.
 
-from fastapi import APIRouter
+Every page reads its state from the services, so a reload or the back button shows the registration where
+it is; every POST form carries a CSRF token and redirects afterwards (nothing is submitted twice)."""
 
-router = APIRouter()
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from fastreg.adapters import crypto
+from fastreg.adapters.qr import qr_data_uri
+from fastreg.domain.errors import DomainError, Err
+from fastreg.domain.model import CERTIFICATION_MANDATORY, PRINCIPAL_TYPE_NAMES_ZH, ConfirmationStatus
+from fastreg.platform import Platform
+from fastreg.services import confirmations, links, registration, sessions
+from fastreg.web.console import queries
+from fastreg.web.console.translations import DEFAULT_LANG, LANGS, translator
+from fastreg.web.deps import get_platform
+
+HERE = Path(__file__).parent
+TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
+STATIC_FILES = {"console.css": "text/css", "console.js": "text/javascript"}
+
+LANG_COOKIE = "fastreg_lang"
+OPERATOR_COOKIE = "fastreg_session"
+MP_COOKIE = "fastreg_mp_session"
+ANON_COOKIE = "fastreg_csrf"
+ANON_SALT = "anonymous-csrf"
+
+router = APIRouter(include_in_schema=False)
+
+
+# ---------------------------------------------------------------- rendering helpers
+
+
+def lang_of(request: Request) -> str:
+    asked = request.query_params.get("lang")
+    if asked in LANGS:
+        return asked
+    remembered = request.cookies.get(LANG_COOKIE)
+    return remembered if remembered in LANGS else DEFAULT_LANG
+
+
+def local_time(value: datetime | None, tz: str = "Asia/Shanghai") -> str:
+    if value is None:
+        return "-"
+    return value.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
+
+
+def lang_url(request: Request, lang: str) -> str:
+    params = dict(request.query_params)
+    params["lang"] = lang
+    return request.url.path + "?" + urlencode(params)
+
+
+TEMPLATES.env.filters["local_time"] = local_time
+
+
+def _anon_token(request: Request) -> tuple[str, str | None]:
+    """(raw value of the anonymous CSRF cookie, the new cookie value to set or None)."""
+    raw = request.cookies.get(ANON_COOKIE)
+    if raw and 20 <= len(raw) <= 64:
+        return raw, None
+    raw = crypto.new_token()
+    return raw, raw
+
+
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status: int = 200,
+    csrf: str | None = None,
+) -> HTMLResponse:
+    """Render a page. ``csrf``: the session's token; without one the page gets an anonymous token
+    (a signed copy of a random cookie: double submit)."""
+    platform = get_platform(request)
+    lang = lang_of(request)
+    new_anon: str | None = None
+    if csrf is None:
+        raw, new_anon = _anon_token(request)
+        csrf = sessions.sign(platform, raw, ANON_SALT)
+    ctx: dict[str, Any] = {
+        "lang": lang,
+        "t": translator(lang),
+        "csrf_token": csrf,
+        "lang_url": lambda code: lang_url(request, code),
+        "errors": {},
+        "values": {},
+        "error": None,
+        "notice": None,
+    }
+    ctx.update(context or {})
+    response = TEMPLATES.TemplateResponse(request, name, ctx, status_code=status)
+    response.headers["Cache-Control"] = "no-store"
+    if request.query_params.get("lang") in LANGS:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="lax")
+    if new_anon:
+        response.set_cookie(ANON_COOKIE, new_anon, httponly=True, samesite="lax")
+    return response
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def refused(request: Request, message: str, *, status: int = 403, csrf: str | None = None) -> HTMLResponse:
+    return render(request, "message.html", {"title_key": "error.title", "message": message}, status=status, csrf=csrf)
+
+
+async def form_of(request: Request) -> dict[str, str]:
+    form = await request.form()
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+def anon_csrf_ok(request: Request, form: dict[str, str]) -> bool:
+    raw = request.cookies.get(ANON_COOKIE)
+    given = sessions.unsign(get_platform(request), form.get("csrf_token"), ANON_SALT)
+    return sessions.csrf_valid(raw, given)
+
+
+def csrf_refusal(request: Request) -> HTMLResponse:
+    return refused(request, translator(lang_of(request))("error.csrf"), status=403)
+
+
+def err_text(request: Request, error: DomainError) -> str:
+    return error.message(lang_of(request))
+
+
+# ---------------------------------------------------------------- operator session
+
+
+@dataclass(frozen=True)
+class OperatorCtx:
+    session: sessions.SessionView
+    who: sessions.OperatorIdentity
+
+    @property
+    def csrf(self) -> str:
+        return self.session.csrf_token
+
+
+def operator_of(request: Request) -> OperatorCtx | None:
+    platform = get_platform(request)
+    view = sessions.load(platform, request.cookies.get(OPERATOR_COOKIE), sessions.OPERATOR)
+    if view is None:
+        return None
+    who = sessions.operator_identity(platform, view.account_id)
+    return OperatorCtx(view, who) if who else None
+
+
+def login_redirect(request: Request) -> RedirectResponse:
+    return redirect("/login?" + urlencode({"next": request.url.path}))
+
+
+def safe_next(value: str | None, default: str) -> str:
+    if value and value.startswith("/") and not value.startswith("//"):
+        return value
+    return default
+
+
+def oa_page(
+    request: Request, op: OperatorCtx, name: str, context: dict[str, Any], *, status: int = 200
+) -> HTMLResponse:
+    ctx = {"op": op.who, "nav": "miniprograms", **context}
+    return render(request, name, ctx, status=status, csrf=op.csrf)
+
+
+# ---------------------------------------------------------------- static files and the root
+
+
+@router.get("/static/console/{name}")
+def static_file(name: str) -> Response:
+    if name not in STATIC_FILES:
+        return Response(status_code=404)
+    return FileResponse(HERE / "static" / name, media_type=STATIC_FILES[name])
+
+
+@router.get("/")
+def root(request: Request) -> Response:
+    return redirect("/oa" if operator_of(request) else "/login")
+
+
+# ---------------------------------------------------------------- OA operator login
+
+
+@router.get("/login")
+def login_page(request: Request) -> Response:
+    if operator_of(request):
+        return redirect(safe_next(request.query_params.get("next"), "/oa"))
+    return render(request, "login.html", {"scope": "operator", "next": request.query_params.get("next", "")})
+
+
+async def _login(request: Request, scope: str) -> Response:
+    platform = get_platform(request)
+    form = await form_of(request)
+    template_ctx: dict[str, Any] = {
+        "scope": scope,
+        "next": form.get("next", ""),
+        "values": {"email": form.get("email", "")},
+    }
+    if not anon_csrf_ok(request, form):
+        return csrf_refusal(request)
+    try:
+        new = sessions.login(platform, scope, form.get("email", ""), form.get("password", ""))
+    except DomainError as error:
+        status = 429 if error.err is Err.LOGIN_LOCKED else 400
+        return render(request, "login.html", {**template_ctx, "error": err_text(request, error)}, status=status)
+    if scope == sessions.OPERATOR:
+        response = redirect(safe_next(form.get("next"), "/oa"))
+        cookie = OPERATOR_COOKIE
+    else:
+        response = redirect("/mp")
+        cookie = MP_COOKIE
+    response.set_cookie(
+        cookie, new.cookie, httponly=True, samesite="lax", max_age=int(sessions.SESSION_TTL.total_seconds())
+    )
+    return response
+
+
+@router.post("/login")
+async def login_submit(request: Request) -> Response:
+    return await _login(request, sessions.OPERATOR)
+
+
+async def _logout(request: Request, cookie: str, scope: str, target: str) -> Response:
+    platform = get_platform(request)
+    form = await form_of(request)
+    view = sessions.load(platform, request.cookies.get(cookie), scope)
+    if view is not None and not sessions.csrf_valid(view.csrf_token, form.get("csrf_token")):
+        return csrf_refusal(request)
+    sessions.logout(platform, request.cookies.get(cookie))
+    response = redirect(target)
+    response.delete_cookie(cookie)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    return await _logout(request, OPERATOR_COOKIE, sessions.OPERATOR, "/login")
+
+
+# ---------------------------------------------------------------- OA home and 小程序管理
+
+
+@router.get("/oa")
+def oa_home(request: Request) -> Response:
+    op = operator_of(request)
+    if op is None:
+        return login_redirect(request)
+    summary = queries.oa_summary(get_platform(request), op.who.oa_id)
+    return oa_page(request, op, "oa_home.html", {"oa": summary, "nav": "home", "type_names": PRINCIPAL_TYPE_NAMES_ZH})
+
+
+@router.get("/oa/miniprograms")
+def miniprograms(request: Request) -> Response:
+    op = operator_of(request)
+    if op is None:
+        return login_redirect(request)
+    platform = get_platform(request)
+    refusal = registration.eligibility(platform, op.who.oa_id)
+    context = {
+        "oa": queries.oa_summary(platform, op.who.oa_id),
+        "links": queries.linked_mps(platform, op.who.oa_id),
+        "current": registration.current(platform, op.who.oa_id),
+        "refusal": err_text(request, refusal) if refusal else None,
+        "history": queries.audit_history(platform, op.who.oa_appid),
+        "notice": _notice(request),
+    }
+    return oa_page(request, op, "miniprograms.html", context)
+
+
+def _notice(request: Request) -> str | None:
+    key = request.query_params.get("notice")
+    if key and key.replace("_", "").isalnum():
+        return translator(lang_of(request))("notice." + key)
+    return None
+
+
+@router.get("/oa/miniprograms/add")
+def add_chooser(request: Request) -> Response:
+    op = operator_of(request)
+    if op is None:
+        return login_redirect(request)
+    platform = get_platform(request)
+    refusal = registration.eligibility(platform, op.who.oa_id)
+    return oa_page(request, op, "add.html", {"refusal": err_text(request, refusal) if refusal else None})
+
+
+@router.post("/oa/miniprograms/{mp_appid}/profile")
+async def toggle_profile(request: Request, mp_appid: str) -> Response:
+    op = operator_of(request)
+    if op is None:
+        return login_redirect(request)
+    form = await form_of(request)
+    if not sessions.csrf_valid(op.csrf, form.get("csrf_token")):
+        return csrf_refusal(request)
+    try:
+        links.set_show_profile(get_platform(request), op.who.oa_appid, mp_appid, form.get("show") == "1")
+    except DomainError as error:
+        return refused(request, err_text(request, error), status=400, csrf=op.csrf)
+    return redirect("/oa/miniprograms?notice=profile_changed")
+
+
+@router.get("/oa/miniprograms/link")
+def link_page(request: Request) -> Response:
+    op = operator_of(request)
+    if op is None:
+        return login_redirect(request)
+    return oa_page(request, op, "link.html", {})
+
+
+@router.post("/oa/miniprograms/link")
+async def link_submit(request: Request) -> Response:
+    op = operator_of(request)
+    if op is None:
+        return login_redirect(request)
+    form = await form_of(request)
+    if not sessions.csrf_valid(op.csrf, form.get("csrf_token")):
+        return csrf_refusal(request)
+    mp_appid = form.get("mp_appid", "").strip()
+    notify, show = form.get("notify_users") == "1", form.get("show_profile") == "1"
+    values = {"mp_appid": mp_appid, "notify_users": notify, "show_profile": show}
+    try:
+        links.request_link(get_platform(request), op.who.oa_appid, mp_appid, notify, show)
+    except DomainError as error:
+        field = error.field or "mp_appid"
+        return oa_page(
+            request, op, "link.html", {"values": values, "errors": {field: err_text(request, error)}}, status=400
+        )
+    return redirect("/oa/miniprograms?notice=link_requested")
+
+
+# ---------------------------------------------------------------- the wizard
+
+
+STEP_TEMPLATES = {
+    3: "wizard/step3_scan.html",
+    4: "wizard/step4_qualifications.html",
+    5: "wizard/step5_account.html",
+    6: "wizard/step6_activation.html",
+    7: "wizard/step7_admin.html",
+}
+
+
+def _confirmation(platform: Platform, confirmation_id: str | None) -> confirmations.ConfirmationView | None:
+    if not confirmation_id:
+        return None
+    try:
+        return confirmations.describe(platform, confirmation_id)
+    except DomainError:
+        return None
+
+
+def _poll_state(
+    view: Any, scan: confirmations.ConfirmationView | None, admin: confirmations.ConfirmationView | None
+) -> str:
+    parts = [str(view.status), str(view.step), str(bool(view.activated))]
+    parts.append(scan.status if scan else "-")
+    parts.append(admin.status if admin else "-")
+    return ":".join(parts)
+
+
+def _wizard_context(request: Request, op: OperatorCtx, view: Any) -> dict[str, Any]:
+    platform = get_platform(request)
+    scan = _confirmation(platform, view.scan_confirmation_id) if view.step == 3 else None
+    admin = _confirmation(platform, view.admin_confirmation_id) if view.step == 7 else None
+    oa = queries.oa_summary(platform, op.who.oa_id)
+    context: dict[str, Any] = {
+        "reg": view,
+        "step": view.step,
+        "oa": oa,
+        "scan": scan,
+        "admin": admin,
+        "poll_state": _poll_state(view, scan, admin),
+        "certification_locked": oa.principal_type in CERTIFICATION_MANDATORY,
+        "operator_wxid": op.who.wxid,
+    }
+    live = scan if view.step == 3 else admin
+    if live is not None and live.status == ConfirmationStatus.PENDING:
+        context["qr"] = qr_data_uri(live.url)
+        context["qr_url"] = live.url
+    return context
+
+
+def render_wizard(
+    request: Request, op: OperatorCtx, view: Any, extra: dict[str, Any] | None = None, *, status: int = 200
+) -> HTMLResponse:
+    context = _wizard_context(request, op, view)
+    context.update(extra or {})
+    return oa_page(request, op, STEP_TEMPLATES[view.step], context, status=status)
+
+
+@router.get("/oa/fastreg")
+def wizard(request: Request) -> Response:
+    """The wizard at the registration's current step (step 1 when there is none)."""
+    op = operator_of(request)
+    if op is None:
+        return login_redirect(request)
+    platform = get_platform(request)
+    view = registration.current(platform, op.who.oa_id)
+    if view is None:
+        refusal = registration.eligibility(platform, op.who.oa_id)
+        context = {
+            "step": 1,
+            "oa": queries.oa_summary(platform, op.who.oa_id),
+            "refusal": err_text(request, refusal) if refusal else None,
+        }
+        return oa_page(request, op, "wizard/step1_entry.html", context)
+    return render_wizard(request, op, view, {"notice": _notice(request)})
+
+
+@router.get("/oa/fastreg/protocol")
+def wizard_protocol(request: Request) -> Response:
+    op = operator_of(request)
+    if op is None:
+        return login_redirect(request)
+    platform = get_platform(request)
+    if registration.current(platform, op.who.oa_id) is not None:
+        return redirect("/oa/fastreg")
+    refusal = registration.eligibility(platform, op.who.oa_id)
+    if refusal is not None:
+        return redirect("/oa/fastreg")
+    oa = queries.oa_summary(platform, op.who.oa_id)
+    return oa_page(request, op, "wizard/step2_protocol.html", {"step": 2, "oa": oa})
+
+
+async def _wizard_form(request: Request) -> tuple[OperatorCtx | None, dict[str, str], Response | None]:
+    op = operator_of(request)
+    if op is None:
+        return None, {}, login_redirect(request)
+    form = await form_of(request)
+    if not sessions.csrf_valid(op.csrf, form.get("csrf_token")):
+        return op, form, csrf_refusal(request)
+    return op, form, None
+
+
+@router.post("/oa/fastreg/start")
+async def wizard_start(request: Request) -> Response:
+    op, form, stop = await _wizard_form(request)
+    if stop is not None or op is None:
+        return stop or login_redirect(request)
+    platform = get_platform(request)
+    if form.get("agree") != "1":
+        oa = queries.oa_summary(platform, op.who.oa_id)
+        message = translator(lang_of(request))("protocol.must_agree")
+        return oa_page(
+            request, op, "wizard/step2_protocol.html", {"step": 2, "oa": oa, "errors": {"agree": message}}, status=400
+        )
+    try:
+        view = registration.start(platform, op.who.operator_id)
+        if view.step == 3 and not view.scan_confirmation_id:
+            registration.new_scan(platform, op.who.oa_id, view.id)
+    except DomainError as error:
+        oa = queries.oa_summary(platform, op.who.oa_id)
+        return oa_page(
+            request,
+            op,
+            "wizard/step1_entry.html",
+            {"step": 1, "oa": oa, "refusal": err_text(request, error)},
+            status=400,
+        )
+    return redirect("/oa/fastreg")
+
+
+def _current_or_redirect(request: Request, op: OperatorCtx, form: dict[str, str]) -> tuple[Any, Response | None]:
+    """The open registration the form is about; a form for another (stale) registration goes back to the wizard."""
+    view = registration.current(get_platform(request), op.who.oa_id)
+    if view is None or str(view.id) != form.get("registration_id"):
+        return None, redirect("/oa/fastreg")
+    return view, None
+
+
+async def _wizard_action(request: Request, action: str) -> Response:
+    op, form, stop = await _wizard_form(request)
+    if stop is not None or op is None:
+        return stop or login_redirect(request)
+    view, stale = _current_or_redirect(request, op, form)
+    if stale is not None:
+        return stale
+    platform = get_platform(request)
+    oa_id, rid = op.who.oa_id, view.id
+    notice: str | None = None
+    try:
+        if action == "scan":
+            registration.new_scan(platform, oa_id, rid, refresh=True)
+        elif action == "back":
+            registration.back_to_qualifications(platform, oa_id, rid)
+        elif action == "qualifications":
+            registration.choose_qualifications(
+                platform, oa_id, rid, form.get("reuse_certification") == "1", form.get("reuse_operator") == "1"
+            )
+        elif action == "account":
+            registration.submit_account(
+                platform,
+                oa_id,
+                rid,
+                form.get("email", ""),
+                form.get("password", ""),
+                form.get("password_confirm", ""),
+                form.get("mp_name", "").strip() or None,
+            )
+        elif action == "resend":
+            registration.resend_activation(platform, oa_id, rid)
+            notice = "activation_resent"
+        elif action == "email":
+            registration.change_email(platform, oa_id, rid, form.get("email", ""))
+            notice = "email_changed"
+        elif action == "admin":
+            wxid = None if form.get("admin_choice") == "operator" else form.get("admin_wxid", "").strip()
+            registration.bind_admin(platform, oa_id, rid, wxid)
+        elif action == "cancel":
+            registration.cancel(platform, oa_id, rid)
+            return redirect("/oa/miniprograms?notice=registration_cancelled")
+    except DomainError as error:
+        values = {k: v for k, v in form.items() if k != "csrf_token"}
+        extra: dict[str, Any] = {"values": values}
+        if error.field:
+            extra["errors"] = {error.field: err_text(request, error)}
+        else:
+            extra["error"] = err_text(request, error)
+        fresh = registration.current(platform, oa_id)
+        if fresh is None:
+            return refused(request, err_text(request, error), status=400, csrf=op.csrf)
+        return render_wizard(request, op, fresh, extra, status=400)
+    return redirect("/oa/fastreg" + (f"?notice={notice}" if notice else ""))
+
+
+@router.post("/oa/fastreg/scan")
+async def wizard_scan(request: Request) -> Response:
+    return await _wizard_action(request, "scan")
+
+
+@router.post("/oa/fastreg/back")
+async def wizard_back(request: Request) -> Response:
+    return await _wizard_action(request, "back")
+
+
+@router.post("/oa/fastreg/qualifications")
+async def wizard_qualifications(request: Request) -> Response:
+    return await _wizard_action(request, "qualifications")
+
+
+@router.post("/oa/fastreg/account")
+async def wizard_account(request: Request) -> Response:
+    return await _wizard_action(request, "account")
+
+
+@router.post("/oa/fastreg/resend")
+async def wizard_resend(request: Request) -> Response:
+    return await _wizard_action(request, "resend")
+
+
+@router.post("/oa/fastreg/email")
+async def wizard_email(request: Request) -> Response:
+    return await _wizard_action(request, "email")
+
+
+@router.post("/oa/fastreg/admin")
+async def wizard_admin(request: Request) -> Response:
+    return await _wizard_action(request, "admin")
+
+
+@router.post("/oa/fastreg/cancel")
+async def wizard_cancel(request: Request) -> Response:
+    return await _wizard_action(request, "cancel")
+
+
+@router.get("/oa/fastreg/status")
+def wizard_status(request: Request) -> Response:
+    """What the wizard page polls: its state string changes when the page must be reloaded."""
+    op = operator_of(request)
+    if op is None:
+        return JSONResponse({"error": "login required"}, status_code=401)
+    platform = get_platform(request)
+    view = registration.current(platform, op.who.oa_id)
+    rid = request.query_params.get("registration_id", "")
+    if view is None or str(view.id) != rid:
+        outcome = queries.registration_outcome(platform, op.who.oa_id, int(rid)) if rid.isdigit() else None
+        if outcome is not None and outcome.status == "completed":
+            return JSONResponse({"state": "completed", "redirect": f"/oa/fastreg/done/{outcome.id}"})
+        return JSONResponse({"state": "gone", "redirect": "/oa/fastreg"})
+    scan = _confirmation(platform, view.scan_confirmation_id) if view.step == 3 else None
+    admin = _confirmation(platform, view.admin_confirmation_id) if view.step == 7 else None
+    return JSONResponse({"state": _poll_state(view, scan, admin), "step": view.step, "status": view.status})
+
+
+@router.get("/oa/fastreg/done/{registration_id}")
+def wizard_done(request: Request, registration_id: int) -> Response:
+    op = operator_of(request)
+    if op is None:
+        return login_redirect(request)
+    outcome = queries.registration_outcome(get_platform(request), op.who.oa_id, registration_id)
+    if outcome is None or outcome.status != "completed":
+        return redirect("/oa/fastreg")
+    return oa_page(request, op, "wizard/done.html", {"step": 8, "outcome": outcome})
+
+
+# ---------------------------------------------------------------- email activation
+
+
+@router.get("/activate/{token}")
+def activate(request: Request, token: str) -> Response:
+    platform = get_platform(request)
+    try:
+        registration.activate(platform, token)
+    except DomainError as error:
+        return render(request, "activated.html", {"ok": False, "message": err_text(request, error)}, status=400)
+    if operator_of(request) is not None:
+        return redirect("/oa/fastreg?notice=activated")
+    return render(request, "activated.html", {"ok": True})
+
+
+# ---------------------------------------------------------------- phone confirmation pages
+
+
+def _phone_context(request: Request, view: confirmations.ConfirmationView, wxid: str) -> dict[str, Any]:
+    return {"c": view, "wxid": wxid, "payload": view.payload}
+
+
+@router.get("/m/confirm/{confirmation_id}")
+def phone_page(request: Request, confirmation_id: str) -> Response:
+    platform = get_platform(request)
+    try:
+        view = confirmations.describe(platform, confirmation_id)
+    except DomainError as error:
+        return render(request, "phone/message.html", {"message": err_text(request, error)}, status=404)
+    wxid = request.query_params.get("wxid", "").strip()
+    return render(request, "phone/confirm.html", _phone_context(request, view, wxid))
+
+
+@router.post("/m/confirm/{confirmation_id}")
+async def phone_answer(request: Request, confirmation_id: str) -> Response:
+    platform = get_platform(request)
+    form = await form_of(request)
+    if not anon_csrf_ok(request, form):
+        return csrf_refusal(request)
+    wxid = form.get("wxid", "").strip()
+    action = form.get("action", "")
+    try:
+        view = confirmations.describe(platform, confirmation_id)
+    except DomainError as error:
+        return render(request, "phone/message.html", {"message": err_text(request, error)}, status=404)
+    try:
+        result = confirmations.answer(platform, confirmation_id, wxid, action)
+    except DomainError as error:
+        status = {Err.NOT_ALLOWED: 403, Err.CONFIRMATION_CLOSED: 409, Err.NOT_FOUND: 404}.get(error.err, 400)
+        context = _phone_context(request, confirmations.describe(platform, confirmation_id), wxid)
+        context["error"] = err_text(request, error)
+        return render(request, "phone/confirm.html", context, status=status)
+    view = confirmations.describe(platform, confirmation_id)
+    return render(request, "phone/done.html", {"c": view, "result": result, "wxid": wxid})
+
+
+# ---------------------------------------------------------------- MP console
+
+
+@router.get("/mp/login")
+def mp_login_page(request: Request) -> Response:
+    platform = get_platform(request)
+    if sessions.load(platform, request.cookies.get(MP_COOKIE), sessions.MP):
+        return redirect("/mp")
+    return render(request, "login.html", {"scope": "mp", "next": ""})
+
+
+@router.post("/mp/login")
+async def mp_login_submit(request: Request) -> Response:
+    return await _login(request, sessions.MP)
+
+
+@router.post("/mp/logout")
+async def mp_logout(request: Request) -> Response:
+    return await _logout(request, MP_COOKIE, sessions.MP, "/mp/login")
+
+
+@router.get("/mp")
+def mp_home(request: Request) -> Response:
+    platform = get_platform(request)
+    view = sessions.load(platform, request.cookies.get(MP_COOKIE), sessions.MP)
+    if view is None:
+        return redirect("/mp/login")
+    summary = queries.mp_summary(platform, view.account_id)
+    if summary is None:
+        return redirect("/mp/login")
+    return render(request, "mp_home.html", {"mp": summary, "type_names": PRINCIPAL_TYPE_NAMES_ZH}, csrf=view.csrf_token)
