@@ -143,7 +143,7 @@ def _fastregister(
         and credential.subject == oa.appid
         and credential.component_id == component.id
     )
-    copy_wx_verify = bool(credential.data and credential.data.get("copy_wx_verify")) if scan_valid else False
+    copy_wx_verify = bool(scan_valid and credential and credential.data and credential.data.get("copy_wx_verify"))
     registration = Registration(
         oa_id=oa.id,
         channel=Channel.OPEN_API.value,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
@@ -27,7 +27,7 @@ def links_this_month(session: Session, oa: OfficialAccount, now: datetime, platf
     return counters.used(session, oa.id, counters.LINK, calendar_month(now, platform.settings.timezone))
 
 
-def _pending_count(oa_id: int) -> Select[tuple[int]]:
+def _pending_count(oa_id: int) -> Select[int]:
     return (
         select(func.count())
         .select_from(Registration)
@@ -54,7 +54,9 @@ def eligibility_input(
     completed is itself the pending one, so it does not block itself."""
     principal = session.get(Principal, oa.principal_id)
     assert principal is not None
-    pending_query = _pending_count(oa.id)
+    # A pending registration left longer than its time to live has expired, even before anything marks it so.
+    stale_before = now - timedelta(seconds=platform.settings.pending_ttl_seconds)
+    pending_query = _pending_count(oa.id).where(Registration.updated_at > stale_before)
     if ignore_pending_id is not None:
         pending_query = pending_query.where(Registration.id != ignore_pending_id)
     return EligibilityInput(

@@ -31,12 +31,12 @@ def try_increment(session: Session, oa_id: int, kind: str, month: str, limit: in
         return False
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = insert(MonthlyCounter).values(oa_id=oa_id, kind=kind, month=month, used=1)
-    statement = statement.on_conflict_do_update(
+    upsert = statement.on_conflict_do_update(
         index_elements=["oa_id", "kind", "month"],
         set_={"used": MonthlyCounter.used + 1},
         where=MonthlyCounter.used < limit,
     ).returning(MonthlyCounter.used)
-    return session.execute(statement).first() is not None
+    return session.execute(upsert).first() is not None
 
 
 def decrement(session: Session, oa_id: int, kind: str, month: str) -> None:
