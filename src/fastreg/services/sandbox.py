@@ -4,7 +4,6 @@ component verify tickets, authorization codes). The sandbox web routes and the C
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -253,18 +252,17 @@ def _component(session: Session, component_appid: str) -> Component:
 
 
 def issue_verify_ticket(platform: Platform, component_appid: str) -> str:
-    """A fresh component_verify_ticket (the latest one is the valid one); pushed to the component's
-    callback URL when the push service is present."""
+    """A fresh component_verify_ticket (the latest one is the valid one), queued for a push to the component's
+    callback URL when it has one, in the same transaction."""
+    from fastreg.services import pushes
+
     with platform.uow() as uow:
         component = _component(uow.session, component_appid)
         ticket = "ticket@@@" + crypto.new_token(32)
         component.verify_ticket = ticket
         component.verify_ticket_at = uow.clock.now()
-        component_id = component.id
+        pushes.enqueue_verify_ticket(uow.session, uow.clock.now(), component)
         uow.commit()
-    if importlib.util.find_spec("fastreg.services.pushes") is not None:
-        pushes = importlib.import_module("fastreg.services.pushes")
-        pushes.push_verify_ticket(platform, component_id)
     return ticket
 
 

@@ -1,0 +1,372 @@
+"""The ``fastreg`` command line (Typer). Commands work on the configured database directly, through the same
+services as the web routes (never over HTTP). Configuration: ``FASTREG_*`` environment variables or ``.env``;
+``--db URL`` overrides the database."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from fastreg.domain.errors import DomainError
+from fastreg.domain.model import PrincipalType
+from fastreg.platform import Platform, build_platform
+from fastreg.settings import Settings
+
+app = typer.Typer(
+    name="fastreg",
+    help="fastreg: fast registration of Mini Programs reusing an Official Account's qualification "
+    "(WeChat-compatible Open Platform API, web console and sandbox).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True)
+oa_app = typer.Typer(help="Official Accounts in the sandbox.", no_args_is_help=True)
+clock_app = typer.Typer(help="The sandbox clock (shown without a subcommand).", invoke_without_command=True)
+app.add_typer(db_app, name="db")
+app.add_typer(oa_app, name="oa")
+app.add_typer(clock_app, name="clock")
+
+DbOption = Annotated[
+    str | None, typer.Option("--db", help="Database URL (default FASTREG_DATABASE_URL or sqlite:///./var/fastreg.db).")
+]
+T = TypeVar("T")
+
+
+@app.callback()
+def main(ctx: typer.Context, db: DbOption = None) -> None:
+    ctx.obj = {"db": db}
+
+
+def settings_of(ctx: typer.Context, **overrides: Any) -> Settings:
+    db = (ctx.find_root().obj or {}).get("db")
+    if db:
+        overrides.setdefault("database_url", db)
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**overrides)
+
+
+def migrate(database_url: str, revision: str = "head") -> None:
+    """Alembic upgrade to ``revision`` (creating the SQLite file's directory first)."""
+    from sqlalchemy.engine import make_url
+
+    from fastreg.adapters.db.engine import normalize_url
+    from fastreg.adapters.db.migrate import upgrade
+
+    url = make_url(normalize_url(database_url))
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    upgrade(database_url, revision)
+
+
+@contextmanager
+def opened(ctx: typer.Context, *, sandbox_only: bool = False, migrated: bool = True) -> Iterator[Platform]:
+    from fastreg.adapters.db.migrate import current_revision
+
+    settings = settings_of(ctx)
+    if sandbox_only and not settings.is_sandbox:
+        fail("this command is for the sandbox; FASTREG_MODE is production")
+    platform = build_platform(settings)
+    try:
+        if migrated and current_revision(platform.engine) is None:
+            fail("the database is not migrated yet: run `fastreg db upgrade` (or `fastreg serve`)")
+        yield platform
+    finally:
+        platform.engine.dispose()
+
+
+def fail(message: str, code: int = 1) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def run(call: Callable[[], T]) -> T:
+    """Run a service call, turning its refusals into an error message and exit status 1."""
+    from fastreg.services.sandbox import SandboxError
+
+    try:
+        return call()
+    except SandboxError as exc:
+        fail(exc.message)
+    except DomainError as exc:
+        fail(f"{exc.errcode} {exc.message('en')}")
+    raise AssertionError("unreachable")
+
+
+def emit(value: Any) -> None:
+    typer.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+# ---------------------------------------------------------------- serve
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    db: DbOption = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes (they share the database).")] = 1,
+) -> None:
+    """Migrate the database, seed the demo data when it is empty, print the console URL, demo logins and
+    sandbox key, then serve the console and the APIs."""
+    import uvicorn
+
+    from fastreg.services import demo, sandbox
+
+    overrides: dict[str, Any] = {}
+    if db:
+        overrides["database_url"] = db
+    settings = settings_of(ctx, **overrides)
+    if "public_url" not in settings.model_fields_set:
+        shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        settings = settings.model_copy(update={"public_url": f"http://{shown_host}:{port}"})
+    migrate(settings.database_url)
+    platform = build_platform(settings)
+    try:
+        if settings.is_sandbox and demo.is_empty(platform):
+            demo.seed(platform)
+        data = demo.current(platform) if settings.is_sandbox else None
+    finally:
+        platform.engine.dispose()
+
+    console_url = settings.public_url.rstrip("/")
+    typer.echo(f"fastreg {settings.mode} mode, database {_safe_url(settings.database_url)}")
+    typer.echo(f"Console:      {console_url}/login")
+    typer.echo(f"Open API:     {console_url}/cgi-bin/...")
+    if settings.is_sandbox:
+        typer.echo(f"Sandbox API:  {console_url}/sandbox/v1  (header X-Sandbox-Key)")
+        typer.echo(f"Sandbox key:  {sandbox.sandbox_key(settings)}")
+    if data is not None:
+        typer.echo(demo.describe(data, console_url))
+    sys.stdout.flush()
+
+    # Workers build the app from the environment (no in-process state is shared), so pass the settings on.
+    os.environ["FASTREG_DATABASE_URL"] = settings.database_url
+    os.environ["FASTREG_PUBLIC_URL"] = settings.public_url
+    os.environ["FASTREG_DATA_DIR"] = str(settings.data_dir)
+    uvicorn.run(
+        "fastreg.web.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+    )
+
+
+def _safe_url(url: str) -> str:
+    return re.sub(r"//([^:/@]+):[^@]+@", r"//\1:***@", url)
+
+
+# ---------------------------------------------------------------- db
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context, revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply the migrations up to REVISION (default head)."""
+    from fastreg.adapters.db.migrate import current_revision
+
+    migrate(settings_of(ctx).database_url, revision)
+    with opened(ctx) as platform:
+        typer.echo(f"database at revision {current_revision(platform.engine)}")
+
+
+@db_app.command("current")
+def db_current(ctx: typer.Context) -> None:
+    """Print the database's migration revision ("none" when not migrated)."""
+    from fastreg.adapters.db.migrate import current_revision
+
+    with opened(ctx, migrated=False) as platform:
+        typer.echo(current_revision(platform.engine) or "none")
+
+
+# ---------------------------------------------------------------- demo
+
+
+@app.command("demo")
+def demo_command(ctx: typer.Context) -> None:
+    """Seed the demo accounts (idempotent) and print their credentials."""
+    from fastreg.services import demo
+
+    settings = settings_of(ctx)
+    if not settings.is_sandbox:
+        fail("demo accounts have known passwords; they are for the sandbox only")
+    migrate(settings.database_url)
+    with opened(ctx) as platform:
+        data = demo.seed(platform)
+        typer.echo(demo.describe(data, settings.public_url.rstrip("/")))
+
+
+# ---------------------------------------------------------------- official accounts
+
+
+@oa_app.command("create")
+def oa_create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Option(help="The OA's name.")],
+    principal_name: Annotated[str, typer.Option(help="Its principal (created when new).")],
+    principal_type: Annotated[PrincipalType, typer.Option(help="The principal's type.")] = PrincipalType.ENTERPRISE,
+    verified: Annotated[bool, typer.Option("--verified/--unverified", help="微信认证 passed.")] = True,
+    overseas: Annotated[bool, typer.Option(help="An overseas account.")] = False,
+    admin_wxid: Annotated[str | None, typer.Option(help="The admin's wxid (generated when absent).")] = None,
+    operator_email: Annotated[str | None, typer.Option(help="Console login (generated when absent).")] = None,
+    operator_password: Annotated[str | None, typer.Option(help="Console password (generated when absent).")] = None,
+) -> None:
+    """Create an Official Account; prints appid, secret, original_id, admin wxid and operator login as JSON."""
+    from fastreg.domain.rules import validate_wxid
+    from fastreg.services.accounts import create_official_account
+    from fastreg.services.sandbox import ensure_principal_type
+
+    with opened(ctx, sandbox_only=True) as platform:
+
+        def create() -> dict[str, Any]:
+            if admin_wxid is not None:
+                validate_wxid(admin_wxid)
+            ensure_principal_type(platform, principal_name, principal_type.value)
+            with platform.uow() as uow:
+                created = create_official_account(
+                    uow,
+                    name=name,
+                    principal_name=principal_name,
+                    principal_type=principal_type.value,
+                    verified=verified,
+                    overseas=overseas,
+                    admin_wxid=admin_wxid,
+                    operator_email=operator_email,
+                    operator_password=operator_password,
+                )
+            return {
+                "appid": created.appid,
+                "secret": created.secret,
+                "original_id": created.original_id,
+                "admin_wxid": created.admin_wxid,
+                "operator_email": created.operator_email,
+                "operator_password": created.operator_password,
+            }
+
+        emit(run(create))
+
+
+@oa_app.command("show")
+def oa_show(ctx: typer.Context, appid: str) -> None:
+    """Show an Official Account: principal, verification, this month's quota, pending registration, links."""
+    from fastreg.services.sandbox import official_account_overview
+
+    with opened(ctx) as platform:
+        emit(run(lambda: official_account_overview(platform, appid)))
+
+
+# ---------------------------------------------------------------- confirmations, mail
+
+
+@app.command()
+def confirm(
+    ctx: typer.Context,
+    url_or_id: Annotated[str, typer.Argument(metavar="URL_OR_ID", help="The URL decoded from a QR code, or its id.")],
+    wxid: Annotated[str, typer.Option(help="Who answers (must be the person the confirmation waits for).")],
+    cancel: Annotated[bool, typer.Option("--cancel", help="Cancel instead of confirming.")] = False,
+) -> None:
+    """Answer a confirmation as the phone user WXID would; prints its status and redirect URL."""
+    from fastreg.services import confirmations
+
+    with opened(ctx, sandbox_only=True) as platform:
+
+        def answer() -> dict[str, Any]:
+            result = confirmations.answer(
+                platform,
+                confirmations.id_from_url(url_or_id.strip()),
+                wxid,
+                confirmations.CANCEL if cancel else confirmations.CONFIRM,
+            )
+            return {"status": result.status, "redirect_url": result.redirect_url}
+
+        emit(run(answer))
+
+
+@app.command()
+def mail(
+    ctx: typer.Context, to: Annotated[str | None, typer.Option(help="Only mail sent to this address.")] = None
+) -> None:
+    """List the emails fastreg sent, as delivered to the embedded SMTP server (the sandbox outbox)."""
+    from fastreg.services.sandbox import outbox
+
+    with opened(ctx) as platform:
+        emit(outbox(platform, to))
+
+
+# ---------------------------------------------------------------- clock
+
+_DURATION = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: str) -> float:
+    """Seconds from ``3600``, ``90s``, ``15m``, ``2h`` or ``7d`` (negative moves back)."""
+    match = _DURATION.match(value.lower())
+    if not match:
+        raise typer.BadParameter("use seconds or a number with s, m, h or d (e.g. 3600, 15m, 2h, 7d)")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def parse_instant(value: str) -> datetime:
+    try:
+        at = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter("use ISO-8601, e.g. 2026-11-30T16:00:00Z") from None
+    if at.tzinfo is None:
+        raise typer.BadParameter("give a time zone, e.g. 2026-11-30T16:00:00Z")
+    return at
+
+
+@clock_app.callback()
+def clock_show(ctx: typer.Context) -> None:
+    """Show the sandbox clock."""
+    if ctx.invoked_subcommand is None:
+        from fastreg.services.sandbox import get_clock
+
+        with opened(ctx) as platform:
+            emit(get_clock(platform).as_json())
+
+
+@clock_app.command("set")
+def clock_set(ctx: typer.Context, at: Annotated[str, typer.Argument(metavar="ISO_TIME")]) -> None:
+    """Freeze the clock at ISO_TIME (e.g. 2026-11-30T16:00:00Z)."""
+    from fastreg.services.sandbox import set_clock
+
+    instant = parse_instant(at)
+    with opened(ctx, sandbox_only=True) as platform:
+        emit(run(lambda: set_clock(platform, now=instant)).as_json())
+
+
+@clock_app.command("advance")
+def clock_advance(ctx: typer.Context, duration: Annotated[str, typer.Argument(metavar="DURATION")]) -> None:
+    """Move the clock by DURATION: seconds, or 15m, 2h, 7d (frozen clocks stay frozen)."""
+    from fastreg.services.sandbox import set_clock
+
+    seconds = parse_duration(duration)
+    with opened(ctx, sandbox_only=True) as platform:
+        emit(run(lambda: set_clock(platform, advance_seconds=seconds)).as_json())
+
+
+@clock_app.command("real")
+def clock_real(ctx: typer.Context) -> None:
+    """Back to real time."""
+    from fastreg.services.sandbox import set_clock
+
+    with opened(ctx, sandbox_only=True) as platform:
+        emit(run(lambda: set_clock(platform, real=True)).as_json())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
