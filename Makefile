@@ -1,5 +1,7 @@
 # fastreg: the two commands are `make serve` and `make test`.
 PYTHON ?= python3
+HOST ?= 127.0.0.1
+PORT ?= 8000
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
@@ -9,6 +11,7 @@ export FASTREG_TEST_POSTGRES_URL
 .PHONY: serve test install install-dev browser lint typecheck migration lock clean
 
 $(VENV)/.installed: requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "fastreg needs Python 3.11+ (set PYTHON=python3.x)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q --require-hashes -r requirements.lock
@@ -24,9 +27,9 @@ install: $(VENV)/.installed
 
 install-dev: $(VENV)/.installed-dev
 
-## Start the console + API on SQLite with demo data (prints URL, demo logins, sandbox key).
+## Start the console + API on SQLite (var/fastreg.db) with demo data (prints URL, demo logins, sandbox key).
 serve: install
-	$(VENV)/bin/fastreg serve
+	$(VENV)/bin/fastreg serve --host $(HOST) --port $(PORT)
 
 ## Debian's chromium and CJK fonts for the browser tests (no browser download).
 browser:
@@ -38,13 +41,13 @@ browser:
 
 ## Install the test dependencies and run every test, on SQLite and PostgreSQL.
 test: install-dev browser
-	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff check src tests $(wildcard bench)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: install-dev
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests $(wildcard bench)
+	$(VENV)/bin/ruff format --check src tests $(wildcard bench)
 
 typecheck: install-dev
 	$(VENV)/bin/mypy
