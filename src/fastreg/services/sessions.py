@@ -12,9 +12,16 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from fastreg.adapters import crypto
-from fastreg.adapters.db.models import LoginFailure, MiniProgram, OfficialAccount, Operator, WebSession
+from fastreg.adapters.db.models import (
+    LoginFailure,
+    MiniProgram,
+    OfficialAccount,
+    Operator,
+    Registration,
+    WebSession,
+)
 from fastreg.domain.errors import DomainError, Err
-from fastreg.domain.model import AuditKind
+from fastreg.domain.model import AuditKind, RegistrationStatus
 from fastreg.domain.rules import normalize_email
 from fastreg.platform import Platform
 from fastreg.services import audit
@@ -96,6 +103,7 @@ def login(platform: Platform, scope: str, email: str, password: str) -> NewSessi
         oa_appid: str | None = None
         mp_appid: str | None = None
         active = True
+        activated = False
         if scope == OPERATOR:
             operator = session.execute(select(Operator).where(Operator.email == address)).scalar_one_or_none()
             if operator is not None:
@@ -107,6 +115,15 @@ def login(platform: Platform, scope: str, email: str, password: str) -> NewSessi
             mp = session.execute(select(MiniProgram).where(MiniProgram.email == address)).scalar_one_or_none()
             if mp is not None:
                 account_id, password_hash, active, mp_appid = mp.id, mp.password_hash, mp.active, mp.appid
+            else:
+                # Not an MP yet: a registration still waiting for activation or for its admin.
+                pending = _pending_registration(session, address)
+                if pending is not None:
+                    account_id, password_hash, active = 0, pending.password_hash, False
+                    activated = pending.email_activated_at is not None
+                    oa_appid = session.execute(
+                        select(OfficialAccount.appid).where(OfficialAccount.id == pending.oa_id)
+                    ).scalar_one()
         else:
             raise ValueError(scope)
         if not crypto.verify_password(password_hash or _DUMMY_HASH, password) or account_id is None:
@@ -117,7 +134,8 @@ def login(platform: Platform, scope: str, email: str, password: str) -> NewSessi
             uow.commit()
             raise DomainError(Err.LOGIN_FAILED, field="password")
         if not active:
-            raise DomainError(Err.NOT_ACTIVATED, field="email")
+            # Only someone who knows the password learns how far the registration is.
+            raise DomainError(Err.NOT_ACTIVATED, field="email", stage="incomplete" if activated else "inactive")
         raw, csrf = crypto.new_token(), crypto.new_token()
         session.execute(delete(WebSession).where(WebSession.expires_at <= now))
         session.add(
@@ -132,6 +150,15 @@ def login(platform: Platform, scope: str, email: str, password: str) -> NewSessi
         )
         uow.commit()
     return NewSession(cookie=sign(platform, raw, "session"), csrf_token=csrf)
+
+
+def _pending_registration(session: Session, email: str) -> Registration | None:
+    return session.execute(
+        select(Registration)
+        .where(Registration.email == email, Registration.status == RegistrationStatus.PENDING.value)
+        .order_by(Registration.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
 
 
 def load(platform: Platform, cookie: str | None, scope: str) -> SessionView | None:

@@ -216,7 +216,10 @@ async def _login(request: Request, scope: str) -> Response:
         new = sessions.login(platform, scope, form.get("email", ""), form.get("password", ""))
     except DomainError as error:
         status = 429 if error.err is Err.LOGIN_LOCKED else 400
-        return render(request, "login.html", {**template_ctx, "error": err_text(request, error)}, status=status)
+        message = err_text(request, error)
+        if error.err is Err.NOT_ACTIVATED and error.params.get("stage") == "incomplete":
+            message = translator(lang_of(request))("login.incomplete")
+        return render(request, "login.html", {**template_ctx, "error": message}, status=status)
     if scope == sessions.OPERATOR:
         response = redirect(safe_next(form.get("next"), "/oa"))
         cookie = OPERATOR_COOKIE
