@@ -20,11 +20,14 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from fastreg.adapters.mail import start_mail
+        from fastreg.services.pushes import start_worker
 
         stop_mail = start_mail(platform)
+        push_worker = start_worker(platform)  # component pushes: verify tickets and authorization events
         try:
             yield
         finally:
+            await push_worker.stop()
             stop_mail()
 
     app = FastAPI(
@@ -35,6 +38,9 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         lifespan=lifespan,
     )
     app.state.platform = platform
+    from fastreg.web.middleware import install as install_edge
+
+    install_edge(app, platform)  # request id, access log, metrics, body-size limit, GET /metrics
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:

@@ -1,5 +1,598 @@
-"""Routes (to be written)."""
+"""The WeChat-compatible Open Platform API (``/cgi-bin/...``) and its two browser pages
+(``componentloginpage`` and ``fastregisterauth``).
 
-from fastapi import APIRouter
+Bodies are read and parsed here whatever their Content-Type (WeChat clients send JSON without one); the
+access token is checked before the body; every refusal is HTTP 200 ``{"errcode","errmsg"}``."""
 
-router = APIRouter()
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+
+from fastreg.adapters.qr import qr_data_uri
+from fastreg.domain.errors import DomainError, Err, ErrorSpec
+from fastreg.domain.model import LINK_STATUS_CODES, ConfirmationKind, LinkStatus
+from fastreg.platform import Platform
+from fastreg.services import authorization, confirmations, credentials, tokens
+from fastreg.services.credentials import CredentialKind, Lookup
+from fastreg.services.tokens import ACCOUNT_TOKEN_KINDS, Caller
+from fastreg.web.deps import get_platform
+from fastreg.web.openapi import models as m
+from fastreg.web.openapi.errors import (
+    BODY_TOO_LARGE,
+    Parsed,
+    WeChatJSONResponse,
+    WeChatRoute,
+    errcode_table,
+    ok,
+    parse_json,
+    read_body,
+)
+
+router = APIRouter(route_class=WeChatRoute, tags=["Open Platform API (WeChat-compatible)"])
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+TOKEN_ERRORS: list[Err | ErrorSpec] = [Err.TOKEN_MISSING, Err.INVALID_CREDENTIAL, Err.TOKEN_EXPIRED]
+BODY_ERRORS: list[Err | ErrorSpec] = [Err.EMPTY_POST, Err.DATA_FORMAT, Err.INVALID_PARAMETER, BODY_TOO_LARGE]
+SYSTEM: list[Err | ErrorSpec] = [Err.SYSTEM]
+
+FASTREGISTER_ERRORS: list[Err | ErrorSpec] = [
+    Err.PERSONAL_PRINCIPAL,
+    Err.NOT_VERIFIED,
+    Err.PRINCIPAL_LIMIT,
+    Err.BLACKLISTED,
+    Err.QUOTA_EXCEEDED,
+    Err.CERTIFICATION_REQUIRED,
+    Err.PENDING_EXISTS,
+    Err.SCAN_INVALID,
+    Err.COMPONENT_UNPUBLISHED,
+    Err.COMPONENT_PERMISSIONS,
+    Err.INVALID_REDIRECT,
+    Err.OVERSEAS,
+]
+
+
+def _responses(model: type[Any]) -> dict[int | str, dict[str, Any]]:
+    return {
+        200: {"description": "Success, or a refusal as `{errcode, errmsg}` (HTTP 200, as WeChat answers)"},
+        500: {"model": m.WeChatError, "description": "A crash (a bug): errcode -1, logged with a request id"},
+    }
+
+
+def _body(model: type[Any], *, required: bool = True) -> dict[str, Any]:
+    """The request body as the OpenAPI document shows it (the route parses it itself)."""
+    return {
+        "requestBody": {
+            "required": required,
+            "description": "JSON, whatever the Content-Type says (WeChat clients send none)",
+            "content": {"application/json": {"schema": model.model_json_schema()}},
+        }
+    }
+
+
+def _limit(platform: Platform) -> int:
+    return platform.settings.max_body_bytes
+
+
+async def _json_body(request: Request, model: type[m.Request], *, required: bool = True) -> Parsed[Any]:
+    platform = get_platform(request)
+    return parse_json(await read_body(request, _limit(platform)), model, required=required)
+
+
+def _authenticate(platform: Platform, token: str | None, kinds: list[CredentialKind]) -> Caller:
+    return tokens.check_authenticated(platform, token, kinds)
+
+
+# ---------------------------------------------------------------- account tokens
+
+
+@router.get(
+    "/cgi-bin/token",
+    response_model=m.AccessTokenAnswer | m.WeChatError,
+    responses=_responses(m.AccessTokenAnswer),
+    summary="Access token of an Official Account or a Mini Program",
+    description=errcode_table(
+        [Err.INVALID_GRANT_TYPE, Err.INVALID_APPID, Err.INVALID_APPSECRET, *SYSTEM],
+        "`grant_type=client_credential`. The token is valid 7200 s; issuing a new one leaves older unexpired "
+        "ones valid.",
+    ),
+)
+async def cgi_token(
+    request: Request,
+    grant_type: str | None = Query(None, examples=["client_credential"]),
+    appid: str | None = Query(None),
+    secret: str | None = Query(None),
+) -> WeChatJSONResponse:
+    platform = get_platform(request)
+    issued = await run_in_threadpool(tokens.issue_account_token, platform, grant_type, appid, secret)
+    return ok({"access_token": issued.token, "expires_in": issued.expires_in})
+
+
+# ---------------------------------------------------------------- component flow
+
+
+@router.post(
+    "/cgi-bin/component/api_component_token",
+    response_model=m.ComponentTokenAnswer | m.WeChatError,
+    responses=_responses(m.ComponentTokenAnswer),
+    summary="Component access token",
+    openapi_extra=_body(m.ComponentTokenRequest),
+    description=errcode_table(
+        [*BODY_ERRORS, Err.INVALID_APPID, Err.INVALID_APPSECRET, Err.INVALID_VERIFY_TICKET, *SYSTEM],
+        "Needs the latest `component_verify_ticket` issued (and pushed) to the component.",
+    ),
+)
+async def api_component_token(request: Request) -> WeChatJSONResponse:
+    platform = get_platform(request)
+    body: m.ComponentTokenRequest = (await _json_body(request, m.ComponentTokenRequest)).value
+    issued = await run_in_threadpool(
+        tokens.issue_component_token,
+        platform,
+        body.component_appid,
+        body.component_appsecret,
+        body.component_verify_ticket,
+    )
+    return ok({"component_access_token": issued.token, "expires_in": issued.expires_in})
+
+
+COMPONENT_TOKEN = Query(None, description="from api_component_token")
+
+
+@router.post(
+    "/cgi-bin/component/api_create_preauthcode",
+    response_model=m.PreAuthCodeAnswer | m.WeChatError,
+    responses=_responses(m.PreAuthCodeAnswer),
+    summary="Pre-auth code for the consent page",
+    openapi_extra=_body(m.PreAuthCodeRequest),
+    description=errcode_table([*TOKEN_ERRORS, *BODY_ERRORS, Err.INVALID_APPID, *SYSTEM], "Valid 1800 s."),
+)
+async def api_create_preauthcode(
+    request: Request, component_access_token: str | None = COMPONENT_TOKEN
+) -> WeChatJSONResponse:
+    platform = get_platform(request)
+    parsed = await _json_body(request, m.PreAuthCodeRequest)
+    caller = await run_in_threadpool(_authenticate, platform, component_access_token, [CredentialKind.COMPONENT_TOKEN])
+    body: m.PreAuthCodeRequest = parsed.value
+    issued = await run_in_threadpool(tokens.create_pre_auth_code, platform, caller, body.component_appid)
+    return ok({"pre_auth_code": issued.token, "expires_in": issued.expires_in})
+
+
+@router.post(
+    "/cgi-bin/component/api_query_auth",
+    response_model=m.QueryAuthAnswer | m.WeChatError,
+    responses=_responses(m.QueryAuthAnswer),
+    summary="Exchange an authorization code for the authorizer's tokens",
+    openapi_extra=_body(m.QueryAuthRequest),
+    description=errcode_table(
+        [*TOKEN_ERRORS, *BODY_ERRORS, Err.INVALID_APPID, Err.INVALID_CODE, *SYSTEM],
+        "The code comes from the consent page's redirect, an `authorized` push, or `account/fastregister`. "
+        "It stays valid for 3600 s.",
+    ),
+)
+async def api_query_auth(request: Request, component_access_token: str | None = COMPONENT_TOKEN) -> WeChatJSONResponse:
+    platform = get_platform(request)
+    parsed = await _json_body(request, m.QueryAuthRequest)
+    caller = await run_in_threadpool(_authenticate, platform, component_access_token, [CredentialKind.COMPONENT_TOKEN])
+    body: m.QueryAuthRequest = parsed.value
+    result = await run_in_threadpool(
+        authorization.query_auth, platform, caller, body.component_appid, body.authorization_code
+    )
+    return ok(result)
+
+
+@router.post(
+    "/cgi-bin/component/api_authorizer_token",
+    response_model=m.AuthorizerTokenAnswer | m.WeChatError,
+    responses=_responses(m.AuthorizerTokenAnswer),
+    summary="Refresh an authorizer access token",
+    openapi_extra=_body(m.AuthorizerTokenRequest),
+    description=errcode_table(
+        [*TOKEN_ERRORS, *BODY_ERRORS, Err.INVALID_APPID, Err.INVALID_REFRESH_TOKEN, *SYSTEM],
+        "The refresh token stays valid (it is returned unchanged).",
+    ),
+)
+async def api_authorizer_token(
+    request: Request, component_access_token: str | None = COMPONENT_TOKEN
+) -> WeChatJSONResponse:
+    platform = get_platform(request)
+    parsed = await _json_body(request, m.AuthorizerTokenRequest)
+    caller = await run_in_threadpool(_authenticate, platform, component_access_token, [CredentialKind.COMPONENT_TOKEN])
+    body: m.AuthorizerTokenRequest = parsed.value
+    result = await run_in_threadpool(
+        authorization.refresh_authorizer_token,
+        platform,
+        caller,
+        body.component_appid,
+        body.authorizer_appid,
+        body.authorizer_refresh_token,
+    )
+    return ok(result)
+
+
+@router.post(
+    "/cgi-bin/component/api_get_authorizer_info",
+    response_model=m.AuthorizerInfoAnswer | m.WeChatError,
+    responses=_responses(m.AuthorizerInfoAnswer),
+    summary="Profile of an authorizer and what it authorized",
+    openapi_extra=_body(m.AuthorizerInfoRequest),
+    description=errcode_table(
+        [*TOKEN_ERRORS, *BODY_ERRORS, Err.INVALID_APPID, *SYSTEM],
+        "40013 also when the account has not authorized this component.",
+    ),
+)
+async def api_get_authorizer_info(
+    request: Request, component_access_token: str | None = COMPONENT_TOKEN
+) -> WeChatJSONResponse:
+    platform = get_platform(request)
+    parsed = await _json_body(request, m.AuthorizerInfoRequest)
+    caller = await run_in_threadpool(_authenticate, platform, component_access_token, [CredentialKind.COMPONENT_TOKEN])
+    body: m.AuthorizerInfoRequest = parsed.value
+    result = await run_in_threadpool(
+        authorization.authorizer_info, platform, caller, body.component_appid, body.authorizer_appid
+    )
+    return ok(result)
+
+
+# ---------------------------------------------------------------- browser pages
+
+
+def _error_page(request: Request, title: str, error: DomainError) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {"title": title, "errcode": error.errcode, "errmsg": error.errmsg, "message": error.message("zh")},
+    )
+
+
+def _scan_page(
+    request: Request,
+    *,
+    title: str,
+    facts: list[tuple[str, str]],
+    rules: list[str],
+    admin_label: str,
+    confirmation_id: str,
+    confirmation_url: str,
+    expires_at: Any,
+) -> HTMLResponse:
+    response = templates.TemplateResponse(
+        request,
+        "scan.html",
+        {
+            "title": title,
+            "facts": facts,
+            "rules": rules,
+            "admin_label": admin_label,
+            "qr_src": qr_data_uri(confirmation_url),
+            "confirmation_url": confirmation_url,
+            "status_url": f"/cgi-bin/scanstatus?id={confirmation_id}",
+            "expires_at": expires_at.strftime("%Y-%m-%d %H:%M:%S"),
+        },
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.get(
+    "/cgi-bin/componentloginpage",
+    response_class=HTMLResponse,
+    summary="Consent page: an account authorizes the component (HTML)",
+    description=errcode_table(
+        [Err.INVALID_APPID, Err.INVALID_CODE, Err.INVALID_REDIRECT],
+        "Renders a QR code (`img#scan-qr`, `data-confirmation-url`) for the admin of the account `biz_appid` "
+        "(without it, a form asks for the account). Once the admin confirms on the phone page, the browser goes "
+        "to `redirect_uri?auth_code=CODE&expires_in=3600`. A refusal renders an error page showing "
+        "`错误码：N`.",
+    ),
+)
+async def componentloginpage(
+    request: Request,
+    component_appid: str = Query(""),
+    pre_auth_code: str = Query(""),
+    redirect_uri: str = Query(""),
+    auth_type: str = Query("3", description="1 Official Accounts, 2 Mini Programs, 3 both"),
+    biz_appid: str = Query("", description="the account to authorize"),
+) -> HTMLResponse:
+    platform = get_platform(request)
+    title = "授权给第三方平台"
+    try:
+        kind = int(auth_type) if auth_type.strip() in ("1", "2", "3") else 3
+        if not biz_appid:
+            component = await run_in_threadpool(_check_consent, platform, component_appid, pre_auth_code, redirect_uri)
+            hidden = [
+                ("component_appid", component_appid),
+                ("pre_auth_code", pre_auth_code),
+                ("redirect_uri", redirect_uri),
+                ("auth_type", str(kind)),
+            ]
+            return templates.TemplateResponse(
+                request,
+                "choose_account.html",
+                {"component_name": component, "hidden": hidden, "action": "/cgi-bin/componentloginpage"},
+            )
+        consent = await run_in_threadpool(
+            authorization.open_consent, platform, component_appid, pre_auth_code, redirect_uri, kind, biz_appid
+        )
+    except DomainError as error:
+        return _error_page(request, title, error)
+    return _scan_page(
+        request,
+        title=f"授权给第三方平台「{consent.component_name}」",
+        facts=[("帐号", f"{consent.account_name}（{consent.account_appid}）"), ("第三方平台", consent.component_name)],
+        rules=[],
+        admin_label="该帐号的管理员",
+        confirmation_id=consent.confirmation_id,
+        confirmation_url=consent.confirmation_url,
+        expires_at=consent.expires_at,
+    )
+
+
+def _check_consent(platform: Platform, component_appid: str, pre_auth_code: str, redirect_uri: str) -> str:
+    with platform.uow(readonly=True) as uow:
+        component = authorization.check_consent_request(
+            uow.session, uow.clock.now(), component_appid, pre_auth_code, redirect_uri
+        )
+        return component.name
+
+
+@router.get(
+    "/cgi-bin/fastregisterauth",
+    response_class=HTMLResponse,
+    summary="Fast registration authorization page (HTML)",
+    description=errcode_table(
+        [Err.INVALID_APPID, Err.COMPONENT_UNPUBLISHED, Err.COMPONENT_PERMISSIONS, Err.INVALID_REDIRECT],
+        "Renders a QR code (`img#scan-qr` with `data-confirmation-url`) for the OA admin and the rules they "
+        "agree to; polls, and once the admin confirms, navigates to `redirect_uri` with `ticket=TICKET` "
+        "appended. A refusal renders an error page showing `错误码：N`.",
+    ),
+)
+async def fastregisterauth(
+    request: Request,
+    appid: str = Query("", description="the Official Account"),
+    component_appid: str = Query(""),
+    copy_wx_verify: str = Query("1", description="1: the MP reuses the OA's certification (微信认证)"),
+    redirect_uri: str = Query(""),
+) -> HTMLResponse:
+    from fastreg.services import fastregister
+
+    platform = get_platform(request)
+    reuse = copy_wx_verify.strip().lower() in ("1", "true")
+    try:
+        view = await run_in_threadpool(
+            fastregister.open_auth_page, platform, appid, component_appid, reuse, redirect_uri
+        )
+    except DomainError as error:
+        return _error_page(request, "复用公众号资质快速注册小程序", error)
+    component_name = str(view.payload.get("component_name", component_appid))
+    rules = [
+        f"使用公众号「{view.account_name}」的主体信息，由第三方平台「{component_name}」快速注册一个小程序；",
+        "小程序注册后自动关联本公众号，不占用本月关联小程序的次数，不向粉丝发送模板消息，也不在公众号资料页展示；",
+        "每个公众号每月可复用资质快速注册 5 个小程序（个体工商户每月 1 个）；",
+        "新小程序没有登录密码，由第三方平台代为管理。",
+    ]
+    if reuse:
+        rules.insert(1, "小程序复用公众号的微信认证资质，认证有效期与公众号一致；")
+    return _scan_page(
+        request,
+        title="复用公众号资质快速注册小程序",
+        facts=[
+            ("公众号", f"{view.account_name}（{view.account_appid}）"),
+            ("第三方平台", component_name),
+            ("复用微信认证", "是" if reuse else "否"),
+        ],
+        rules=rules,
+        admin_label="公众号管理员",
+        confirmation_id=view.id,
+        confirmation_url=view.url,
+        expires_at=view.expires_at,
+    )
+
+
+_PAGE_KINDS = {ConfirmationKind.COMPONENT_AUTH.value, ConfirmationKind.FASTREGISTER_AUTH.value}
+
+
+@router.get(
+    "/cgi-bin/scanstatus",
+    response_model=m.ScanStatusAnswer | m.WeChatError,
+    responses=_responses(m.ScanStatusAnswer),
+    summary="What the two pages poll: the state of their QR confirmation",
+    description=errcode_table([Err.INVALID_PARAMETER, *SYSTEM], "`id` is the page's confirmation id."),
+)
+async def scanstatus(request: Request, id: str = Query("")) -> WeChatJSONResponse:
+    platform = get_platform(request)
+    try:
+        view = await run_in_threadpool(confirmations.describe, platform, id)
+    except DomainError:
+        raise DomainError(Err.INVALID_PARAMETER) from None
+    if view.kind not in _PAGE_KINDS:
+        raise DomainError(Err.INVALID_PARAMETER)
+    redirect_url = (view.result or {}).get("redirect_url") if view.status == "confirmed" else None
+    return ok({"status": view.status, "redirect_url": redirect_url})
+
+
+# ---------------------------------------------------------------- fast registration
+
+
+ACCESS_TOKEN = Query(None, description="authorizer access token (or the account's own access token)")
+
+
+def _fastregister_checks(
+    platform: Platform, token: str | None, parsed: Parsed[m.FastRegisterRequest]
+) -> tuple[Caller, int | None, str]:
+    with platform.uow(readonly=True) as uow:
+        session, now = uow.session, uow.clock.now()
+        caller = tokens.authenticate(session, now, token, ACCOUNT_TOKEN_KINDS)
+        ticket = parsed.value.ticket
+        if not authorization.is_official_account(session, caller.appid):
+            raise DomainError(Err.UNAUTHORIZED_API)
+        if caller.component_id is None:
+            return caller, None, ticket
+        found = credentials.find(session, now, CredentialKind.TICKET, ticket)
+        issued = found.credential
+        # 授权互斥: the rightful caller whose component no longer holds the fast-registration permission set.
+        if (
+            found.status is Lookup.OK
+            and issued is not None
+            and issued.subject == caller.appid
+            and issued.component_id == caller.component_id
+            and not authorization.holds_fastregister_permission(session, caller.component_id, caller.appid)
+        ):
+            raise DomainError(Err.UNAUTHORIZED_API)
+        return caller, caller.component_id, ticket
+
+
+@router.post(
+    "/cgi-bin/account/fastregister",
+    response_model=m.FastRegisterAnswer | m.WeChatError,
+    responses=_responses(m.FastRegisterAnswer),
+    summary="Register a Mini Program reusing the OA's qualification (by the admin's ticket)",
+    openapi_extra=_body(m.FastRegisterRequest),
+    description=errcode_table(
+        [*TOKEN_ERRORS, *BODY_ERRORS, Err.UNAUTHORIZED_API, *FASTREGISTER_ERRORS, *SYSTEM],
+        "`access_token` is the OA's authorizer access token held by the component the ticket was issued to. "
+        "The token is checked first; the 61051–61061 checks run in the order of the table. A token of "
+        "another OA or component gets 61058 and leaves the ticket usable by its rightful caller; a refused "
+        "call changes nothing. The ticket is single-use. `is_wx_verify_succ` and `is_link_succ` are the "
+        'strings `"true"`/`"false"`.',
+    ),
+)
+async def account_fastregister(request: Request, access_token: str | None = ACCESS_TOKEN) -> WeChatJSONResponse:
+    from fastreg.services import fastregister
+
+    platform = get_platform(request)
+    parsed = await _json_body(request, m.FastRegisterRequest)
+    caller, component_id, ticket = await run_in_threadpool(_fastregister_checks, platform, access_token, parsed)
+    if component_id is None:
+        # The OA's own token: not the component the ticket was issued to.
+        raise DomainError(Err.SCAN_INVALID)
+    result = await run_in_threadpool(fastregister.fastregister, platform, caller.appid, component_id, ticket)
+    return WeChatJSONResponse(
+        {
+            "errcode": 0,
+            "errmsg": "",
+            "appid": result.appid,
+            "authorization_code": result.authorization_code,
+            "is_wx_verify_succ": "true" if result.is_wx_verify_succ else "false",
+            "is_link_succ": "true" if result.is_link_succ else "false",
+        }
+    )
+
+
+@router.get(
+    "/cgi-bin/account/getaccountbasicinfo",
+    response_model=m.AccountBasicInfoAnswer | m.WeChatError,
+    responses=_responses(m.AccountBasicInfoAnswer),
+    summary="Basic information of a Mini Program",
+    description=errcode_table([*TOKEN_ERRORS, Err.UNAUTHORIZED_API, *SYSTEM], "For a Mini Program's token."),
+)
+async def getaccountbasicinfo(request: Request, access_token: str | None = ACCESS_TOKEN) -> WeChatJSONResponse:
+    platform = get_platform(request)
+    caller = await run_in_threadpool(_authenticate, platform, access_token, list(ACCOUNT_TOKEN_KINDS))
+    return ok(await run_in_threadpool(authorization.account_basic_info, platform, caller.appid))
+
+
+# ---------------------------------------------------------------- links
+
+
+LINK_ERRORS: list[Err | ErrorSpec] = [Err.LINK_EXISTS, Err.LINK_MP_NOT_FOUND, Err.LINK_NOT_FOUND, Err.LINK_LIMIT]
+OA_TOKEN = Query(None, description="the Official Account's access token (its own or an authorizer token)")
+
+
+def _oa_caller(platform: Platform, token: str | None, parsed: Parsed[Any]) -> tuple[Caller, Any]:
+    with platform.uow(readonly=True) as uow:
+        caller = tokens.authenticate(uow.session, uow.clock.now(), token, ACCOUNT_TOKEN_KINDS)
+        body = parsed.value
+        if not authorization.is_official_account(uow.session, caller.appid):
+            raise DomainError(Err.UNAUTHORIZED_API)
+        return caller, body
+
+
+def link_items(platform: Platform, oa_appid: str) -> list[dict[str, Any]]:
+    from fastreg.services import links
+
+    return [
+        {
+            "status": LINK_STATUS_CODES[LinkStatus(view.status)],
+            "username": view.original_id,
+            "appid": view.appid,
+            "nickname": view.nickname,
+            "selected": int(view.show_profile),
+            "nearby_display_status": 0,
+            "released": 0,
+            "headimg_url": "",
+            "func_info": [],
+            "email": view.email,
+            "linked_via": view.linked_via,
+        }
+        for view in links.list_links(platform, oa_appid)
+    ]
+
+
+@router.post(
+    "/cgi-bin/wxopen/wxamplinkget",
+    response_model=m.LinkGetAnswer | m.WeChatError,
+    responses=_responses(m.LinkGetAnswer),
+    summary="Mini Programs linked to the Official Account",
+    openapi_extra=_body(m.LinkGetRequest, required=False),
+    description=errcode_table(
+        [*TOKEN_ERRORS, Err.DATA_FORMAT, BODY_TOO_LARGE, Err.UNAUTHORIZED_API, *SYSTEM],
+        "`status`: 1 linked; 2 waiting for the MP admin; 3 refused by the MP admin; 12 waiting for the OA "
+        "admin. `selected` is show_profile. Fast-registered MPs are listed with `linked_via: fast_register`.",
+    ),
+)
+async def wxamplinkget(request: Request, access_token: str | None = OA_TOKEN) -> WeChatJSONResponse:
+    platform = get_platform(request)
+    parsed = await _json_body(request, m.LinkGetRequest, required=False)
+    caller, _ = await run_in_threadpool(_oa_caller, platform, access_token, parsed)
+    items = await run_in_threadpool(link_items, platform, caller.appid)
+    return ok({"wxopens": {"items": items}})
+
+
+@router.post(
+    "/cgi-bin/wxopen/wxamplink",
+    response_model=m.Answer | m.WeChatError,
+    responses=_responses(m.Answer),
+    summary="Link a Mini Program (the OA admin, then the MP admin confirm)",
+    openapi_extra=_body(m.LinkRequest),
+    description=errcode_table(
+        [*TOKEN_ERRORS, *BODY_ERRORS, Err.UNAUTHORIZED_API, *LINK_ERRORS, *SYSTEM],
+        "Starts an ordinary link: status 12 until the OA admin confirms, then 2 until the MP admin confirms, "
+        "then 1. Counts toward 13 new links per calendar month (Asia/Shanghai); 89015 when they are used up.",
+    ),
+)
+async def wxamplink(request: Request, access_token: str | None = OA_TOKEN) -> WeChatJSONResponse:
+    from fastreg.services import links
+
+    platform = get_platform(request)
+    parsed = await _json_body(request, m.LinkRequest)
+    caller, body = await run_in_threadpool(_oa_caller, platform, access_token, parsed)
+    await run_in_threadpool(
+        links.request_link, platform, caller.appid, body.appid, bool(body.notify_users), bool(body.show_profile)
+    )
+    return ok()
+
+
+@router.post(
+    "/cgi-bin/wxopen/wxampunlink",
+    response_model=m.Answer | m.WeChatError,
+    responses=_responses(m.Answer),
+    summary="Unlink a Mini Program",
+    openapi_extra=_body(m.UnlinkRequest),
+    description=errcode_table(
+        [*TOKEN_ERRORS, *BODY_ERRORS, Err.UNAUTHORIZED_API, Err.LINK_MP_NOT_FOUND, Err.LINK_NOT_FOUND, *SYSTEM],
+        "A fast-registered MP keeps existing (with its principal) after unlinking.",
+    ),
+)
+async def wxampunlink(request: Request, access_token: str | None = OA_TOKEN) -> WeChatJSONResponse:
+    from fastreg.services import links
+
+    platform = get_platform(request)
+    parsed = await _json_body(request, m.UnlinkRequest)
+    caller, body = await run_in_threadpool(_oa_caller, platform, access_token, parsed)
+    await run_in_threadpool(links.unlink, platform, caller.appid, body.appid)
+    return ok()
