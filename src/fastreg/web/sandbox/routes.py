@@ -211,7 +211,7 @@ def patch_principal(name: str, body: PrincipalPatch, platform: PlatformDep) -> d
 
 class ComponentIn(Body):
     name: str = Field(min_length=1, max_length=200)
-    redirect_domain: str = Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.-]+(:\d+)?$")
+    redirect_domain: str = Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.-]+$")
     callback_url: str | None = Field(default=None, max_length=1000, pattern=r"^https?://")
     published: bool = True
     permission_sets: list[int] | None = None
