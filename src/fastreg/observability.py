@@ -1,0 +1,245 @@
+"""Structured logs and Prometheus metrics.
+
+Logs: structlog, one line per event, ``console`` (key=value, for people) or ``json`` (for log shippers) by
+``settings.log_format``. Every line written while a request is handled carries its ``request_id`` (bound by
+:mod:`fastreg.web.middleware`), including lines from the standard ``logging`` module (uvicorn, SQLAlchemy,
+our services), which are routed through the same processors.
+
+Metrics: each application has its own :class:`Metrics` (its own ``CollectorRegistry``, so several apps in one
+process, as in the tests, never mix their figures):
+
+- ``fastreg_http_requests_total{method,route,status}`` and ``fastreg_http_request_duration_seconds{method,route}``
+  (``route`` is the route template, e.g. ``/sandbox/v1/official-accounts/{appid}``; unmatched paths are
+  ``<unmatched>``, so the label set stays bounded);
+- ``fastreg_registrations_total{outcome,errcode}``: ``outcome`` is ``completed`` or ``refused``;
+- ``fastreg_quota_refusals_total``: refusals because the OA's monthly quota was used up (61055);
+- ``fastreg_push_failures_total``: failed deliveries of component pushes.
+
+Registrations and quota refusals are counted from the audit events the services write (``completed``,
+``refused``, ``quota_refused``) when their transaction commits, so every channel (console, Open API) is
+counted exactly once, and a rolled-back attempt is not counted. Push failures are counted from the push
+queue's update that records the failure. Other modules can also count directly with :func:`record_registration`,
+:func:`record_quota_refusal` and :func:`record_push_failure`.
+
+With several worker processes, set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory shared by the workers
+and ``/metrics`` answers the sum over all of them (prometheus_client's multiprocess mode).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from contextvars import ContextVar
+from typing import Any, TextIO
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+from sqlalchemy import event
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
+
+from fastreg.settings import Settings
+
+CONTENT_TYPE_LATEST = "text/plain; version=0.0.4; charset=utf-8"
+
+# Audit event kinds that are registration outcomes.
+_COMPLETED = "completed"
+_REFUSED = "refused"
+_QUOTA_REFUSED = "quota_refused"
+_QUOTA_ERRCODE = 61055
+_PENDING_KEY = "fastreg_metrics_pending"
+
+log = structlog.get_logger("fastreg")
+
+
+class Metrics:
+    """The Prometheus metrics of one application."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "fastreg_http_requests",
+            "HTTP requests answered, by route template and status",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "fastreg_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route template",
+            ["method", "route"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+            registry=self.registry,
+        )
+        self.registrations = Counter(
+            "fastreg_registrations",
+            "Fast registrations that completed or were refused (errcode of the refusal, 0 when completed)",
+            ["outcome", "errcode"],
+            registry=self.registry,
+        )
+        self.quota_refusals = Counter(
+            "fastreg_quota_refusals",
+            "Registrations refused because the OA's monthly quota was used up (61055)",
+            registry=self.registry,
+        )
+        self.push_failures = Counter(
+            "fastreg_push_failures",
+            "Failed deliveries of component pushes (each is retried later)",
+            registry=self.registry,
+        )
+        # Pre-create the label-less series and the common outcomes, so they show as 0 before the first event.
+        self.registrations.labels(outcome="completed", errcode="0")
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
+
+    def record_registration(self, outcome: str, errcode: int = 0) -> None:
+        self.registrations.labels(outcome=outcome, errcode=str(errcode)).inc()
+        if errcode == _QUOTA_ERRCODE:
+            self.quota_refusals.inc()
+
+    def exposition(self) -> bytes:
+        """The metrics in Prometheus' text format (summed over workers in multiprocess mode)."""
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)
+            return generate_latest(registry)
+        return generate_latest(self.registry)
+
+
+# The metrics of the application handling the current request (set by the middleware).
+current_metrics: ContextVar[Metrics | None] = ContextVar("fastreg_metrics", default=None)
+
+
+def _resolve(metrics: Metrics | None) -> Metrics | None:
+    return metrics if metrics is not None else current_metrics.get()
+
+
+def record_registration(outcome: str, errcode: int = 0, *, metrics: Metrics | None = None) -> None:
+    """Count a registration outcome (``completed`` or ``refused``) in the given or the current app's metrics."""
+    target = _resolve(metrics)
+    if target is not None:
+        target.record_registration(outcome, errcode)
+
+
+def record_quota_refusal(*, metrics: Metrics | None = None) -> None:
+    target = _resolve(metrics)
+    if target is not None:
+        target.quota_refusals.inc()
+
+
+def record_push_failure(*, metrics: Metrics | None = None) -> None:
+    target = _resolve(metrics)
+    if target is not None:
+        target.push_failures.inc()
+
+
+# ---------------------------------------------------------------- counting from the database
+
+
+def watch_sessions(sessions: sessionmaker[Session], metrics: Metrics) -> None:
+    """Count registration outcomes from committed audit events, and push failures from the queue's updates,
+    for every session the factory makes. Idempotent per factory."""
+    if getattr(sessions, "_fastreg_metrics", None) is not None:
+        sessions._fastreg_metrics = metrics  # type: ignore[attr-defined]
+        return
+    sessions._fastreg_metrics = metrics  # type: ignore[attr-defined]
+
+    def target() -> Metrics:
+        found: Metrics = sessions._fastreg_metrics  # type: ignore[attr-defined]
+        return found
+
+    @event.listens_for(sessions, "before_flush")
+    def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
+        from fastreg.adapters.db.models import AuditEvent
+
+        for obj in session.new:
+            if isinstance(obj, AuditEvent) and obj.kind in (_COMPLETED, _REFUSED, _QUOTA_REFUSED):
+                errcode = 0
+                if obj.kind != _COMPLETED:
+                    default = _QUOTA_ERRCODE if obj.kind == _QUOTA_REFUSED else 0
+                    errcode = int((obj.detail or {}).get("errcode", default))
+                session.info.setdefault(_PENDING_KEY, []).append(
+                    ("completed" if obj.kind == _COMPLETED else "refused", errcode)
+                )
+
+    @event.listens_for(sessions, "after_commit")
+    def _after_commit(session: Session) -> None:
+        pending = session.info.pop(_PENDING_KEY, None)
+        if pending:
+            metrics_ = target()
+            for outcome, errcode in pending:
+                metrics_.record_registration(outcome, errcode)
+
+    @event.listens_for(sessions, "after_rollback")
+    def _after_rollback(session: Session) -> None:
+        session.info.pop(_PENDING_KEY, None)
+
+    @event.listens_for(sessions, "do_orm_execute")
+    def _on_execute(state: ORMExecuteState) -> None:
+        if not state.is_update:
+            return
+        table = getattr(state.statement, "table", None)
+        if getattr(table, "name", None) != "push_jobs":
+            return
+        values = getattr(state.statement, "_values", None) or {}
+        for column, value in values.items():
+            if getattr(column, "key", column) == "last_error" and getattr(value, "value", None) is not None:
+                target().push_failures.inc()
+
+
+# ---------------------------------------------------------------- logging
+
+
+_configured: tuple[str, str] | None = None
+
+
+def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> None:
+    """Configure structlog and the standard ``logging`` module for the whole process (idempotent unless a
+    ``stream`` other than stderr is given)."""
+    global _configured
+    wanted = (settings.log_format, settings.log_level.upper())
+    if _configured == wanted and stream is None:
+        return
+    _configured = wanted if stream is None else None
+    level = logging.getLevelNamesMapping().get(wanted[1], logging.INFO)
+
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    renderer: Any
+    if settings.log_format == "json":
+        renderer = structlog.processors.JSONRenderer()
+        shared.append(structlog.processors.format_exc_info)
+    else:
+        renderer = structlog.dev.ConsoleRenderer(colors=False)
+
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    handler._fastreg = True  # type: ignore[attr-defined]
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "_fastreg", False)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    # uvicorn's own loggers go through the same format; its access log is replaced by ours (one line per request,
+    # with the request id and the route template).
+    for name in ("uvicorn", "uvicorn.error"):
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers.clear()
+        uvicorn_logger.propagate = True
+    logging.getLogger("uvicorn.access").disabled = True

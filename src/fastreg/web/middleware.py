@@ -1,0 +1,184 @@
+"""The HTTP edge, as one pure ASGI middleware (no ``BaseHTTPMiddleware``: it costs a task and a stream per
+request): the request id, the body-size limit, the access log line and the request metrics; and the
+``/metrics`` route.
+
+- Request id: the caller's ``X-Request-Id`` when it is a short token of safe characters, otherwise a new random
+  one; bound to every log line written while the request is handled, and echoed in the ``X-Request-Id`` response
+  header.
+- Body size: a body larger than ``settings.max_body_bytes`` (1 MiB) is refused with HTTP 413 before the route
+  sees it, whether the size is announced (``Content-Length``) or only discovered while reading a chunked body.
+  The refusal is JSON in the caller's dialect: ``{"error":{"code":"payload_too_large",...}}`` under
+  ``/sandbox/``, and ``{"errcode":45002,"errmsg":"content size out of limit"}`` everywhere else (WeChat's code
+  for an oversized request).
+- One access log line per request: ``event=request method path route status duration_ms request_id``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import structlog
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import Response
+
+from fastreg.observability import CONTENT_TYPE_LATEST, Metrics, configure_logging, current_metrics, watch_sessions
+from fastreg.platform import Platform
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+REQUEST_ID_HEADER = b"x-request-id"
+_SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:@/+=-]{1,128}$")
+UNMATCHED = "<unmatched>"
+TOO_LARGE_ERRCODE = 45002
+
+access_log = structlog.get_logger("fastreg.access")
+
+
+class BodyTooLarge(Exception):
+    """The request body grew past the limit while the application was reading it."""
+
+
+def too_large_body(path: str, limit: int) -> bytes:
+    if path.startswith("/sandbox/"):
+        payload: dict[str, Any] = {
+            "error": {"code": "payload_too_large", "message": f"the request body is larger than {limit} bytes"}
+        }
+    else:
+        payload = {"errcode": TOO_LARGE_ERRCODE, "errmsg": "content size out of limit"}
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) and path else UNMATCHED
+
+
+class EdgeMiddleware:
+    def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = ""
+        content_length: int | None = None
+        for name, value in scope["headers"]:
+            if name == REQUEST_ID_HEADER:
+                if _SAFE_REQUEST_ID.match(value):
+                    request_id = value.decode("latin-1")
+            elif name == b"content-length":
+                try:
+                    content_length = int(value)
+                except ValueError:
+                    content_length = None
+        if not request_id:
+            request_id = uuid.uuid4().hex
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        current_metrics.set(self.metrics)
+        id_header = (REQUEST_ID_HEADER, request_id.encode("latin-1"))
+        status = 500
+        response_started = False
+        too_large = False  # the body grew past the limit while being read: answer 413 whatever the app says
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                if response_started:
+                    return
+                response_started = True
+                if too_large:
+                    status = 413
+                    await self._refuse(scope, send, id_header)
+                    return
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), id_header]
+            elif too_large:
+                return  # the body of the application's answer to a refused request
+            await send(message)
+
+        limit = self.max_body_bytes
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received, too_large
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    too_large = True
+                    raise BodyTooLarge
+            return message
+
+        try:
+            if content_length is not None and content_length > limit:
+                too_large = True
+                await send_with_id({"type": "http.response.start", "status": 413})
+            else:
+                try:
+                    await self.app(scope, limited_receive, send_with_id)
+                except BodyTooLarge:
+                    if not response_started:
+                        await send_with_id({"type": "http.response.start", "status": 413})
+        except Exception:
+            access_log.exception("request failed", method=scope["method"], path=scope["path"])
+            status = 500
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            route = route_template(scope)
+            self.metrics.observe_request(scope["method"], route, status, elapsed)
+            access_log.info(
+                "request",
+                method=scope["method"],
+                path=scope["path"],
+                route=route,
+                status=status,
+                duration_ms=round(elapsed * 1000, 2),
+            )
+
+    async def _refuse(self, scope: Scope, send: Send, id_header: tuple[bytes, bytes]) -> None:
+        body = too_large_body(scope["path"], self.max_body_bytes)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                    id_header,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def install(app: FastAPI, platform: Platform) -> Metrics:
+    """Configure logging, add the edge middleware and ``GET /metrics`` to ``app``; returns its metrics."""
+    configure_logging(platform.settings)
+    metrics = Metrics()
+    watch_sessions(platform.sessions, metrics)
+    app.state.metrics = metrics
+    app.add_middleware(EdgeMiddleware, metrics=metrics, max_body_bytes=platform.settings.max_body_bytes)
+
+    async def metrics_endpoint(_request: Request) -> Response:
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
+    return metrics

@@ -1,0 +1,162 @@
+"""Request ids on every log line, the access log, and ``/metrics`` (requests by route template and status,
+registrations by outcome, quota refusals), on an app built on each database."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import structlog
+from fastapi import FastAPI
+
+from fastreg.domain.errors import DomainError
+from fastreg.observability import configure_logging
+from fastreg.platform import Platform
+from fastreg.services.fastregister import fastregister
+from fastreg.web.app import create_app
+
+from .services.helpers import issue_ticket, setup
+
+
+@pytest.fixture
+def app(platform: Platform) -> FastAPI:
+    return create_app(platform=platform)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[httpx.Client]:
+    # A real ASGI round trip through the whole middleware stack, in-process.
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    async_client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
+    yield _SyncAdapter(async_client)  # type: ignore[misc]
+
+
+class _SyncAdapter:
+    """Drive the async client from a synchronous test."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    def request(self, method: str, url: str, **kwargs: object) -> httpx.Response:
+        import anyio
+
+        async def go() -> httpx.Response:
+            return await self.client.request(method, url, **kwargs)  # type: ignore[arg-type]
+
+        return anyio.run(go)
+
+    def get(self, url: str, **kwargs: object) -> httpx.Response:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: object) -> httpx.Response:
+        return self.request("POST", url, **kwargs)
+
+
+def sample(metrics_text: str, name: str, **labels: str) -> float:
+    """The value of one sample in Prometheus text format (0 when absent)."""
+    for line in metrics_text.splitlines():
+        if line.startswith("#") or not line.startswith(name):
+            continue
+        match = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$", line)
+        if not match or match.group(1) != name:
+            continue
+        found = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', match.group(3) or ""))
+        if all(found.get(k) == v for k, v in labels.items()):
+            return float(match.group(4))
+    return 0.0
+
+
+def test_request_id_is_echoed_or_generated(client: _SyncAdapter) -> None:
+    given = client.get("/healthz", headers={"X-Request-Id": "abc-123"})
+    assert given.status_code == 200 and given.headers["x-request-id"] == "abc-123"
+    generated = client.get("/healthz")
+    assert re.fullmatch(r"[0-9a-f]{32}", generated.headers["x-request-id"])
+    unsafe = client.get("/healthz", headers={"X-Request-Id": "bad id\twith spaces"})
+    assert re.fullmatch(r"[0-9a-f]{32}", unsafe.headers["x-request-id"])
+
+
+def test_metrics_count_requests_by_route_template_and_status(client: _SyncAdapter) -> None:
+    for _ in range(3):
+        assert client.get("/healthz").status_code == 200
+    client.get("/no/such/page/at/all")
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    assert sample(text, "fastreg_http_requests_total", method="GET", route="/healthz", status="200") == 3
+    assert sample(text, "fastreg_http_request_duration_seconds_count", method="GET", route="/healthz") == 3
+    # Unknown paths are not a label value of their own (the label set stays bounded).
+    assert "/no/such/page/at/all" not in text
+
+
+def test_metrics_use_the_route_template_not_the_path(client: _SyncAdapter, app: FastAPI) -> None:
+    @app.get("/probe/{item_id}")
+    def probe(item_id: str) -> dict[str, str]:
+        return {"item": item_id}
+
+    client.get("/probe/one")
+    client.get("/probe/two")
+    text = client.get("/metrics").text
+    assert sample(text, "fastreg_http_requests_total", route="/probe/{item_id}", status="200") == 2
+    assert "/probe/one" not in text
+
+
+def test_registrations_and_quota_refusals_are_counted_once_committed(platform: Platform, client: _SyncAdapter) -> None:
+    s = setup(platform)
+    tickets = [issue_ticket(platform, s) for _ in range(platform.settings.monthly_quota + 1)]
+    for ticket in tickets[:-1]:
+        fastregister(platform, s.oa.appid, s.component_id, ticket)
+    with pytest.raises(DomainError) as refused:
+        fastregister(platform, s.oa.appid, s.component_id, tickets[-1])
+    assert refused.value.errcode == 61055
+    text = client.get("/metrics").text
+    quota = platform.settings.monthly_quota
+    assert sample(text, "fastreg_registrations_total", outcome="completed", errcode="0") == quota
+    assert sample(text, "fastreg_registrations_total", outcome="refused", errcode="61055") == 1
+    assert sample(text, "fastreg_quota_refusals_total") == 1
+    assert "fastreg_push_failures_total" in text
+
+
+def test_every_log_line_of_a_request_carries_its_request_id(platform: Platform, app: FastAPI) -> None:
+    stream = io.StringIO()
+    json_settings = platform.settings.model_copy(update={"log_format": "json"})
+    configure_logging(json_settings, stream=stream)
+    try:
+
+        @app.get("/probe-log")
+        def probe_log() -> dict[str, bool]:
+            logging.getLogger("fastreg.some.module").warning("a standard logging line")
+            structlog.get_logger("fastreg.other").info("a structlog line", detail=1)
+            return {"ok": True}
+
+        client = _SyncAdapter(httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t"))  # type: ignore[arg-type]
+        response = client.get("/probe-log", headers={"X-Request-Id": "req-42"})
+        assert response.status_code == 200
+        lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+        events = {line["event"] for line in lines}
+        assert {"a standard logging line", "a structlog line", "request"} <= events
+        assert all(line.get("request_id") == "req-42" for line in lines), lines
+        access = next(line for line in lines if line["event"] == "request")
+        assert access["route"] == "/probe-log" and access["status"] == 200 and access["method"] == "GET"
+    finally:
+        configure_logging(platform.settings, stream=None)
+        configure_logging(platform.settings.model_copy(update={"log_level": "WARNING"}))
+        configure_logging(platform.settings)
+
+
+def test_console_format_is_key_value(platform: Platform, app: FastAPI) -> None:
+    stream = io.StringIO()
+    configure_logging(platform.settings.model_copy(update={"log_format": "console"}), stream=stream)
+    try:
+        client = _SyncAdapter(httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t"))  # type: ignore[arg-type]
+        client.get("/healthz", headers={"X-Request-Id": "console-1"})
+        line = next(line for line in stream.getvalue().splitlines() if "request" in line)
+        assert "request_id=console-1" in line and "route=/healthz" in line and "status=200" in line
+    finally:
+        configure_logging(platform.settings.model_copy(update={"log_level": "WARNING"}))
+        configure_logging(platform.settings)
