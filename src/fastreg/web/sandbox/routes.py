@@ -74,8 +74,8 @@ class SandboxRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def route(request: Request) -> Response:
-            given = request.headers.get(KEY_HEADER)
-            if not given or not secrets.compare_digest(given.encode(), _expected_key(request).encode()):
+            expected, given = _expected_key(request), request.headers.get(KEY_HEADER)
+            if not given or not secrets.compare_digest(given.encode(), expected.encode()):
                 return error_response(401, "unauthorized", f"missing or wrong {KEY_HEADER} header")
             try:
                 return await handler(request)
