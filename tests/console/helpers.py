@@ -104,3 +104,14 @@ def activation_link(sandbox: SandboxClient, email: str) -> str:
     links = [link for mail in mails for link in mail["links"] if "/activate/" in link]
     assert links, f"no activation mail for {email}"
     return str(links[-1])
+
+
+def to_pending(platform: Platform, oa: OA, email: str) -> int:
+    """Walk a registration to 待完成注册 (pending) through the services."""
+    op_id, oa_id = operator_id(platform, oa.email)
+    view = registration.start(platform, op_id)
+    scan = registration.new_scan(platform, oa_id, view.id)
+    confirmations.answer(platform, scan.id, oa.admin_wxid, confirmations.CONFIRM)
+    registration.choose_qualifications(platform, oa_id, view.id, True, False)
+    registration.submit_account(platform, oa_id, view.id, email, "Passw0rd99", "Passw0rd99", None)
+    return view.id

@@ -18,6 +18,7 @@ from tests.console.helpers import (
     make_oa,
     operator_id,
     shot,
+    to_pending,
 )
 
 pytestmark = pytest.mark.browser
@@ -71,22 +72,11 @@ def test_quota_for_an_individual_business_is_one(page: Page, server: LiveServer,
     expect_refused_everywhere(page, "本月已复用资质创建1个小程序,不可新增。", "quota-1")
 
 
-def _to_pending(server: LiveServer, oa: OA, email: str) -> int:
-    """Walk a registration to 待完成注册 (pending) through the services."""
-    op_id, oa_id = operator_id(server.platform, oa.email)
-    view = registration.start(server.platform, op_id)
-    scan = registration.new_scan(server.platform, oa_id, view.id)
-    confirmations.answer(server.platform, scan.id, oa.admin_wxid, confirmations.CONFIRM)
-    registration.choose_qualifications(server.platform, oa_id, view.id, True, False)
-    registration.submit_account(server.platform, oa_id, view.id, email, "Passw0rd99", "Passw0rd99", None)
-    return view.id
-
-
 def test_pending_registration_blocks_a_second_and_resumes(
     page: Page, server: LiveServer, sandbox: SandboxClient
 ) -> None:
     oa = make_oa(sandbox, tag="待完成")
-    rid = _to_pending(server, oa, "pending-mp@example.com")
+    rid = to_pending(server.platform, oa, "pending-mp@example.com")
     login(page, oa)
     page.goto("/oa/miniprograms")
     expect(page.locator("#pending-registration")).to_contain_text("待完成注册")
@@ -216,7 +206,7 @@ def test_scan_code_expires_and_can_be_refreshed(page: Page, sandbox: SandboxClie
 
 def test_expired_activation_link(page: Page, server: LiveServer, sandbox: SandboxClient) -> None:
     oa = make_oa(sandbox, tag="激活过期")
-    _to_pending(server, oa, "late@example.com")
+    to_pending(server.platform, oa, "late@example.com")
     link = activation_link(sandbox, "late@example.com")
     sandbox.set_clock(advance_seconds=48 * 3600 + 1)
     login(page, oa)
