@@ -4,7 +4,7 @@ the password rule and its confirmation, the admin wxid, and the login lockout th
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fastreg.adapters.crypto import new_wxid
@@ -75,6 +75,7 @@ def test_invalid_emails_are_refused_next_to_the_email_field(raw: str) -> None:
     assert raised.value.message() == "邮箱格式不正确"
 
 
+@settings(max_examples=50)
 @given(st.emails())
 def test_normalization_is_idempotent_and_case_insensitive(email: str) -> None:
     normalized = normalize_email(email)
@@ -83,6 +84,7 @@ def test_normalization_is_idempotent_and_case_insensitive(email: str) -> None:
     assert normalize_email(f"  {email}  ") == normalized
 
 
+@settings(max_examples=50)
 @given(
     st.from_regex(
         r"[a-z0-9]{1,20}(\.[a-z0-9_+-]{1,10}){0,2}@[a-z0-9]{1,20}(\.[a-z0-9]{1,10})?\.[a-z]{2,6}", fullmatch=True

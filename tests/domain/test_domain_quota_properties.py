@@ -254,7 +254,7 @@ class QuotaMachine(RuleBasedStateMachine):
 
 
 QuotaMachine.TestCase.settings = settings(
-    max_examples=150,
+    max_examples=100,
     stateful_step_count=50,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
@@ -273,7 +273,7 @@ operations = st.lists(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     ops=operations,
     start=st.sampled_from(BOUNDARIES),
