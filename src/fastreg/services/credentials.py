@@ -92,6 +92,29 @@ def consume(session: Session, now: datetime, credential: Credential) -> bool:
     return False
 
 
+def claim(
+    session: Session, now: datetime, kind: CredentialKind, raw: str, *, subject: str, component_id: int | None
+) -> dict[str, Any] | None:
+    """Use a single-use secret issued to ``subject`` (and component) in one conditional statement; its data,
+    or None when it is unknown, expired, already used, or someone else's. Rolled back with the transaction,
+    so a refused call leaves the secret usable; a concurrent claim waits for the row and then finds it used."""
+    row = session.execute(
+        update(Credential)
+        .where(
+            Credential.token_hash == crypto.token_hash(raw),
+            Credential.kind == kind.value,
+            Credential.used_at.is_(None),
+            Credential.expires_at > now,
+            Credential.subject == subject,
+            Credential.component_id == component_id,
+        )
+        .values(used_at=now)
+        .returning(Credential.data)
+        .execution_options(synchronize_session=False)
+    ).first()
+    return None if row is None else dict(row.data or {})
+
+
 def revoke_unused(session: Session, now: datetime, kind: CredentialKind, subject: str) -> None:
     """Invalidate every unused secret of a kind for a subject (a resent activation link replaces the old)."""
     session.execute(

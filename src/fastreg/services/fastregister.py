@@ -19,7 +19,7 @@ from fastreg.services.accounts import FASTREGISTER_PERMISSION_SET, find_componen
 from fastreg.services.authorization import grant_authorization
 from fastreg.services.completion import complete, record_refusal
 from fastreg.services.confirmations import ConfirmationView
-from fastreg.services.credentials import CredentialKind, Lookup
+from fastreg.services.credentials import CredentialKind
 
 
 @dataclass(frozen=True)
@@ -135,15 +135,11 @@ def _fastregister(
     component = session.get(Component, component_id)
     if component is None:
         raise DomainError(Err.INVALID_APPID)
-    found = credentials.find(session, now, CredentialKind.TICKET, ticket)
-    credential = found.credential
-    scan_valid = (
-        found.status is Lookup.OK
-        and credential is not None
-        and credential.subject == oa.appid
-        and credential.component_id == component.id
+    claimed = credentials.claim(
+        session, now, CredentialKind.TICKET, ticket, subject=oa.appid, component_id=component.id
     )
-    copy_wx_verify = bool(scan_valid and credential and credential.data and credential.data.get("copy_wx_verify"))
+    scan_valid = claimed is not None
+    copy_wx_verify = bool(claimed and claimed.get("copy_wx_verify"))
     registration = Registration(
         oa_id=oa.id,
         channel=Channel.OPEN_API.value,
@@ -164,9 +160,6 @@ def _fastregister(
         scan_valid=scan_valid,
         component=component_facts(component),
     )
-    assert credential is not None
-    if not credentials.consume(session, now, credential):
-        raise DomainError(Err.SCAN_INVALID)  # used by a concurrent call first
     code = grant_authorization(
         session,
         now,

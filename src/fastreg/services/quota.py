@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from fastreg.adapters.db import counters
-from fastreg.adapters.db.models import OfficialAccount, Principal, Registration
+from fastreg.adapters.db.models import MonthlyCounter, OfficialAccount, Principal, Registration
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import RegistrationStatus
 from fastreg.domain.rules import ComponentFacts, EligibilityInput, QuotaStatus, Stage, calendar_month, monthly_limit
@@ -50,21 +51,38 @@ def eligibility_input(
     scan_valid: bool | None = None,
     component: ComponentFacts | None = None,
 ) -> EligibilityInput:
-    """Gather the facts the domain's eligibility rules read. ``ignore_pending_id``: the registration being
-    completed is itself the pending one, so it does not block itself."""
-    principal = session.get(Principal, oa.principal_id)
-    assert principal is not None
+    """Gather the facts the domain's eligibility rules read, in one query. ``ignore_pending_id``: the
+    registration being completed is itself the pending one, so it does not block itself."""
+    month = calendar_month(now, platform.settings.timezone)
+    used = (
+        select(MonthlyCounter.used)
+        .where(
+            MonthlyCounter.oa_id == oa.id,
+            MonthlyCounter.kind == counters.REGISTRATION,
+            MonthlyCounter.month == month,
+        )
+        .scalar_subquery()
+    )
     # A pending registration left longer than its time to live has expired, even before anything marks it so.
     stale_before = now - timedelta(seconds=platform.settings.pending_ttl_seconds)
-    pending_query = _pending_count(oa.id).where(Registration.updated_at > stale_before)
+    pending = _pending_count(oa.id).where(Registration.updated_at > stale_before)
     if ignore_pending_id is not None:
-        pending_query = pending_query.where(Registration.id != ignore_pending_id)
+        pending = pending.where(Registration.id != ignore_pending_id)
+    row = session.execute(
+        select(
+            Principal.type,
+            Principal.blacklisted,
+            Principal.mp_count,
+            used.label("used"),
+            pending.scalar_subquery().label("pending"),
+        ).where(Principal.id == oa.principal_id)
+    ).one()
     return EligibilityInput(
         oa=oa,
-        principal=principal,
-        principal_mp_count=principal.mp_count,
-        quota=quota_status(session, oa, now, platform),
-        has_pending=bool(session.execute(pending_query).scalar_one()),
+        principal=PrincipalRow(row.type, row.blacklisted),
+        principal_mp_count=row.mp_count,
+        quota=QuotaStatus(month=month, limit=monthly_limit(row.type, platform.limits), used=row.used or 0),
+        has_pending=bool(row.pending),
         now=now,
         limits=platform.limits,
         reuse_certification=reuse_certification,
@@ -73,10 +91,15 @@ def eligibility_input(
     )
 
 
-def spend(session: Session, oa: OfficialAccount, now: datetime, platform: Platform) -> None:
+@dataclass(frozen=True)
+class PrincipalRow:
+    type: str
+    blacklisted: bool
+
+
+def spend(session: Session, oa: OfficialAccount, status: QuotaStatus, platform: Platform) -> None:
     """Count one completion against the OA's month and its principal's MP total, atomically in the database:
     a concurrent completion that would exceed either limit is refused here, whatever Python saw before."""
-    status = quota_status(session, oa, now, platform)
     if not counters.try_increment(session, oa.id, counters.REGISTRATION, status.month, status.limit):
         raise DomainError(Err.QUOTA_EXCEEDED, limit=status.limit)
     result = session.execute(
