@@ -20,7 +20,12 @@ from fastapi.templating import Jinja2Templates
 from fastreg.adapters import crypto
 from fastreg.adapters.qr import qr_data_uri
 from fastreg.domain.errors import DomainError, Err
-from fastreg.domain.model import CERTIFICATION_MANDATORY, PRINCIPAL_TYPE_NAMES_ZH, ConfirmationStatus
+from fastreg.domain.model import (
+    CERTIFICATION_MANDATORY,
+    PRINCIPAL_TYPE_NAMES_ZH,
+    ConfirmationKind,
+    ConfirmationStatus,
+)
 from fastreg.platform import Platform
 from fastreg.services import confirmations, links, registration, sessions
 from fastreg.web.console import queries
@@ -336,13 +341,44 @@ async def link_submit(request: Request) -> Response:
     notify, show = form.get("notify_users") == "1", form.get("show_profile") == "1"
     values = {"mp_appid": mp_appid, "notify_users": notify, "show_profile": show}
     try:
-        links.request_link(get_platform(request), op.who.oa_appid, mp_appid, notify, show)
+        confirmation = links.request_link(get_platform(request), op.who.oa_appid, mp_appid, notify, show)
     except DomainError as error:
         field = error.field or "mp_appid"
         return oa_page(
             request, op, "link.html", {"values": values, "errors": {field: err_text(request, error)}}, status=400
         )
-    return redirect("/oa/miniprograms?notice=link_requested")
+    return redirect(f"/oa/miniprograms/link/{confirmation.id}")
+
+
+def _own_link_confirmation(request: Request, op: OperatorCtx, confirmation_id: str) -> Any:
+    view = _confirmation(get_platform(request), confirmation_id)
+    if view is None or view.account_appid != op.who.oa_appid or view.kind != ConfirmationKind.LINK_OA_ADMIN:
+        return None
+    return view
+
+
+@router.get("/oa/miniprograms/link/{confirmation_id}")
+def link_waiting(request: Request, confirmation_id: str) -> Response:
+    """The OA admin scans to approve the link; then the MP's admin confirms on their phone."""
+    op = operator_of(request)
+    if op is None:
+        return login_redirect(request)
+    view = _own_link_confirmation(request, op, confirmation_id)
+    if view is None:
+        return redirect("/oa/miniprograms")
+    context: dict[str, Any] = {"c": view}
+    if view.status == ConfirmationStatus.PENDING:
+        context["qr"] = qr_data_uri(view.url)
+    return oa_page(request, op, "link_waiting.html", context)
+
+
+@router.get("/oa/miniprograms/link/{confirmation_id}/status")
+def link_status(request: Request, confirmation_id: str) -> Response:
+    op = operator_of(request)
+    if op is None:
+        return JSONResponse({"error": "login required"}, status_code=401)
+    view = _own_link_confirmation(request, op, confirmation_id)
+    return JSONResponse({"state": view.status if view else "gone"})
 
 
 # ---------------------------------------------------------------- the wizard
