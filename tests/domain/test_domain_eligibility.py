@@ -279,3 +279,9 @@ def test_a_refusal_changes_nothing_in_the_facts() -> None:
     with pytest.raises(DomainError):
         ensure_eligible(facts, Stage.COMPLETE)
     assert facts == snapshot
+
+
+def test_a_missing_scan_refuses_completion() -> None:
+    # rules.md: "the admin's scan confirmation is missing ... → 61058". By completion the scan must be known.
+    assert code(eligible_input(scan_valid=None), Stage.COMPLETE) == 61058
+    assert code(eligible_input(scan_valid=None), Stage.START) is None

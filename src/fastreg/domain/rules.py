@@ -98,7 +98,7 @@ class EligibilityInput:
     now: datetime
     limits: QuotaLimits
     reuse_certification: bool | None = None  # None: not chosen yet
-    scan_valid: bool | None = None  # None: not asked yet
+    scan_valid: bool | None = None  # None: not asked yet (refused at Stage.COMPLETE)
     component: ComponentFacts | None = None  # None: console channel
 
 
@@ -130,7 +130,7 @@ def first_refusal(facts: EligibilityInput, stage: Stage) -> DomainError | None:
         return DomainError(Err.CERTIFICATION_REQUIRED, field="reuse_certification")
     if facts.has_pending:
         return DomainError(Err.PENDING_EXISTS)
-    if stage is Stage.COMPLETE and facts.scan_valid is False:
+    if stage is Stage.COMPLETE and not facts.scan_valid:  # missing (None) is refused too
         return DomainError(Err.SCAN_INVALID)
     if facts.component is not None:
         if not facts.component.published:
