@@ -118,7 +118,11 @@ def parse_json(raw: bytes, model: type[Model], *, required: bool = True) -> Pars
 
 
 def request_id(request: Request) -> str:
-    return request.headers.get("x-request-id") or secrets.token_hex(8)
+    """The request id the edge middleware bound to this request's log lines (or a new one)."""
+    import structlog
+
+    bound = structlog.contextvars.get_contextvars().get("request_id")
+    return str(bound or request.headers.get("x-request-id") or secrets.token_hex(8))
 
 
 class WeChatRoute(APIRoute):
@@ -139,11 +143,7 @@ class WeChatRoute(APIRoute):
             except Exception:
                 rid = request_id(request)
                 log.exception("unexpected failure in %s %s (request_id=%s)", request.method, request.url.path, rid)
-                response = WeChatJSONResponse(
-                    {"errcode": -1, "errmsg": "system error", "request_id": rid}, status_code=500
-                )
-                response.headers["X-Request-ID"] = rid
-                return response
+                return WeChatJSONResponse({"errcode": -1, "errmsg": "system error", "request_id": rid}, status_code=500)
 
         return handler
 
