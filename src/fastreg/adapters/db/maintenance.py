@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from fastreg.adapters.db.models import Base
@@ -12,11 +12,9 @@ KEEP_ON_RESET: frozenset[str] = frozenset()
 
 
 def wipe(session: Session) -> None:
-    """Delete every row of every table, children first, in the caller's transaction."""
-    if session.get_bind().dialect.name == "postgresql":
-        names = ", ".join(t.name for t in Base.metadata.sorted_tables if t.name not in KEEP_ON_RESET)
-        session.execute(text(f"TRUNCATE {names} RESTART IDENTITY"))
-        return
+    """Delete every row of every table, children first, in the caller's transaction. DELETE rather than
+    TRUNCATE on PostgreSQL: TRUNCATE takes an exclusive lock that waits on (and deadlocks with) every other
+    open transaction, such as a worker's push loop, while DELETE only locks the rows it removes."""
     for table in reversed(Base.metadata.sorted_tables):
         if table.name not in KEEP_ON_RESET:
             session.execute(table.delete())
