@@ -1,0 +1,10 @@
+"""The domain tests import their plain fakes from ``domain_fakes`` next to them, whatever pytest's import mode."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
