@@ -1,0 +1,120 @@
+"""``fastreg serve`` as a user runs it: a subprocess on a free port and a fresh database. It migrates, seeds
+the demo data, prints the console URL, the demo logins and the sandbox key, and answers requests (also with
+several worker processes)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from fastreg.services import demo
+from fastreg.testing import free_port
+
+
+def fastreg_command() -> list[str]:
+    script = Path(sys.executable).with_name("fastreg")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "fastreg.cli"]
+
+
+@contextmanager
+def serving(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[tuple[str, float, Path]]:
+    """Start ``fastreg serve``; yields (base URL, seconds until /healthz answered, stdout file)."""
+    port = free_port()
+    out = tmp_path / f"serve-{port}.out"
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("FASTREG_")}
+    environment.update({"FASTREG_DATA_DIR": str(tmp_path / "var"), "PYTHONUNBUFFERED": "1", **(env or {})})
+    with out.open("wb") as sink:
+        started = time.monotonic()
+        process = subprocess.Popen(
+            [*fastreg_command(), "serve", "--port", str(port), *args],
+            cwd=tmp_path,
+            env=environment,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = started + 60
+            while True:
+                assert process.poll() is None, out.read_text()
+                try:
+                    if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, out.read_text()
+                time.sleep(0.05)
+            yield base, time.monotonic() - started, out
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def printed_key(output: str) -> str:
+    match = re.search(r"Sandbox key:\s+(\S+)", output)
+    assert match, output
+    return match.group(1)
+
+
+def test_serve_migrates_seeds_prints_and_answers(tmp_path: Path) -> None:
+    db = tmp_path / "data" / "fastreg.db"
+    with serving(tmp_path, "--db", f"sqlite:///{db}") as (base, seconds, out):
+        assert httpx.get(base + "/healthz").json() == {"status": "ok"}
+        output = out.read_text()
+        key = printed_key(output)
+        assert key == (tmp_path / "var" / "sandbox_key").read_text().strip()
+        assert f"{base}/login" in output
+        for spec in demo.DEMO_OFFICIAL_ACCOUNTS:
+            assert spec.operator_email in output
+        assert demo.DEMO_PASSWORD in output
+        api = httpx.Client(base_url=base + "/sandbox/v1", headers={"X-Sandbox-Key": key})
+        enterprise = api.get(f"/official-accounts/{demo.DEMO_OFFICIAL_ACCOUNTS[0].appid}")
+        assert enterprise.status_code == 200 and enterprise.json()["quota"]["limit"] == 5
+        assert api.get("/clock").status_code == 200
+        assert httpx.get(base + "/sandbox/v1/clock", headers={"X-Sandbox-Key": "wrong"}).status_code == 401
+    assert db.exists()
+    print(f"fastreg serve: first answered request {seconds:.2f} s after the process started")
+
+    # A second start on the same database keeps the data and the key, and does not seed twice.
+    with serving(tmp_path, "--db", f"sqlite:///{db}") as (base, _, out):
+        assert printed_key(out.read_text()) == key
+        created = httpx.post(
+            base + "/sandbox/v1/official-accounts",
+            headers={"X-Sandbox-Key": key},
+            json={"name": "新号", "principal_name": "新公司", "principal_type": "enterprise"},
+        )
+        assert created.status_code == 201
+
+
+def test_serve_with_a_configured_key_and_two_workers(tmp_path: Path) -> None:
+    env = {"FASTREG_SANDBOX_KEY": "configured-key", "FASTREG_DATABASE_URL": f"sqlite:///{tmp_path / 'w.db'}"}
+    with serving(tmp_path, "--workers", "2", env=env) as (base, _, out):
+        assert printed_key(out.read_text()) == "configured-key"
+        api = httpx.Client(base_url=base + "/sandbox/v1", headers={"X-Sandbox-Key": "configured-key"})
+        # Every worker sees the same clock and data: both live in the database.
+        assert api.put("/clock", json={"now": "2026-11-30T16:00:00Z"}).status_code == 200
+        for _ in range(20):
+            assert api.get("/clock").json() == {"now": "2026-11-30T16:00:00Z", "frozen": True}
+        assert not (tmp_path / "var" / "sandbox_key").exists()
+
+
+def test_serve_in_production_mode_has_no_sandbox_and_no_demo(tmp_path: Path) -> None:
+    env = {"FASTREG_MODE": "production", "FASTREG_DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"}
+    with serving(tmp_path, env=env) as (base, _, out):
+        output = out.read_text()
+        assert "Sandbox key" not in output and demo.DEMO_PASSWORD not in output
+        assert httpx.get(base + "/sandbox/v1/clock").status_code == 404
+        assert httpx.get(base + "/healthz").status_code == 200
