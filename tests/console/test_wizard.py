@@ -97,8 +97,19 @@ def test_whole_wizard_then_mp_console_login(
     shot(page, "06-activation")
     page.click("#resend-activation")  # too soon: refused, at most one a minute
     expect(page.locator("#page-error")).to_have_text("发送过于频繁，请一分钟后再试")
+    # Replaying step 5's form (back button, resubmission) changes nothing and sends no second mail.
+    csrf = page.locator("input[name=csrf_token]").first.get_attribute("value") or ""
+    rid = page.locator("input[name=registration_id]").first.get_attribute("value") or ""
+    replay = {"csrf_token": csrf, "registration_id": rid, "email": "other@example.com"}
+    replay |= {"password": "MiniProg2026", "password_confirm": "MiniProg2026"}
+    response = page.context.request.post("/oa/fastreg/account", form=replay, max_redirects=0)
+    assert (response.status, response.headers["location"]) == (303, "/oa/fastreg")
+    page.go_back()
+    page.reload()
+    expect(page.locator("#step-indicator li.current")).to_have_text("邮箱激活")
     link = activation_link(sandbox, mp_email)
     assert len(sandbox.mail(mp_email)) == 1
+    assert sandbox.mail("other@example.com") == []
     page.goto(link)  # the operator clicks the link in the mail: back to the wizard
 
     # Step 7: bind the admin (another WeChat user), who confirms on the phone.

@@ -563,6 +563,9 @@ async def _wizard_action(request: Request, action: str) -> Response:
             registration.cancel(platform, oa_id, rid)
             return redirect("/oa/miniprograms?notice=registration_cancelled")
     except DomainError as error:
+        if error.err is Err.WRONG_STATE:
+            # A form replayed from the history (back button, resubmission): the registration has moved on.
+            return redirect("/oa/fastreg")
         values = {k: v for k, v in form.items() if k != "csrf_token"}
         extra: dict[str, Any] = {"values": values}
         if error.field:
