@@ -87,9 +87,7 @@ def test_mail_sent_inside_a_write_transaction_still_arrives(mailing: Platform) -
 
 def test_configured_smtp_host_is_used_instead_of_the_sink(platform: Platform) -> None:
     configured = platform.settings.model_copy(update={"smtp_host": "mail.example.net", "smtp_port": 2525})
-    other = Platform(
-        settings=configured, engine=platform.engine, sessions=platform.sessions, clocks=platform.clocks
-    )
+    other = Platform(settings=configured, engine=platform.engine, sessions=platform.sessions, clocks=platform.clocks)
     stop = start_mail(other)
     try:
         assert isinstance(other.mailer, SmtpMailer)
