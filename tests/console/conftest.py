@@ -4,13 +4,19 @@ fixture of ``fastreg.testing``): a desktop browser for the operator and a phone-
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
-from fastreg.testing import LiveServer, SandboxClient
+from fastreg.settings import Settings
+from fastreg.testing import LiveServer, SandboxClient, run_live_server
+
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 CHROMIUM = os.environ.get("FASTREG_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -38,19 +44,48 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     browser.close()
 
 
-@pytest.fixture
-def server(fastreg_server: LiveServer, fastreg_sandbox: SandboxClient) -> LiveServer:
-    """The live server, its data reset for this test."""
-    return fastreg_server
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A live fastreg on its own PostgreSQL database (dropped at the end)."""
+    admin_url = make_url(os.environ.get("FASTREG_TEST_POSTGRES_URL", DEFAULT_POSTGRES))
+    name = f"fastreg_console_{os.getpid()}_{secrets.token_hex(3)}"
+    try:
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # unreachable server
+        if os.environ.get("FASTREG_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL required but unreachable: {exc}")
+        pytest.skip(f"PostgreSQL unreachable: {exc}")
+    data_dir = tmp_path_factory.mktemp("fastreg-pg")
+    url = admin_url.set(database=name).render_as_string(hide_password=False)
+    live, stop = run_live_server(Settings(database_url=url, data_dir=data_dir, sandbox_key="fastreg-test-key"))
+    yield live
+    stop()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture
-def sandbox(fastreg_sandbox: SandboxClient) -> SandboxClient:
-    return fastreg_sandbox
+def server(request: pytest.FixtureRequest) -> LiveServer:
+    """The live server (SQLite; ``parametrize("server", ["postgres"], indirect=True)`` for PostgreSQL)."""
+    backend = getattr(request, "param", "sqlite")
+    live: LiveServer = request.getfixturevalue("fastreg_server" if backend == "sqlite" else "postgres_server")
+    return live
 
 
 @pytest.fixture
-def context(browser: Browser, server: LiveServer) -> Iterator[BrowserContext]:
+def sandbox(server: LiveServer) -> Iterator[SandboxClient]:
+    """The sandbox API of that server, its data reset for this test."""
+    client = SandboxClient(server.base_url, server.sandbox_key)
+    client.reset()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def context(browser: Browser, server: LiveServer, sandbox: SandboxClient) -> Iterator[BrowserContext]:
     ctx = browser.new_context(base_url=server.base_url, viewport={"width": 1280, "height": 900}, locale="zh-CN")
     ctx.set_default_timeout(15_000)
     yield ctx
@@ -63,7 +98,7 @@ def page(context: BrowserContext) -> Page:
 
 
 @pytest.fixture
-def phone(browser: Browser, server: LiveServer) -> Iterator[Page]:
+def phone(browser: Browser, server: LiveServer, sandbox: SandboxClient) -> Iterator[Page]:
     """A second browser: the admin's phone (375 px wide)."""
     ctx = browser.new_context(
         base_url=server.base_url, viewport={"width": 375, "height": 740}, is_mobile=True, locale="zh-CN"

@@ -25,6 +25,7 @@ def confirm_on_phone(phone: Page, url: str, wxid: str, name: str) -> None:
     shot(phone, f"{name}-phone-confirmed")
 
 
+@pytest.mark.parametrize("server", ["sqlite", "postgres"], indirect=True)
 def test_whole_wizard_then_mp_console_login(
     page: Page, phone: Page, server: LiveServer, sandbox: SandboxClient
 ) -> None:

@@ -109,6 +109,11 @@ def render(
     ctx.update(context or {})
     response = TEMPLATES.TemplateResponse(request, name, ctx, status_code=status)
     response.headers["Cache-Control"] = "no-store"
+    # No framing (the phone page's buttons must not be clickjacked); tokens in URLs stay on this site.
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["X-Content-Type-Options"] = "nosniff"
     if request.query_params.get("lang") in LANGS:
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="lax")
     if new_anon:
@@ -170,7 +175,7 @@ def login_redirect(request: Request) -> RedirectResponse:
 
 
 def safe_next(value: str | None, default: str) -> str:
-    if value and value.startswith("/") and not value.startswith("//"):
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
         return value
     return default
 
