@@ -4,6 +4,7 @@ services as the web routes (never over HTTP). Configuration: ``FASTREG_*`` envir
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from sqlalchemy.exc import IntegrityError
 
 from fastreg.domain.errors import DomainError
 from fastreg.domain.model import PrincipalType
@@ -134,7 +136,9 @@ def serve(
     platform = build_platform(settings)
     try:
         if settings.is_sandbox and demo.is_empty(platform):
-            demo.seed(platform)
+            # Another host seeding the same database at the same moment is fine.
+            with contextlib.suppress(DomainError, IntegrityError):
+                demo.seed(platform)
         data = demo.current(platform) if settings.is_sandbox else None
     finally:
         platform.engine.dispose()

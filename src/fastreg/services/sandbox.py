@@ -74,7 +74,10 @@ def _ensure_sandbox(platform: Platform) -> None:
 def reset(platform: Platform) -> float:
     """Wipe every account, registration, token, confirmation, mail and audit event (and the clock setting)
     in one transaction; the sandbox key lives outside the database and is kept. Returns the seconds taken."""
+    from fastreg.adapters.mail import flush_deliveries
+
     _ensure_sandbox(platform)
+    flush_deliveries()  # mail received before the reset is stored (and so wiped) now, not after it
     started = time.perf_counter()
     with platform.sessions() as session, session.begin():
         wipe(session)
@@ -101,7 +104,8 @@ def _real_clock(platform: Platform) -> Clock:
 def get_clock(platform: Platform) -> ClockView:
     with platform.uow(readonly=True) as uow:
         _, frozen = db_clock.load_clock(uow.session, _real_clock(platform))
-        return ClockView(uow.clock.now(), frozen)
+        # Outside the sandbox the stored setting is not used (the platform runs on the system clock).
+        return ClockView(uow.clock.now(), frozen and isinstance(platform.clocks, SandboxClockSource))
 
 
 def set_clock(
