@@ -1,0 +1,149 @@
+"""The whole flow driven by the unmodified ``wechatpy`` package, as a third-party platform written for WeChat
+would run it against fastreg by changing only the base URL:
+
+component token (verify ticket) → pre-auth code → the OA admin confirms the consent page → query_auth →
+the fastregisterauth page's QR code (decoded from the PNG with zxing-cpp) confirmed by the OA admin →
+``account/fastregister`` → query_auth of the new MP → ``wxopen/wxamplinkget`` → a verify-ticket push to a
+local callback decrypted by ``parse_message``."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+from html import unescape
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+import pytest
+import zxingcpp
+from PIL import Image
+from wechatpy.client import WeChatComponentClient
+from wechatpy.component import WeChatComponent
+from wechatpy.exceptions import WeChatClientException
+
+from fastreg.testing import CallbackServer, SandboxClient
+
+REDIRECT = "https://tp.example.com/wechat/redirect"
+
+
+def qr_url_from_page(html: str) -> str:
+    """Decode the page's QR code (``img#scan-qr``, a PNG) with zxing-cpp, and check it against the
+    ``data-confirmation-url`` attribute."""
+    tag = re.search(r'<img[^>]*id="scan-qr"[^>]*>', html)
+    assert tag is not None
+    src = re.search(r'src="data:image/png;base64,([^"]+)"', tag.group(0))
+    attribute = re.search(r'data-confirmation-url="([^"]+)"', tag.group(0))
+    assert src is not None and attribute is not None
+    image = Image.open(io.BytesIO(base64.b64decode(src.group(1))))
+    results = zxingcpp.read_barcodes(image)
+    assert len(results) == 1
+    decoded = str(results[0].text)
+    assert decoded == unescape(attribute.group(1))
+    return decoded
+
+
+def param(url: str, name: str) -> str:
+    return parse_qs(urlparse(url).query)[name][0]
+
+
+def test_fast_registration_with_wechatpy(
+    live: object, sandbox: SandboxClient, fastreg_callback: CallbackServer
+) -> None:
+    base = live.base_url  # type: ignore[attr-defined]
+
+    # The sandbox creates the OA and the component.
+    oa = sandbox.create_official_account(
+        name="快注册测试公众号", principal_name="杭州快注册科技有限公司", principal_type="enterprise"
+    )
+    created = sandbox.create_component(
+        name="快注册第三方平台", redirect_domain="tp.example.com", callback_url=fastreg_callback.url
+    )
+
+    # wechatpy, unmodified, pointed at fastreg.
+    component = WeChatComponent(
+        created["component_appid"], created["component_appsecret"], created["token"], created["encoding_aes_key"]
+    )
+    component.API_BASE_URL = base + "/cgi-bin"
+    component.PRE_AUTH_URL = base + "/cgi-bin/componentloginpage"
+    component.session.set("component_verify_ticket", created["component_verify_ticket"])
+
+    # Component token with the issued verify ticket, then a pre-auth code.
+    assert component.fetch_access_token()["expires_in"] == 7200
+    pre_auth = component.create_preauthcode()
+    assert pre_auth["expires_in"] == 1800
+
+    # The consent page (wechatpy builds its URL); the OA admin scans and confirms.
+    consent_url = component.get_pre_auth_url(REDIRECT)
+    with httpx.Client(timeout=30) as browser:
+        page = browser.get(consent_url + "&biz_appid=" + oa["appid"])
+        confirmed = sandbox.scan(qr_url_from_page(page.text), oa["admin_wxid"], "confirm")
+    assert confirmed["status"] == "confirmed"
+    auth_code = param(confirmed["redirect_url"], "auth_code")
+    assert param(confirmed["redirect_url"], "expires_in") == "3600"
+
+    # query_auth gives the OA's authorizer token (wechatpy stores it).
+    auth = component.query_auth(auth_code)["authorization_info"]
+    assert auth["authorizer_appid"] == oa["appid"] and auth["authorizer_access_token"]
+    oa_client = component.get_client_by_appid(oa["appid"])
+    assert isinstance(oa_client, WeChatComponentClient)
+    oa_client.API_BASE_URL = base + "/cgi-bin/"
+
+    # The fastregisterauth page: its QR code decoded from the PNG, confirmed by the OA admin.
+    with httpx.Client(timeout=30) as browser:
+        page = browser.get(
+            base + "/cgi-bin/fastregisterauth",
+            params={
+                "appid": oa["appid"],
+                "component_appid": created["component_appid"],
+                "copy_wx_verify": 1,
+                "redirect_uri": REDIRECT,
+            },
+        )
+    confirmed = sandbox.scan(qr_url_from_page(page.text), oa["admin_wxid"], "confirm")
+    ticket = param(confirmed["redirect_url"], "ticket")
+
+    # account/fastregister through wechatpy's client.
+    result = oa_client.post("account/fastregister", data={"ticket": ticket})
+    assert result["errcode"] == 0 and result["errmsg"] == ""
+    assert result["is_wx_verify_succ"] == "true" and result["is_link_succ"] == "true"
+    mp_appid = result["appid"]
+
+    # A retry with the same ticket is refused (single-use) and creates nothing.
+    with pytest.raises(WeChatClientException) as refused:
+        oa_client.post("account/fastregister", data={"ticket": ticket})
+    assert refused.value.errcode == 61058
+
+    # The new MP is authorized to the same component.
+    mp_auth = component.query_auth(result["authorization_code"])["authorization_info"]
+    assert mp_auth["authorizer_appid"] == mp_appid
+    mp_client = component.get_client_by_appid(mp_appid)
+    mp_client.API_BASE_URL = base + "/cgi-bin/"
+    basic = mp_client.get("account/getaccountbasicinfo")
+    assert basic["appid"] == mp_appid and basic["principal_name"] == "杭州快注册科技有限公司"
+    assert basic["wx_verify_info"]["qualification_verify"] is True
+    info = component.get_authorizer_info(mp_appid)
+    assert info["authorizer_info"]["principal_name"] == "杭州快注册科技有限公司"
+
+    # wxamplinkget lists the MP as linked.
+    items = oa_client.post("wxopen/wxamplinkget", data={})["wxopens"]["items"]
+    assert [(i["appid"], i["status"], i["selected"]) for i in items] == [(mp_appid, 1, 0)]
+
+    # The callback heard the authorization and the fast registration (parse_message decrypts both).
+    events = {p.parse(component).type: p for p in fastreg_callback.wait_for(2)}
+    assert "authorized" in events and "unknown" in events  # notify_third_fasteregister has no wechatpy class
+    notify = events["unknown"].parse(component)._data
+    assert notify["InfoType"] == "notify_third_fasteregister" and notify["appid"] == mp_appid
+
+    # A component_verify_ticket push to the local callback, decrypted by parse_message.
+    fastreg_callback.clear()
+    fresh = sandbox.issue_verify_ticket(created["component_appid"])
+    (push,) = fastreg_callback.wait_for(1)
+    message = push.parse(component)
+    assert message.type == "component_verify_ticket" and message.verify_ticket == fresh
+    assert component.component_verify_ticket == fresh
+
+    # The refreshed ticket keeps wechatpy working: a new component token, then the authorizer refresh.
+    assert component.fetch_access_token()["component_access_token"]
+    refreshed = component.refresh_authorizer_token(oa["appid"], auth["authorizer_refresh_token"])
+    assert refreshed["authorizer_access_token"]
