@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -15,9 +16,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from fastreg.services import demo
 from fastreg.testing import free_port
+
+POSTGRES_URL = os.environ.get("FASTREG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 def fastreg_command() -> list[str]:
@@ -118,3 +124,43 @@ def test_serve_in_production_mode_has_no_sandbox_and_no_demo(tmp_path: Path) -> 
         assert "Sandbox key" not in output and demo.DEMO_PASSWORD not in output
         assert httpx.get(base + "/sandbox/v1/clock").status_code == 404
         assert httpx.get(base + "/healthz").status_code == 200
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    admin_url = make_url(POSTGRES_URL)
+    name = f"fastreg_serve_{os.getpid()}_{secrets.token_hex(3)}"
+    try:
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        if os.environ.get("FASTREG_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL required but unreachable: {exc}")
+        pytest.skip(f"PostgreSQL unreachable: {exc}")
+    yield admin_url.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_serve_with_three_workers_on_postgresql(tmp_path: Path, postgres_database: str) -> None:
+    """Workers share nothing in memory: whichever worker answers, it sees the same accounts and clock."""
+    env = {"FASTREG_SANDBOX_KEY": "pg-key"}
+    with serving(tmp_path, "--workers", "3", "--db", postgres_database, env=env) as (base, _, out):
+        assert demo.DEMO_OFFICIAL_ACCOUNTS[0].operator_email in out.read_text()
+        api = httpx.Client(base_url=base + "/sandbox/v1", headers={"X-Sandbox-Key": "pg-key"})
+        assert api.put("/clock", json={"now": "2026-11-30T15:59:59Z"}).status_code == 200
+        appids = []
+        for n in range(12):
+            created = api.post(
+                "/official-accounts",
+                json={"name": f"号{n}", "principal_name": f"主体{n}", "principal_type": "enterprise"},
+            )
+            assert created.status_code == 201
+            appids.append(created.json()["appid"])
+        for appid in appids * 2:
+            assert api.get(f"/official-accounts/{appid}").json()["quota"]["month"] == "2026-11"
+        assert api.put("/clock", json={"advance_seconds": 1}).status_code == 200
+        for appid in appids * 2:
+            assert api.get(f"/official-accounts/{appid}").json()["quota"]["month"] == "2026-12"
