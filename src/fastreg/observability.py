@@ -36,8 +36,6 @@ from typing import Any, TextIO
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
-from sqlalchemy import event
-from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from fastreg.settings import Settings
 
@@ -99,6 +97,9 @@ class Metrics:
         if errcode == _QUOTA_ERRCODE:
             self.quota_refusals.inc()
 
+    def record_push_failure(self) -> None:
+        self.push_failures.inc()
+
     def exposition(self) -> bytes:
         """The metrics in Prometheus' text format (summed over workers in multiprocess mode)."""
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -136,57 +137,6 @@ def record_push_failure(*, metrics: Metrics | None = None) -> None:
 
 
 # ---------------------------------------------------------------- counting from the database
-
-
-def watch_sessions(sessions: sessionmaker[Session], metrics: Metrics) -> None:
-    """Count registration outcomes from committed audit events, and push failures from the queue's updates,
-    for every session the factory makes. Idempotent per factory."""
-    if getattr(sessions, "_fastreg_metrics", None) is not None:
-        sessions._fastreg_metrics = metrics  # type: ignore[attr-defined]
-        return
-    sessions._fastreg_metrics = metrics  # type: ignore[attr-defined]
-
-    def target() -> Metrics:
-        found: Metrics = sessions._fastreg_metrics  # type: ignore[attr-defined]
-        return found
-
-    @event.listens_for(sessions, "before_flush")
-    def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
-        from fastreg.adapters.db.models import AuditEvent
-
-        for obj in session.new:
-            if isinstance(obj, AuditEvent) and obj.kind in (_COMPLETED, _REFUSED, _QUOTA_REFUSED):
-                errcode = 0
-                if obj.kind != _COMPLETED:
-                    default = _QUOTA_ERRCODE if obj.kind == _QUOTA_REFUSED else 0
-                    errcode = int((obj.detail or {}).get("errcode", default))
-                session.info.setdefault(_PENDING_KEY, []).append(
-                    ("completed" if obj.kind == _COMPLETED else "refused", errcode)
-                )
-
-    @event.listens_for(sessions, "after_commit")
-    def _after_commit(session: Session) -> None:
-        pending = session.info.pop(_PENDING_KEY, None)
-        if pending:
-            metrics_ = target()
-            for outcome, errcode in pending:
-                metrics_.record_registration(outcome, errcode)
-
-    @event.listens_for(sessions, "after_rollback")
-    def _after_rollback(session: Session) -> None:
-        session.info.pop(_PENDING_KEY, None)
-
-    @event.listens_for(sessions, "do_orm_execute")
-    def _on_execute(state: ORMExecuteState) -> None:
-        if not state.is_update:
-            return
-        table = getattr(state.statement, "table", None)
-        if getattr(table, "name", None) != "push_jobs":
-            return
-        values = getattr(state.statement, "_values", None) or {}
-        for column, value in values.items():
-            if getattr(column, "key", column) == "last_error" and getattr(value, "value", None) is not None:
-                target().push_failures.inc()
 
 
 # ---------------------------------------------------------------- logging

@@ -21,6 +21,22 @@ class Mailer(Protocol):
     def send(self, to: str, subject: str, text: str, html: str) -> None: ...
 
 
+class Observer(Protocol):
+    """Where services report outcomes worth counting (the web adapter plugs its Prometheus metrics in)."""
+
+    def record_registration(self, outcome: str, errcode: int = 0) -> None: ...
+
+    def record_push_failure(self) -> None: ...
+
+
+class NullObserver:
+    def record_registration(self, outcome: str, errcode: int = 0) -> None:
+        pass
+
+    def record_push_failure(self) -> None:
+        pass
+
+
 @dataclass
 class Platform:
     settings: Settings
@@ -28,6 +44,7 @@ class Platform:
     sessions: sessionmaker[Session]
     clocks: ClockSource
     mailer: Mailer | None = None
+    observer: Observer = field(default_factory=NullObserver)
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
     def uow(self, *, readonly: bool = False) -> UnitOfWork:

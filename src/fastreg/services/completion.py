@@ -125,6 +125,7 @@ def complete(
             _audit_row(now, AuditKind.LINKED, actor, oa.appid, appid, {"linked_via": LinkedVia.FAST_REGISTER.value}),
         ],
     )
+    uow.on_commit(lambda: platform.observer.record_registration("completed"))
     return CreatedMiniProgram(mp_id, appid, certification.certified, certification.certified_until)
 
 
@@ -168,6 +169,7 @@ def record_refusal(platform: Platform, error: DomainError, *, actor: str, oa_app
     with platform.uow() as uow:
         audit.record(uow.session, uow.clock.now(), kind, actor, oa_appid=oa_appid, errcode=error.errcode)
         uow.commit()
+    platform.observer.record_registration("refused", error.errcode)
 
 
 def release_email(session: Session, email: str | None) -> None:

@@ -276,6 +276,8 @@ def record_outcome(platform: Platform, delivery: Delivery, error: str | None) ->
             .execution_options(synchronize_session=False)
         )
         uow.commit()
+    if error is not None:
+        platform.observer.record_push_failure()
 
 
 async def deliver(client: httpx.AsyncClient, delivery: Delivery) -> str | None:

@@ -27,7 +27,7 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
 
-from fastreg.observability import CONTENT_TYPE_LATEST, Metrics, configure_logging, current_metrics, watch_sessions
+from fastreg.observability import CONTENT_TYPE_LATEST, Metrics, configure_logging, current_metrics
 from fastreg.platform import Platform
 
 Scope = MutableMapping[str, Any]
@@ -173,7 +173,7 @@ def install(app: FastAPI, platform: Platform) -> Metrics:
     """Configure logging, add the edge middleware and ``GET /metrics`` to ``app``; returns its metrics."""
     configure_logging(platform.settings)
     metrics = Metrics()
-    watch_sessions(platform.sessions, metrics)
+    platform.observer = metrics  # services report registrations and push failures to it
     app.state.metrics = metrics
     app.add_middleware(EdgeMiddleware, metrics=metrics, max_body_bytes=platform.settings.max_body_bytes)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -44,6 +45,7 @@ class UnitOfWork:
     ) -> None:
         # The platform this unit of work belongs to, for confirmation handlers that need settings.
         self.platform = platform
+        self._after_commit: list[Callable[[], None]] = []
         self._factory = factory
         self._clocks = clocks
         self._readonly = readonly
@@ -65,6 +67,13 @@ class UnitOfWork:
 
     def commit(self) -> None:
         self.session.commit()
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the transaction has committed (never when it rolls back)."""
+        self._after_commit.append(callback)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
