@@ -41,12 +41,7 @@ from fastreg.settings import Settings
 
 CONTENT_TYPE_LATEST = "text/plain; version=0.0.4; charset=utf-8"
 
-# Audit event kinds that are registration outcomes.
-_COMPLETED = "completed"
-_REFUSED = "refused"
-_QUOTA_REFUSED = "quota_refused"
 _QUOTA_ERRCODE = 61055
-_PENDING_KEY = "fastreg_metrics_pending"
 
 log = structlog.get_logger("fastreg")
 
@@ -134,9 +129,6 @@ def record_push_failure(*, metrics: Metrics | None = None) -> None:
     target = _resolve(metrics)
     if target is not None:
         target.push_failures.inc()
-
-
-# ---------------------------------------------------------------- counting from the database
 
 
 # ---------------------------------------------------------------- logging
