@@ -564,3 +564,35 @@ def test_personal_wechat_emails(api: httpx.Client, fastreg_server: LiveServer) -
     assert stored == ["me@example.com"]
     error(api.post("/personal-wechat-emails", json={"email": "nope"}), 422)
     error(api.post("/personal-wechat-emails", json={}), 422)
+
+
+# ---------------------------------------------------------------- the pytest plugin's client
+
+
+def test_plugin_client_covers_the_sandbox_api(fastreg_sandbox: SandboxClient, fastreg_server: LiveServer) -> None:
+    """The README's example, and every call of the plugin's SandboxClient against these routes."""
+    oa = fastreg_sandbox.create_official_account(name="测试号", principal_name="测试公司", principal_type="enterprise")
+    assert fastreg_sandbox.official_account(oa["appid"])["quota"]["remaining"] == 5
+    assert fastreg_sandbox.set_clock(now="2026-11-30T16:00:00Z") == {"now": "2026-11-30T16:00:00Z", "frozen": True}
+    assert fastreg_sandbox.set_blacklisted("测试公司")["blacklisted"] is True
+    assert fastreg_sandbox.add_personal_wechat_email("p@example.com") == {"email": "p@example.com"}
+    component = fastreg_sandbox.create_component(name="平台", redirect_domain="example.com")
+    assert fastreg_sandbox.issue_verify_ticket(component["component_appid"]) != component["component_verify_ticket"]
+    assert fastreg_sandbox.authorize(component["component_appid"], oa["appid"])["expires_in"] == 3600
+    assert fastreg_sandbox.audit(oa["appid"])[-1]["kind"] == "component_authorized"
+
+    fastreg_sandbox.set_blacklisted("测试公司", False)
+    view = fastregister.open_auth_page(
+        fastreg_server.platform, oa["appid"], component["component_appid"], True, "https://example.com/cb"
+    )
+    [waiting] = fastreg_sandbox.confirmations(oa["admin_wxid"])
+    assert fastreg_sandbox.answer(waiting["id"], oa["admin_wxid"], "cancel")["status"] == "cancelled"
+    again = fastregister.open_auth_page(
+        fastreg_server.platform, oa["appid"], component["component_appid"], True, "https://example.com/cb"
+    )
+    assert again.id != view.id
+    assert fastreg_sandbox.scan(again.url, oa["admin_wxid"])["redirect_url"].startswith("https://example.com/cb?")
+    assert fastreg_sandbox.mail() == []
+    with pytest.raises(httpx.HTTPStatusError):
+        fastreg_sandbox.mini_program("wx0000000000000000")
+    assert fastreg_sandbox.reset()["status"] == "ok"
