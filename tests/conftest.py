@@ -6,15 +6,11 @@ skipped; ``FASTREG_REQUIRE_POSTGRES=1`` (set by CI) turns that into a failure.""
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from fastreg.adapters.db.engine import build_engine
 from fastreg.adapters.db.maintenance import wipe_engine
@@ -22,8 +18,8 @@ from fastreg.adapters.db.migrate import upgrade
 from fastreg.domain.clock import FixedClock
 from fastreg.platform import Platform, build_platform
 from fastreg.settings import Settings
+from tests.pg import temporary_database
 
-POSTGRES_URL = os.environ.get("FASTREG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 START = datetime(2026, 11, 10, 4, 0, tzinfo=UTC)
 
 
@@ -37,22 +33,9 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    admin_url = make_url(POSTGRES_URL)
-    name = f"fastreg_test_{os.getpid()}_{secrets.token_hex(3)}"
-    try:
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # unreachable server
-        if os.environ.get("FASTREG_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"PostgreSQL required but unreachable: {exc}")
-        pytest.skip(f"PostgreSQL unreachable: {exc}")
-    url = admin_url.set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with temporary_database("fastreg_test") as url:
+        upgrade(url)
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
