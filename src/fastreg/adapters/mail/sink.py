@@ -174,6 +174,8 @@ class MailSink:
     """A running embedded SMTP server on 127.0.0.1 feeding the outbox of ``platform``'s database."""
 
     def __init__(self, platform: Platform, *, host: str = "127.0.0.1", wait_seconds: float = 1.0) -> None:
+        # aiosmtpd logs every SMTP conversation at INFO; our own access log is enough.
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
         self.writer = OutboxWriter(platform)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
