@@ -56,7 +56,14 @@ def not_found(what: str, key: str) -> SandboxError:
 
 def sandbox_key(settings: Settings) -> str:
     """``FASTREG_SANDBOX_KEY``, or a random key generated at first start and kept in the data directory."""
-    return settings.sandbox_key or persistent_secret(settings.data_dir, "sandbox_key")
+    if settings.sandbox_key:
+        return settings.sandbox_key
+    for _ in range(100):
+        key = persistent_secret(settings.data_dir, "sandbox_key")
+        if key:
+            return key
+        time.sleep(0.01)  # another process created the file a moment ago and is writing the key
+    raise RuntimeError(f"empty sandbox key file in {settings.data_dir}")
 
 
 def utc_iso(at: datetime | None) -> str | None:
