@@ -10,7 +10,8 @@ from sqlalchemy import select
 from fastreg.adapters.db.models import Component
 from fastreg.platform import Platform
 from fastreg.services import confirmations
-from fastreg.services.accounts import NewComponent, NewOfficialAccount, create_component, create_official_account
+from fastreg.services.accounts import ALL_PERMISSION_SETS, NewComponent, NewOfficialAccount, create_component, create_official_account
+from fastreg.services.authorization import grant_authorization
 from fastreg.services.fastregister import open_auth_page
 
 
@@ -41,8 +42,15 @@ def make_component(platform: Platform, **fields: object) -> tuple[NewComponent, 
 
 
 def setup(platform: Platform, principal_type: str = "enterprise", **oa_fields: object) -> Setup:
-    oa = make_oa(platform, principal_type, **oa_fields)
+    return connect(platform, make_oa(platform, principal_type, **oa_fields))
+
+
+def connect(platform: Platform, oa: NewOfficialAccount) -> Setup:
+    """A new component that the OA has authorized (every permission set, the fast-registration one included)."""
     component, component_id = make_component(platform)
+    with platform.uow() as uow:
+        grant_authorization(uow.session, uow.clock.now(), component_id, oa.appid, ALL_PERMISSION_SETS, 3600)
+        uow.commit()
     return Setup(oa, component, component_id)
 
 

@@ -192,11 +192,11 @@ def test_pending_registration_blocks_another(platform: Platform, outbox: Outbox)
     walk_to_pending(platform, oa, "first@example.com")
     from fastreg.services.fastregister import fastregister
 
-    from .helpers import Setup, issue_ticket, make_component
+    from .helpers import connect, issue_ticket
 
-    component, component_id = make_component(platform)
+    s = connect(platform, oa)
     with pytest.raises(DomainError) as refused:
-        fastregister(platform, oa.appid, component_id, issue_ticket(platform, Setup(oa, component, component_id)))
+        fastregister(platform, oa.appid, s.component_id, issue_ticket(platform, s))
     assert refused.value.errcode == 61057
     _, oa_id = ids(platform, oa)
     assert registration.eligibility(platform, oa_id) is not None

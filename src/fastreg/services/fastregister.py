@@ -8,15 +8,17 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
+from sqlalchemy import select
+
 from fastreg.adapters.db.models import Component, Confirmation, OfficialAccount, Registration
 from fastreg.adapters.db.uow import UnitOfWork
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import AuditKind, Channel, ConfirmationKind, RegistrationStatus
 from fastreg.domain.rules import ComponentFacts
 from fastreg.platform import Platform
-from fastreg.services import audit, confirmations, credentials
+from fastreg.services import audit, confirmations, credentials, tokens
 from fastreg.services.accounts import FASTREGISTER_PERMISSION_SET, find_component, find_official_account
-from fastreg.services.authorization import grant_authorization
+from fastreg.services.authorization import grant_authorization, holds_fastregister_permission
 from fastreg.services.completion import complete, record_refusal
 from fastreg.services.confirmations import ConfirmationView
 from fastreg.services.credentials import CredentialKind
@@ -116,22 +118,52 @@ def _platform_of(uow: UnitOfWork) -> Platform:
 
 
 def fastregister(platform: Platform, oa_appid: str, component_id: int, ticket: str) -> FastRegisterResult:
-    """``POST /cgi-bin/account/fastregister`` for the OA and component the caller's token belongs to."""
+    """Fast registration for an OA and a component already identified (tests, benchmarks, the CLI)."""
     try:
         with platform.uow() as uow:
-            result = _fastregister(uow, platform, oa_appid, component_id, ticket)
+            result = _fastregister(uow, platform, find_official_account(uow.session, oa_appid), component_id, ticket)
             uow.commit()
             return result
     except DomainError as error:
-        record_refusal(platform, error, actor=f"component:{component_id}", oa_appid=oa_appid)
+        if error.errcode >= MIN_RULE_ERRCODE:
+            record_refusal(platform, error, actor=f"component:{component_id}", oa_appid=oa_appid)
+        raise
+
+
+# Refusals by the fast-registration rules (61xxx) are audited; token and format errors are not.
+MIN_RULE_ERRCODE = 61000
+
+
+def fastregister_with_token(platform: Platform, access_token: str | None, ticket: str) -> FastRegisterResult:
+    """The whole of ``POST /cgi-bin/account/fastregister`` in one transaction: the token first (41001, 40001,
+    42001), 48001 unless it is an OA's token, 61058 for the OA's own token (the ticket was issued to a
+    component), then the registration."""
+    oa_appid: str | None = None
+    try:
+        with platform.uow() as uow:
+            session, now = uow.session, uow.clock.now()
+            caller = tokens.authenticate(session, now, access_token, tokens.ACCOUNT_TOKEN_KINDS)
+            oa = session.execute(
+                select(OfficialAccount).where(OfficialAccount.appid == caller.appid)
+            ).scalar_one_or_none()
+            if oa is None:
+                raise DomainError(Err.UNAUTHORIZED_API)
+            oa_appid = oa.appid
+            if caller.component_id is None:
+                raise DomainError(Err.SCAN_INVALID)
+            result = _fastregister(uow, platform, oa, caller.component_id, ticket)
+            uow.commit()
+            return result
+    except DomainError as error:
+        if oa_appid is not None and error.errcode >= MIN_RULE_ERRCODE:
+            record_refusal(platform, error, actor="open_api", oa_appid=oa_appid)
         raise
 
 
 def _fastregister(
-    uow: UnitOfWork, platform: Platform, oa_appid: str, component_id: int, ticket: str
+    uow: UnitOfWork, platform: Platform, oa: OfficialAccount, component_id: int, ticket: str
 ) -> FastRegisterResult:
     session, now = uow.session, uow.clock.now()
-    oa: OfficialAccount = find_official_account(session, oa_appid)
     component = session.get(Component, component_id)
     if component is None:
         raise DomainError(Err.INVALID_APPID)
@@ -139,6 +171,9 @@ def _fastregister(
         session, now, CredentialKind.TICKET, ticket, subject=oa.appid, component_id=component.id
     )
     scan_valid = claimed is not None
+    if scan_valid and not holds_fastregister_permission(session, component.id, oa.appid):
+        # 授权互斥: the OA has since moved its fast-registration permission set to another component.
+        raise DomainError(Err.UNAUTHORIZED_API)
     copy_wx_verify = bool(claimed and claimed.get("copy_wx_verify"))
     registration = Registration(
         oa_id=oa.id,
