@@ -162,7 +162,7 @@ def start_server(
             if time.perf_counter() > deadline:
                 server.kill()
                 raise RuntimeError(f"server did not answer within {timeout} s: see {log_path}")
-            time.sleep(0.01)
+            time.sleep(0.005)
     server.started_in = time.perf_counter() - started
     return server
 
