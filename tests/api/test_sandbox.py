@@ -52,8 +52,10 @@ def new_component(api: httpx.Client, **fields: Any) -> dict[str, Any]:
 
 
 def fast_register(server: LiveServer, api: httpx.Client, oa: dict[str, Any], component: dict[str, Any]) -> str:
-    """A whole Open API fast registration: auth page confirmation answered through /scans, then the ticket."""
+    """A whole Open API fast registration: the OA authorizes the component (sandbox shortcut), the auth page's
+    confirmation is answered through /scans, then the ticket registers the MP."""
     platform = server.platform
+    ok(api.post(f"/components/{component['component_appid']}/authorizations", json={"authorizer_appid": oa["appid"]}))
     view = fastregister.open_auth_page(
         platform, oa["appid"], component["component_appid"], True, "https://example.com/done?state=1"
     )
