@@ -1,0 +1,117 @@
+"""``fastreg serve --workers 2`` on a shared PostgreSQL: the Open API behaves as one server. Every push is
+delivered exactly once although each worker runs a push worker, a ticket used concurrently across workers
+registers once, and tokens issued by one worker are honoured by the other."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from fastreg.testing import CallbackServer, LiveServer, SandboxClient, free_port
+from tests.api.world import World
+from tests.pg import temporary_database
+
+KEY = "multiworker-key"
+
+
+@pytest.fixture(scope="module")
+def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data_dir: Path = tmp_path_factory.mktemp("fastreg-mw")
+    with temporary_database("fastreg_mw") as url:
+        port = free_port()
+        env = {**os.environ, "FASTREG_SANDBOX_KEY": KEY, "FASTREG_DATA_DIR": str(data_dir)}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "fastreg.cli", "serve", "--db", url, "--port", str(port), "--workers", "2"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline or process.poll() is not None:
+                    pytest.fail("fastreg serve --workers 2 did not start")
+                time.sleep(0.2)
+            yield base
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+
+
+def test_two_workers_behave_as_one_server(two_workers: str) -> None:
+    base = two_workers
+    sandbox = SandboxClient(base, KEY)
+    sandbox.reset()
+    callback = CallbackServer()
+    live = LiveServer(base, KEY, None, None)  # type: ignore[arg-type]
+    try:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            world = World(live, sandbox, client)
+            component = world.component(callback_url=callback.url)
+            oa = world.oa()
+            token = world.authorize(component, oa)
+
+            # Each push is delivered once, although both workers poll the queue.
+            tickets = [sandbox.issue_verify_ticket(component.appid) for _ in range(10)]
+            time.sleep(1.5)
+            pushes = callback.wait_for(10)  # the ten tickets
+            time.sleep(1.5)
+            assert len(callback.pushes) == 10
+            bodies = {push.body for push in pushes}
+            assert len(bodies) == 10
+            from fastreg.testing import wechatpy_component
+
+            client_wechatpy = wechatpy_component(
+                base, component.appid, component.secret, component.token, component.encoding_aes_key
+            )
+            client_wechatpy.session.set("component_verify_ticket", tickets[-1])
+            seen = [p.parse(client_wechatpy) for p in pushes]
+            assert sorted(m.verify_ticket for m in seen if m.type == "component_verify_ticket") == sorted(tickets)
+
+            # A ticket used concurrently through both workers registers exactly once.
+            ticket = world.ticket(component, oa)
+
+            def call(_: int) -> int:
+                with httpx.Client(base_url=base, timeout=30) as each:
+                    answer = each.post(
+                        "/cgi-bin/account/fastregister",
+                        params={"access_token": token},
+                        content=f'{{"ticket":"{ticket}"}}',
+                    )
+                    return int(answer.json()["errcode"])
+
+            with ThreadPoolExecutor(12) as pool:
+                codes = list(pool.map(call, range(12)))
+            assert sorted(codes) == [0] + [61058] * 11
+            state = sandbox.official_account(oa.appid)
+            assert state["quota"]["used"] == 1 and len(state["linked_mini_programs"]) == 1
+
+            # Tokens issued by either worker work on both (many calls spread over the workers).
+            component.verify_ticket = tickets[-1]
+            fresh = [world.component_token(component) for _ in range(6)]
+            for value in fresh:
+                component.access_token = value
+                assert world.query_auth(component, sandbox.authorize(component.appid, oa.appid)["authorization_code"])
+    finally:
+        callback.close()
+        sandbox.close()
