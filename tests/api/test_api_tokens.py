@@ -196,3 +196,30 @@ def test_fastregister_permission_set_moves_to_the_latest_component(world: World)
     assert 25 not in func_ids(first)
     world.authorize(first, oa)
     assert 25 in func_ids(first) and 25 not in func_ids(second)
+
+
+def test_a_component_cannot_act_for_an_account_that_authorized_another(world: World) -> None:
+    rightful, other = world.component(), world.component()
+    oa = world.oa()
+    code = world.sandbox.authorize(rightful.appid, oa.appid)["authorization_code"]
+    refresh = world.query_auth(rightful, code)["authorizer_refresh_token"]
+    as_other = {"component_appid": other.appid, "authorizer_appid": oa.appid}
+    assert world.post(
+        "/cgi-bin/component/api_authorizer_token",
+        {**as_other, "authorizer_refresh_token": refresh},
+        component_access_token=other.access_token,
+    ) == {"errcode": 61023, "errmsg": "refresh_token is invalid"}
+    assert (
+        world.post("/cgi-bin/component/api_get_authorizer_info", as_other, component_access_token=other.access_token)[
+            "errcode"
+        ]
+        == 40013
+    )
+    # Nor can it name the rightful component in the body with its own token.
+    spoofed = {"component_appid": rightful.appid, "authorizer_appid": oa.appid, "authorizer_refresh_token": refresh}
+    assert (
+        world.post("/cgi-bin/component/api_authorizer_token", spoofed, component_access_token=other.access_token)[
+            "errcode"
+        ]
+        == 40013
+    )
