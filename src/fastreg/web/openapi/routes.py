@@ -6,8 +6,10 @@ access token is checked before the body; every refusal is HTTP 200 ``{"errcode",
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
@@ -258,7 +260,7 @@ def _scan_page(
     admin_label: str,
     confirmation_id: str,
     confirmation_url: str,
-    expires_at: Any,
+    expires_at: datetime,
 ) -> HTMLResponse:
     response = templates.TemplateResponse(
         request,
@@ -271,7 +273,10 @@ def _scan_page(
             "qr_src": qr_data_uri(confirmation_url),
             "confirmation_url": confirmation_url,
             "status_url": f"/cgi-bin/scanstatus?id={confirmation_id}",
-            "expires_at": expires_at.strftime("%Y-%m-%d %H:%M:%S"),
+            "expires_at": expires_at.astimezone(ZoneInfo(get_platform(request).settings.timezone)).strftime(
+                "%Y-%m-%d %H:%M"
+            ),
+            "timezone": get_platform(request).settings.timezone,
         },
     )
     response.headers["Cache-Control"] = "no-store"
