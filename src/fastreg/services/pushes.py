@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -45,6 +45,9 @@ POLL_SECONDS = 0.5
 BATCH = 20
 
 _real: Clock = SystemClock()
+
+# A delivered job's next attempt: far in the future, so the due-jobs index scan never walks delivered ones.
+DELIVERED = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -255,7 +258,7 @@ def record_outcome(platform: Platform, delivery: Delivery, error: str | None) ->
     attempts = delivery.attempts + 1
     values: dict[str, Any] = {"attempts": attempts}
     if error is None:
-        values.update(delivered_at=real_now, last_error=None)
+        values.update(delivered_at=real_now, last_error=None, next_attempt_at=DELIVERED)
     else:
         delay = backoff_seconds(attempts)
         values.update(next_attempt_at=real_now + timedelta(seconds=delay), last_error=error[:2000])
