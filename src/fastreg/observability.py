@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import MutableMapping
 from contextvars import ContextVar
 from typing import Any, TextIO
 
@@ -134,41 +135,80 @@ def record_push_failure(*, metrics: Metrics | None = None) -> None:
 # ---------------------------------------------------------------- logging
 
 
+class _Stream:
+    """Where log lines go; loggers keep this object, so a reconfiguration can point it elsewhere."""
+
+    def __init__(self) -> None:
+        self.target: TextIO = sys.stderr
+
+    def write(self, text: str) -> int:
+        return self.target.write(text)
+
+    def flush(self) -> None:
+        self.target.flush()
+
+
+class _Renderer:
+    """The renderer in force (console or JSON); loggers keep this object, so a reconfiguration takes effect on
+    loggers already cached."""
+
+    def __init__(self) -> None:
+        self.render: Any = render_console
+
+    def __call__(self, logger: Any, name: str, event_dict: MutableMapping[str, Any]) -> Any:
+        return self.render(logger, name, event_dict)
+
+
+_stream = _Stream()
 _configured: tuple[str, str] | None = None
+_FIRST_KEYS = ("timestamp", "level", "event", "logger")
+
+
+def render_console(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> str:
+    """``timestamp [level] event key=value ...`` (keys sorted), then the traceback if any. A few microseconds a
+    line, where structlog's ConsoleRenderer takes tens."""
+    exception = event_dict.pop("exception", None)
+    head = f"{event_dict.pop('timestamp', '')} [{event_dict.pop('level', '')}] {event_dict.pop('event', '')}"
+    logger_name = event_dict.pop("logger", None)
+    if logger_name:
+        head += f" [{logger_name}]"
+    if event_dict:
+        head += " " + " ".join(f"{key}={value}" for key, value in sorted(event_dict.items()))
+    return f"{head}\n{exception}" if exception else head
+
+
+_renderer = _Renderer()
 
 
 def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> None:
-    """Configure structlog and the standard ``logging`` module for the whole process (idempotent unless a
-    ``stream`` other than stderr is given)."""
+    """Configure structlog and the standard ``logging`` module for the whole process. Idempotent; ``stream``
+    (default stderr) is where every line goes."""
     global _configured
+    _stream.target = stream or sys.stderr
     wanted = (settings.log_format, settings.log_level.upper())
-    if _configured == wanted and stream is None:
+    if _configured == wanted:
         return
-    _configured = wanted if stream is None else None
+    _configured = wanted
     level = logging.getLevelNamesMapping().get(wanted[1], logging.INFO)
-
+    _renderer.render = structlog.processors.JSONRenderer() if settings.log_format == "json" else render_console
+    renderer = _renderer
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    renderer: Any
-    if settings.log_format == "json":
-        renderer = structlog.processors.JSONRenderer()
-        shared.append(structlog.processors.format_exc_info)
-    else:
-        renderer = structlog.dev.ConsoleRenderer(colors=False)
-
+    # structlog's own lines skip the logging module (a third of the cost of a line) and write directly.
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
+        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        logger_factory=structlog.WriteLoggerFactory(file=_stream),  # type: ignore[arg-type]
         wrapper_class=structlog.make_filtering_bound_logger(level),
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(stream or sys.stderr)
+    # Lines of the logging module (uvicorn, SQLAlchemy, libraries) get the same processors and format.
+    handler = logging.StreamHandler(_stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared, structlog.processors.format_exc_info],
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         )
     )

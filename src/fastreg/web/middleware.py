@@ -16,9 +16,9 @@ request): the request id, the body-size limit, the access log line and the reque
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -87,7 +87,7 @@ class EdgeMiddleware:
                 except ValueError:
                     content_length = None
         if not request_id:
-            request_id = uuid.uuid4().hex
+            request_id = os.urandom(16).hex()
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         current_metrics.set(self.metrics)
