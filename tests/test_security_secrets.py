@@ -52,7 +52,7 @@ def database_text(live: LiveServer, *, skip: frozenset[str] = frozenset()) -> st
 
 
 # The answered confirmation keeps the redirect URL its page's poll (scanstatus) hands to the browser, and that
-# URL carries the ticket (or the consent's auth_code) in clear: see the strict xfail test below.
+# URL carries the ticket (or the consent's auth_code): sealed with the platform's secret key, checked below.
 CONFIRMATION_RESULT = frozenset({"confirmations.result"})
 # The sandbox's outbox is the recipients' mailbox (what the embedded SMTP sink received), not fastreg's records:
 # the activation mail in it carries its link, as any inbox would.
@@ -132,10 +132,6 @@ def test_secrets_are_random_enough_and_never_stored_in_clear(world: World, sandb
         assert secret not in stored, f"the {name} is stored in clear"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="confirmations.result keeps the redirect URL with the fastregister ticket in clear (for scanstatus)",
-)
 def test_answered_confirmations_do_not_keep_the_ticket_in_clear(world: World, sandbox: SandboxClient) -> None:
     secrets = flow_secrets(world, sandbox)
     stored = database_text(world.live, skip=MAILBOX)

@@ -4,13 +4,17 @@ the same transaction, so a confirmation and its effect happen together or not at
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import importlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
 
+from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -114,6 +118,30 @@ def _account_name(session: Session, appid: str) -> str:
     return appid
 
 
+def _fernet(platform: Platform) -> Fernet:
+    key = base64.urlsafe_b64encode(hashlib.sha256(("confirmation-result:" + platform.secret_key).encode()).digest())
+    return Fernet(key)
+
+
+def _seal(platform: Platform, result: dict[str, Any]) -> dict[str, Any]:
+    """A confirmation's result can carry a bearer secret (the redirect URL holds the fresh ticket or
+    authorization code, which the desktop page's poll hands to the browser): stored encrypted with the
+    platform's secret key, so the database alone never shows it."""
+    return {"sealed": _fernet(platform).encrypt(json.dumps(result).encode()).decode()}
+
+
+def _unseal(platform: Platform, stored: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not stored:
+        return None
+    if "sealed" not in stored:
+        return dict(stored)
+    try:
+        opened: dict[str, Any] = json.loads(_fernet(platform).decrypt(stored["sealed"].encode()))
+    except InvalidToken:  # sealed under another secret key
+        return None
+    return opened
+
+
 def view(session: Session, platform: Platform, confirmation: Confirmation, now: datetime) -> ConfirmationView:
     return ConfirmationView(
         id=confirmation.id,
@@ -124,7 +152,7 @@ def view(session: Session, platform: Platform, confirmation: Confirmation, now: 
         allowed_wxid=confirmation.allowed_wxid,
         status=effective_status(confirmation, now),
         payload=dict(confirmation.payload or {}),
-        result=dict(confirmation.result) if confirmation.result else None,
+        result=_unseal(platform, confirmation.result),
         created_at=confirmation.created_at,
         expires_at=confirmation.expires_at,
     )
@@ -182,7 +210,7 @@ def answer(platform: Platform, confirmation_id: str, wxid: str, action: str) -> 
             raise DomainError(Err.CONFIRMATION_CLOSED)
         confirmation.status, confirmation.answered_at = new_status.value, now
         redirect_url = _handler(confirmation.kind)(uow, confirmation, action, wxid)
-        confirmation.result = {**(confirmation.result or {}), "redirect_url": redirect_url}
+        confirmation.result = _seal(platform, {"redirect_url": redirect_url})
         if new_status is ConfirmationStatus.CANCELLED:
             audit.record(
                 session,
