@@ -147,3 +147,28 @@ def test_fast_registration_with_wechatpy(
     assert component.fetch_access_token()["component_access_token"]
     refreshed = component.refresh_authorizer_token(oa["appid"], auth["authorizer_refresh_token"])
     assert refreshed["authorizer_access_token"]
+
+
+def test_wechatpy_renews_expired_tokens_by_itself(live: object, sandbox: SandboxClient) -> None:
+    """42001 is WeChat's: after two hours of platform time wechatpy refreshes the component token and the
+    authorizer token on its own (auto_retry) and the call goes through."""
+    base = live.base_url  # type: ignore[attr-defined]
+    sandbox.set_clock(now="2026-11-10T04:00:00Z")
+    oa = sandbox.create_official_account(name="过期测试号", principal_name="过期测试有限公司", principal_type="media")
+    created = sandbox.create_component(name="过期测试平台", redirect_domain="tp.example.com")
+    component = WeChatComponent(
+        created["component_appid"], created["component_appsecret"], created["token"], created["encoding_aes_key"]
+    )
+    component.API_BASE_URL = base + "/cgi-bin"
+    component.session.set("component_verify_ticket", created["component_verify_ticket"])
+    component.query_auth(sandbox.authorize(created["component_appid"], oa["appid"])["authorization_code"])
+    client = component.get_client_by_appid(oa["appid"])
+    client.API_BASE_URL = base + "/cgi-bin/"
+    first_token = client.access_token
+    assert client.post("wxopen/wxamplinkget", data={})["errcode"] == 0
+
+    sandbox.set_clock(advance_seconds=7200)
+    # wechatpy's own clock still trusts its cached tokens; fastreg answers 42001 and wechatpy renews them.
+    component.expires_at = None
+    assert client.post("wxopen/wxamplinkget", data={})["wxopens"]["items"] == []
+    assert client.access_token != first_token
