@@ -172,3 +172,55 @@ def test_wechatpy_renews_expired_tokens_by_itself(live: object, sandbox: Sandbox
     component.expires_at = None
     assert client.post("wxopen/wxamplinkget", data={})["wxopens"]["items"] == []
     assert client.access_token != first_token
+
+
+def test_links_with_wechatpy(live: object, sandbox: SandboxClient) -> None:
+    """wxamplink / wxamplinkget / wxampunlink through wechatpy's client, with WeChat's errcodes as exceptions."""
+    base = live.base_url  # type: ignore[attr-defined]
+    created = sandbox.create_component(name="关联测试平台", redirect_domain="tp.example.com")
+    component = WeChatComponent(
+        created["component_appid"], created["component_appsecret"], created["token"], created["encoding_aes_key"]
+    )
+    component.API_BASE_URL = base + "/cgi-bin"
+    component.session.set("component_verify_ticket", created["component_verify_ticket"])
+    owner = sandbox.create_official_account(name="主号", principal_name="关联测试甲公司", principal_type="enterprise")
+    linker = sandbox.create_official_account(
+        name="关联号", principal_name="关联测试乙公司", principal_type="enterprise"
+    )
+    clients = {}
+    for oa in (owner, linker):
+        component.query_auth(sandbox.authorize(created["component_appid"], oa["appid"])["authorization_code"])
+        clients[oa["appid"]] = component.get_client_by_appid(oa["appid"])
+        clients[oa["appid"]].API_BASE_URL = base + "/cgi-bin/"
+
+    with httpx.Client(timeout=30) as browser:
+        page = browser.get(
+            base + "/cgi-bin/fastregisterauth",
+            params={
+                "appid": owner["appid"],
+                "component_appid": created["component_appid"],
+                "copy_wx_verify": 0,
+                "redirect_uri": REDIRECT,
+            },
+        )
+    ticket = param(sandbox.scan(qr_url_from_page(page.text), owner["admin_wxid"])["redirect_url"], "ticket")
+    mp_appid = clients[owner["appid"]].post("account/fastregister", data={"ticket": ticket})["appid"]
+
+    linking = clients[linker["appid"]]
+    assert (
+        linking.post("wxopen/wxamplink", data={"appid": mp_appid, "notify_users": 0, "show_profile": 1})["errcode"] == 0
+    )
+    assert linking.post("wxopen/wxamplinkget", data={})["wxopens"]["items"][0]["status"] == 12
+    for wxid, kind in ((linker["admin_wxid"], "link_oa_admin"), (owner["admin_wxid"], "link_mp_admin")):
+        (pending,) = [c for c in sandbox.confirmations(wxid) if c["kind"] == kind]
+        assert sandbox.answer(pending["id"], wxid)["status"] == "confirmed"
+    (item,) = linking.post("wxopen/wxamplinkget", data={})["wxopens"]["items"]
+    assert (item["appid"], item["status"], item["selected"], item["linked_via"]) == (mp_appid, 1, 1, "link")
+
+    with pytest.raises(WeChatClientException) as duplicate:
+        linking.post("wxopen/wxamplink", data={"appid": mp_appid})
+    assert duplicate.value.errcode == 89010
+    assert linking.post("wxopen/wxampunlink", data={"appid": mp_appid})["errcode"] == 0
+    with pytest.raises(WeChatClientException) as gone:
+        linking.post("wxopen/wxampunlink", data={"appid": mp_appid})
+    assert gone.value.errcode == 89014
