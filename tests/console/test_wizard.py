@@ -117,6 +117,13 @@ def test_whole_wizard_then_mp_console_login(
     expect(page.locator("#step-indicator li.current")).to_have_text("绑定管理员")
     expect(page.locator("#page-notice")).to_have_text("邮箱已激活。")
     page.check("#admin-other")
+    page.click("#admin-submit")  # "another WeChat user" without a wxid
+    expect(page.locator("#error-admin_wxid")).to_have_text("请填写正确的微信号")
+    expect(page.locator("#admin-other")).to_be_checked()
+    page.fill("#f-admin_wxid", "bad id!")
+    page.click("#admin-submit")
+    expect(page.locator("#error-admin_wxid")).to_have_text("请填写正确的微信号")
+    expect(page.locator("#f-admin_wxid")).to_have_value("bad id!")
     page.fill("#f-admin_wxid", "wxid_newadmin01")
     shot(page, "07-bind-admin")
     page.click("#admin-submit")

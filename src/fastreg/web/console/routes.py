@@ -563,6 +563,8 @@ async def _wizard_action(request: Request, action: str) -> Response:
             notice = "email_changed"
         elif action == "admin":
             wxid = None if form.get("admin_choice") == "operator" else form.get("admin_wxid", "").strip()
+            if wxid == "":  # "another WeChat user" chosen, but no wxid given
+                raise DomainError(Err.WXID_INVALID, field="admin_wxid")
             registration.bind_admin(platform, oa_id, rid, wxid)
         elif action == "cancel":
             registration.cancel(platform, oa_id, rid)
