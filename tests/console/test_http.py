@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from fastreg.testing import LiveServer, SandboxClient
-from tests.console.helpers import PASSWORD, make_oa
+from tests.console.helpers import PASSWORD, activation_link, make_oa, to_pending
 
 
 @pytest.fixture
@@ -94,3 +94,18 @@ def test_language_choice_is_remembered_and_unknown_ones_ignored(http: httpx.Clie
     assert "Log in to your Official Account" in http.get("/login").text
     assert "登录公众号" in http.get("/login?lang=zh").text
     assert "登录公众号" in http.get("/login?lang=xx").text
+
+
+def test_activation_link_opened_without_a_console_session(
+    http: httpx.Client, server: LiveServer, sandbox: SandboxClient
+) -> None:
+    oa = make_oa(sandbox, tag="手机邮箱")
+    to_pending(server.platform, oa, "mailbox@example.com")
+    link = activation_link(sandbox, "mailbox@example.com")
+    response = http.get(link)
+    assert response.status_code == 200
+    assert "邮箱已激活，请回到快速注册页面绑定管理员。" in response.text
+    again = http.get(link)
+    assert again.status_code == 400
+    assert "激活链接无效或已被使用" in again.text
+    assert http.get("/activate/not-a-token").status_code == 400
