@@ -87,3 +87,10 @@ def test_ordinary_link_with_both_admins(page: Page, phone: Page, server: LiveSer
     page.fill("#f-mp_appid", mp_appid)
     page.click("button[type=submit]:has-text('发起关联')")
     expect(page.locator("#error-mp_appid")).to_have_text("已关联该小程序或关联正在进行中")
+    # Unlinking keeps the Mini Program.
+    page.goto("/oa/miniprograms")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator(f"#linked-mps tr[data-appid='{mp_appid}'] .unlink").click()
+    expect(page.locator("#page-notice")).to_have_text("已解除关联。")
+    expect(page.locator(f"#linked-mps tr[data-appid='{mp_appid}']")).to_have_count(0)
+    assert sandbox.mini_program(mp_appid)["appid"] == mp_appid

@@ -326,6 +326,21 @@ async def toggle_profile(request: Request, mp_appid: str) -> Response:
     return redirect("/oa/miniprograms?notice=profile_changed")
 
 
+@router.post("/oa/miniprograms/{mp_appid}/unlink")
+async def unlink(request: Request, mp_appid: str) -> Response:
+    op = operator_of(request)
+    if op is None:
+        return login_redirect(request)
+    form = await form_of(request)
+    if not sessions.csrf_valid(op.csrf, form.get("csrf_token")):
+        return csrf_refusal(request)
+    try:
+        links.unlink(get_platform(request), op.who.oa_appid, mp_appid)
+    except DomainError as error:
+        return refused(request, err_text(request, error), status=400, csrf=op.csrf)
+    return redirect("/oa/miniprograms?notice=unlinked")
+
+
 @router.get("/oa/miniprograms/link")
 def link_page(request: Request) -> Response:
     op = operator_of(request)
