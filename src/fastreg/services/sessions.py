@@ -4,6 +4,7 @@ lock that email for 15 minutes), counted in the database so every worker agrees.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,8 +30,13 @@ from fastreg.services import audit
 OPERATOR = "operator"
 MP = "mp"
 SESSION_TTL = timedelta(hours=12)
-# Verifying against this hash when the email is unknown keeps the answer time independent of the account.
-_DUMMY_HASH = crypto.hash_password("not-a-real-password-0")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verifying against this hash when the email is unknown keeps the answer time independent of the account.
+    Made on first use, not at import: it costs an argon2 hash, which start-up need not pay."""
+    return crypto.hash_password("not-a-real-password-0")
 
 
 @dataclass(frozen=True)
@@ -126,7 +132,7 @@ def login(platform: Platform, scope: str, email: str, password: str) -> NewSessi
                     ).scalar_one()
         else:
             raise ValueError(scope)
-        if not crypto.verify_password(password_hash or _DUMMY_HASH, password) or account_id is None:
+        if not crypto.verify_password(password_hash or _dummy_hash(), password) or account_id is None:
             session.add(LoginFailure(scope=scope, email=address, at=now))
             audit.record(
                 session, now, AuditKind.LOGIN_FAILED, address, oa_appid=oa_appid, mp_appid=mp_appid, scope=scope
