@@ -10,7 +10,13 @@ from sqlalchemy import select
 from fastreg.adapters.db.models import Component
 from fastreg.platform import Platform
 from fastreg.services import confirmations
-from fastreg.services.accounts import ALL_PERMISSION_SETS, NewComponent, NewOfficialAccount, create_component, create_official_account
+from fastreg.services.accounts import (
+    ALL_PERMISSION_SETS,
+    NewComponent,
+    NewOfficialAccount,
+    create_component,
+    create_official_account,
+)
 from fastreg.services.authorization import grant_authorization
 from fastreg.services.fastregister import open_auth_page
 

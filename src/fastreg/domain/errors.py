@@ -30,9 +30,7 @@ class Err(Enum):
     INVALID_VERIFY_TICKET = ErrorSpec(
         61006, "component ticket is invalid", "component_verify_ticket 无效", "Invalid component verify ticket"
     )
-    INVALID_REFRESH_TOKEN = ErrorSpec(
-        61023, "refresh_token is invalid", "refresh_token 无效", "Invalid refresh token"
-    )
+    INVALID_REFRESH_TOKEN = ErrorSpec(61023, "refresh_token is invalid", "refresh_token 无效", "Invalid refresh token")
     DATA_FORMAT = ErrorSpec(47001, "data format error", "数据格式错误", "Data format error")
     EMPTY_POST = ErrorSpec(44002, "empty post data", "请求体为空", "Empty post data")
     UNAUTHORIZED_API = ErrorSpec(48001, "api unauthorized", "没有调用该接口的权限", "API unauthorized")

@@ -122,11 +122,7 @@ def first_refusal(facts: EligibilityInput, stage: Stage) -> DomainError | None:
         return DomainError(Err.BLACKLISTED)
     if facts.quota.exhausted:
         return DomainError(Err.QUOTA_EXCEEDED, limit=facts.quota.limit)
-    if (
-        stage is Stage.COMPLETE
-        and principal_type in CERTIFICATION_MANDATORY
-        and not facts.reuse_certification
-    ):
+    if stage is Stage.COMPLETE and principal_type in CERTIFICATION_MANDATORY and not facts.reuse_certification:
         return DomainError(Err.CERTIFICATION_REQUIRED, field="reuse_certification")
     if facts.has_pending:
         return DomainError(Err.PENDING_EXISTS)

@@ -148,9 +148,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("component_id", "authorizer_appid", name=op.f("uq_authorizations_component_id")),
     )
     with op.batch_alter_table("authorizations", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_authorizations_authorizer_appid"), ["authorizer_appid"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_authorizations_authorizer_appid"), ["authorizer_appid"], unique=False)
         batch_op.create_index(batch_op.f("ix_authorizations_component_id"), ["component_id"], unique=False)
 
     op.create_table(
@@ -205,9 +203,7 @@ def upgrade() -> None:
         sa.Column("delivered_at", fastreg.adapters.db.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("created_at", fastreg.adapters.db.models.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["component_id"], ["components.id"], name=op.f("fk_push_jobs_component_id_components")
-        ),
+        sa.ForeignKeyConstraint(["component_id"], ["components.id"], name=op.f("fk_push_jobs_component_id_components")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_push_jobs")),
     )
     with op.batch_alter_table("push_jobs", schema=None) as batch_op:
@@ -247,9 +243,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("original_id", name=op.f("uq_mini_programs_original_id")),
     )
     with op.batch_alter_table("mini_programs", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_mini_programs_created_by_oa_id"), ["created_by_oa_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_mini_programs_created_by_oa_id"), ["created_by_oa_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_mini_programs_principal_id"), ["principal_id"], unique=False)
 
     op.create_table(
@@ -270,9 +264,7 @@ def upgrade() -> None:
         sa.Column("email", sa.String(length=254), nullable=False),
         sa.Column("password_hash", sa.String(length=200), nullable=False),
         sa.Column("wxid", sa.String(length=64), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["oa_id"], ["official_accounts.id"], name=op.f("fk_operators_oa_id_official_accounts")
-        ),
+        sa.ForeignKeyConstraint(["oa_id"], ["official_accounts.id"], name=op.f("fk_operators_oa_id_official_accounts")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_operators")),
         sa.UniqueConstraint("email", name=op.f("uq_operators_email")),
     )
@@ -291,9 +283,7 @@ def upgrade() -> None:
         sa.Column("created_at", fastreg.adapters.db.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("linked_at", fastreg.adapters.db.models.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["mp_id"], ["mini_programs.id"], name=op.f("fk_links_mp_id_mini_programs")),
-        sa.ForeignKeyConstraint(
-            ["oa_id"], ["official_accounts.id"], name=op.f("fk_links_oa_id_official_accounts")
-        ),
+        sa.ForeignKeyConstraint(["oa_id"], ["official_accounts.id"], name=op.f("fk_links_oa_id_official_accounts")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_links")),
         sa.UniqueConstraint("oa_id", "mp_id", name=op.f("uq_links_oa_id")),
     )
@@ -327,15 +317,11 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["component_id"], ["components.id"], name=op.f("fk_registrations_component_id_components")
         ),
-        sa.ForeignKeyConstraint(
-            ["mp_id"], ["mini_programs.id"], name=op.f("fk_registrations_mp_id_mini_programs")
-        ),
+        sa.ForeignKeyConstraint(["mp_id"], ["mini_programs.id"], name=op.f("fk_registrations_mp_id_mini_programs")),
         sa.ForeignKeyConstraint(
             ["oa_id"], ["official_accounts.id"], name=op.f("fk_registrations_oa_id_official_accounts")
         ),
-        sa.ForeignKeyConstraint(
-            ["operator_id"], ["operators.id"], name=op.f("fk_registrations_operator_id_operators")
-        ),
+        sa.ForeignKeyConstraint(["operator_id"], ["operators.id"], name=op.f("fk_registrations_operator_id_operators")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_registrations")),
     )
     with op.batch_alter_table("registrations", schema=None) as batch_op:
