@@ -13,7 +13,9 @@ from fastreg.platform import Platform, build_platform
 from fastreg.settings import Settings
 
 
-def create_app(settings: Settings | None = None, *, platform: Platform | None = None, clock: Clock | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, platform: Platform | None = None, clock: Clock | None = None
+) -> FastAPI:
     settings = settings or (platform.settings if platform else Settings())
     platform = platform or build_platform(settings, clock=clock)
 
