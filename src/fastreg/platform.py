@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -45,10 +46,12 @@ class Platform:
     clocks: ClockSource
     mailer: Mailer | None = None
     observer: Observer = field(default_factory=NullObserver)
+    # One writer at a time per process on SQLite (see UnitOfWork); None on PostgreSQL.
+    write_lock: threading.RLock | None = None
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
     def uow(self, *, readonly: bool = False) -> UnitOfWork:
-        return UnitOfWork(self.sessions, self.clocks, readonly=readonly, platform=self)
+        return UnitOfWork(self.sessions, self.clocks, readonly=readonly, platform=self, write_lock=self.write_lock)
 
     @property
     def limits(self) -> QuotaLimits:
@@ -79,6 +82,7 @@ def build_platform(settings: Settings, *, clock: Clock | None = None, engine: En
         engine=engine,
         sessions=session_factory(engine),
         clocks=clocks,
+        write_lock=threading.RLock() if engine.dialect.name == "sqlite" else None,
         secret_key=settings.secret_key or persistent_secret(settings.data_dir, "secret_key"),
     )
 

@@ -72,3 +72,19 @@ def test_fifty_concurrent_completions_grant_exactly_the_quota(platform: Platform
     assert sum(o.startswith("wx") for o in outcomes) == 5
     assert outcomes.count("61055") == 45
     assert count(platform, MiniProgram) == 5
+
+
+def test_redirect_uri_is_checked_again_at_registration(platform: Platform) -> None:
+    from fastreg.adapters.db.models import Component
+
+    s = setup(platform)
+    ticket = issue_ticket(platform, s)
+    with platform.uow() as uow:
+        component = uow.session.get(Component, s.component_id)
+        assert component is not None
+        component.redirect_domain = "elsewhere.example.com"
+        uow.commit()
+    with pytest.raises(DomainError) as refused:
+        fastregister(platform, s.oa.appid, s.component_id, ticket)
+    assert refused.value.err is Err.INVALID_REDIRECT
+    assert count(platform, MiniProgram) == 0

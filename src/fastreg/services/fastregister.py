@@ -99,7 +99,11 @@ def on_auth_answered(uow: UnitOfWork, confirmation: Confirmation, action: str, w
         confirmation.account_appid,
         platform.settings.ticket_ttl_seconds,
         component_id=int(payload["component_id"]),
-        data={"copy_wx_verify": bool(payload["copy_wx_verify"]), "confirmation": confirmation.id},
+        data={
+            "copy_wx_verify": bool(payload["copy_wx_verify"]),
+            "confirmation": confirmation.id,
+            "redirect_uri": payload["redirect_uri"],
+        },
     )
     audit.record(
         uow.session,
@@ -193,7 +197,8 @@ def _fastregister(
         actor=component.appid,
         admin_wxid=oa.admin_wxid,
         scan_valid=scan_valid,
-        component=component_facts(component),
+        # The redirect URI is checked again: the component may have changed its registered domain since.
+        component=component_facts(component, (claimed or {}).get("redirect_uri")),
     )
     code = grant_authorization(
         session,

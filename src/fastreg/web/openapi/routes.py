@@ -20,8 +20,8 @@ from fastreg.adapters.qr import qr_data_uri
 from fastreg.domain.errors import DomainError, Err, ErrorSpec
 from fastreg.domain.model import LINK_STATUS_CODES, ConfirmationKind, LinkStatus
 from fastreg.platform import Platform
-from fastreg.services import authorization, confirmations, credentials, tokens
-from fastreg.services.credentials import CredentialKind, Lookup
+from fastreg.services import authorization, confirmations, tokens
+from fastreg.services.credentials import CredentialKind
 from fastreg.services.tokens import ACCOUNT_TOKEN_KINDS, Caller
 from fastreg.web.deps import get_platform
 from fastreg.web.openapi import models as m
@@ -426,31 +426,6 @@ async def scanstatus(request: Request, id: str = Query("")) -> WeChatJSONRespons
 ACCESS_TOKEN = Query(None, description="authorizer access token (or the account's own access token)")
 
 
-def _fastregister_checks(
-    platform: Platform, token: str | None, parsed: Parsed[m.FastRegisterRequest]
-) -> tuple[Caller, int | None, str]:
-    with platform.uow(readonly=True) as uow:
-        session, now = uow.session, uow.clock.now()
-        caller = tokens.authenticate(session, now, token, ACCOUNT_TOKEN_KINDS)
-        ticket = parsed.value.ticket
-        if not authorization.is_official_account(session, caller.appid):
-            raise DomainError(Err.UNAUTHORIZED_API)
-        if caller.component_id is None:
-            return caller, None, ticket
-        found = credentials.find(session, now, CredentialKind.TICKET, ticket)
-        issued = found.credential
-        # 授权互斥: the rightful caller whose component no longer holds the fast-registration permission set.
-        if (
-            found.status is Lookup.OK
-            and issued is not None
-            and issued.subject == caller.appid
-            and issued.component_id == caller.component_id
-            and not authorization.holds_fastregister_permission(session, caller.component_id, caller.appid)
-        ):
-            raise DomainError(Err.UNAUTHORIZED_API)
-        return caller, caller.component_id, ticket
-
-
 @router.post(
     "/cgi-bin/account/fastregister",
     response_model=m.FastRegisterAnswer | m.WeChatError,
@@ -471,11 +446,9 @@ async def account_fastregister(request: Request, access_token: str | None = ACCE
 
     platform = get_platform(request)
     parsed = await _json_body(request, m.FastRegisterRequest)
-    caller, component_id, ticket = await run_in_threadpool(_fastregister_checks, platform, access_token, parsed)
-    if component_id is None:
-        # The OA's own token: not the component the ticket was issued to.
-        raise DomainError(Err.SCAN_INVALID)
-    result = await run_in_threadpool(fastregister.fastregister, platform, caller.appid, component_id, ticket)
+    if parsed.error is not None:  # the token is checked before the body
+        await run_in_threadpool(_authenticate, platform, access_token, list(ACCOUNT_TOKEN_KINDS))
+    result = await run_in_threadpool(fastregister.fastregister_with_token, platform, access_token, parsed.value.ticket)
     return WeChatJSONResponse(
         {
             "errcode": 0,
