@@ -177,20 +177,16 @@ def on_mp_admin_answered(uow: UnitOfWork, confirmation: Confirmation, action: st
     return None
 
 
-def unlink(platform: Platform, oa_appid: str, mp_appid: str) -> None:
+def unlink(platform: Platform, oa_appid: str, mp_appid: str, *, actor: str | None = None) -> None:
     """The OA can unlink any MP; a fast-registered MP keeps existing with its principal."""
     with platform.uow() as uow:
-        oa = find_official_account(uow.session, oa_appid)
-        mp = _mp(uow, mp_appid)
-        link = _link(uow, oa, mp)
-        if link is None:
-            raise DomainError(Err.LINK_NOT_FOUND)
+        oa, mp, link = _existing_link(uow, oa_appid, mp_appid)
         uow.session.delete(link)
         audit.record(
             uow.session,
             uow.clock.now(),
             AuditKind.UNLINKED,
-            oa.appid,
+            actor or oa.appid,
             oa_appid=oa.appid,
             mp_appid=mp.appid,
             linked_via=link.linked_via,
@@ -198,21 +194,28 @@ def unlink(platform: Platform, oa_appid: str, mp_appid: str) -> None:
         uow.commit()
 
 
-def set_show_profile(platform: Platform, oa_appid: str, mp_appid: str, show: bool) -> None:
+def set_show_profile(platform: Platform, oa_appid: str, mp_appid: str, show: bool, *, actor: str | None = None) -> None:
     with platform.uow() as uow:
-        oa = find_official_account(uow.session, oa_appid)
-        mp = _mp(uow, mp_appid)
-        link = _link(uow, oa, mp)
-        if link is None or link.status != LinkStatus.LINKED:
+        oa, mp, link = _existing_link(uow, oa_appid, mp_appid)
+        if link.status != LinkStatus.LINKED:
             raise DomainError(Err.LINK_NOT_FOUND)
         link.show_profile = show
         audit.record(
             uow.session,
             uow.clock.now(),
             AuditKind.SHOW_PROFILE_CHANGED,
-            oa.appid,
+            actor or oa.appid,
             oa_appid=oa.appid,
             mp_appid=mp.appid,
             show_profile=show,
         )
         uow.commit()
+
+
+def _existing_link(uow: UnitOfWork, oa_appid: str, mp_appid: str) -> tuple[OfficialAccount, MiniProgram, Link]:
+    oa = find_official_account(uow.session, oa_appid)
+    mp = _mp(uow, mp_appid)
+    link = _link(uow, oa, mp)
+    if link is None:
+        raise DomainError(Err.LINK_NOT_FOUND)
+    return oa, mp, link

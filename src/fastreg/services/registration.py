@@ -5,6 +5,7 @@ Steps: 1 entry (eligibility) · 2 protocol → draft · 3 admin scan → verifie
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -289,13 +290,16 @@ def new_scan(platform: Platform, oa_id: int, registration_id: int, *, refresh: b
 
 def scan_status(platform: Platform, oa_id: int, registration_id: int) -> tuple[str, str | None]:
     """(registration status, scan confirmation status) for the polling page."""
+    return _polled_status(platform, oa_id, registration_id, lambda r: r.scan_confirmation_id)
+
+
+def _polled_status(
+    platform: Platform, oa_id: int, registration_id: int, confirmation_of: Callable[[Registration], str | None]
+) -> tuple[str, str | None]:
     with platform.uow(readonly=True) as uow:
         registration = _registration(uow, oa_id, registration_id)
-        confirmation = (
-            uow.session.get(Confirmation, registration.scan_confirmation_id)
-            if registration.scan_confirmation_id
-            else None
-        )
+        confirmation_id = confirmation_of(registration)
+        confirmation = uow.session.get(Confirmation, confirmation_id) if confirmation_id else None
         status = confirmations.effective_status(confirmation, uow.clock.now()) if confirmation else None
         return registration.status, status
 
@@ -585,15 +589,7 @@ def on_admin_answered(uow: UnitOfWork, confirmation: Confirmation, action: str, 
 
 def admin_status(platform: Platform, oa_id: int, registration_id: int) -> tuple[str, str | None]:
     """(registration status, admin confirmation status) for the polling page."""
-    with platform.uow(readonly=True) as uow:
-        registration = _registration(uow, oa_id, registration_id)
-        confirmation = (
-            uow.session.get(Confirmation, registration.admin_confirmation_id)
-            if registration.admin_confirmation_id
-            else None
-        )
-        status = confirmations.effective_status(confirmation, uow.clock.now()) if confirmation else None
-        return registration.status, status
+    return _polled_status(platform, oa_id, registration_id, lambda r: r.admin_confirmation_id)
 
 
 # ---------------------------------------------------------------- cancel

@@ -320,7 +320,9 @@ async def toggle_profile(request: Request, mp_appid: str) -> Response:
     if not sessions.csrf_valid(op.csrf, form.get("csrf_token")):
         return csrf_refusal(request)
     try:
-        links.set_show_profile(get_platform(request), op.who.oa_appid, mp_appid, form.get("show") == "1")
+        links.set_show_profile(
+            get_platform(request), op.who.oa_appid, mp_appid, form.get("show") == "1", actor=op.who.email
+        )
     except DomainError as error:
         return refused(request, err_text(request, error), status=400, csrf=op.csrf)
     return redirect("/oa/miniprograms?notice=profile_changed")
@@ -335,7 +337,7 @@ async def unlink(request: Request, mp_appid: str) -> Response:
     if not sessions.csrf_valid(op.csrf, form.get("csrf_token")):
         return csrf_refusal(request)
     try:
-        links.unlink(get_platform(request), op.who.oa_appid, mp_appid)
+        links.unlink(get_platform(request), op.who.oa_appid, mp_appid, actor=op.who.email)
     except DomainError as error:
         return refused(request, err_text(request, error), status=400, csrf=op.csrf)
     return redirect("/oa/miniprograms?notice=unlinked")
@@ -601,44 +603,15 @@ async def _wizard_action(request: Request, action: str) -> Response:
     return redirect("/oa/fastreg" + (f"?notice={notice}" if notice else ""))
 
 
-@router.post("/oa/fastreg/scan")
-async def wizard_scan(request: Request) -> Response:
-    return await _wizard_action(request, "scan")
+# The forms of wizard steps 3 to 7; each posts to /oa/fastreg/<action>.
+WIZARD_ACTIONS = frozenset({"scan", "back", "qualifications", "account", "resend", "email", "admin", "cancel"})
 
 
-@router.post("/oa/fastreg/back")
-async def wizard_back(request: Request) -> Response:
-    return await _wizard_action(request, "back")
-
-
-@router.post("/oa/fastreg/qualifications")
-async def wizard_qualifications(request: Request) -> Response:
-    return await _wizard_action(request, "qualifications")
-
-
-@router.post("/oa/fastreg/account")
-async def wizard_account(request: Request) -> Response:
-    return await _wizard_action(request, "account")
-
-
-@router.post("/oa/fastreg/resend")
-async def wizard_resend(request: Request) -> Response:
-    return await _wizard_action(request, "resend")
-
-
-@router.post("/oa/fastreg/email")
-async def wizard_email(request: Request) -> Response:
-    return await _wizard_action(request, "email")
-
-
-@router.post("/oa/fastreg/admin")
-async def wizard_admin(request: Request) -> Response:
-    return await _wizard_action(request, "admin")
-
-
-@router.post("/oa/fastreg/cancel")
-async def wizard_cancel(request: Request) -> Response:
-    return await _wizard_action(request, "cancel")
+@router.post("/oa/fastreg/{action}")
+async def wizard_post(request: Request, action: str) -> Response:
+    if action not in WIZARD_ACTIONS:
+        return Response(status_code=404)
+    return await _wizard_action(request, action)
 
 
 @router.get("/oa/fastreg/status")
