@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import select
 
 from fastreg.adapters.db.models import Base, Operator
-from fastreg.testing import LiveServer, SandboxClient
+from fastreg.testing import LiveServer, SandboxClient, scan_url_from_page
 from tests.api import conftest as api_fixtures
-from tests.api.world import OA, World
+from tests.api.world import OA, REDIRECT_URI, World, query_param
 
 postgres_server = api_fixtures.postgres_server
 live = api_fixtures.live
@@ -100,6 +100,20 @@ def flow_secrets(world: World, sandbox: SandboxClient) -> dict[str, str]:
         component_access_token=component.access_token,
     )
     secrets["pre_auth_code"] = preauth["pre_auth_code"]
+    # The consent page: the OA admin confirms, the browser is sent back with an authorization code.
+    page = world.api.get(
+        "/cgi-bin/componentloginpage",
+        params={
+            "component_appid": component.appid,
+            "pre_auth_code": preauth["pre_auth_code"],
+            "redirect_uri": REDIRECT_URI,
+            "auth_type": 3,
+            "biz_appid": oa_appid,
+        },
+    )
+    assert page.status_code == 200, page.text
+    consent = sandbox.scan(scan_url_from_page(page.text), admin_wxid, "confirm")
+    secrets["authorization_code (consent page)"] = query_param(consent["redirect_url"], "auth_code")
     code = sandbox.authorize(component.appid, oa_appid)["authorization_code"]
     secrets["authorization_code (consent)"] = code
     info = world.query_auth(component, code)
