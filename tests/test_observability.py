@@ -20,7 +20,7 @@ from fastreg.platform import Platform
 from fastreg.services.fastregister import fastregister
 from fastreg.web.app import create_app
 
-from .services.helpers import issue_ticket, setup
+from .services.helpers import issue_ticket, make_component, setup
 
 
 @pytest.fixture
@@ -160,3 +160,21 @@ def test_console_format_is_key_value(platform: Platform, app: FastAPI) -> None:
     finally:
         configure_logging(platform.settings.model_copy(update={"log_level": "WARNING"}))
         configure_logging(platform.settings)
+
+
+def test_failed_push_deliveries_are_counted(platform: Platform, client: _SyncAdapter) -> None:
+    from sqlalchemy import select
+
+    from fastreg.adapters.db.models import Component
+    from fastreg.services import pushes
+
+    component, _ = make_component(platform, callback_url="http://127.0.0.1:9/callback")
+    with platform.uow() as uow:
+        row = uow.session.execute(select(Component).where(Component.appid == component.component_appid)).scalar_one()
+        pushes.enqueue_verify_ticket(uow.session, uow.clock.now(), row)
+        pushes.enqueue_verify_ticket(uow.session, uow.clock.now(), row)
+        uow.commit()
+    first, second = pushes.claim_due(platform)[:2]
+    pushes.record_outcome(platform, first, "HTTP 500")
+    pushes.record_outcome(platform, second, None)  # delivered: not a failure
+    assert sample(client.get("/metrics").text, "fastreg_push_failures_total") == 1
