@@ -14,10 +14,11 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode, urlparse
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from fastreg.adapters import crypto
+from fastreg.adapters.db import statements as sql
 from fastreg.adapters.db.models import (
     Authorization,
     Component,
@@ -383,3 +384,23 @@ def account_basic_info(platform: Platform, appid: str) -> dict[str, Any]:
 
 def is_official_account(session: Session, appid: str) -> bool:
     return session.execute(select(OfficialAccount.id).where(OfficialAccount.appid == appid)).first() is not None
+
+
+def authorize_new_account(
+    conn: Connection, now: datetime, component_id: int, appid: str, func_info: list[int], ttl_seconds: int
+) -> str:
+    """Authorize a just-created account (a fast-registered MP) to the component that registered it, and return
+    the authorization code for ``api_query_auth``. Two inserts: a new account has no earlier authorization and
+    no other component to take the fast-registration permission set from (授权互斥)."""
+    conn.execute(
+        sql.INSERT_AUTHORIZATION,
+        {
+            "component_id": component_id,
+            "authorizer_appid": appid,
+            # A placeholder until api_query_auth issues the real refresh token.
+            "refresh_token_hash": crypto.token_hash(crypto.new_token()),
+            "func_info": func_info,
+            "created_at": now,
+        },
+    )
+    return credentials.issue(conn, now, CredentialKind.AUTH_CODE, appid, ttl_seconds, component_id=component_id)

@@ -2,8 +2,8 @@
 eligibility, spend the quota atomically, create the MP under the OA's principal, link it (exempt from the
 13/month limit, no follower notice, not on the profile), certify it when certification is reused, audit it.
 
-This is the hot path of ``account/fastregister``: rows are written with Core statements (one round trip
-each, no ORM flush machinery), and the facts are read in one query."""
+This is the hot path of ``account/fastregister``: it runs prepared Core statements on the transaction's
+connection (``adapters.db.statements``), one round trip each."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from fastreg.adapters import crypto
-from fastreg.adapters.db.models import AuditEvent, Identifier, Link, MiniProgram, OfficialAccount, Registration
+from fastreg.adapters.db import statements as sql
+from fastreg.adapters.db.models import Identifier
 from fastreg.adapters.db.uow import UnitOfWork
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import AuditKind, Channel, LinkedVia, LinkStatus, RegistrationStatus
@@ -29,7 +30,22 @@ from fastreg.domain.rules import (
 )
 from fastreg.platform import Platform
 from fastreg.services import audit
-from fastreg.services.quota import eligibility_input, spend
+from fastreg.services.quota import AccountFacts, eligibility_input, spend
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What completing needs to know of the registration."""
+
+    registration_id: int | None  # None: the Open API channel, whose registration row is written here
+    channel: Channel
+    reuse_certification: bool
+    started_at: datetime
+    mp_name: str | None = None
+    email: str | None = None
+    password_hash: str | None = None
+    activated: bool = False
+    component_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -43,76 +59,73 @@ class CreatedMiniProgram:
 def complete(
     uow: UnitOfWork,
     platform: Platform,
-    oa: OfficialAccount,
-    registration: Registration,
+    oa: AccountFacts,
+    completion: Completion,
     *,
     actor: str,
     admin_wxid: str | None,
     scan_valid: bool = True,
     component: ComponentFacts | None = None,
 ) -> CreatedMiniProgram:
-    """``registration`` is pending (console, in the session) or new and not in the session (Open API)."""
-    session, now = uow.session, uow.clock.now()
-    is_new = registration.id is None
+    conn, now = uow.session.connection(), uow.clock.now()
     facts = eligibility_input(
-        session,
+        conn,
         oa,
         now,
         platform,
-        ignore_pending_id=registration.id,
-        reuse_certification=bool(registration.reuse_certification),
+        ignore_pending_id=completion.registration_id,
+        reuse_certification=completion.reuse_certification,
         scan_valid=scan_valid,
         component=component,
     )
     ensure_eligible(facts, Stage.COMPLETE)
-    if not is_new and registration.status != RegistrationStatus.PENDING:
-        raise DomainError(Err.WRONG_STATE)
-    spend(session, oa, facts.quota, platform)
+    spend(conn, oa, facts.quota, platform)
 
     appid, original_id = crypto.new_appid(), crypto.new_original_id()
     # Random ids (64 and 48 bits): a collision would fail the whole transaction, which changes nothing.
-    session.execute(
-        insert(Identifier), [{"value": appid, "kind": "appid"}, {"value": original_id, "kind": "original_id"}]
+    conn.execute(
+        sql.INSERT_IDENTIFIER, [{"value": appid, "kind": "appid"}, {"value": original_id, "kind": "original_id"}]
     )
-    certification = inherited_certification(bool(registration.reuse_certification), oa, now)
-    mp_id = session.execute(
-        insert(MiniProgram)
-        .values(
-            appid=appid,
-            secret_hash=crypto.token_hash(crypto.new_secret()),
-            original_id=original_id,
-            name=registration.mp_name,
-            principal_id=oa.principal_id,
-            created_by_oa_id=oa.id,
-            admin_wxid=admin_wxid,
-            email=registration.email,
-            password_hash=registration.password_hash,
-            active=registration.email_activated_at is not None,
-            certified=certification.certified,
-            certified_until=certification.certified_until,
-            created_via=registration.channel,
-            status=RegistrationStatus.COMPLETED.value,
-            created_at=now,
-            completed_at=now,
-        )
-        .returning(MiniProgram.id)
+    certification = inherited_certification(completion.reuse_certification, oa, now)
+    mp_id: int = conn.execute(
+        sql.INSERT_MINI_PROGRAM,
+        {
+            "appid": appid,
+            "secret_hash": crypto.token_hash(crypto.new_secret()),
+            "original_id": original_id,
+            "name": completion.mp_name,
+            "principal_id": oa.principal_id,
+            "created_by_oa_id": oa.id,
+            "admin_wxid": admin_wxid,
+            "email": completion.email,
+            "password_hash": completion.password_hash,
+            "active": completion.activated,
+            "certified": certification.certified,
+            "certified_until": certification.certified_until,
+            "created_via": completion.channel.value,
+            "status": RegistrationStatus.COMPLETED.value,
+            "created_at": now,
+            "completed_at": now,
+        },
     ).scalar_one()
     terms = fast_registration_link()
-    session.execute(
-        insert(Link).values(
-            oa_id=oa.id,
-            mp_id=mp_id,
-            status=LinkStatus.LINKED.value,
-            linked_via=LinkedVia.FAST_REGISTER.value,
-            show_profile=terms.show_profile,
-            notify_users=terms.notify_users,
-            created_at=now,
-            linked_at=now,
-        )
+    conn.execute(
+        sql.INSERT_LINK,
+        {
+            "oa_id": oa.id,
+            "mp_id": mp_id,
+            "status": LinkStatus.LINKED.value,
+            "linked_via": LinkedVia.FAST_REGISTER.value,
+            "show_profile": terms.show_profile,
+            "notify_users": terms.notify_users,
+            "created_at": now,
+            "linked_at": now,
+        },
     )
-    _record_completed(session, registration, mp_id, admin_wxid, now, is_new=is_new)
-    session.execute(
-        insert(AuditEvent),
+    if completion.registration_id is None:
+        _insert_open_api_registration(conn, oa, completion, mp_id, admin_wxid, now)
+    conn.execute(
+        sql.INSERT_AUDIT,
         [
             _audit_row(
                 now,
@@ -120,7 +133,7 @@ def complete(
                 actor,
                 oa.appid,
                 appid,
-                {"certified": certification.certified, "channel": registration.channel},
+                {"certified": certification.certified, "channel": completion.channel.value},
             ),
             _audit_row(now, AuditKind.LINKED, actor, oa.appid, appid, {"linked_via": LinkedVia.FAST_REGISTER.value}),
         ],
@@ -129,32 +142,31 @@ def complete(
     return CreatedMiniProgram(mp_id, appid, certification.certified, certification.certified_until)
 
 
-def _record_completed(
-    session: Session, registration: Registration, mp_id: int, admin_wxid: str | None, now: datetime, *, is_new: bool
+def _insert_open_api_registration(
+    conn: Connection,
+    oa: AccountFacts,
+    completion: Completion,
+    mp_id: int,
+    admin_wxid: str | None,
+    now: datetime,
 ) -> None:
-    if is_new:
-        # The Open API channel's registration goes pending → completed inside this one transaction.
-        assert registration.channel == Channel.OPEN_API
-        session.execute(
-            insert(Registration).values(
-                oa_id=registration.oa_id,
-                channel=registration.channel,
-                status=next_status(RegistrationStatus.PENDING, "completed").value,
-                reuse_certification=registration.reuse_certification,
-                reuse_operator=False,
-                component_id=registration.component_id,
-                admin_wxid=admin_wxid,
-                mp_id=mp_id,
-                created_at=registration.created_at,
-                updated_at=now,
-                completed_at=now,
-            )
-        )
-        return
-    registration.status = next_status(registration.status, "completed").value
-    registration.mp_id = mp_id
-    registration.admin_wxid = admin_wxid
-    registration.completed_at = registration.updated_at = now
+    """The Open API channel's registration goes pending → completed inside this one transaction."""
+    conn.execute(
+        sql.INSERT_REGISTRATION,
+        {
+            "oa_id": oa.id,
+            "channel": completion.channel.value,
+            "status": next_status(RegistrationStatus.PENDING, "completed").value,
+            "reuse_certification": completion.reuse_certification,
+            "reuse_operator": False,
+            "component_id": completion.component_id,
+            "admin_wxid": admin_wxid,
+            "mp_id": mp_id,
+            "created_at": completion.started_at,
+            "updated_at": now,
+            "completed_at": now,
+        },
+    )
 
 
 def _audit_row(

@@ -8,10 +8,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.orm import Session
 
 from fastreg.adapters import crypto
+from fastreg.adapters.db import statements as sql
 from fastreg.adapters.db.models import Credential
 
 
@@ -40,7 +41,7 @@ class Found:
 
 
 def issue(
-    session: Session,
+    session: Session | Connection,
     now: datetime,
     kind: CredentialKind,
     subject: str,
@@ -51,17 +52,24 @@ def issue(
     nbytes: int = 24,
 ) -> str:
     raw = crypto.new_token(nbytes)
-    session.add(
-        Credential(
-            token_hash=crypto.token_hash(raw),
-            kind=kind.value,
-            subject=subject,
-            component_id=component_id,
-            data=data,
-            issued_at=now,
-            expires_at=now + timedelta(seconds=ttl_seconds),
-            used_at=None,
-        )
+    if isinstance(session, Session):
+        if session.new:  # rows this one may refer to
+            session.flush()
+        conn = session.connection()
+    else:
+        conn = session
+    conn.execute(
+        sql.INSERT_CREDENTIAL,
+        {
+            "token_hash": crypto.token_hash(raw),
+            "kind": kind.value,
+            "subject": subject,
+            "component_id": component_id,
+            "data": data,
+            "issued_at": now,
+            "expires_at": now + timedelta(seconds=ttl_seconds),
+            "used_at": None,
+        },
     )
     return raw
 
@@ -93,24 +101,20 @@ def consume(session: Session, now: datetime, credential: Credential) -> bool:
 
 
 def claim(
-    session: Session, now: datetime, kind: CredentialKind, raw: str, *, subject: str, component_id: int | None
+    conn: Connection, now: datetime, kind: CredentialKind, raw: str, *, subject: str, component_id: int | None
 ) -> dict[str, Any] | None:
     """Use a single-use secret issued to ``subject`` (and component) in one conditional statement; its data,
     or None when it is unknown, expired, already used, or someone else's. Rolled back with the transaction,
     so a refused call leaves the secret usable; a concurrent claim waits for the row and then finds it used."""
-    row = session.execute(
-        update(Credential)
-        .where(
-            Credential.token_hash == crypto.token_hash(raw),
-            Credential.kind == kind.value,
-            Credential.used_at.is_(None),
-            Credential.expires_at > now,
-            Credential.subject == subject,
-            Credential.component_id == component_id,
-        )
-        .values(used_at=now)
-        .returning(Credential.data)
-        .execution_options(synchronize_session=False)
+    row = conn.execute(
+        sql.CLAIM_CREDENTIAL,
+        {
+            "claimed_hash": crypto.token_hash(raw),
+            "claimed_kind": kind.value,
+            "now": now,
+            "claimed_subject": subject,
+            "claimed_component_id": component_id,
+        },
     ).first()
     return None if row is None else dict(row.data or {})
 

@@ -3,23 +3,21 @@ single-use ticket; ``fastregister`` spends it and runs the whole remaining path 
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 from urllib.parse import urlparse
 
-from sqlalchemy import select
-
-from fastreg.adapters.db.models import Component, Confirmation, OfficialAccount, Registration
+from fastreg.adapters.db import statements as sql
+from fastreg.adapters.db.models import Component, Confirmation
 from fastreg.adapters.db.uow import UnitOfWork
 from fastreg.domain.errors import DomainError, Err
-from fastreg.domain.model import AuditKind, Channel, ConfirmationKind, RegistrationStatus
+from fastreg.domain.model import AuditKind, Channel, ConfirmationKind
 from fastreg.domain.rules import ComponentFacts
 from fastreg.platform import Platform
-from fastreg.services import audit, confirmations, credentials, tokens
+from fastreg.services import audit, authorization, confirmations, credentials, pushes, tokens
 from fastreg.services.accounts import FASTREGISTER_PERMISSION_SET, find_component, find_official_account
-from fastreg.services.authorization import grant_authorization, holds_fastregister_permission
-from fastreg.services.completion import complete, record_refusal
+from fastreg.services.completion import Completion, complete, record_refusal
 from fastreg.services.confirmations import ConfirmationView
 from fastreg.services.credentials import CredentialKind
 
@@ -32,12 +30,21 @@ class FastRegisterResult:
     is_link_succ: bool
 
 
-def redirect_uri_valid(component: Component, redirect_uri: str) -> bool:
+class ComponentRow(Protocol):
+    @property
+    def published(self) -> bool: ...
+    @property
+    def permission_sets(self) -> list[int]: ...
+    @property
+    def redirect_domain(self) -> str: ...
+
+
+def redirect_uri_valid(component: ComponentRow, redirect_uri: str) -> bool:
     parsed = urlparse(redirect_uri)
     return parsed.scheme in ("http", "https") and (parsed.hostname or "") == component.redirect_domain.lower()
 
 
-def component_facts(component: Component, redirect_uri: str | None = None) -> ComponentFacts:
+def component_facts(component: ComponentRow, redirect_uri: str | None = None) -> ComponentFacts:
     return ComponentFacts(
         published=component.published,
         has_required_permissions=FASTREGISTER_PERMISSION_SET in (component.permission_sets or []),
@@ -125,7 +132,10 @@ def fastregister(platform: Platform, oa_appid: str, component_id: int, ticket: s
     """Fast registration for an OA and a component already identified (tests, benchmarks, the CLI)."""
     try:
         with platform.uow() as uow:
-            result = _fastregister(uow, platform, find_official_account(uow.session, oa_appid), component_id, ticket)
+            context = _context(uow, oa_appid, component_id)
+            if context is None:
+                raise DomainError(Err.INVALID_APPID)
+            result = _fastregister(uow, platform, context, ticket)
             uow.commit()
             return result
     except DomainError as error:
@@ -140,75 +150,94 @@ MIN_RULE_ERRCODE = 61000
 
 def fastregister_with_token(platform: Platform, access_token: str | None, ticket: str) -> FastRegisterResult:
     """The whole of ``POST /cgi-bin/account/fastregister`` in one transaction: the token first (41001, 40001,
-    42001), 48001 unless it is an OA's token, 61058 for the OA's own token (the ticket was issued to a
-    component), then the registration."""
-    oa_appid: str | None = None
+    42001), 48001 unless it is an OA's authorizer token, 61058 for the OA's own token (the ticket was issued
+    to a component), then the registration."""
+    context: RegistrationContext | None = None
     try:
         with platform.uow() as uow:
-            session, now = uow.session, uow.clock.now()
-            caller = tokens.authenticate(session, now, access_token, tokens.ACCOUNT_TOKEN_KINDS)
-            oa = session.execute(
-                select(OfficialAccount).where(OfficialAccount.appid == caller.appid)
-            ).scalar_one_or_none()
-            if oa is None:
-                raise DomainError(Err.UNAUTHORIZED_API)
-            oa_appid = oa.appid
+            caller = tokens.authenticate(uow.session, uow.clock.now(), access_token, tokens.ACCOUNT_TOKEN_KINDS)
             if caller.component_id is None:
+                if not authorization.is_official_account(uow.session, caller.appid):
+                    raise DomainError(Err.UNAUTHORIZED_API)
                 raise DomainError(Err.SCAN_INVALID)
-            result = _fastregister(uow, platform, oa, caller.component_id, ticket)
+            context = _context(uow, caller.appid, caller.component_id)
+            if context is None:  # an MP's token
+                raise DomainError(Err.UNAUTHORIZED_API)
+            result = _fastregister(uow, platform, context, ticket)
             uow.commit()
             return result
     except DomainError as error:
-        if oa_appid is not None and error.errcode >= MIN_RULE_ERRCODE:
-            record_refusal(platform, error, actor="open_api", oa_appid=oa_appid)
+        if context is not None and error.errcode >= MIN_RULE_ERRCODE:
+            record_refusal(platform, error, actor=context.component_appid, oa_appid=context.appid)
         raise
 
 
-def _fastregister(
-    uow: UnitOfWork, platform: Platform, oa: OfficialAccount, component_id: int, ticket: str
-) -> FastRegisterResult:
-    session, now = uow.session, uow.clock.now()
-    component = session.get(Component, component_id)
-    if component is None:
-        raise DomainError(Err.INVALID_APPID)
-    claimed = credentials.claim(
-        session, now, CredentialKind.TICKET, ticket, subject=oa.appid, component_id=component.id
+@dataclass(frozen=True)
+class RegistrationContext:
+    """The OA, the component acting for it and what the OA authorized it to do (one prepared query)."""
+
+    id: int
+    appid: str
+    name: str
+    principal_id: int
+    verified: bool
+    verify_expires_at: datetime | None
+    overseas: bool
+    admin_wxid: str
+    component_id: int
+    component_appid: str
+    published: bool
+    permission_sets: list[int]
+    redirect_domain: str
+    callback_url: str | None
+    authorized_func_info: list[int] | None
+
+
+def _context(uow: UnitOfWork, oa_appid: str, component_id: int) -> RegistrationContext | None:
+    row = (
+        uow.session.connection()
+        .execute(sql.OA_WITH_COMPONENT, {"appid": oa_appid, "component_id": component_id})
+        .first()
     )
-    scan_valid = claimed is not None
-    if scan_valid and not holds_fastregister_permission(session, component.id, oa.appid):
+    return None if row is None else RegistrationContext(**row._mapping)
+
+
+def _fastregister(uow: UnitOfWork, platform: Platform, context: RegistrationContext, ticket: str) -> FastRegisterResult:
+    conn, now = uow.session.connection(), uow.clock.now()
+    claimed = credentials.claim(
+        conn, now, CredentialKind.TICKET, ticket, subject=context.appid, component_id=context.component_id
+    )
+    if claimed is not None and FASTREGISTER_PERMISSION_SET not in (context.authorized_func_info or []):
         # 授权互斥: the OA has since moved its fast-registration permission set to another component.
         raise DomainError(Err.UNAUTHORIZED_API)
     copy_wx_verify = bool(claimed and claimed.get("copy_wx_verify"))
-    registration = Registration(
-        oa_id=oa.id,
-        channel=Channel.OPEN_API.value,
-        status=RegistrationStatus.PENDING.value,
-        reuse_certification=copy_wx_verify,
-        reuse_operator=False,
-        component_id=component.id,
-        created_at=now,
-        updated_at=now,
-    )
     mp = complete(
         uow,
         platform,
-        oa,
-        registration,
-        actor=component.appid,
-        admin_wxid=oa.admin_wxid,
-        scan_valid=scan_valid,
+        context,
+        Completion(
+            registration_id=None,
+            channel=Channel.OPEN_API,
+            reuse_certification=copy_wx_verify,
+            started_at=now,
+            component_id=context.component_id,
+        ),
+        actor=context.component_appid,
+        admin_wxid=context.admin_wxid,
+        scan_valid=claimed is not None,
         # The redirect URI is checked again: the component may have changed its registered domain since.
-        component=component_facts(component, (claimed or {}).get("redirect_uri")),
+        component=component_facts(context, (claimed or {}).get("redirect_uri")),
     )
-    code = grant_authorization(
-        session,
+    code = authorization.authorize_new_account(
+        conn,
         now,
-        component.id,
+        context.component_id,
         mp.appid,
-        list(component.permission_sets or []),
+        list(context.permission_sets or []),
         platform.settings.authorization_code_ttl_seconds,
     )
-    _notify_component(uow, platform, component, oa, mp.appid, code)
+    if context.callback_url:
+        _notify_component(uow, context, mp.appid, code)
     return FastRegisterResult(
         appid=mp.appid,
         authorization_code=code,
@@ -217,14 +246,10 @@ def _fastregister(
     )
 
 
-def _notify_component(
-    uow: UnitOfWork, platform: Platform, component: Component, oa: OfficialAccount, mp_appid: str, code: str
-) -> None:
-    """Queue the fast-registration event for the component's callback, when the push queue is present."""
-    if not component.callback_url or importlib.util.find_spec("fastreg.services.pushes") is None:
-        return
-    from fastreg.services import pushes
-
-    enqueue = getattr(pushes, "enqueue_fastregister_event", None)
-    if enqueue is not None:
-        enqueue(uow.session, uow.clock.now(), component, oa_appid=oa.appid, mp_appid=mp_appid, auth_code=code)
+def _notify_component(uow: UnitOfWork, context: RegistrationContext, mp_appid: str, code: str) -> None:
+    """Queue the fast-registration event for the component's callback."""
+    component = uow.session.get(Component, context.component_id)
+    assert component is not None
+    pushes.enqueue_fastregister_event(
+        uow.session, uow.clock.now(), component, oa_appid=context.appid, mp_appid=mp_appid, auth_code=code
+    )

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from fastreg.adapters.db import counters
-from fastreg.adapters.db.models import MonthlyCounter, OfficialAccount, Principal, Registration
+from fastreg.adapters.db import statements as sql
+from fastreg.adapters.db.models import OfficialAccount, Principal
 from fastreg.domain.errors import DomainError, Err
-from fastreg.domain.model import RegistrationStatus
-from fastreg.domain.rules import ComponentFacts, EligibilityInput, QuotaStatus, Stage, calendar_month, monthly_limit
+from fastreg.domain.model import OfficialAccountFacts
+from fastreg.domain.rules import ComponentFacts, EligibilityInput, QuotaStatus, calendar_month, monthly_limit
 from fastreg.platform import Platform
 
 
@@ -28,21 +30,26 @@ def links_this_month(session: Session, oa: OfficialAccount, now: datetime, platf
     return counters.used(session, oa.id, counters.LINK, calendar_month(now, platform.settings.timezone))
 
 
-def _pending_count(oa_id: int) -> Select[int]:
-    return (
-        select(func.count())
-        .select_from(Registration)
-        .where(Registration.oa_id == oa_id, Registration.status == RegistrationStatus.PENDING.value)
-    )
+class AccountFacts(OfficialAccountFacts, Protocol):
+    """The OA as eligibility and spending read it (an ORM row or a row read by a prepared statement)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def appid(self) -> str: ...
+    @property
+    def principal_id(self) -> int: ...
 
 
-def has_pending(session: Session, oa_id: int) -> bool:
-    return bool(session.execute(_pending_count(oa_id)).scalar_one())
+@dataclass(frozen=True)
+class PrincipalRow:
+    type: str
+    blacklisted: bool
 
 
 def eligibility_input(
-    session: Session,
-    oa: OfficialAccount,
+    conn: Connection,
+    oa: AccountFacts,
     now: datetime,
     platform: Platform,
     *,
@@ -52,30 +59,19 @@ def eligibility_input(
     component: ComponentFacts | None = None,
 ) -> EligibilityInput:
     """Gather the facts the domain's eligibility rules read, in one query. ``ignore_pending_id``: the
-    registration being completed is itself the pending one, so it does not block itself."""
+    registration being completed is itself the pending one, so it does not block itself. A pending
+    registration left longer than its time to live has expired, even before anything marks it so."""
     month = calendar_month(now, platform.settings.timezone)
-    used = (
-        select(MonthlyCounter.used)
-        .where(
-            MonthlyCounter.oa_id == oa.id,
-            MonthlyCounter.kind == counters.REGISTRATION,
-            MonthlyCounter.month == month,
-        )
-        .scalar_subquery()
-    )
-    # A pending registration left longer than its time to live has expired, even before anything marks it so.
-    stale_before = now - timedelta(seconds=platform.settings.pending_ttl_seconds)
-    pending = _pending_count(oa.id).where(Registration.updated_at > stale_before)
-    if ignore_pending_id is not None:
-        pending = pending.where(Registration.id != ignore_pending_id)
-    row = session.execute(
-        select(
-            Principal.type,
-            Principal.blacklisted,
-            Principal.mp_count,
-            used.label("used"),
-            pending.scalar_subquery().label("pending"),
-        ).where(Principal.id == oa.principal_id)
+    row = conn.execute(
+        sql.ELIGIBILITY,
+        {
+            "principal_id": oa.principal_id,
+            "oa_id": oa.id,
+            "counter_kind": counters.REGISTRATION,
+            "month": month,
+            "stale_before": now - timedelta(seconds=platform.settings.pending_ttl_seconds),
+            "ignore_registration_id": -1 if ignore_pending_id is None else ignore_pending_id,
+        },
     ).one()
     return EligibilityInput(
         oa=oa,
@@ -91,25 +87,13 @@ def eligibility_input(
     )
 
 
-@dataclass(frozen=True)
-class PrincipalRow:
-    type: str
-    blacklisted: bool
-
-
-def spend(session: Session, oa: OfficialAccount, status: QuotaStatus, platform: Platform) -> None:
+def spend(conn: Connection, oa: AccountFacts, status: QuotaStatus, platform: Platform) -> None:
     """Count one completion against the OA's month and its principal's MP total, atomically in the database:
     a concurrent completion that would exceed either limit is refused here, whatever Python saw before."""
-    if not counters.try_increment(session, oa.id, counters.REGISTRATION, status.month, status.limit):
+    if not counters.try_increment(conn, oa.id, counters.REGISTRATION, status.month, status.limit):
         raise DomainError(Err.QUOTA_EXCEEDED, limit=status.limit)
-    result = session.execute(
-        update(Principal)
-        .where(Principal.id == oa.principal_id, Principal.mp_count < platform.limits.principal_mps)
-        .values(mp_count=Principal.mp_count + 1)
-        .execution_options(synchronize_session=False)
-    )
-    if not result.rowcount:  # type: ignore[attr-defined]
+    spent = conn.execute(
+        sql.SPEND_PRINCIPAL, {"principal_id": oa.principal_id, "limit": platform.limits.principal_mps}
+    ).rowcount
+    if not spent:
         raise DomainError(Err.PRINCIPAL_LIMIT)
-
-
-__all__ = ["Stage", "eligibility_input", "has_pending", "links_this_month", "quota_status", "spend"]

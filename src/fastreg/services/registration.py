@@ -48,7 +48,7 @@ from fastreg.domain.rules import (
 from fastreg.platform import Platform
 from fastreg.services import audit, confirmations, credentials
 from fastreg.services.accounts import claim_identifier, identifier_taken
-from fastreg.services.completion import complete, record_refusal, release_email
+from fastreg.services.completion import Completion, complete, record_refusal, release_email
 from fastreg.services.confirmations import ConfirmationView
 from fastreg.services.credentials import CredentialKind, Lookup
 from fastreg.services.quota import eligibility_input
@@ -181,14 +181,14 @@ def eligibility(platform: Platform, oa_id: int) -> DomainError | None:
     with platform.uow(readonly=True) as uow:
         oa = _oa(uow, oa_id)
         now = uow.clock.now()
-        facts = eligibility_input(uow.session, oa, now, platform)
+        facts = eligibility_input(uow.session.connection(), oa, now, platform)
         pending = _open_registration(uow, oa_id)
         if (
             pending is not None
             and is_expired(pending.status, pending.updated_at, now, platform.settings.pending_ttl_seconds)
             and pending.status == RegistrationStatus.PENDING
         ):
-            facts = eligibility_input(uow.session, oa, now, platform, ignore_pending_id=pending.id)
+            facts = eligibility_input(uow.session.connection(), oa, now, platform, ignore_pending_id=pending.id)
         return first_refusal(facts, Stage.START)
 
 
@@ -223,7 +223,7 @@ def start(platform: Platform, operator_id: int) -> RegistrationView:
                 uow.commit()
                 return result
             now = uow.clock.now()
-            ensure_eligible(eligibility_input(uow.session, oa, now, platform), Stage.START)
+            ensure_eligible(eligibility_input(uow.session.connection(), oa, now, platform), Stage.START)
             registration = Registration(
                 oa_id=oa.id,
                 channel=Channel.CONSOLE.value,
@@ -397,7 +397,7 @@ def submit_account(
         validate_password(password, password_confirm)
         _expire_stale(uow, platform, oa_id)
         oa = _oa(uow, oa_id)
-        ensure_eligible(eligibility_input(session, oa, now, platform), Stage.START)
+        ensure_eligible(eligibility_input(session.connection(), oa, now, platform), Stage.START)
         claim_identifier(session, normalized, "email")
         registration.email = normalized
         registration.password_hash = crypto.hash_password(password)
@@ -580,10 +580,28 @@ def on_admin_answered(uow: UnitOfWork, confirmation: Confirmation, action: str, 
         raise DomainError(Err.CONFIRMATION_CLOSED)
     if action != confirmations.CONFIRM:
         return None
+    if registration.status != RegistrationStatus.PENDING or registration.email_activated_at is None:
+        raise DomainError(Err.WRONG_STATE)
     platform: Platform = uow.platform
+    now = uow.clock.now()
     oa = _oa(uow, registration.oa_id)
-    audit.record(uow.session, uow.clock.now(), AuditKind.ADMIN_BOUND, wxid, oa_appid=oa.appid)
-    complete(uow, platform, oa, registration, actor=wxid, admin_wxid=wxid)
+    audit.record(uow.session, now, AuditKind.ADMIN_BOUND, wxid, oa_appid=oa.appid)
+    uow.session.flush()
+    completion = Completion(
+        registration_id=registration.id,
+        channel=Channel.CONSOLE,
+        reuse_certification=bool(registration.reuse_certification),
+        started_at=registration.created_at,
+        mp_name=registration.mp_name,
+        email=registration.email,
+        password_hash=registration.password_hash,
+        activated=registration.email_activated_at is not None,
+    )
+    mp = complete(uow, platform, oa, completion, actor=wxid, admin_wxid=wxid)
+    registration.status = next_status(registration.status, "completed").value
+    registration.mp_id = mp.id
+    registration.admin_wxid = wxid
+    registration.completed_at = registration.updated_at = now
     return None
 
 

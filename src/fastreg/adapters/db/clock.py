@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fastreg.adapters.db.models import SandboxState
+from fastreg.adapters.db.statements import SANDBOX_STATE
 from fastreg.domain.clock import Clock, as_utc
 
 CLOCK_KEY = "clock"
@@ -33,7 +33,7 @@ class Offset:
 
 def load_clock(session: Session, real: Clock) -> tuple[Clock, bool]:
     """The sandbox clock as stored: frozen at a point, offset from real time, or real. Returns (clock, frozen)."""
-    state = session.execute(select(SandboxState.value).where(SandboxState.key == CLOCK_KEY)).scalar_one_or_none()
+    state = session.connection().execute(SANDBOX_STATE, {"key": CLOCK_KEY}).scalar_one_or_none()
     return clock_from_state(state, real)
 
 

@@ -1,0 +1,160 @@
+"""Prepared Core statements for the paths that must be fast (``account/fastregister``, token checks,
+the sandbox clock). Built once at import and executed on the unit of work's connection with parameters:
+constructing a statement per call (``insert(...).values(...)``) costs ten times its execution, and the ORM
+flush machinery more again."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any, cast
+
+from sqlalchemy import Connection, Insert, Table, and_, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from fastreg.adapters.db.models import (
+    AuditEvent,
+    Authorization,
+    Base,
+    Component,
+    Credential,
+    Identifier,
+    Link,
+    MiniProgram,
+    MonthlyCounter,
+    OfficialAccount,
+    Principal,
+    Registration,
+    SandboxState,
+)
+
+
+def _table(model: type[Base]) -> Table:
+    return cast(Table, model.__table__)
+
+
+credentials = _table(Credential)
+official_accounts = _table(OfficialAccount)
+components = _table(Component)
+authorizations = _table(Authorization)
+principals = _table(Principal)
+counters = _table(MonthlyCounter)
+registrations = _table(Registration)
+
+TOKEN = select(
+    credentials.c.kind,
+    credentials.c.subject,
+    credentials.c.component_id,
+    credentials.c.expires_at,
+    credentials.c.used_at,
+).where(credentials.c.token_hash == bindparam("token_hash"))
+
+SANDBOX_STATE = select(_table(SandboxState).c.value).where(_table(SandboxState).c.key == bindparam("key"))
+
+# The OA, the component acting for it and what the OA authorized it to do, in one round trip.
+OA_WITH_COMPONENT = (
+    select(
+        official_accounts.c.id,
+        official_accounts.c.appid,
+        official_accounts.c.name,
+        official_accounts.c.principal_id,
+        official_accounts.c.verified,
+        official_accounts.c.verify_expires_at,
+        official_accounts.c.overseas,
+        official_accounts.c.admin_wxid,
+        components.c.id.label("component_id"),
+        components.c.appid.label("component_appid"),
+        components.c.published,
+        components.c.permission_sets,
+        components.c.redirect_domain,
+        components.c.callback_url,
+        authorizations.c.func_info.label("authorized_func_info"),
+    )
+    .select_from(official_accounts)
+    .join(components, components.c.id == bindparam("component_id"))
+    .outerjoin(
+        authorizations,
+        and_(
+            authorizations.c.component_id == components.c.id,
+            authorizations.c.authorizer_appid == official_accounts.c.appid,
+        ),
+    )
+    .where(official_accounts.c.appid == bindparam("appid"))
+)
+
+# Bind names differ from the column names: an UPDATE reserves those for its SET clause.
+CLAIM_CREDENTIAL = (
+    update(credentials)
+    .where(
+        credentials.c.token_hash == bindparam("claimed_hash"),
+        credentials.c.kind == bindparam("claimed_kind"),
+        credentials.c.used_at.is_(None),
+        credentials.c.expires_at > bindparam("now"),
+        credentials.c.subject == bindparam("claimed_subject"),
+        credentials.c.component_id == bindparam("claimed_component_id"),
+    )
+    .values(used_at=bindparam("now"))
+    .returning(credentials.c.data)
+)
+
+_pending = (
+    select(func.count())
+    .select_from(registrations)
+    .where(
+        registrations.c.oa_id == bindparam("oa_id"),
+        registrations.c.status == "pending",
+        registrations.c.updated_at > bindparam("stale_before"),
+        registrations.c.id != bindparam("ignore_registration_id"),
+    )
+    .scalar_subquery()
+)
+_used = (
+    select(counters.c.used)
+    .where(
+        counters.c.oa_id == bindparam("oa_id"),
+        counters.c.kind == bindparam("counter_kind"),
+        counters.c.month == bindparam("month"),
+    )
+    .scalar_subquery()
+)
+# What eligibility reads beyond the OA itself: its principal, the month's count, a pending registration.
+ELIGIBILITY = select(
+    principals.c.type,
+    principals.c.blacklisted,
+    principals.c.mp_count,
+    _used.label("used"),
+    _pending.label("pending"),
+).where(principals.c.id == bindparam("principal_id"))
+
+SPEND_PRINCIPAL = (
+    update(principals)
+    .where(principals.c.id == bindparam("principal_id"), principals.c.mp_count < bindparam("limit"))
+    .values(mp_count=principals.c.mp_count + 1)
+)
+
+INSERT_IDENTIFIER = insert(_table(Identifier))
+INSERT_MINI_PROGRAM = insert(_table(MiniProgram)).returning(_table(MiniProgram).c.id)
+INSERT_LINK = insert(_table(Link))
+INSERT_REGISTRATION = insert(registrations)
+INSERT_AUDIT = insert(_table(AuditEvent))
+INSERT_AUTHORIZATION = insert(authorizations)
+INSERT_CREDENTIAL = insert(credentials)
+
+
+@cache
+def _counter_upsert(dialect: str) -> Insert:
+    dml: Callable[[Any], Any] = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = dml(counters).values(
+        oa_id=bindparam("oa_id"), kind=bindparam("counter_kind"), month=bindparam("month"), used=1
+    )
+    upsert: Insert = statement.on_conflict_do_update(
+        index_elements=["oa_id", "kind", "month"],
+        set_={"used": counters.c.used + 1},
+        where=counters.c.used < bindparam("limit"),
+    ).returning(counters.c.used)
+    return upsert
+
+
+def counter_upsert(conn: Connection) -> Insert:
+    """Insert the month's counter at 1, or add 1 only while below ``limit``; returns a row when counted."""
+    return _counter_upsert(conn.dialect.name)
