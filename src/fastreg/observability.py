@@ -15,11 +15,11 @@ process, as in the tests, never mix their figures):
 - ``fastreg_quota_refusals_total``: refusals because the OA's monthly quota was used up (61055);
 - ``fastreg_push_failures_total``: failed deliveries of component pushes.
 
-Registrations and quota refusals are counted from the audit events the services write (``completed``,
-``refused``, ``quota_refused``) when their transaction commits, so every channel (console, Open API) is
-counted exactly once, and a rolled-back attempt is not counted. Push failures are counted from the push
-queue's update that records the failure. Other modules can also count directly with :func:`record_registration`,
-:func:`record_quota_refusal` and :func:`record_push_failure`.
+The services report outcomes to ``platform.observer`` (a :class:`Metrics` once the web app is built, see
+:func:`fastreg.web.middleware.install`): a completion after its transaction commits (so a rolled-back attempt is
+not counted), a refusal with its errcode (61055 also counts as a quota refusal), a failed push delivery. Code
+running inside a request can also use :func:`record_registration`, :func:`record_quota_refusal` and
+:func:`record_push_failure`, which count into the current app's metrics.
 
 With several worker processes, set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory shared by the workers
 and ``/metrics`` answers the sum over all of them (prometheus_client's multiprocess mode).
