@@ -174,9 +174,14 @@ def test_fast_registration_event_and_moved_permission_event(world: World, fastre
     component = world.component(callback_url=fastreg_callback.url)
     oa = world.oa(principal_name="推送测试有限公司")
     token = world.authorize(component, oa)
+    client = wechatpy_for(world, component)
+    client.session.set("component_verify_ticket", component.verify_ticket)
+    # The sandbox's authorization shortcut is announced like the consent page's.
+    authorized = fastreg_callback.wait_for(1)[-1].parse(client)
+    assert authorized.type == "authorized" and authorized.authorizer_appid == oa.appid
+    fastreg_callback.clear()
     answer = world.fastregister(token, world.ticket(component, oa))
     assert answer["errcode"] == 0
-    client = wechatpy_for(world, component)
     event = fastreg_callback.wait_for(1)[-1].parse(client)
     assert event.type == "unknown"  # wechatpy has no class for it; the raw message is there
     raw = event._data

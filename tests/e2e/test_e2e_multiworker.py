@@ -70,6 +70,8 @@ def test_two_workers_behave_as_one_server(two_workers: str) -> None:
             component = world.component(callback_url=callback.url)
             oa = world.oa()
             token = world.authorize(component, oa)
+            callback.wait_for(1)  # the ``authorized`` push of the authorization
+            callback.clear()
 
             # Each push is delivered once, although both workers poll the queue.
             tickets = [sandbox.issue_verify_ticket(component.appid) for _ in range(10)]

@@ -32,7 +32,7 @@ from fastreg.domain.errors import DomainError
 from fastreg.domain.model import AuditKind, LinkStatus, RegistrationStatus
 from fastreg.domain.rules import validate_email_format
 from fastreg.platform import Platform, persistent_secret
-from fastreg.services import audit
+from fastreg.services import audit, pushes
 from fastreg.services.accounts import find_component
 from fastreg.services.authorization import grant_authorization
 from fastreg.settings import Settings
@@ -293,6 +293,10 @@ def authorize(platform: Platform, component_appid: str, authorizer_appid: str) -
         )
         audit.record(
             session, now, AuditKind.COMPONENT_AUTHORIZED, component.appid, oa_appid=authorizer_appid, via="sandbox"
+        )
+        # As the consent page does: the component hears of it on its callback URL.
+        pushes.enqueue_authorization_event(
+            session, now, component, "authorized", authorizer_appid, code, AUTHORIZATION_CODE_TTL
         )
         uow.commit()
         return code
