@@ -18,6 +18,7 @@ from fastreg.adapters.db.migrate import upgrade
 from fastreg.domain.clock import FixedClock
 from fastreg.platform import Platform, build_platform
 from fastreg.settings import Settings
+from fastreg.testing import LiveServer, run_live_server
 from tests.pg import temporary_database
 
 START = datetime(2026, 11, 10, 4, 0, tzinfo=UTC)
@@ -36,6 +37,16 @@ def postgres_url() -> Iterator[str]:
     with temporary_database("fastreg_test") as url:
         upgrade(url)
         yield url
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A live fastreg on its own PostgreSQL database (created for this run, dropped afterwards)."""
+    data_dir: Path = tmp_path_factory.mktemp("fastreg-pg")
+    with temporary_database("fastreg_live") as url:
+        live, stop = run_live_server(Settings(database_url=url, data_dir=data_dir, sandbox_key="fastreg-test-key"))
+        yield live
+        stop()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

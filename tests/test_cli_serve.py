@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import signal
 import subprocess
 import sys
@@ -17,11 +16,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from fastreg.services import demo
 from fastreg.testing import free_port
+from tests.pg import temporary_database
 
 POSTGRES_URL = os.environ.get("FASTREG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -128,20 +126,8 @@ def test_serve_in_production_mode_has_no_sandbox_and_no_demo(tmp_path: Path) -> 
 
 @pytest.fixture
 def postgres_database() -> Iterator[str]:
-    admin_url = make_url(POSTGRES_URL)
-    name = f"fastreg_serve_{os.getpid()}_{secrets.token_hex(3)}"
-    try:
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        if os.environ.get("FASTREG_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"PostgreSQL required but unreachable: {exc}")
-        pytest.skip(f"PostgreSQL unreachable: {exc}")
-    yield admin_url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with temporary_database("fastreg_serve") as url:
+        yield url
 
 
 def test_serve_with_three_workers_on_postgresql(tmp_path: Path, postgres_database: str) -> None:

@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from fastreg.settings import Settings
-from fastreg.testing import LiveServer, SandboxClient, run_live_server
+from fastreg.testing import LiveServer, SandboxClient
 from tests.api.world import World
-from tests.pg import temporary_database
-
-
-@pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """A live fastreg on its own PostgreSQL database (created for this run, dropped afterwards)."""
-    data_dir: Path = tmp_path_factory.mktemp("fastreg-pg")
-    with temporary_database("fastreg_api") as url:
-        live, stop = run_live_server(Settings(database_url=url, data_dir=data_dir, sandbox_key="fastreg-test-key"))
-        yield live
-        stop()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

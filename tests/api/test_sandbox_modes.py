@@ -4,17 +4,15 @@ in the data directory, and a live server on PostgreSQL."""
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from fastreg.settings import Settings
 from fastreg.testing import LiveServer, run_live_server
+from tests.pg import temporary_database
 
 POSTGRES_URL = os.environ.get("FASTREG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -94,25 +92,12 @@ def test_generated_key_is_kept_in_the_data_directory(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def postgres_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[httpx.Client, LiveServer]]:
-    admin_url = make_url(POSTGRES_URL)
-    name = f"fastreg_sandbox_{os.getpid()}_{secrets.token_hex(3)}"
-    try:
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        if os.environ.get("FASTREG_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"PostgreSQL required but unreachable: {exc}")
-        pytest.skip(f"PostgreSQL unreachable: {exc}")
-    url = admin_url.set(database=name).render_as_string(hide_password=False)
     data_dir = tmp_path_factory.mktemp("pg-sandbox")
-    live, stop = run_live_server(Settings(database_url=url, data_dir=data_dir, sandbox_key="pg-key"))
-    with httpx.Client(base_url=live.base_url + "/sandbox/v1", headers={"X-Sandbox-Key": "pg-key"}) as client:
-        yield client, live
-    stop()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with temporary_database("fastreg_sandbox") as url:
+        live, stop = run_live_server(Settings(database_url=url, data_dir=data_dir, sandbox_key="pg-key"))
+        with httpx.Client(base_url=live.base_url + "/sandbox/v1", headers={"X-Sandbox-Key": "pg-key"}) as client:
+            yield client, live
+        stop()
 
 
 def test_sandbox_on_postgresql(postgres_sandbox: tuple[httpx.Client, LiveServer]) -> None:

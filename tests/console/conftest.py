@@ -4,19 +4,13 @@ fixture of ``fastreg.testing``): a desktop browser for the operator and a phone-
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from fastreg.settings import Settings
-from fastreg.testing import LiveServer, SandboxClient, run_live_server
-
-DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+from fastreg.testing import LiveServer, SandboxClient
 
 CHROMIUM = os.environ.get("FASTREG_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -44,29 +38,6 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     yield browser
     browser.close()
-
-
-@pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """A live fastreg on its own PostgreSQL database (dropped at the end)."""
-    admin_url = make_url(os.environ.get("FASTREG_TEST_POSTGRES_URL", DEFAULT_POSTGRES))
-    name = f"fastreg_console_{os.getpid()}_{secrets.token_hex(3)}"
-    try:
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # unreachable server
-        if os.environ.get("FASTREG_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"PostgreSQL required but unreachable: {exc}")
-        pytest.skip(f"PostgreSQL unreachable: {exc}")
-    data_dir = tmp_path_factory.mktemp("fastreg-pg")
-    url = admin_url.set(database=name).render_as_string(hide_password=False)
-    live, stop = run_live_server(Settings(database_url=url, data_dir=data_dir, sandbox_key="fastreg-test-key"))
-    yield live
-    stop()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @pytest.fixture
