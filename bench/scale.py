@@ -1,14 +1,15 @@
 """Latency at scale: 1,000,000 OAs and 5,000,000 MPs in PostgreSQL against an empty database.
 
-1. A fresh PostgreSQL database with a small fixture (a component authorized by some OAs, tickets issued
-   through the services layer) — the "empty" database. fastreg (uvicorn, one worker) answers, one request at
-   a time, fast registrations (``account/fastregister``) and ``wxamplinkget`` for OAs with five linked MPs;
-   p50 of each.
-2. Bulk load: 1,000,000 principals and OAs and 5,000,000 MPs (five per OA) with PostgreSQL ``COPY`` (streamed
-   from Python), then their identifiers, fast-register links, completed registrations and quota counters with
-   set-based ``INSERT ... SELECT``; ``VACUUM (ANALYZE)``, and a wait until no autovacuum worker runs (the
-   measurement is of the steady state, not of a database busy with its post-load maintenance).
-3. The same measurements again, with fresh tickets; prints both p50s and the ratio (target <= 1.5x).
+1. Two fresh PostgreSQL databases, each with the same small fixture made through the services layer (a
+   component authorized by some OAs, four of them with five fast-registered MPs).
+2. Bulk load of the second: 1,000,000 principals and OAs and 5,000,000 MPs (five per OA) with PostgreSQL
+   ``COPY`` (streamed from Python), then their identifiers, fast-register links, completed registrations and
+   quota counters with set-based ``INSERT ... SELECT``; ``VACUUM (ANALYZE)``, and a wait until no autovacuum
+   worker runs (the steady state is measured, not a database busy with its post-load maintenance).
+3. Tickets issued on both; one fastreg server (uvicorn, one worker) per database; one request at a time,
+   alternating between the two in small batches (so a change of load on the machine weighs on both alike):
+   fast registrations (``account/fastregister``) and ``wxamplinkget`` of the OAs with five MPs. Prints the p50
+   of each on each database and the ratio loaded/empty (target <= 1.5x).
 
     .venv/bin/python bench/scale.py                       # 1M OAs, 5M MPs (several minutes)
     .venv/bin/python bench/scale.py --oas 100000          # a quicker look
@@ -22,6 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,37 +48,75 @@ QUOTA = 5
 MPS_PER_OA = 5
 
 
-def measure(
-    url: str, data_dir: str, platform: Any, fixture: Fixture, oas: list[Any], linkget_oas: list[Any], rounds: int
-) -> tuple[float, float]:
-    """p50 (seconds) of fastregister and of wxamplinkget, one request at a time."""
-    calls = [
+@dataclass
+class Side:
+    """One database (empty, or loaded) with its fixture and, during the measurement, its server."""
+
+    name: str
+    url: str
+    data_dir: str
+    platform: Any
+    fixture: Fixture
+    link_calls: list[Call] = field(default_factory=list)
+    reg_calls: list[Call] = field(default_factory=list)
+    reg_latencies: list[float] = field(default_factory=list)
+    link_latencies: list[float] = field(default_factory=list)
+
+
+LINKED_OAS = 4  # OAs with five fast-registered MPs each, listed by wxamplinkget
+
+
+def prepare(name: str, url: str, registrations: int) -> Side:
+    """The fixture: a component, OAs authorized to it, and LINKED_OAS of them with five MPs each."""
+    from fastreg.services.fastregister import fastregister_with_token
+
+    data_dir = tempfile.mkdtemp(prefix=f"fastreg-scale-{name}-")
+    platform = bench_platform(url, data_dir)
+    fixture = make_fixture(platform, LINKED_OAS + -(-registrations // QUOTA))
+    for oa in fixture.oas[:LINKED_OAS]:
+        for _ in range(QUOTA):
+            fastregister_with_token(platform, oa.token, issue_ticket(platform, fixture, oa))
+    side = Side(name, url, data_dir, platform, fixture)
+    side.link_calls = [
+        Call("POST", f"/cgi-bin/wxopen/wxamplinkget?access_token={oa.token}", b"{}") for oa in fixture.oas[:LINKED_OAS]
+    ]
+    return side
+
+
+def issue_tickets(side: Side, registrations: int) -> None:
+    oas = side.fixture.oas[LINKED_OAS:]
+    side.reg_calls = [
         Call(
             "POST",
-            f"/cgi-bin/account/fastregister?access_token={oa.token}",
-            json.dumps({"ticket": issue_ticket(platform, fixture, oa)}).encode(),
+            f"/cgi-bin/account/fastregister?access_token={oas[i // QUOTA].token}",
+            json.dumps({"ticket": issue_ticket(side.platform, side.fixture, oas[i // QUOTA])}).encode(),
         )
-        for oa in oas
-        for _ in range(QUOTA)
+        for i in range(registrations)
     ]
-    server = start_fastreg(url, data_dir)
+    side.platform.engine.dispose()
+
+
+def measure(sides: list[Side], rounds: int, link_repeats: int) -> None:
+    """Both servers run at once; the calls alternate between them in small batches, one request at a time, so
+    that a change of load on the machine weighs on both alike."""
+    servers = [start_fastreg(side.url, side.data_dir) for side in sides]
     try:
-        warm = [Call("POST", f"/cgi-bin/wxopen/wxamplinkget?access_token={linkget_oas[0].token}", b"{}")] * 50
-        run_calls(server.base_url, warm, connections=1)
-        registered = run_calls(server.base_url, calls, connections=1)
-        if registered.ok != len(calls):
-            raise RuntimeError(f"only {registered.ok} of {len(calls)} registrations succeeded")
-        linkget = [
-            Call("POST", f"/cgi-bin/wxopen/wxamplinkget?access_token={oa.token}", b"{}")
-            for _ in range(rounds)
-            for oa in linkget_oas
-        ]
-        listed = run_calls(server.base_url, linkget, connections=1)
-        if listed.ok != len(linkget):
-            raise RuntimeError(f"only {listed.ok} of {len(linkget)} wxamplinkget calls succeeded")
+        for side, server in zip(sides, servers, strict=True):
+            run_calls(server.base_url, side.link_calls * 25, connections=1)  # warm-up
+        for index in range(rounds):
+            for side, server in zip(sides, servers, strict=True):
+                batch = side.reg_calls[index::rounds]
+                registered = run_calls(server.base_url, batch, connections=1)
+                if registered.ok != len(batch):
+                    raise RuntimeError(f"{side.name}: only {registered.ok} of {len(batch)} registrations succeeded")
+                side.reg_latencies += registered.latencies
+                listed = run_calls(server.base_url, side.link_calls * link_repeats, connections=1)
+                if listed.ok != listed.requests:
+                    raise RuntimeError(f"{side.name}: a wxamplinkget call failed")
+                side.link_latencies += listed.latencies
     finally:
-        server.stop()
-    return statistics.median(registered.latencies), statistics.median(listed.latencies)
+        for server in servers:
+            server.stop()
 
 
 def bulk_load(url: str, oas: int, batch: int = 200_000) -> float:
@@ -200,27 +240,20 @@ def bulk_load(url: str, oas: int, batch: int = 200_000) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--oas", type=int, default=1_000_000, help="OAs to load (5 MPs each)")
-    parser.add_argument("--registrations", type=int, default=200, help="fast registrations timed per phase")
-    parser.add_argument("--linkget-rounds", type=int, default=10)
+    parser.add_argument("--registrations", type=int, default=200, help="fast registrations timed per database")
+    parser.add_argument("--rounds", type=int, default=10, help="alternations between the two databases")
     args = parser.parse_args()
     print(f"machine: {machine()}")
-    per_phase = -(-args.registrations // QUOTA)
-    with postgres_database("fastreg_scale") as url:
+    with postgres_database("fastreg_scale_empty") as empty_url, postgres_database("fastreg_scale_loaded") as url:
+        migrate(empty_url)
         migrate(url)
-        data_dir = tempfile.mkdtemp(prefix="fastreg-scale-")
-        platform = bench_platform(url, data_dir)
-        fixture = make_fixture(platform, 2 * per_phase)
-        empty_oas, loaded_oas = fixture.oas[:per_phase], fixture.oas[per_phase:]
-        linkget_oas = empty_oas[:20]  # five linked MPs each once the first phase has registered
-        reg_empty, link_empty = measure(url, data_dir, platform, fixture, empty_oas, linkget_oas, args.linkget_rounds)
-        print(
-            f"empty database: fastregister p50 {reg_empty * 1000:.1f} ms, wxamplinkget p50 {link_empty * 1000:.1f} ms"
-        )
-        with platform.engine.connect() as conn:
+        empty = prepare("empty", empty_url, args.registrations)
+        loaded = prepare("loaded", url, args.registrations)
+        with loaded.platform.engine.connect() as conn:
             before = conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one()
         print(f"loading {args.oas:,} OAs and {args.oas * MPS_PER_OA:,} MPs ...", flush=True)
         seconds = bulk_load(url, args.oas)
-        with platform.engine.connect() as conn:
+        with loaded.platform.engine.connect() as conn:
             size = conn.execute(text("SELECT pg_database_size(current_database())")).scalar_one()
             counts = conn.execute(
                 text("SELECT (SELECT count(*) FROM official_accounts), (SELECT count(*) FROM mini_programs)")
@@ -229,11 +262,13 @@ def main() -> int:
             f"loaded in {seconds:.0f} s: {counts[0]:,} OAs, {counts[1]:,} MPs, database {size / 2**30:.2f} GiB "
             f"(was {before / 2**20:.0f} MiB)"
         )
-        platform.engine.dispose()
-        reg_loaded, link_loaded = measure(
-            url, data_dir, platform, fixture, loaded_oas, linkget_oas, args.linkget_rounds
-        )
-        platform.engine.dispose()
+        for side in (empty, loaded):
+            issue_tickets(side, args.registrations)
+        measure([empty, loaded], args.rounds, link_repeats=5)
+    p50 = statistics.median
+    reg_empty, reg_loaded = p50(empty.reg_latencies), p50(loaded.reg_latencies)
+    link_empty, link_loaded = p50(empty.link_latencies), p50(loaded.link_latencies)
+    print(f"empty database:  fastregister p50 {reg_empty * 1000:.1f} ms, wxamplinkget p50 {link_empty * 1000:.1f} ms")
     print(f"loaded database: fastregister p50 {reg_loaded * 1000:.1f} ms, wxamplinkget p50 {link_loaded * 1000:.1f} ms")
     reg_ratio, link_ratio = reg_loaded / reg_empty, link_loaded / link_empty
     print(f"ratio loaded/empty: fastregister {reg_ratio:.2f}x, wxamplinkget {link_ratio:.2f}x (target <= 1.5x)")
