@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
 from fastreg.adapters.db.engine import build_engine
@@ -18,7 +19,8 @@ from fastreg.adapters.db.migrate import upgrade
 from fastreg.domain.clock import FixedClock
 from fastreg.platform import Platform, build_platform
 from fastreg.settings import Settings
-from fastreg.testing import LiveServer, run_live_server
+from fastreg.testing import LiveServer, SandboxClient, run_live_server
+from tests.api.world import World
 from tests.pg import temporary_database
 
 START = datetime(2026, 11, 10, 4, 0, tzinfo=UTC)
@@ -71,3 +73,33 @@ def platform(settings: Settings, clock: FixedClock) -> Iterator[Platform]:
     wipe_engine(engine)
     yield build_platform(settings, clock=clock, engine=engine)
     engine.dispose()
+
+
+# ---------------------------------------------------------------- live servers over real HTTP
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def live(request: pytest.FixtureRequest) -> LiveServer:
+    """The server a test runs against: the plugin's SQLite server, then the PostgreSQL one."""
+    name = "fastreg_server" if request.param == "sqlite" else "postgres_server"
+    server: LiveServer = request.getfixturevalue(name)
+    return server
+
+
+@pytest.fixture
+def sandbox(live: LiveServer) -> Iterator[SandboxClient]:
+    client = SandboxClient(live.base_url, live.sandbox_key)
+    client.reset()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def api(live: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=live.base_url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def world(live: LiveServer, sandbox: SandboxClient, api: httpx.Client) -> World:
+    return World(live, sandbox, api)

@@ -11,16 +11,8 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from fastreg.testing import SandboxClient
-from tests.api import conftest as api_fixtures
+from fastreg.testing import LiveServer, SandboxClient
 from tests.api.world import OA, Component, World
-
-# The Open API tests' live servers (SQLite, PostgreSQL) and their World helper.
-postgres_server = api_fixtures.postgres_server
-live = api_fixtures.live
-sandbox = api_fixtures.sandbox
-api = api_fixtures.api
-world = api_fixtures.world
 
 PASSWORD = "Operator2026"
 
@@ -178,7 +170,7 @@ def csrf_of(html: str) -> str:
 
 
 @pytest.fixture
-def console(live: api_fixtures.LiveServer, sandbox: SandboxClient) -> Iterator[httpx.Client]:
+def console(live: LiveServer, sandbox: SandboxClient) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=live.base_url, follow_redirects=False, timeout=30) as client:
         yield client
 

@@ -16,14 +16,7 @@ from sqlalchemy import select
 
 from fastreg.adapters.db.models import Base, Operator
 from fastreg.testing import LiveServer, SandboxClient, scan_url_from_page
-from tests.api import conftest as api_fixtures
 from tests.api.world import OA, REDIRECT_URI, World, query_param
-
-postgres_server = api_fixtures.postgres_server
-live = api_fixtures.live
-sandbox = api_fixtures.sandbox
-api = api_fixtures.api
-world = api_fixtures.world
 
 PASSWORD = "Operator2026"
 
