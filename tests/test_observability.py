@@ -8,6 +8,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -178,3 +179,24 @@ def test_failed_push_deliveries_are_counted(platform: Platform, client: _SyncAda
     pushes.record_outcome(platform, first, "HTTP 500")
     pushes.record_outcome(platform, second, None)  # delivered: not a failure
     assert sample(client.get("/metrics").text, "fastreg_push_failures_total") == 1
+
+
+def test_metrics_add_up_over_workers_in_multiprocess_mode(tmp_path: Path) -> None:
+    """Two uvicorn workers with PROMETHEUS_MULTIPROC_DIR: /metrics, whichever worker answers, counts them all."""
+    from bench._common import migrate, start_fastreg
+
+    url = f"sqlite:///{tmp_path}/metrics.db"
+    migrate(url)
+    shared = tmp_path / "prometheus"
+    shared.mkdir()
+    server = start_fastreg(url, str(tmp_path / "data"), workers=2, PROMETHEUS_MULTIPROC_DIR=str(shared))
+    try:
+        for _ in range(40):
+            with httpx.Client() as fresh:  # a new connection each time, so both workers answer some
+                assert fresh.get(server.base_url + "/healthz").status_code == 200
+        text = httpx.get(server.base_url + "/metrics").text
+    finally:
+        server.stop()
+    answered = sample(text, "fastreg_http_requests_total", route="/healthz", status="200")
+    assert answered == 41  # and the start-up probe's: every request, whichever worker answered it
+    assert len(list(shared.glob("counter_*.db"))) == 2  # one file per worker
