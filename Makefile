@@ -8,7 +8,7 @@ PIP := $(VENV)/bin/pip
 FASTREG_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export FASTREG_TEST_POSTGRES_URL
 
-.PHONY: serve test install install-dev browser lint typecheck migration lock clean
+.PHONY: serve test install install-dev browser lint typecheck migration lock clean wrk
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "fastreg needs Python 3.11+ (set PYTHON=python3.x)"; exit 1; }
@@ -44,6 +44,16 @@ test: install-dev browser
 	$(VENV)/bin/ruff check src tests $(wildcard bench)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+## One benchmark from a clean clone: make bench-throughput (or bench-contention, bench-scale, bench-crash,
+## bench-startup); BENCH_ARGS="--db sqlite" passes arguments. Prints figures; see bench/README.md.
+bench-%: install-dev wrk
+	$(PY) bench/$*.py $(BENCH_ARGS)
+
+## Debian's wrk load generator for bench/throughput.py (optional: the script falls back to its own client).
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get install -y -qq wrk >/dev/null 2>&1 || echo "wrk not installed; using the asyncio client"; }
 
 lint: install-dev
 	$(VENV)/bin/ruff check src tests $(wildcard bench)
