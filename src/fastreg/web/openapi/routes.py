@@ -20,7 +20,7 @@ from fastreg.adapters.qr import qr_data_uri
 from fastreg.domain.errors import DomainError, Err, ErrorSpec
 from fastreg.domain.model import LINK_STATUS_CODES, ConfirmationKind, LinkStatus
 from fastreg.platform import Platform
-from fastreg.services import authorization, confirmations, tokens
+from fastreg.services import authorization, confirmations, fastregister, links, tokens
 from fastreg.services.credentials import CredentialKind
 from fastreg.services.tokens import ACCOUNT_TOKEN_KINDS, Caller
 from fastreg.web.deps import get_platform
@@ -363,8 +363,6 @@ async def fastregisterauth(
     copy_wx_verify: str = Query("1", description="1: the MP reuses the OA's certification (微信认证)"),
     redirect_uri: str = Query(""),
 ) -> HTMLResponse:
-    from fastreg.services import fastregister
-
     platform = get_platform(request)
     reuse = copy_wx_verify.strip().lower() in ("1", "true")
     try:
@@ -442,8 +440,6 @@ ACCESS_TOKEN = Query(None, description="authorizer access token (or the account'
     ),
 )
 async def account_fastregister(request: Request, access_token: str | None = ACCESS_TOKEN) -> WeChatJSONResponse:
-    from fastreg.services import fastregister
-
     platform = get_platform(request)
     parsed = await _json_body(request, m.FastRegisterRequest)
     if parsed.error is not None:  # the token is checked before the body
@@ -491,8 +487,6 @@ def _oa_caller(platform: Platform, token: str | None, parsed: Parsed[Any]) -> tu
 
 
 def link_items(platform: Platform, oa_appid: str) -> list[dict[str, Any]]:
-    from fastreg.services import links
-
     return [
         {
             "status": LINK_STATUS_CODES[LinkStatus(view.status)],
@@ -544,8 +538,6 @@ async def wxamplinkget(request: Request, access_token: str | None = OA_TOKEN) ->
     ),
 )
 async def wxamplink(request: Request, access_token: str | None = OA_TOKEN) -> WeChatJSONResponse:
-    from fastreg.services import links
-
     platform = get_platform(request)
     parsed = await _json_body(request, m.LinkRequest)
     caller, body = await run_in_threadpool(_oa_caller, platform, access_token, parsed)
@@ -567,8 +559,6 @@ async def wxamplink(request: Request, access_token: str | None = OA_TOKEN) -> We
     ),
 )
 async def wxampunlink(request: Request, access_token: str | None = OA_TOKEN) -> WeChatJSONResponse:
-    from fastreg.services import links
-
     platform = get_platform(request)
     parsed = await _json_body(request, m.UnlinkRequest)
     caller, body = await run_in_threadpool(_oa_caller, platform, access_token, parsed)
