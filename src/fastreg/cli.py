@@ -11,6 +11,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -250,14 +251,7 @@ def oa_create(
                     operator_email=operator_email,
                     operator_password=operator_password,
                 )
-            return {
-                "appid": created.appid,
-                "secret": created.secret,
-                "original_id": created.original_id,
-                "admin_wxid": created.admin_wxid,
-                "operator_email": created.operator_email,
-                "operator_password": created.operator_password,
-            }
+            return asdict(created)
 
         emit(run(create))
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Coroutine
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -182,14 +183,7 @@ def create_oa(body: OfficialAccountIn, platform: PlatformDep) -> dict[str, Any]:
             operator_password=body.operator_password,
             verify_expires_at=body.verify_expires_at,
         )
-    return {
-        "appid": created.appid,
-        "secret": created.secret,
-        "original_id": created.original_id,
-        "admin_wxid": created.admin_wxid,
-        "operator_email": created.operator_email,
-        "operator_password": created.operator_password,
-    }
+    return asdict(created)
 
 
 @router.get("/official-accounts/{appid}")
@@ -236,13 +230,7 @@ def create_component_route(body: ComponentIn, platform: PlatformDep) -> dict[str
             published=body.published,
             permission_sets=body.permission_sets,
         )
-    return {
-        "component_appid": created.component_appid,
-        "component_appsecret": created.component_appsecret,
-        "token": created.token,
-        "encoding_aes_key": created.encoding_aes_key,
-        "component_verify_ticket": created.component_verify_ticket,
-    }
+    return asdict(created)
 
 
 @router.post("/components/{component_appid}/verify-ticket")
