@@ -243,7 +243,7 @@ def make_fixture(platform: Any, oas: int, *, batch: int = 250) -> Fixture:
                 principal = Principal(name=f"bench principal {tag} {index}", type="enterprise", mp_count=0)
                 session.add(principal)
                 session.flush()
-                appid, original_id = new_account_ids(session)
+                appid, original_id = new_account_ids(session.connection())
                 secret = crypto.new_secret()
                 admin = crypto.new_wxid()
                 oa = OfficialAccount(

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fastreg.adapters import crypto
+from fastreg.adapters.db import statements as sql
 from fastreg.adapters.db.models import Component, Identifier, OfficialAccount, Operator, Principal
 from fastreg.adapters.db.uow import UnitOfWork
 from fastreg.domain.errors import DomainError, Err
@@ -34,11 +35,13 @@ def identifier_taken(session: Session, value: str) -> bool:
     return session.get(Identifier, value) is not None
 
 
-def new_account_ids(session: Session) -> tuple[str, str]:
-    """A fresh (appid, original_id) pair, reserved platform-wide. They are random (64 and 48 bits), so no
-    savepoint is spent on a collision: one would fail the whole transaction, which changes nothing."""
+def new_account_ids(conn: Connection) -> tuple[str, str]:
+    """A fresh (appid, original_id) pair, reserved platform-wide in one statement. They are random (64 and 48
+    bits), so no savepoint is spent on a collision: one would fail the whole transaction, which changes nothing."""
     appid, original_id = crypto.new_appid(), crypto.new_original_id()
-    session.add_all([Identifier(value=appid, kind="appid"), Identifier(value=original_id, kind="original_id")])
+    conn.execute(
+        sql.INSERT_IDENTIFIER, [{"value": appid, "kind": "appid"}, {"value": original_id, "kind": "original_id"}]
+    )
     return appid, original_id
 
 
@@ -76,7 +79,7 @@ def create_official_account(
 ) -> NewOfficialAccount:
     session, now = uow.session, uow.clock.now()
     principal = get_or_create_principal(session, principal_name, principal_type)
-    appid, original_id = new_account_ids(session)
+    appid, original_id = new_account_ids(session.connection())
     secret = crypto.new_secret()
     admin = admin_wxid or crypto.new_wxid()
     email = validate_email_format(operator_email) if operator_email else f"operator-{appid}@example.com"

@@ -346,12 +346,6 @@ def authorizer_info(platform: Platform, caller: Caller, component_appid: str, au
         }
 
 
-def holds_fastregister_permission(session: Session, component_id: int, authorizer_appid: str) -> bool:
-    """Whether the component currently holds the account's fast-registration permission set (授权互斥)."""
-    authorization = _authorization(session, component_id, authorizer_appid)
-    return authorization is not None and FASTREGISTER_PERMISSION_SET in (authorization.func_info or [])
-
-
 # ---------------------------------------------------------------- getaccountbasicinfo
 
 

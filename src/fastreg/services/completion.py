@@ -30,6 +30,7 @@ from fastreg.domain.rules import (
 )
 from fastreg.platform import Platform
 from fastreg.services import audit
+from fastreg.services.accounts import new_account_ids
 from fastreg.services.quota import AccountFacts, eligibility_input, spend
 
 
@@ -81,11 +82,7 @@ def complete(
     ensure_eligible(facts, Stage.COMPLETE)
     spend(conn, oa, facts.quota, platform)
 
-    appid, original_id = crypto.new_appid(), crypto.new_original_id()
-    # Random ids (64 and 48 bits): a collision would fail the whole transaction, which changes nothing.
-    conn.execute(
-        sql.INSERT_IDENTIFIER, [{"value": appid, "kind": "appid"}, {"value": original_id, "kind": "original_id"}]
-    )
+    appid, original_id = new_account_ids(conn)
     certification = inherited_certification(completion.reuse_certification, oa, now)
     mp_id: int = conn.execute(
         sql.INSERT_MINI_PROGRAM,
