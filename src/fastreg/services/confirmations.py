@@ -5,6 +5,7 @@ the same transaction, so a confirmation and its effect happen together or not at
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import importlib
 import json
@@ -119,7 +120,12 @@ def _account_name(session: Session, appid: str) -> str:
 
 
 def _fernet(platform: Platform) -> Fernet:
-    key = base64.urlsafe_b64encode(hashlib.sha256(("confirmation-result:" + platform.secret_key).encode()).digest())
+    return _fernet_for(platform.secret_key)
+
+
+@functools.cache
+def _fernet_for(secret_key: str) -> Fernet:
+    key = base64.urlsafe_b64encode(hashlib.sha256(("confirmation-result:" + secret_key).encode()).digest())
     return Fernet(key)
 
 

@@ -177,18 +177,10 @@ def _operator(uow: UnitOfWork, operator_id: int) -> Operator:
 
 
 def eligibility(platform: Platform, oa_id: int) -> DomainError | None:
-    """Why the OA may not start a fast registration now, or None (the 小程序管理 page and step 1)."""
+    """Why the OA may not start a fast registration now, or None (the 小程序管理 page and step 1).
+    A pending registration past its time to live no longer counts (eligibility_input leaves it out)."""
     with platform.uow(readonly=True) as uow:
-        oa = _oa(uow, oa_id)
-        now = uow.clock.now()
-        facts = eligibility_input(uow.session.connection(), oa, now, platform)
-        pending = _open_registration(uow, oa_id)
-        if (
-            pending is not None
-            and is_expired(pending.status, pending.updated_at, now, platform.settings.pending_ttl_seconds)
-            and pending.status == RegistrationStatus.PENDING
-        ):
-            facts = eligibility_input(uow.session.connection(), oa, now, platform, ignore_pending_id=pending.id)
+        facts = eligibility_input(uow.session.connection(), _oa(uow, oa_id), uow.clock.now(), platform)
         return first_refusal(facts, Stage.START)
 
 
