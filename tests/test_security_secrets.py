@@ -165,3 +165,13 @@ def test_console_login_is_rate_limited(console: httpx.Client, sandbox: SandboxCl
         assert attempt("Wrong-password-1").status_code == 400
     # Locked: even the right password is refused now, with 429.
     assert attempt(PASSWORD).status_code == 429
+
+
+def test_bearer_secrets_never_start_with_a_dash() -> None:
+    """A confirmation id or ticket starting with "-" would be taken for an option by `fastreg confirm ID`."""
+    from fastreg.adapters.crypto import new_token
+
+    # One in 64 raw URL-safe tokens starts with "-": 5,000 draws would miss that with probability ~1e-35.
+    drawn = [new_token() for _ in range(5000)]
+    assert not [token for token in drawn if token.startswith("-")]
+    assert min(random_bits(token) for token in drawn) >= 128

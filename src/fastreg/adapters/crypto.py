@@ -12,8 +12,15 @@ _hasher = PasswordHasher()
 
 
 def new_token(nbytes: int = 24) -> str:
-    """An opaque bearer secret: 192 bits by default, URL-safe."""
-    return secrets.token_urlsafe(nbytes)
+    """An opaque bearer secret: 192 bits by default, URL-safe.
+
+    Never starts with "-", so that it can be passed as a command-line argument
+    (`fastreg confirm ID`) without being taken for an option.
+    """
+    while True:
+        token = secrets.token_urlsafe(nbytes)
+        if not token.startswith("-"):
+            return token
 
 
 def token_hash(token: str) -> str:
