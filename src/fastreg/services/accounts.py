@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fastreg.adapters import crypto
 from fastreg.adapters.db import statements as sql
 from fastreg.adapters.db.models import Component, Identifier, OfficialAccount, Operator, Principal
+from fastreg.adapters.db.prepared import PreparedConnection, prepared
 from fastreg.adapters.db.uow import UnitOfWork
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import PrincipalType
@@ -35,7 +36,7 @@ def identifier_taken(session: Session, value: str) -> bool:
     return session.get(Identifier, value) is not None
 
 
-def new_account_ids(conn: Connection) -> tuple[str, str]:
+def new_account_ids(conn: PreparedConnection) -> tuple[str, str]:
     """A fresh (appid, original_id) pair, reserved platform-wide in one statement. They are random (64 and 48
     bits), so no savepoint is spent on a collision: one would fail the whole transaction, which changes nothing."""
     appid, original_id = crypto.new_appid(), crypto.new_original_id()
@@ -79,7 +80,7 @@ def create_official_account(
 ) -> NewOfficialAccount:
     session, now = uow.session, uow.clock.now()
     principal = get_or_create_principal(session, principal_name, principal_type)
-    appid, original_id = new_account_ids(session.connection())
+    appid, original_id = new_account_ids(prepared(session))
     secret = crypto.new_secret()
     admin = admin_wxid or crypto.new_wxid()
     email = validate_email_format(operator_email) if operator_email else f"operator-{appid}@example.com"

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode, urlparse
 
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fastreg.adapters import crypto
@@ -27,6 +27,7 @@ from fastreg.adapters.db.models import (
     OfficialAccount,
     Principal,
 )
+from fastreg.adapters.db.prepared import PreparedConnection
 from fastreg.adapters.db.uow import UnitOfWork
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import PRINCIPAL_TYPE_CODES, AuditKind, ConfirmationKind, PrincipalType
@@ -381,7 +382,7 @@ def is_official_account(session: Session, appid: str) -> bool:
 
 
 def authorize_new_account(
-    conn: Connection, now: datetime, component_id: int, appid: str, func_info: list[int], ttl_seconds: int
+    conn: PreparedConnection, now: datetime, component_id: int, appid: str, func_info: list[int], ttl_seconds: int
 ) -> str:
     """Authorize a just-created account (a fast-registered MP) to the component that registered it, and return
     the authorization code for ``api_query_auth``. Two inserts: a new account has no earlier authorization and

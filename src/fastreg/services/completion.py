@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from fastreg.adapters import crypto
 from fastreg.adapters.db import statements as sql
 from fastreg.adapters.db.models import Identifier
+from fastreg.adapters.db.prepared import PreparedConnection
 from fastreg.adapters.db.uow import UnitOfWork
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import AuditKind, Channel, LinkedVia, LinkStatus, RegistrationStatus
@@ -68,7 +68,7 @@ def complete(
     scan_valid: bool = True,
     component: ComponentFacts | None = None,
 ) -> CreatedMiniProgram:
-    conn, now = uow.session.connection(), uow.clock.now()
+    conn, now = uow.conn, uow.clock.now()
     facts = eligibility_input(
         conn,
         oa,
@@ -140,7 +140,7 @@ def complete(
 
 
 def _insert_open_api_registration(
-    conn: Connection,
+    conn: PreparedConnection,
     oa: AccountFacts,
     completion: Completion,
     mp_id: int,

@@ -8,12 +8,13 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from fastreg.adapters import crypto
 from fastreg.adapters.db import statements as sql
 from fastreg.adapters.db.models import Credential
+from fastreg.adapters.db.prepared import PreparedConnection, prepared
 
 
 class CredentialKind(StrEnum):
@@ -41,7 +42,7 @@ class Found:
 
 
 def issue(
-    session: Session | Connection,
+    session: Session | PreparedConnection,
     now: datetime,
     kind: CredentialKind,
     subject: str,
@@ -52,12 +53,9 @@ def issue(
     nbytes: int = 24,
 ) -> str:
     raw = crypto.new_token(nbytes)
-    if isinstance(session, Session):
-        if session.new:  # rows this one may refer to
-            session.flush()
-        conn = session.connection()
-    else:
-        conn = session
+    if isinstance(session, Session) and session.new:  # rows this one may refer to
+        session.flush()
+    conn = prepared(session)
     conn.execute(
         sql.INSERT_CREDENTIAL,
         {
@@ -101,7 +99,13 @@ def consume(session: Session, now: datetime, credential: Credential) -> bool:
 
 
 def claim(
-    conn: Connection, now: datetime, kind: CredentialKind, raw: str, *, subject: str, component_id: int | None
+    conn: PreparedConnection,
+    now: datetime,
+    kind: CredentialKind,
+    raw: str,
+    *,
+    subject: str,
+    component_id: int | None,
 ) -> dict[str, Any] | None:
     """Use a single-use secret issued to ``subject`` (and component) in one conditional statement; its data,
     or None when it is unknown, expired, already used, or someone else's. Rolled back with the transaction,

@@ -194,16 +194,12 @@ class RegistrationContext:
 
 
 def _context(uow: UnitOfWork, oa_appid: str, component_id: int) -> RegistrationContext | None:
-    row = (
-        uow.session.connection()
-        .execute(sql.OA_WITH_COMPONENT, {"appid": oa_appid, "component_id": component_id})
-        .first()
-    )
-    return None if row is None else RegistrationContext(**row._mapping)
+    row = uow.conn.execute(sql.OA_WITH_COMPONENT, {"appid": oa_appid, "component_id": component_id}).first()
+    return None if row is None else RegistrationContext(*row)
 
 
 def _fastregister(uow: UnitOfWork, platform: Platform, context: RegistrationContext, ticket: str) -> FastRegisterResult:
-    conn, now = uow.session.connection(), uow.clock.now()
+    conn, now = uow.conn, uow.clock.now()
     claimed = credentials.claim(
         conn, now, CredentialKind.TICKET, ticket, subject=context.appid, component_id=context.component_id
     )

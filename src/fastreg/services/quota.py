@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from fastreg.adapters.db import counters
 from fastreg.adapters.db import statements as sql
 from fastreg.adapters.db.models import OfficialAccount, Principal
+from fastreg.adapters.db.prepared import PreparedConnection
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import OfficialAccountFacts
 from fastreg.domain.rules import ComponentFacts, EligibilityInput, QuotaStatus, calendar_month, monthly_limit
@@ -48,7 +48,7 @@ class PrincipalRow:
 
 
 def eligibility_input(
-    conn: Connection,
+    conn: PreparedConnection,
     oa: AccountFacts,
     now: datetime,
     platform: Platform,
@@ -87,7 +87,7 @@ def eligibility_input(
     )
 
 
-def spend(conn: Connection, oa: AccountFacts, status: QuotaStatus, platform: Platform) -> None:
+def spend(conn: PreparedConnection, oa: AccountFacts, status: QuotaStatus, platform: Platform) -> None:
     """Count one completion against the OA's month and its principal's MP total, atomically in the database:
     a concurrent completion that would exceed either limit is refused here, whatever Python saw before."""
     if not counters.try_increment(conn, oa.id, counters.REGISTRATION, status.month, status.limit):

@@ -180,7 +180,7 @@ def eligibility(platform: Platform, oa_id: int) -> DomainError | None:
     """Why the OA may not start a fast registration now, or None (the 小程序管理 page and step 1).
     A pending registration past its time to live no longer counts (eligibility_input leaves it out)."""
     with platform.uow(readonly=True) as uow:
-        facts = eligibility_input(uow.session.connection(), _oa(uow, oa_id), uow.clock.now(), platform)
+        facts = eligibility_input(uow.conn, _oa(uow, oa_id), uow.clock.now(), platform)
         return first_refusal(facts, Stage.START)
 
 
@@ -215,7 +215,7 @@ def start(platform: Platform, operator_id: int) -> RegistrationView:
                 uow.commit()
                 return result
             now = uow.clock.now()
-            ensure_eligible(eligibility_input(uow.session.connection(), oa, now, platform), Stage.START)
+            ensure_eligible(eligibility_input(uow.conn, oa, now, platform), Stage.START)
             registration = Registration(
                 oa_id=oa.id,
                 channel=Channel.CONSOLE.value,
@@ -389,7 +389,7 @@ def submit_account(
         validate_password(password, password_confirm)
         _expire_stale(uow, platform, oa_id)
         oa = _oa(uow, oa_id)
-        ensure_eligible(eligibility_input(session.connection(), oa, now, platform), Stage.START)
+        ensure_eligible(eligibility_input(uow.conn, oa, now, platform), Stage.START)
         claim_identifier(session, normalized, "email")
         registration.email = normalized
         registration.password_hash = crypto.hash_password(password)

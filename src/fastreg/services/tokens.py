@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from fastreg.adapters import crypto
 from fastreg.adapters.db import statements as sql
 from fastreg.adapters.db.models import Component, MiniProgram, OfficialAccount
+from fastreg.adapters.db.prepared import prepared
 from fastreg.domain.errors import DomainError, Err
 from fastreg.platform import Platform
 from fastreg.services import credentials
@@ -54,7 +55,7 @@ def authenticate(session: Session, now: datetime, raw: str | None, kinds: Iterab
     if not raw:
         raise DomainError(Err.TOKEN_MISSING)
     allowed = {kind.value for kind in kinds}
-    credential = session.connection().execute(sql.TOKEN, {"token_hash": crypto.token_hash(raw)}).first()
+    credential = prepared(session).execute(sql.TOKEN, {"token_hash": crypto.token_hash(raw)}).first()
     if credential is None or credential.kind not in allowed or credential.used_at is not None:
         raise DomainError(Err.INVALID_CREDENTIAL)
     if credential.expires_at <= now:

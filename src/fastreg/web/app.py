@@ -21,9 +21,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from fastreg.adapters.db.checkpoint import start_checkpointer
         from fastreg.adapters.mail import start_mail
         from fastreg.services.pushes import start_worker
 
+        stop_checkpointer = start_checkpointer(platform.engine)
         stop_mail = start_mail(platform)
         push_worker = start_worker(platform)  # component pushes: verify tickets and authorization events
         try:
@@ -31,6 +33,7 @@ def create_app(
         finally:
             await push_worker.stop()
             stop_mail()
+            stop_checkpointer()
 
     app = FastAPI(
         title="fastreg",

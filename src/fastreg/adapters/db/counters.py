@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from fastreg.adapters.db import statements as sql
 from fastreg.adapters.db.models import MonthlyCounter
+from fastreg.adapters.db.prepared import PreparedConnection, prepared
 
 REGISTRATION = "registration"
 LINK = "link"
@@ -23,10 +24,12 @@ def used(session: Session, oa_id: int, kind: str, month: str) -> int:
     return value or 0
 
 
-def try_increment(conn: Connection | Session, oa_id: int, kind: str, month: str, limit: int) -> bool:
+def try_increment(
+    conn: PreparedConnection | Connection | Session, oa_id: int, kind: str, month: str, limit: int
+) -> bool:
     """Count one more for the month if that stays within ``limit``; False when the limit is reached."""
     if limit <= 0:
         return False
-    connection = conn.connection() if isinstance(conn, Session) else conn
+    runner = prepared(conn)
     params = {"oa_id": oa_id, "counter_kind": kind, "month": month, "limit": limit}
-    return connection.execute(sql.counter_upsert(connection), params).first() is not None
+    return runner.execute(sql.counter_upsert(runner.dialect.name), params).first() is not None

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Connection, Insert, Table, and_, bindparam, func, insert, select, update
+from sqlalchemy import Insert, Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from fastreg.adapters.db.models import (
@@ -142,7 +142,8 @@ INSERT_CREDENTIAL = insert(credentials)
 
 
 @cache
-def _counter_upsert(dialect: str) -> Insert:
+def counter_upsert(dialect: str) -> Insert:
+    """Insert the month's counter at 1, or add 1 only while below ``limit``; returns a row when counted."""
     dml: Callable[[Any], Any] = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = dml(counters).values(
         oa_id=bindparam("oa_id"), kind=bindparam("counter_kind"), month=bindparam("month"), used=1
@@ -153,8 +154,3 @@ def _counter_upsert(dialect: str) -> Insert:
         where=counters.c.used < bindparam("limit"),
     ).returning(counters.c.used)
     return upsert
-
-
-def counter_upsert(conn: Connection) -> Insert:
-    """Insert the month's counter at 1, or add 1 only while below ``limit``; returns a row when counted."""
-    return _counter_upsert(conn.dialect.name)

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from fastreg.adapters.db.clock import load_clock
+from fastreg.adapters.db.prepared import PreparedConnection
 from fastreg.domain.clock import Clock
 
 
@@ -60,6 +61,7 @@ class UnitOfWork:
         self._clocks = clocks
         self._readonly = readonly
         self.session: Session
+        self.conn: PreparedConnection  # the prepared statements' runner, in this transaction
         self.clock: Clock
 
     def __enter__(self) -> UnitOfWork:
@@ -67,7 +69,9 @@ class UnitOfWork:
             self._write_lock.__enter__()
         self.session = self._factory()
         # Begin now: on SQLite a write transaction takes the write lock here (BEGIN IMMEDIATE).
-        self.session.connection(execution_options={"readonly": True} if self._readonly else None)
+        self.conn = PreparedConnection(
+            self.session.connection(execution_options={"readonly": True} if self._readonly else None)
+        )
         self.clock = self._clocks.resolve(self.session)
         return self
 
