@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from fastreg.adapters.db.models import SandboxState
+from fastreg.adapters.db.prepared import PreparedConnection, prepared
 from fastreg.adapters.db.statements import SANDBOX_STATE
 from fastreg.domain.clock import Clock, as_utc
 
@@ -31,10 +32,10 @@ class Offset:
         return self._base.now() + self._offset
 
 
-def load_clock(session: Session, real: Clock) -> tuple[Clock, bool]:
+def load_clock(source: Session | PreparedConnection, real: Clock) -> tuple[Clock, bool]:
     """The sandbox clock as stored: frozen at a point, offset from real time, or real. Returns (clock, frozen)."""
-    state = session.connection().execute(SANDBOX_STATE, {"key": CLOCK_KEY}).scalar_one_or_none()
-    return clock_from_state(state, real)
+    row = prepared(source).execute(SANDBOX_STATE, {"key": CLOCK_KEY}).first()
+    return clock_from_state(row.value if row else None, real)
 
 
 def clock_from_state(state: dict[str, Any] | None, real: Clock) -> tuple[Clock, bool]:

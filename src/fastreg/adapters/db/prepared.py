@@ -29,24 +29,32 @@ Params = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
+class _Slot:
+    """One bound parameter: taken from the caller's parameters by name, or fixed when the statement was built
+    (a literal in a WHERE clause, an INSERT column's constant default); run through its type's processor."""
+
+    name: str
+    fixed: bool
+    value: Any
+    process: Processor
+
+
+@dataclass(frozen=True)
 class _Plan:
     sql: str
-    positional: tuple[str, ...] | None  # bind names in order for qmark drivers (SQLite); None: named (psycopg)
-    bind_processors: tuple[tuple[str, Callable[[Any], Any]], ...]
-    constants: tuple[tuple[str, Any], ...]  # columns an INSERT leaves out, filled with their constant default
+    named: bool  # psycopg takes a dict of names; SQLite a sequence in ``slots`` order
+    slots: tuple[_Slot, ...]
     row: type[tuple[Any, ...]] | None  # namedtuple of the returned columns, None when nothing is returned
     result_processors: tuple[Processor, ...]
-    compiled: Any
 
     def bind(self, params: Params) -> Sequence[Any] | dict[str, Any]:
-        values = self.compiled.construct_params(params)
-        for name, constant in self.constants:
-            values[name] = constant
-        for name, process in self.bind_processors:
-            values[name] = process(values[name])
-        if self.positional is None:
-            return values
-        return [values[name] for name in self.positional]
+        values = [
+            slot.value if slot.fixed else params[slot.name] if slot.process is None else slot.process(params[slot.name])
+            for slot in self.slots
+        ]
+        if self.named:
+            return {slot.name: value for slot, value in zip(self.slots, values, strict=True)}
+        return values
 
 
 _plans: dict[tuple[int, str, tuple[str, ...]], _Plan] = {}
@@ -67,28 +75,34 @@ def _compile(statement: Select[Any] | UpdateBase, dialect: Dialect, keys: tuple[
         compiled = statement.compile(dialect=dialect)
     if getattr(compiled, "contains_expanding_parameters", False):
         raise ValueError("prepared statements take no IN lists")
-    constants = []
+    defaults: dict[str, Any] = {}
     for column in [*compiled.insert_prefetch, *compiled.update_prefetch]:
         default = column.default
         if default is None or not default.is_scalar:
             raise ValueError(f"{column} needs a value: its default is not a constant")
-        constants.append((column.key, default.arg))  # type: ignore[attr-defined]
-    processors: dict[str, Callable[[Any], Any]] = {}
+        defaults[column.key] = default.arg  # type: ignore[attr-defined]
+    binds: dict[str, Any] = {}
     for bind, name in compiled.bind_names.items():
+        binds.setdefault(name, bind)  # a name bound twice (``now``) is one value
+    order = list(compiled.positiontup or ()) if compiled.positional else list(binds)
+    slots = []
+    for name in order:
+        bind = binds[name]
         process = bind.type.dialect_impl(dialect).bind_processor(dialect)
-        if process is not None:  # a name bound twice (``now``) is one value, processed once
-            processors.setdefault(name, process)
+        if name in defaults or not bind.required:
+            value = defaults.get(name, bind.value)
+            slots.append(_Slot(name, True, value if process is None else process(value), None))
+        else:
+            slots.append(_Slot(name, False, None, process))
     row = namedtuple("Row", [column.key for column in returned], rename=True) if returned else None
     return _Plan(
         sql=compiled.string,
-        positional=tuple(compiled.positiontup or ()) if compiled.positional else None,
-        bind_processors=tuple(processors.items()),
-        constants=tuple(constants),
+        named=not compiled.positional,
+        slots=tuple(slots),
         row=row,
         result_processors=tuple(
             column.type.dialect_impl(dialect).result_processor(dialect, None) for column in returned
         ),
-        compiled=compiled,
     )
 
 

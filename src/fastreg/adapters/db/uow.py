@@ -16,7 +16,7 @@ from fastreg.domain.clock import Clock
 
 
 class ClockSource(Protocol):
-    def resolve(self, session: Session) -> Clock:
+    def resolve(self, conn: PreparedConnection) -> Clock:
         """The clock in force for this transaction."""
         ...
 
@@ -27,7 +27,7 @@ class FixedClockSource:
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
 
-    def resolve(self, session: Session) -> Clock:
+    def resolve(self, conn: PreparedConnection) -> Clock:
         return self.clock
 
 
@@ -37,8 +37,8 @@ class SandboxClockSource:
     def __init__(self, real: Clock) -> None:
         self.real = real
 
-    def resolve(self, session: Session) -> Clock:
-        return load_clock(session, self.real)[0]
+    def resolve(self, conn: PreparedConnection) -> Clock:
+        return load_clock(conn, self.real)[0]
 
 
 class UnitOfWork:
@@ -72,7 +72,7 @@ class UnitOfWork:
         self.conn = PreparedConnection(
             self.session.connection(execution_options={"readonly": True} if self._readonly else None)
         )
-        self.clock = self._clocks.resolve(self.session)
+        self.clock = self._clocks.resolve(self.conn)
         return self
 
     def __exit__(
