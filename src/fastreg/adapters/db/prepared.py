@@ -16,9 +16,10 @@ from __future__ import annotations
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Insert
+from sqlalchemy import Connection, DateTime, Insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import UpdateBase
@@ -89,6 +90,9 @@ def _compile(statement: Select[Any] | UpdateBase, dialect: Dialect, keys: tuple[
     for name in order:
         bind = binds[name]
         process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None and _is_datetime(bind.type):
+            # A transaction binds its ``now`` a dozen times, and formatting it for SQLite is the dearest processor.
+            process = lru_cache(maxsize=256)(process)
         if name in defaults or not bind.required:
             value = defaults.get(name, bind.value)
             slots.append(_Slot(name, True, value if process is None else process(value), None))
@@ -104,6 +108,10 @@ def _compile(statement: Select[Any] | UpdateBase, dialect: Dialect, keys: tuple[
             column.type.dialect_impl(dialect).result_processor(dialect, None) for column in returned
         ),
     )
+
+
+def _is_datetime(type_: Any) -> bool:
+    return isinstance(type_, DateTime) or isinstance(getattr(type_, "impl_instance", None), DateTime)
 
 
 def _plan(statement: Select[Any] | UpdateBase, dialect: Dialect, params: Params) -> _Plan:
