@@ -83,7 +83,9 @@ def test_checkpointer_copies_the_wal_back_and_stops(tmp_path: Path) -> None:
     # The rows are in the WAL only (the automatic checkpoint waits for thousands of pages).
     time.sleep(0.1)
     assert path.stat().st_size < 20_000
+    before = set(threading.enumerate())
     stop = start_checkpointer(engine, interval=0.02)
+    (checkpointer,) = set(threading.enumerate()) - before
     try:
         deadline = time.monotonic() + 5
         while path.stat().st_size < 100_000 and time.monotonic() < deadline:
@@ -91,7 +93,8 @@ def test_checkpointer_copies_the_wal_back_and_stops(tmp_path: Path) -> None:
         assert path.stat().st_size >= 100_000  # copied into the database file
     finally:
         stop()
-    assert not [t for t in threading.enumerate() if t.name == "fastreg-wal-checkpoint"]
+    assert checkpointer.name == "fastreg-wal-checkpoint"
+    assert not checkpointer.is_alive()
     with sqlite3.connect(path) as probe:
         assert probe.execute("SELECT count(*) FROM t").fetchone() == (200,)
     engine.dispose()
