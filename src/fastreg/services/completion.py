@@ -2,11 +2,12 @@
 eligibility, spend the quota atomically, create the MP under the OA's principal, link it (exempt from the
 13/month limit, no follower notice, not on the profile), certify it when certification is reused, audit it.
 
-This is the hot path of ``account/fastregister``: it runs prepared Core statements on the transaction's
-connection (``adapters.db.statements``), one round trip each."""
+This is the hot path of ``account/fastregister``: it runs prepared statements (``adapters.db.prepared``) on the
+transaction's connection, its writes in one batch (one round trip on PostgreSQL)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -67,7 +68,9 @@ def complete(
     admin_wxid: str | None,
     scan_valid: bool = True,
     component: ComponentFacts | None = None,
+    then: Callable[[str], None] | None = None,
 ) -> CreatedMiniProgram:
+    """``then(appid)``: the caller's own writes for the new MP, sent in the same batch."""
     conn, now = uow.conn, uow.clock.now()
     facts = eligibility_input(
         conn,
@@ -80,61 +83,67 @@ def complete(
         component=component,
     )
     ensure_eligible(facts, Stage.COMPLETE)
-    spend(conn, oa, facts.quota, platform)
-
-    appid, original_id = new_account_ids(conn)
     certification = inherited_certification(completion.reuse_certification, oa, now)
-    mp_id: int = conn.execute(
-        sql.INSERT_MINI_PROGRAM,
-        {
-            "appid": appid,
-            "secret_hash": crypto.token_hash(crypto.new_secret()),
-            "original_id": original_id,
-            "name": completion.mp_name,
-            "principal_id": oa.principal_id,
-            "created_by_oa_id": oa.id,
-            "admin_wxid": admin_wxid,
-            "email": completion.email,
-            "password_hash": completion.password_hash,
-            "active": completion.activated,
-            "certified": certification.certified,
-            "certified_until": certification.certified_until,
-            "created_via": completion.channel.value,
-            "status": RegistrationStatus.COMPLETED.value,
-            "created_at": now,
-            "completed_at": now,
-        },
-    ).scalar_one()
-    terms = fast_registration_link()
-    conn.execute(
-        sql.INSERT_LINK,
-        {
-            "oa_id": oa.id,
-            "mp_id": mp_id,
-            "status": LinkStatus.LINKED.value,
-            "linked_via": LinkedVia.FAST_REGISTER.value,
-            "show_profile": terms.show_profile,
-            "notify_users": terms.notify_users,
-            "created_at": now,
-            "linked_at": now,
-        },
-    )
-    if completion.registration_id is None:
-        _insert_open_api_registration(conn, oa, completion, mp_id, admin_wxid, now)
-    conn.execute(
-        sql.INSERT_AUDIT,
-        [
-            _audit_row(
-                now,
-                AuditKind.COMPLETED,
-                actor,
-                oa.appid,
-                appid,
-                {"certified": certification.certified, "channel": completion.channel.value},
-            ),
-            _audit_row(now, AuditKind.LINKED, actor, oa.appid, appid, {"linked_via": LinkedVia.FAST_REGISTER.value}),
-        ],
-    )
+    with conn.batch():  # PostgreSQL: every write below in one round trip
+        spending = spend(conn, oa, facts.quota, platform)
+        appid, original_id = new_account_ids(conn)
+        inserted = conn.execute(
+            sql.INSERT_MINI_PROGRAM,
+            {
+                "appid": appid,
+                "secret_hash": crypto.token_hash(crypto.new_secret()),
+                "original_id": original_id,
+                "name": completion.mp_name,
+                "principal_id": oa.principal_id,
+                "created_by_oa_id": oa.id,
+                "admin_wxid": admin_wxid,
+                "email": completion.email,
+                "password_hash": completion.password_hash,
+                "active": completion.activated,
+                "certified": certification.certified,
+                "certified_until": certification.certified_until,
+                "created_via": completion.channel.value,
+                "status": RegistrationStatus.COMPLETED.value,
+                "created_at": now,
+                "completed_at": now,
+            },
+        )
+        terms = fast_registration_link()
+        conn.execute(
+            sql.INSERT_LINK,
+            {
+                "oa_id": oa.id,
+                "mp_appid": appid,
+                "status": LinkStatus.LINKED.value,
+                "linked_via": LinkedVia.FAST_REGISTER.value,
+                "show_profile": terms.show_profile,
+                "notify_users": terms.notify_users,
+                "created_at": now,
+                "linked_at": now,
+            },
+        )
+        if completion.registration_id is None:
+            _insert_open_api_registration(conn, oa, completion, appid, admin_wxid, now)
+        conn.execute(
+            sql.INSERT_AUDIT,
+            [
+                _audit_row(
+                    now,
+                    AuditKind.COMPLETED,
+                    actor,
+                    oa.appid,
+                    appid,
+                    {"certified": certification.certified, "channel": completion.channel.value},
+                ),
+                _audit_row(
+                    now, AuditKind.LINKED, actor, oa.appid, appid, {"linked_via": LinkedVia.FAST_REGISTER.value}
+                ),
+            ],
+        )
+        if then is not None:
+            then(appid)
+    spending.confirm()
+    mp_id: int = inserted.scalar_one()
     uow.on_commit(lambda: platform.observer.record_registration("completed"))
     return CreatedMiniProgram(mp_id, appid, certification.certified, certification.certified_until)
 
@@ -143,7 +152,7 @@ def _insert_open_api_registration(
     conn: PreparedConnection,
     oa: AccountFacts,
     completion: Completion,
-    mp_id: int,
+    mp_appid: str,
     admin_wxid: str | None,
     now: datetime,
 ) -> None:
@@ -158,7 +167,7 @@ def _insert_open_api_registration(
             "reuse_operator": False,
             "component_id": completion.component_id,
             "admin_wxid": admin_wxid,
-            "mp_id": mp_id,
+            "mp_appid": mp_appid,
             "created_at": completion.started_at,
             "updated_at": now,
             "completed_at": now,

@@ -207,6 +207,20 @@ def _fastregister(uow: UnitOfWork, platform: Platform, context: RegistrationCont
         # 授权互斥: the OA has since moved its fast-registration permission set to another component.
         raise DomainError(Err.UNAUTHORIZED_API)
     copy_wx_verify = bool(claimed and claimed.get("copy_wx_verify"))
+    codes: list[str] = []
+
+    def authorize(appid: str) -> None:
+        codes.append(
+            authorization.authorize_new_account(
+                conn,
+                now,
+                context.component_id,
+                appid,
+                list(context.permission_sets or []),
+                platform.settings.authorization_code_ttl_seconds,
+            )
+        )
+
     mp = complete(
         uow,
         platform,
@@ -223,15 +237,9 @@ def _fastregister(uow: UnitOfWork, platform: Platform, context: RegistrationCont
         scan_valid=claimed is not None,
         # The redirect URI is checked again: the component may have changed its registered domain since.
         component=component_facts(context, (claimed or {}).get("redirect_uri")),
+        then=authorize,  # the new MP is authorized to the component in the same batch of writes
     )
-    code = authorization.authorize_new_account(
-        conn,
-        now,
-        context.component_id,
-        mp.appid,
-        list(context.permission_sets or []),
-        platform.settings.authorization_code_ttl_seconds,
-    )
+    (code,) = codes
     if context.callback_url:
         _notify_component(uow, context, mp.appid, code)
     return FastRegisterResult(

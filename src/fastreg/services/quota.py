@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from fastreg.adapters.db import counters
 from fastreg.adapters.db import statements as sql
 from fastreg.adapters.db.models import OfficialAccount, Principal
-from fastreg.adapters.db.prepared import PreparedConnection
+from fastreg.adapters.db.prepared import PreparedConnection, Rows
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import OfficialAccountFacts
 from fastreg.domain.rules import ComponentFacts, EligibilityInput, QuotaStatus, calendar_month, monthly_limit
@@ -87,13 +87,29 @@ def eligibility_input(
     )
 
 
-def spend(conn: PreparedConnection, oa: AccountFacts, status: QuotaStatus, platform: Platform) -> None:
-    """Count one completion against the OA's month and its principal's MP total, atomically in the database:
-    a concurrent completion that would exceed either limit is refused here, whatever Python saw before."""
-    if not counters.try_increment(conn, oa.id, counters.REGISTRATION, status.month, status.limit):
+@dataclass(frozen=True)
+class Spending:
+    """A completion counted against the OA's month and its principal's MP total by two conditional statements
+    (atomic in the database: a concurrent completion that would exceed either limit is refused there, whatever
+    Python saw before). Sent with the rest of the completion's writes; ``confirm`` reads them afterwards."""
+
+    counted: Rows
+    principal_counted: Rows
+    limit: int
+
+    def confirm(self) -> None:
+        """Refuse (in the order of the errcode table), which rolls the whole completion back."""
+        if not self.principal_counted.rowcount:
+            raise DomainError(Err.PRINCIPAL_LIMIT)
+        if self.counted.first() is None:
+            raise DomainError(Err.QUOTA_EXCEEDED, limit=self.limit)
+
+
+def spend(conn: PreparedConnection, oa: AccountFacts, status: QuotaStatus, platform: Platform) -> Spending:
+    if status.limit <= 0:
         raise DomainError(Err.QUOTA_EXCEEDED, limit=status.limit)
-    spent = conn.execute(
+    counted = counters.increment(conn, oa.id, counters.REGISTRATION, status.month, status.limit)
+    principal_counted = conn.execute(
         sql.SPEND_PRINCIPAL, {"principal_id": oa.principal_id, "limit": platform.limits.principal_mps}
-    ).rowcount
-    if not spent:
-        raise DomainError(Err.PRINCIPAL_LIMIT)
+    )
+    return Spending(counted, principal_counted, status.limit)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from fastreg.adapters.db import statements as sql
 from fastreg.adapters.db.models import MonthlyCounter
-from fastreg.adapters.db.prepared import PreparedConnection, prepared
+from fastreg.adapters.db.prepared import PreparedConnection, Rows, prepared
 
 REGISTRATION = "registration"
 LINK = "link"
@@ -28,8 +28,11 @@ def try_increment(
     conn: PreparedConnection | Connection | Session, oa_id: int, kind: str, month: str, limit: int
 ) -> bool:
     """Count one more for the month if that stays within ``limit``; False when the limit is reached."""
-    if limit <= 0:
-        return False
-    runner = prepared(conn)
+    return limit > 0 and increment(prepared(conn), oa_id, kind, month, limit).first() is not None
+
+
+def increment(conn: PreparedConnection, oa_id: int, kind: str, month: str, limit: int) -> Rows:
+    """The conditional upsert itself: a row when counted, none when ``limit`` was reached (read it late in a
+    batch)."""
     params = {"oa_id": oa_id, "counter_kind": kind, "month": month, "limit": limit}
-    return runner.execute(sql.counter_upsert(runner.dialect.name), params).first() is not None
+    return conn.execute(sql.counter_upsert(conn.dialect.name), params)

@@ -14,7 +14,8 @@ statement is compiled).
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -124,13 +125,36 @@ def _plan(statement: Select[Any] | UpdateBase, dialect: Dialect, params: Params)
 
 
 class Rows:
-    """What a prepared statement gave back: its rows (named tuples) and the number of rows it changed."""
+    """What a prepared statement gave back: its rows (named tuples) and the number of rows it changed. Inside
+    a batch on PostgreSQL they arrive later: the first look at them waits for the batch's answers."""
 
-    __slots__ = ("rowcount", "rows")
+    __slots__ = ("_fetch", "_rowcount", "_rows")
 
-    def __init__(self, rows: list[Any], rowcount: int) -> None:
-        self.rows = rows
-        self.rowcount = rowcount
+    def __init__(
+        self,
+        rows: list[Any] | None = None,
+        rowcount: int = 0,
+        *,
+        fetch: Callable[[], tuple[list[Any], int]] | None = None,
+    ) -> None:
+        self._rows = rows or []
+        self._rowcount = rowcount
+        self._fetch = fetch
+
+    def _ready(self) -> None:
+        if self._fetch is not None:
+            fetch, self._fetch = self._fetch, None
+            self._rows, self._rowcount = fetch()
+
+    @property
+    def rows(self) -> list[Any]:
+        self._ready()
+        return self._rows
+
+    @property
+    def rowcount(self) -> int:
+        self._ready()
+        return self._rowcount
 
     def first(self) -> Any:
         return self.rows[0] if self.rows else None
@@ -147,7 +171,7 @@ class Rows:
 class PreparedConnection:
     """Runs prepared statements on the DBAPI connection under ``connection`` (same transaction)."""
 
-    __slots__ = ("_dbapi", "connection", "dialect")
+    __slots__ = ("_dbapi", "_pipeline", "connection", "dialect")
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
@@ -155,31 +179,56 @@ class PreparedConnection:
         dbapi = connection.connection.driver_connection
         assert dbapi is not None, "the connection is open"
         self._dbapi = dbapi
+        self._pipeline: Any = None
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Statements executed inside go to PostgreSQL together, in one round trip (psycopg's pipeline mode),
+        and their ``Rows`` are read afterwards; an error in any of them is raised when the batch ends (or when
+        a result is looked at), and fails the transaction. On SQLite, which has no round trips, statements
+        run one by one as outside a batch."""
+        if self._pipeline is not None or not hasattr(self._dbapi, "pipeline"):
+            yield
+            return
+        with self._dbapi.pipeline() as pipeline:
+            self._pipeline = pipeline
+            try:
+                yield
+            finally:
+                self._pipeline = None
 
     def execute(self, statement: Select[Any] | UpdateBase, params: Params | Sequence[Params]) -> Rows:
-        if not isinstance(params, Mapping):
-            return self._execute_many(statement, params)
-        plan = _plan(statement, self.dialect, params)
+        many: Sequence[Params] = [] if isinstance(params, Mapping) else params
+        if not isinstance(params, Mapping) and not many:
+            return Rows()
+        first: Params = params if isinstance(params, Mapping) else many[0]
+        plan = _plan(statement, self.dialect, first)
         cursor = self._dbapi.cursor()
         try:
-            cursor.execute(plan.sql, plan.bind(params))
-            rows = cursor.fetchall() if plan.row is not None else []
-            return Rows([_row(plan, raw) for raw in rows], cursor.rowcount)
-        finally:
+            if many:
+                if plan.row is not None:
+                    raise ValueError("executemany returns nothing")
+                cursor.executemany(plan.sql, [plan.bind(one) for one in many])
+            else:
+                cursor.execute(plan.sql, plan.bind(first))
+        except BaseException:
             cursor.close()
+            raise
+        pipeline = self._pipeline
 
-    def _execute_many(self, statement: Select[Any] | UpdateBase, many: Sequence[Params]) -> Rows:
-        if not many:
-            return Rows([], 0)
-        plan = _plan(statement, self.dialect, many[0])
-        if plan.row is not None:
-            raise ValueError("executemany returns nothing")
-        cursor = self._dbapi.cursor()
-        try:
-            cursor.executemany(plan.sql, [plan.bind(params) for params in many])
-            return Rows([], cursor.rowcount)
-        finally:
-            cursor.close()
+        def fetch() -> tuple[list[Any], int]:
+            try:
+                if pipeline is not None and self._pipeline is pipeline:
+                    pipeline.sync()  # looked at inside the batch: send what is queued and wait for it
+                raw = cursor.fetchall() if plan.row is not None else []
+                return [_row(plan, one) for one in raw], cursor.rowcount
+            finally:
+                cursor.close()
+
+        if pipeline is not None:
+            return Rows(fetch=fetch)
+        rows, rowcount = fetch()
+        return Rows(rows, rowcount)
 
 
 def _row(plan: _Plan, raw: Sequence[Any]) -> Any:

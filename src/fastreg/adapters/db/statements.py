@@ -134,8 +134,12 @@ SPEND_PRINCIPAL = (
 
 INSERT_IDENTIFIER = insert(_table(Identifier))
 INSERT_MINI_PROGRAM = insert(_table(MiniProgram)).returning(_table(MiniProgram).c.id)
-INSERT_LINK = insert(_table(Link))
-INSERT_REGISTRATION = insert(registrations)
+# The new MP's id by its appid, so that its link and registration can be written in the same batch as the MP.
+_NEW_MP_ID = (
+    select(_table(MiniProgram).c.id).where(_table(MiniProgram).c.appid == bindparam("mp_appid")).scalar_subquery()
+)
+INSERT_LINK = insert(_table(Link)).values(mp_id=_NEW_MP_ID)
+INSERT_REGISTRATION = insert(registrations).values(mp_id=_NEW_MP_ID)
 INSERT_AUDIT = insert(_table(AuditEvent))
 INSERT_AUTHORIZATION = insert(authorizations)
 INSERT_CREDENTIAL = insert(credentials)
