@@ -51,7 +51,9 @@ class Platform:
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
     def uow(self, *, readonly: bool = False) -> UnitOfWork:
-        return UnitOfWork(self.sessions, self.clocks, readonly=readonly, platform=self, write_lock=self.write_lock)
+        return UnitOfWork(
+            self.engine, self.sessions, self.clocks, readonly=readonly, platform=self, write_lock=self.write_lock
+        )
 
     @property
     def limits(self) -> QuotaLimits:

@@ -7,7 +7,7 @@ from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any, Protocol
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from fastreg.adapters.db.clock import load_clock
@@ -44,6 +44,7 @@ class SandboxClockSource:
 class UnitOfWork:
     def __init__(
         self,
+        engine: Engine,
         factory: sessionmaker[Session],
         clocks: ClockSource,
         *,
@@ -57,36 +58,60 @@ class UnitOfWork:
         # SQLite: threads of one process queue here for the single write lock, instead of polling for it in
         # SQLite's busy handler (which sleeps in steps of up to 100 ms and wrecks throughput under load).
         self._write_lock = None if readonly else write_lock
+        self._engine = engine
         self._factory = factory
         self._clocks = clocks
         self._readonly = readonly
-        self.session: Session
+        self._connection: Connection
+        self._session: Session | None = None
         self.conn: PreparedConnection  # the prepared statements' runner, in this transaction
         self.clock: Clock
 
     def __enter__(self) -> UnitOfWork:
         if self._write_lock is not None:
             self._write_lock.__enter__()
-        self.session = self._factory()
-        # Begin now: on SQLite a write transaction takes the write lock here (BEGIN IMMEDIATE).
-        self.conn = PreparedConnection(
-            self.session.connection(execution_options={"readonly": True} if self._readonly else None)
-        )
-        self.clock = self._clocks.resolve(self.conn)
+        try:
+            connection = self._engine.connect()
+            if self._readonly:
+                connection = connection.execution_options(readonly=True)
+            # Begin now: on SQLite a write transaction takes the write lock here (BEGIN IMMEDIATE).
+            connection.begin()
+            self._connection = connection
+            self.conn = PreparedConnection(connection)
+            self.clock = self._clocks.resolve(self.conn)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
         return self
+
+    @property
+    def session(self) -> Session:
+        """The ORM session, made on first use (the hot paths run prepared statements only), inside this unit of
+        work's transaction: it flushes at ``commit`` but the commit itself is the connection's."""
+        if self._session is None:
+            self._session = self._factory(bind=self._connection, join_transaction_mode="rollback_only")
+        return self._session
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        # close() rolls back whatever was not committed, without expiring the loaded objects.
+        # Closing rolls back whatever was not committed, without expiring the loaded objects.
         try:
-            self.session.close()
+            if self._session is not None:
+                self._session.close()
         finally:
-            if self._write_lock is not None:
-                self._write_lock.__exit__(None, None, None)
+            try:
+                connection = getattr(self, "_connection", None)
+                if connection is not None:
+                    connection.close()
+            finally:
+                if self._write_lock is not None:
+                    self._write_lock.__exit__(None, None, None)
 
     def commit(self) -> None:
-        self.session.commit()
+        if self._session is not None:
+            self._session.commit()  # flushes; the session does not own the transaction
+        self._connection.commit()
         callbacks, self._after_commit = self._after_commit, []
         for callback in callbacks:
             callback()
