@@ -3,7 +3,7 @@ single-use ticket; ``fastregister`` spends it and runs the whole remaining path 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import urlparse
@@ -132,9 +132,10 @@ def fastregister(platform: Platform, oa_appid: str, component_id: int, ticket: s
     """Fast registration for an OA and a component already identified (tests, benchmarks, the CLI)."""
     try:
         with platform.uow() as uow:
-            context = _context(uow, oa_appid, component_id)
-            if context is None:
+            row = uow.conn.execute(sql.OA_WITH_COMPONENT, {"appid": oa_appid, "component_id": component_id}).first()
+            if row is None:
                 raise DomainError(Err.INVALID_APPID)
+            context = _context(row)
             result = _fastregister(uow, platform, context, ticket)
             uow.commit()
             return result
@@ -155,14 +156,16 @@ def fastregister_with_token(platform: Platform, access_token: str | None, ticket
     context: RegistrationContext | None = None
     try:
         with platform.uow() as uow:
-            caller = tokens.authenticate(uow.session, uow.clock.now(), access_token, tokens.ACCOUNT_TOKEN_KINDS)
+            caller, row = tokens.authenticate_with(
+                uow.conn, sql.TOKEN_WITH_OA_CONTEXT, uow.clock.now(), access_token, tokens.ACCOUNT_TOKEN_KINDS
+            )
             if caller.component_id is None:
-                if not authorization.is_official_account(uow.session, caller.appid):
+                if row.id is None:  # an MP's own token
                     raise DomainError(Err.UNAUTHORIZED_API)
                 raise DomainError(Err.SCAN_INVALID)
-            context = _context(uow, caller.appid, caller.component_id)
-            if context is None:  # an MP's token
+            if row.id is None or row.component_appid is None:  # an MP's authorizer token
                 raise DomainError(Err.UNAUTHORIZED_API)
+            context = _context(row)
             result = _fastregister(uow, platform, context, ticket)
             uow.commit()
             return result
@@ -193,9 +196,12 @@ class RegistrationContext:
     authorized_func_info: list[int] | None
 
 
-def _context(uow: UnitOfWork, oa_appid: str, component_id: int) -> RegistrationContext | None:
-    row = uow.conn.execute(sql.OA_WITH_COMPONENT, {"appid": oa_appid, "component_id": component_id}).first()
-    return None if row is None else RegistrationContext(*row)
+_CONTEXT_FIELDS = tuple(field.name for field in fields(RegistrationContext))
+
+
+def _context(row: Any) -> RegistrationContext:
+    """The context from a row of ``statements.OA_WITH_COMPONENT`` or ``statements.TOKEN_WITH_OA_CONTEXT``."""
+    return RegistrationContext(**{name: getattr(row, name) for name in _CONTEXT_FIELDS})
 
 
 def _fastregister(uow: UnitOfWork, platform: Platform, context: RegistrationContext, ticket: str) -> FastRegisterResult:

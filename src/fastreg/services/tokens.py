@@ -11,14 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from fastreg.adapters import crypto
 from fastreg.adapters.db import statements as sql
 from fastreg.adapters.db.models import Component, MiniProgram, OfficialAccount
-from fastreg.adapters.db.prepared import prepared
+from fastreg.adapters.db.prepared import PreparedConnection, prepared
 from fastreg.domain.errors import DomainError, Err
 from fastreg.platform import Platform
 from fastreg.services import credentials
@@ -49,24 +50,34 @@ class Caller:
         return self.kind is CredentialKind.AUTHORIZER_TOKEN
 
 
-def authenticate(session: Session, now: datetime, raw: str | None, kinds: Iterable[CredentialKind]) -> Caller:
+def authenticate(
+    conn: Session | PreparedConnection, now: datetime, raw: str | None, kinds: Iterable[CredentialKind]
+) -> Caller:
     """The caller behind ``raw``: 41001 when missing, 40001 when unknown (or of another kind), 42001 when
     expired by the platform clock. Every API call starts here, so it is one prepared statement."""
+    return authenticate_with(prepared(conn), sql.TOKEN, now, raw, kinds)[0]
+
+
+def authenticate_with(
+    conn: PreparedConnection, statement: Select[Any], now: datetime, raw: str | None, kinds: Iterable[CredentialKind]
+) -> tuple[Caller, Any]:
+    """:func:`authenticate` by ``statement``, which reads the token's columns (``statements.TOKEN``) and may
+    read more along; returns the caller and the row."""
     if not raw:
         raise DomainError(Err.TOKEN_MISSING)
     allowed = {kind.value for kind in kinds}
-    credential = prepared(session).execute(sql.TOKEN, {"token_hash": crypto.token_hash(raw)}).first()
+    credential = conn.execute(statement, {"token_hash": crypto.token_hash(raw)}).first()
     if credential is None or credential.kind not in allowed or credential.used_at is not None:
         raise DomainError(Err.INVALID_CREDENTIAL)
     if credential.expires_at <= now:
         raise DomainError(Err.TOKEN_EXPIRED)
-    return Caller(CredentialKind(credential.kind), credential.subject, credential.component_id)
+    return Caller(CredentialKind(credential.kind), credential.subject, credential.component_id), credential
 
 
 def check_authenticated(platform: Platform, raw: str | None, kinds: Iterable[CredentialKind]) -> Caller:
     """:func:`authenticate` in its own read-only transaction (the API checks the token before the body)."""
     with platform.uow(readonly=True) as uow:
-        return authenticate(uow.session, uow.clock.now(), raw, kinds)
+        return authenticate(uow.conn, uow.clock.now(), raw, kinds)
 
 
 def component_of(session: Session, caller: Caller, component_appid: str) -> Component:

@@ -51,35 +51,43 @@ TOKEN = select(
 
 SANDBOX_STATE = select(_table(SandboxState).c.value).where(_table(SandboxState).c.key == bindparam("key"))
 
-# The OA, the component acting for it and what the OA authorized it to do, in one round trip.
+# The OA, the component acting for it and what the OA authorized it to do.
+_OA_CONTEXT = (
+    official_accounts.c.id,
+    official_accounts.c.appid,
+    official_accounts.c.name,
+    official_accounts.c.principal_id,
+    official_accounts.c.verified,
+    official_accounts.c.verify_expires_at,
+    official_accounts.c.overseas,
+    official_accounts.c.admin_wxid,
+    components.c.appid.label("component_appid"),
+    components.c.published,
+    components.c.permission_sets,
+    components.c.redirect_domain,
+    components.c.callback_url,
+    authorizations.c.func_info.label("authorized_func_info"),
+)
+_AUTHORIZED = and_(
+    authorizations.c.component_id == components.c.id,
+    authorizations.c.authorizer_appid == official_accounts.c.appid,
+)
 OA_WITH_COMPONENT = (
-    select(
-        official_accounts.c.id,
-        official_accounts.c.appid,
-        official_accounts.c.name,
-        official_accounts.c.principal_id,
-        official_accounts.c.verified,
-        official_accounts.c.verify_expires_at,
-        official_accounts.c.overseas,
-        official_accounts.c.admin_wxid,
-        components.c.id.label("component_id"),
-        components.c.appid.label("component_appid"),
-        components.c.published,
-        components.c.permission_sets,
-        components.c.redirect_domain,
-        components.c.callback_url,
-        authorizations.c.func_info.label("authorized_func_info"),
-    )
+    select(*_OA_CONTEXT, components.c.id.label("component_id"))
     .select_from(official_accounts)
     .join(components, components.c.id == bindparam("component_id"))
-    .outerjoin(
-        authorizations,
-        and_(
-            authorizations.c.component_id == components.c.id,
-            authorizations.c.authorizer_appid == official_accounts.c.appid,
-        ),
-    )
+    .outerjoin(authorizations, _AUTHORIZED)
     .where(official_accounts.c.appid == bindparam("appid"))
+)
+# For account/fastregister, in one round trip: the token (as TOKEN), the OA it acts for, the component holding
+# it and the OA's context as OA_WITH_COMPONENT; NULLs when the token is not an OA's authorizer token.
+TOKEN_WITH_OA_CONTEXT = (
+    select(*TOKEN.selected_columns, *_OA_CONTEXT)
+    .select_from(credentials)
+    .outerjoin(official_accounts, official_accounts.c.appid == credentials.c.subject)
+    .outerjoin(components, components.c.id == credentials.c.component_id)
+    .outerjoin(authorizations, _AUTHORIZED)
+    .where(credentials.c.token_hash == bindparam("token_hash"))
 )
 
 # Bind names differ from the column names: an UPDATE reserves those for its SET clause.
