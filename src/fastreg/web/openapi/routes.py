@@ -584,3 +584,8 @@ async def wxampunlink(request: Request, access_token: str | None = OA_TOKEN) -> 
     caller, body = await run_in_threadpool(_oa_caller, platform, access_token, parsed)
     await run_in_threadpool(links.unlink, platform, caller.appid, body.appid)
     return ok()
+
+
+# FastAPI tries the routes in order, twice per request (the application, then this router), and the registration
+# call is the one that must be cheap: it is tried first. (The OpenAPI document lists it first too.)
+router.routes.sort(key=lambda route: getattr(route, "path", None) != "/cgi-bin/account/fastregister")
