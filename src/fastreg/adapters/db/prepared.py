@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, DateTime, Insert
@@ -41,22 +42,62 @@ class _Slot:
     process: Processor
 
 
-@dataclass(frozen=True)
 class _Plan:
-    sql: str
-    named: bool  # psycopg takes a dict of names; SQLite a sequence in ``slots`` order
-    slots: tuple[_Slot, ...]
-    row: type[tuple[Any, ...]] | None  # namedtuple of the returned columns, None when nothing is returned
-    result_processors: tuple[Processor, ...]
+    """A statement compiled for one dialect: its SQL, how to bind a call's parameters, how to read its rows."""
+
+    def __init__(
+        self,
+        sql: str,
+        named: bool,
+        slots: Sequence[_Slot],
+        row: type[Any] | None,
+        result_processors: Sequence[Processor],
+    ) -> None:
+        self.sql = sql
+        self.named = named  # psycopg takes a dict of names; SQLite a sequence in ``slots`` order
+        self.row = row  # namedtuple of the returned columns, None when nothing is returned
+        # Binding runs for every statement of every request: the caller's values are picked in one C call,
+        # and only the slots that need it are touched afterwards.
+        taken = [index for index, slot in enumerate(slots) if not slot.fixed]
+        self._taken = taken
+        self._pick: Callable[[Params], Sequence[Any]] | None = _picker([slots[index].name for index in taken])
+        self._template = [slot.value if slot.fixed else None for slot in slots]
+        self._processed = [(index, slots[index].process) for index in taken if slots[index].process is not None]
+        self._all_taken = len(taken) == len(slots)
+        self._names = [slot.name for slot in slots]
+        self._results = [(index, process) for index, process in enumerate(result_processors) if process is not None]
 
     def bind(self, params: Params) -> Sequence[Any] | dict[str, Any]:
-        values = [
-            slot.value if slot.fixed else params[slot.name] if slot.process is None else slot.process(params[slot.name])
-            for slot in self.slots
-        ]
+        if self._pick is None:
+            values = list(self._template)
+        elif self._all_taken:
+            values = list(self._pick(params))
+        else:
+            values = list(self._template)
+            for index, value in zip(self._taken, self._pick(params), strict=True):
+                values[index] = value
+        for index, process in self._processed:
+            values[index] = process(values[index])  # type: ignore[misc]
         if self.named:
-            return {slot.name: value for slot, value in zip(self.slots, values, strict=True)}
+            return dict(zip(self._names, values, strict=True))
         return values
+
+    def make_row(self, raw: Sequence[Any]) -> Any:
+        assert self.row is not None
+        if self._results:
+            raw = list(raw)
+            for index, process in self._results:
+                raw[index] = process(raw[index])
+        return self.row._make(raw)
+
+
+def _picker(names: list[str]) -> Callable[[Params], Sequence[Any]] | None:
+    if not names:
+        return None
+    pick = itemgetter(*names)
+    if len(names) == 1:
+        return lambda params: (pick(params),)
+    return pick
 
 
 _plans: dict[tuple[int, str, tuple[str, ...]], _Plan] = {}
@@ -221,7 +262,7 @@ class PreparedConnection:
                 if pipeline is not None and self._pipeline is pipeline:
                     pipeline.sync()  # looked at inside the batch: send what is queued and wait for it
                 raw = cursor.fetchall() if plan.row is not None else []
-                return [_row(plan, one) for one in raw], cursor.rowcount
+                return [plan.make_row(one) for one in raw], cursor.rowcount
             finally:
                 cursor.close()
 
@@ -229,16 +270,6 @@ class PreparedConnection:
             return Rows(fetch=fetch)
         rows, rowcount = fetch()
         return Rows(rows, rowcount)
-
-
-def _row(plan: _Plan, raw: Sequence[Any]) -> Any:
-    assert plan.row is not None
-    return plan.row(
-        *(
-            value if process is None else process(value)
-            for process, value in zip(plan.result_processors, raw, strict=True)
-        )
-    )
 
 
 def prepared(source: Session | Connection | PreparedConnection) -> PreparedConnection:
