@@ -43,6 +43,9 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.platform = platform
+    from fastreg.web.deps import WriteGroups
+
+    app.state.write_groups = WriteGroups(platform)
     from fastreg.web.middleware import install as install_edge
 
     install_edge(app, platform)  # request id, access log, metrics, body-size limit, GET /metrics

@@ -238,6 +238,10 @@ class PreparedConnection:
             finally:
                 self._pipeline = None
 
+    def execute_driver(self, sql: str) -> None:
+        """A statement without parameters or results (SAVEPOINT and the like), straight on the driver."""
+        self._dbapi.execute(sql)
+
     def execute(self, statement: Select[Any] | UpdateBase, params: Params | Sequence[Params]) -> Rows:
         many: Sequence[Params] = [] if isinstance(params, Mapping) else params
         if not isinstance(params, Mapping) and not many:

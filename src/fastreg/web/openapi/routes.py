@@ -23,7 +23,7 @@ from fastreg.platform import Platform
 from fastreg.services import authorization, confirmations, fastregister, links, tokens
 from fastreg.services.credentials import CredentialKind
 from fastreg.services.tokens import ACCOUNT_TOKEN_KINDS, Caller
-from fastreg.web.deps import get_platform, run_unit_of_work
+from fastreg.web.deps import get_platform, write_groups
 from fastreg.web.openapi import models as m
 from fastreg.web.openapi.errors import (
     BODY_TOO_LARGE,
@@ -462,8 +462,8 @@ async def account_fastregister(request: Request) -> WeChatJSONResponse:
     parsed = await _json_body(request, m.FastRegisterRequest)
     if parsed.error is not None:  # the token is checked before the body
         await run_in_threadpool(_authenticate, platform, access_token, list(ACCOUNT_TOKEN_KINDS))
-    result = await run_unit_of_work(
-        platform, fastregister.fastregister_with_token, platform, access_token, parsed.value.ticket
+    result = await write_groups(request).run(
+        fastregister.fastregister_with_token, platform, access_token, parsed.value.ticket
     )
     return WeChatJSONResponse(
         {
