@@ -3,6 +3,7 @@ triggered through the API with the state unchanged afterwards, token checks firs
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -139,6 +140,47 @@ def test_a_ticket_used_concurrently_registers_once(world: World) -> None:
         codes = list(pool.map(call, range(8)))
     assert sorted(codes) == [0] + [61058] * 7
     assert len(snapshot(world, setup.oa)["linked"]) == 1
+
+
+def test_concurrent_calls_each_get_their_own_answer_and_the_quota_holds(world: World) -> None:
+    """Calls arriving together (on SQLite they are committed in groups, each call in its own savepoint): the
+    enterprise OA gets exactly its 5, the individual business its 1, bad tickets 61058 without hurting the good
+    one beside them."""
+    enterprise = ready(world)
+    individual = ready(world, principal_type="individual_business")
+    calls = [(enterprise.token, world.ticket(enterprise.component, enterprise.oa)) for _ in range(8)]
+    calls += [(individual.token, world.ticket(individual.component, individual.oa)) for _ in range(3)]
+    other = ready(world)  # bad tickets, for an OA whose quota stays open (61055 would come before 61058)
+    calls += [(other.token, "no-such-ticket") for _ in range(3)] + [
+        (other.token, world.ticket(other.component, other.oa))
+    ]
+
+    async def send_all() -> list[tuple[str, int]]:
+        async with httpx.AsyncClient(base_url=world.live.base_url, timeout=30) as client:
+
+            async def one(token: str, ticket: str) -> tuple[str, int]:
+                response = await client.post(
+                    "/cgi-bin/account/fastregister",
+                    params={"access_token": token},
+                    content=f'{{"ticket":"{ticket}"}}',
+                )
+                return token, int(response.json()["errcode"])
+
+            return list(await asyncio.gather(*(one(token, ticket) for token, ticket in calls)))
+
+    answers = asyncio.run(send_all())
+    by_caller = {
+        token: sorted(code for caller, code in answers if caller == token)
+        for token in (enterprise.token, individual.token, other.token)
+    }
+    assert by_caller[enterprise.token] == [0] * 5 + [61055] * 3
+    assert by_caller[individual.token] == [0] + [61055] * 2
+    assert by_caller[other.token] == [0] + [61058] * 3
+    assert snapshot(world, other.oa)["quota_used"] == 1
+    assert snapshot(world, enterprise.oa)["quota_used"] == 5
+    assert len(snapshot(world, enterprise.oa)["linked"]) == 5
+    assert snapshot(world, individual.oa)["quota_used"] == 1
+    assert len(snapshot(world, individual.oa)["linked"]) == 1
 
 
 # ---------------------------------------------------------------- token checks come first

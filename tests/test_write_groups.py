@@ -1,0 +1,149 @@
+"""Short write use cases from async routes (WriteGroups): on SQLite the calls of one event-loop turn run on the loop
+thread in one transaction, each in its own savepoint, so a refused one leaves the others committed; a caller gone
+before its turn is skipped; while another thread holds the write lock they wait in a worker thread (the loop keeps
+serving); on PostgreSQL each runs in a worker thread. The background WAL checkpointer copies the WAL back and
+stops cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, text
+
+from fastreg.adapters.db.checkpoint import start_checkpointer
+from fastreg.adapters.db.engine import build_engine
+from fastreg.adapters.db.migrate import upgrade
+from fastreg.adapters.db.models import AuditEvent
+from fastreg.domain.errors import DomainError, Err
+from fastreg.domain.model import AuditKind
+from fastreg.platform import Platform
+from fastreg.services import audit
+from fastreg.web.deps import WriteGroups
+
+
+def audited_use_case(platform: Platform, actor: str, *, refuse: bool = False) -> tuple[int, int]:
+    """A short write use case as the services write them: its own unit of work, an audit row, a commit."""
+    with platform.uow() as uow:
+        audit.record(uow.session, uow.clock.now(), AuditKind.REFUSED, actor)
+        uow.session.flush()
+        if refuse:
+            raise DomainError(Err.QUOTA_EXCEEDED, limit=5)
+        uow.commit()
+        return threading.get_ident(), id(uow.conn)
+
+
+def actors(platform: Platform) -> set[str]:
+    with platform.uow(readonly=True) as uow:
+        return set(uow.session.scalars(select(AuditEvent.actor)))
+
+
+def test_calls_of_one_turn_commit_together_on_the_loop_thread(platform: Platform) -> None:
+    groups = WriteGroups(platform)
+
+    async def main() -> tuple[int, list[Any]]:
+        calls = [groups.run(audited_use_case, platform, f"call-{n}", refuse=n == 2) for n in range(5)]
+        return threading.get_ident(), await asyncio.gather(*calls, return_exceptions=True)
+
+    loop_thread, outcomes = asyncio.run(main())
+    assert isinstance(outcomes[2], DomainError) and outcomes[2].errcode == 61055
+    kept = [outcome for n, outcome in enumerate(outcomes) if n != 2]
+    if platform.engine.dialect.name == "sqlite":
+        assert {thread for thread, _ in kept} == {loop_thread}
+        assert len({connection for _, connection in kept}) == 1  # one transaction for the group
+    else:  # PostgreSQL: each call in a worker thread, in its own transaction
+        assert loop_thread not in {thread for thread, _ in kept}
+    # The refused call's savepoint was rolled back; the others' work is committed.
+    assert actors(platform) == {"call-0", "call-1", "call-3", "call-4"}
+
+
+def test_a_caller_gone_before_its_turn_is_not_run(platform: Platform) -> None:
+    groups = WriteGroups(platform)
+
+    async def main() -> None:
+        gone = asyncio.ensure_future(groups.run(audited_use_case, platform, "gone"))
+        stays = asyncio.ensure_future(groups.run(audited_use_case, platform, "stays"))
+        await asyncio.sleep(0)  # both are queued
+        gone.cancel()
+        await stays
+
+    asyncio.run(main())
+    if platform.engine.dialect.name == "sqlite":
+        assert actors(platform) == {"stays"}
+    else:
+        assert "stays" in actors(platform)
+
+
+def test_waits_in_a_worker_thread_while_another_thread_writes(tmp_path: Path) -> None:
+    from fastreg.platform import build_platform
+    from fastreg.settings import Settings
+
+    platform = build_platform(Settings(database_url=f"sqlite:///{tmp_path}/w.db", data_dir=tmp_path))
+    upgrade(platform.settings.database_url)
+    lock = platform.write_lock
+    assert lock is not None
+    held = threading.Event()
+    release = threading.Event()
+
+    def writer() -> None:
+        with lock:
+            held.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    held.wait(5)
+    groups = WriteGroups(platform)
+
+    async def main() -> tuple[int, tuple[int, int], int]:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticking = asyncio.create_task(ticker())
+        asyncio.get_running_loop().call_later(0.2, release.set)
+        ran = await groups.run(audited_use_case, platform, "waited")
+        ticking.cancel()
+        return threading.get_ident(), ran, ticks
+
+    loop_thread, (ran_on, _), ticks = asyncio.run(main())
+    thread.join()
+    assert ran_on != loop_thread
+    assert ticks >= 5  # the loop kept running while the use case waited for the lock
+    assert actors(platform) == {"waited"}
+    platform.engine.dispose()
+
+
+def test_checkpointer_copies_the_wal_back_and_stops(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    engine = build_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x TEXT)"))
+        for _ in range(200):
+            conn.execute(text("INSERT INTO t VALUES (:x)"), {"x": "y" * 500})
+    # The rows are in the WAL only (the automatic checkpoint waits for thousands of pages).
+    time.sleep(0.1)
+    assert path.stat().st_size < 20_000
+    before = set(threading.enumerate())
+    stop = start_checkpointer(engine, interval=0.02)
+    (checkpointer,) = set(threading.enumerate()) - before
+    try:
+        deadline = time.monotonic() + 5
+        while path.stat().st_size < 100_000 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert path.stat().st_size >= 100_000  # copied into the database file
+    finally:
+        stop()
+    assert checkpointer.name == "fastreg-wal-checkpoint"
+    assert not checkpointer.is_alive()
+    with sqlite3.connect(path) as probe:
+        assert probe.execute("SELECT count(*) FROM t").fetchone() == (200,)
+    engine.dispose()
