@@ -1,8 +1,8 @@
 """Profile fastreg's ``POST /cgi-bin/account/fastregister`` under load with py-spy (``pip install py-spy``).
 
 Prepares tickets through the services layer, starts fastreg (uvicorn, one worker), samples it with
-``py-spy record`` while the tickets are spent, and prints the functions with the most samples (inclusive and
-self), restricted to fastreg, SQLAlchemy, the drivers and the web stack.
+``py-spy record --gil`` (only the thread holding the GIL: where the CPU goes, not where threads wait) while the
+tickets are spent, and prints the functions with the most samples (inclusive and self).
 
     .venv/bin/python bench/profile_fastregister.py --db sqlite --tickets 2000
 """
