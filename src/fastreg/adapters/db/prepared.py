@@ -100,7 +100,8 @@ def _picker(names: list[str]) -> Callable[[Params], Sequence[Any]] | None:
     return pick
 
 
-_plans: dict[tuple[int, str, tuple[str, ...]], _Plan] = {}
+# Keyed by the statement itself (not its id, which a collected statement would hand on to a new one).
+_plans: dict[tuple[Any, str, tuple[str, ...]], _Plan] = {}
 
 
 def _returned_columns(statement: Select[Any] | UpdateBase) -> list[Any]:
@@ -158,7 +159,7 @@ def _is_datetime(type_: Any) -> bool:
 
 def _plan(statement: Select[Any] | UpdateBase, dialect: Dialect, params: Params) -> _Plan:
     keys = tuple(params) if isinstance(statement, Insert) else ()
-    cache_key = (id(statement), dialect.name, keys)
+    cache_key = (statement, dialect.name, keys)
     plan = _plans.get(cache_key)
     if plan is None:
         plan = _plans[cache_key] = _compile(statement, dialect, keys)
