@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 
 from fastreg.adapters.db.checkpoint import start_checkpointer
 from fastreg.adapters.db.engine import build_engine
 from fastreg.adapters.db.migrate import upgrade
-from fastreg.adapters.db.models import AuditEvent
+from fastreg.adapters.db.models import AuditEvent, Identifier
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import AuditKind
 from fastreg.platform import Platform
@@ -147,3 +148,31 @@ def test_checkpointer_copies_the_wal_back_and_stops(tmp_path: Path) -> None:
     with sqlite3.connect(path) as probe:
         assert probe.execute("SELECT count(*) FROM t").fetchone() == (200,)
     engine.dispose()
+
+
+def clashing_use_case(platform: Platform) -> None:
+    """A use case whose ORM flush fails (the identifier exists)."""
+    with platform.uow() as uow:
+        uow.session.add(Identifier(value="taken", kind="appid"))
+        uow.session.flush()
+        uow.commit()
+
+
+def test_a_failed_flush_in_a_group_leaves_the_others_committed(platform: Platform) -> None:
+    with platform.uow() as uow:
+        uow.session.add(Identifier(value="taken", kind="appid"))
+        uow.commit()
+    groups = WriteGroups(platform)
+
+    async def main() -> list[Any]:
+        calls = [
+            groups.run(audited_use_case, platform, "before"),
+            groups.run(clashing_use_case, platform),
+            groups.run(audited_use_case, platform, "after"),
+        ]
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    outcomes = asyncio.run(main())
+    assert isinstance(outcomes[1], IntegrityError)
+    assert not isinstance(outcomes[0], BaseException) and not isinstance(outcomes[2], BaseException)
+    assert actors(platform) == {"before", "after"}

@@ -118,7 +118,10 @@ class UnitOfWork:
         """The ORM session, made on first use (the hot paths run prepared statements only), inside this unit of
         work's transaction: it flushes at ``commit`` but the commit itself is the connection's."""
         if self._session is None:
-            self._session = self._factory(bind=self._connection, join_transaction_mode="rollback_only")
+            # In a group the session keeps to a savepoint of its own: a failed flush makes SQLAlchemy roll the
+            # session back, and that must not take the rest of the group's transaction with it.
+            mode = "create_savepoint" if self._outer is not None else "rollback_only"
+            self._session = self._factory(bind=self._connection, join_transaction_mode=mode)
         return self._session
 
     def __exit__(
