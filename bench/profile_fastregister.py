@@ -97,7 +97,19 @@ def main() -> int:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         raw = out / f"fastregister-{args.db}.txt"
-        command = [py_spy, "record", "--gil", "--format", "raw", "-o", str(raw), "-r", "200", "-p", str(server.process.pid)]
+        command = [
+            py_spy,
+            "record",
+            "--gil",
+            "--format",
+            "raw",
+            "-o",
+            str(raw),
+            "-r",
+            "200",
+            "-p",
+            str(server.process.pid),
+        ]
         if args.idle:
             command.append("--idle")
         spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
