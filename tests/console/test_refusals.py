@@ -241,3 +241,37 @@ def test_government_oa_must_reuse_certification(page: Page, server: LiveServer, 
     page.click("#qualifications-next")
     expect(page.locator("#step-indicator li.current")).to_have_text("填写帐号信息")
     assert registration.get(server.platform, oa_id, view.id).reuse_certification is True
+
+
+def test_admin_step_shows_a_refusal_that_arises_while_waiting(
+    page: Page, phone: Page, server: LiveServer, sandbox: SandboxClient
+) -> None:
+    """At step 7 the principal is blacklisted while the page waits for the admin: the desktop page says so by
+    itself (it polls), the admin's confirmation is refused on the phone, and lifting it lets it complete."""
+    oa = make_oa(sandbox, tag="待绑定")
+    email = "blacklisted-meanwhile@example.com"
+    registration_id = to_pending(server.platform, oa, email)
+    registration.activate(server.platform, activation_link(sandbox, email).rsplit("/", 1)[-1])
+    _, oa_id = operator_id(server.platform, oa.email)
+    registration.bind_admin(server.platform, oa_id, registration_id, "wxid_waiting01")
+    login(page, oa)
+    page.goto("/oa/fastreg")
+    admin_url = decode_qr(page, "#admin-qr")
+    expect(page.locator("#admin-refusal")).to_have_count(0)
+
+    principal = "测试主体待绑定enterprise有限公司"
+    sandbox.set_blacklisted(principal)
+    expect(page.locator("#admin-refusal")).to_contain_text("现在无法完成注册", timeout=15_000)
+    expect(page.locator("#admin-refusal")).to_contain_text("该主体已被列入黑名单")
+    shot(page, "refusal-step7-blacklisted")
+    phone.goto(admin_url + "?wxid=wxid_waiting01")
+    phone.click("#confirm-button")
+    expect(phone.locator("#phone-error")).to_contain_text("该主体已被列入黑名单")
+    assert sandbox.official_account(oa.appid)["pending_registration"] is not None
+
+    sandbox.set_blacklisted(principal, False)
+    expect(page.locator("#admin-refusal")).to_have_count(0, timeout=15_000)
+    phone.goto(admin_url + "?wxid=wxid_waiting01")
+    phone.click("#confirm-button")
+    expect(phone.locator("#confirmation-result")).to_have_attribute("data-status", "confirmed")
+    expect(page).to_have_url(re.compile(r"/oa/fastreg/done/\d+$"), timeout=15_000)

@@ -597,6 +597,30 @@ def on_admin_answered(uow: UnitOfWork, confirmation: Confirmation, action: str, 
     return None
 
 
+def completion_refusal(platform: Platform, oa_id: int, registration_id: int) -> DomainError | None:
+    """Why a pending registration could not complete now (the completion rules of rules.md: the principal's
+    limit, the blacklist, the month's quota, ...), or None. Read only: the admin-binding step shows it while it
+    waits for the admin, whose confirmation would be refused for that reason."""
+    with platform.uow(readonly=True) as uow:
+        registration = _registration(uow, oa_id, registration_id)
+        if registration.status != RegistrationStatus.PENDING:
+            return None
+        facts = eligibility_input(
+            uow.conn,
+            _oa(uow, oa_id),
+            uow.clock.now(),
+            platform,
+            ignore_pending_id=registration.id,
+            reuse_certification=bool(registration.reuse_certification),
+            scan_valid=True,
+        )
+        try:
+            ensure_eligible(facts, Stage.COMPLETE)
+        except DomainError as error:
+            return error
+        return None
+
+
 def admin_status(platform: Platform, oa_id: int, registration_id: int) -> tuple[str, str | None]:
     """(registration status, admin confirmation status) for the polling page."""
     return _polled_status(platform, oa_id, registration_id, lambda r: r.admin_confirmation_id)

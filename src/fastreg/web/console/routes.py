@@ -425,18 +425,28 @@ def _confirmation(platform: Platform, confirmation_id: str | None) -> confirmati
 
 
 def _poll_state(
-    view: Any, scan: confirmations.ConfirmationView | None, admin: confirmations.ConfirmationView | None
+    view: Any,
+    scan: confirmations.ConfirmationView | None,
+    admin: confirmations.ConfirmationView | None,
+    refusal: DomainError | None = None,
 ) -> str:
     parts = [str(view.status), str(view.step), str(bool(view.activated))]
     parts.append(scan.status if scan else "-")
     parts.append(admin.status if admin else "-")
+    parts.append(str(refusal.errcode) if refusal else "-")
     return ":".join(parts)
+
+
+def _step7_refusal(platform: Platform, oa_id: int, view: Any) -> DomainError | None:
+    """At the admin-binding step: what would refuse the completion now (shown, and polled for)."""
+    return registration.completion_refusal(platform, oa_id, view.id) if view.step == 7 else None
 
 
 def _wizard_context(request: Request, op: OperatorCtx, view: Any) -> dict[str, Any]:
     platform = get_platform(request)
     scan = _confirmation(platform, view.scan_confirmation_id) if view.step == 3 else None
     admin = _confirmation(platform, view.admin_confirmation_id) if view.step == 7 else None
+    refusal = _step7_refusal(platform, op.who.oa_id, view)
     oa = queries.oa_summary(platform, op.who.oa_id)
     context: dict[str, Any] = {
         "reg": view,
@@ -444,7 +454,8 @@ def _wizard_context(request: Request, op: OperatorCtx, view: Any) -> dict[str, A
         "oa": oa,
         "scan": scan,
         "admin": admin,
-        "poll_state": _poll_state(view, scan, admin),
+        "refusal": err_text(request, refusal) if refusal else None,
+        "poll_state": _poll_state(view, scan, admin, refusal),
         "certification_locked": oa.principal_type in CERTIFICATION_MANDATORY,
         "operator_wxid": op.who.wxid,
     }
@@ -630,7 +641,8 @@ def wizard_status(request: Request) -> Response:
         return JSONResponse({"state": "gone", "redirect": "/oa/fastreg"})
     scan = _confirmation(platform, view.scan_confirmation_id) if view.step == 3 else None
     admin = _confirmation(platform, view.admin_confirmation_id) if view.step == 7 else None
-    return JSONResponse({"state": _poll_state(view, scan, admin), "step": view.step, "status": view.status})
+    refusal = _step7_refusal(platform, op.who.oa_id, view)
+    return JSONResponse({"state": _poll_state(view, scan, admin, refusal), "step": view.step, "status": view.status})
 
 
 @router.get("/oa/fastreg/done/{registration_id}")
