@@ -614,11 +614,7 @@ def completion_refusal(platform: Platform, oa_id: int, registration_id: int) -> 
             reuse_certification=bool(registration.reuse_certification),
             scan_valid=True,
         )
-        try:
-            ensure_eligible(facts, Stage.COMPLETE)
-        except DomainError as error:
-            return error
-        return None
+        return first_refusal(facts, Stage.COMPLETE)
 
 
 def admin_status(platform: Platform, oa_id: int, registration_id: int) -> tuple[str, str | None]:

@@ -90,13 +90,12 @@ class UnitOfWork:
         if self._write_lock is not None:
             self._write_lock.__enter__()
         try:
-            connection = self._engine.connect()
+            self._connection = self._engine.connect()  # set at once, so that a failure below still closes it
             if self._readonly:
-                connection = connection.execution_options(readonly=True)
+                self._connection = self._connection.execution_options(readonly=True)
             # Begin now: on SQLite a write transaction takes the write lock here (BEGIN IMMEDIATE).
-            connection.begin()
-            self._connection = connection
-            self.conn = PreparedConnection(connection)
+            self._connection.begin()
+            self.conn = PreparedConnection(self._connection)
             self.clock = self._clocks.resolve(self.conn)
         except BaseException:
             self.__exit__(None, None, None)
