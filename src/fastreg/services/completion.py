@@ -32,7 +32,7 @@ from fastreg.domain.rules import (
 from fastreg.platform import Platform
 from fastreg.services import audit
 from fastreg.services.accounts import new_account_ids
-from fastreg.services.quota import AccountFacts, eligibility_input, spend
+from fastreg.services.quota import AccountFacts, EligibilityQuery, spend
 
 
 @dataclass(frozen=True)
@@ -69,18 +69,15 @@ def complete(
     scan_valid: bool = True,
     component: ComponentFacts | None = None,
     then: Callable[[str], None] | None = None,
+    eligibility: EligibilityQuery | None = None,
 ) -> CreatedMiniProgram:
-    """``then(appid)``: the caller's own writes for the new MP, sent in the same batch."""
+    """``then(appid)``: the caller's own writes for the new MP, sent in the same batch. ``eligibility``: the
+    OA's eligibility query, when the caller sent it already (with its own reads, in one round trip)."""
     conn, now = uow.conn, uow.clock.now()
-    facts = eligibility_input(
-        conn,
-        oa,
-        now,
-        platform,
-        ignore_pending_id=completion.registration_id,
-        reuse_certification=completion.reuse_certification,
-        scan_valid=scan_valid,
-        component=component,
+    if eligibility is None:
+        eligibility = EligibilityQuery(conn, oa, now, platform, completion.registration_id)
+    facts = eligibility.facts(
+        reuse_certification=completion.reuse_certification, scan_valid=scan_valid, component=component
     )
     ensure_eligible(facts, Stage.COMPLETE)
     certification = inherited_certification(completion.reuse_certification, oa, now)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from fastreg.adapters import crypto
 from fastreg.adapters.db import statements as sql
 from fastreg.adapters.db.models import Credential
-from fastreg.adapters.db.prepared import PreparedConnection, prepared
+from fastreg.adapters.db.prepared import PreparedConnection, Rows, prepared
 
 
 class CredentialKind(StrEnum):
@@ -110,7 +110,21 @@ def claim(
     """Use a single-use secret issued to ``subject`` (and component) in one conditional statement; its data,
     or None when it is unknown, expired, already used, or someone else's. Rolled back with the transaction,
     so a refused call leaves the secret usable; a concurrent claim waits for the row and then finds it used."""
-    row = conn.execute(
+    return claimed_data(send_claim(conn, now, kind, raw, subject=subject, component_id=component_id))
+
+
+def send_claim(
+    conn: PreparedConnection,
+    now: datetime,
+    kind: CredentialKind,
+    raw: str,
+    *,
+    subject: str,
+    component_id: int | None,
+) -> Rows:
+    """:func:`claim`'s statement, sent (inside a batch: queued with the caller's other statements); read its
+    answer with :func:`claimed_data`."""
+    return conn.execute(
         sql.CLAIM_CREDENTIAL,
         {
             "claimed_hash": crypto.token_hash(raw),
@@ -119,7 +133,11 @@ def claim(
             "claimed_subject": subject,
             "claimed_component_id": component_id,
         },
-    ).first()
+    )
+
+
+def claimed_data(claimed: Rows) -> dict[str, Any] | None:
+    row = claimed.first()
     return None if row is None else dict(row.data or {})
 
 

@@ -20,6 +20,7 @@ from fastreg.services.accounts import FASTREGISTER_PERMISSION_SET, find_componen
 from fastreg.services.completion import Completion, complete, record_refusal
 from fastreg.services.confirmations import ConfirmationView
 from fastreg.services.credentials import CredentialKind
+from fastreg.services.quota import EligibilityQuery
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,7 @@ def fastregister_with_token(platform: Platform, access_token: str | None, ticket
     try:
         with platform.uow() as uow:
             caller, row = tokens.authenticate_with(
-                uow.conn, sql.TOKEN_WITH_OA_CONTEXT, uow.clock.now(), access_token, tokens.ACCOUNT_TOKEN_KINDS
+                uow.conn, sql.TOKEN_WITH_OA_CONTEXT, uow.clock, access_token, tokens.ACCOUNT_TOKEN_KINDS
             )
             if caller.component_id is None:
                 if row.id is None:  # an MP's own token
@@ -206,9 +207,12 @@ def _context(row: Any) -> RegistrationContext:
 
 def _fastregister(uow: UnitOfWork, platform: Platform, context: RegistrationContext, ticket: str) -> FastRegisterResult:
     conn, now = uow.conn, uow.clock.now()
-    claimed = credentials.claim(
-        conn, now, CredentialKind.TICKET, ticket, subject=context.appid, component_id=context.component_id
-    )
+    with conn.batch():  # the ticket's claim and the OA's eligibility facts in one round trip
+        claiming = credentials.send_claim(
+            conn, now, CredentialKind.TICKET, ticket, subject=context.appid, component_id=context.component_id
+        )
+        eligibility = EligibilityQuery(conn, context, now, platform)
+    claimed = credentials.claimed_data(claiming)
     if claimed is not None and FASTREGISTER_PERMISSION_SET not in (context.authorized_func_info or []):
         # 授权互斥: the OA has since moved its fast-registration permission set to another component.
         raise DomainError(Err.UNAUTHORIZED_API)
@@ -244,6 +248,7 @@ def _fastregister(uow: UnitOfWork, platform: Platform, context: RegistrationCont
         # The redirect URI is checked again: the component may have changed its registered domain since.
         component=component_facts(context, (claimed or {}).get("redirect_uri")),
         then=authorize,  # the new MP is authorized to the component in the same batch of writes
+        eligibility=eligibility,
     )
     (code,) = codes
     if context.callback_url:

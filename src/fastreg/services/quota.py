@@ -61,30 +61,58 @@ def eligibility_input(
     """Gather the facts the domain's eligibility rules read, in one query. ``ignore_pending_id``: the
     registration being completed is itself the pending one, so it does not block itself. A pending
     registration left longer than its time to live has expired, even before anything marks it so."""
-    month = calendar_month(now, platform.settings.timezone)
-    row = conn.execute(
-        sql.ELIGIBILITY,
-        {
-            "principal_id": oa.principal_id,
-            "oa_id": oa.id,
-            "counter_kind": counters.REGISTRATION,
-            "month": month,
-            "stale_before": now - timedelta(seconds=platform.settings.pending_ttl_seconds),
-            "ignore_registration_id": -1 if ignore_pending_id is None else ignore_pending_id,
-        },
-    ).one()
-    return EligibilityInput(
-        oa=oa,
-        principal=PrincipalRow(row.type, row.blacklisted),
-        principal_mp_count=row.mp_count,
-        quota=QuotaStatus(month=month, limit=monthly_limit(row.type, platform.limits), used=row.used or 0),
-        has_pending=bool(row.pending),
-        now=now,
-        limits=platform.limits,
-        reuse_certification=reuse_certification,
-        scan_valid=scan_valid,
-        component=component,
+    return EligibilityQuery(conn, oa, now, platform, ignore_pending_id).facts(
+        reuse_certification=reuse_certification, scan_valid=scan_valid, component=component
     )
+
+
+class EligibilityQuery:
+    """:func:`eligibility_input` in two halves: the query is sent when this is made (inside a batch, along
+    with the caller's other reads), the facts are built when asked for."""
+
+    def __init__(
+        self,
+        conn: PreparedConnection,
+        oa: AccountFacts,
+        now: datetime,
+        platform: Platform,
+        ignore_pending_id: int | None = None,
+    ) -> None:
+        self._oa, self._now, self._platform = oa, now, platform
+        self._month = calendar_month(now, platform.settings.timezone)
+        self._rows = conn.execute(
+            sql.ELIGIBILITY,
+            {
+                "principal_id": oa.principal_id,
+                "oa_id": oa.id,
+                "counter_kind": counters.REGISTRATION,
+                "month": self._month,
+                "stale_before": now - timedelta(seconds=platform.settings.pending_ttl_seconds),
+                "ignore_registration_id": -1 if ignore_pending_id is None else ignore_pending_id,
+            },
+        )
+
+    def facts(
+        self,
+        *,
+        reuse_certification: bool | None = None,
+        scan_valid: bool | None = None,
+        component: ComponentFacts | None = None,
+    ) -> EligibilityInput:
+        row = self._rows.one()
+        limits = self._platform.limits
+        return EligibilityInput(
+            oa=self._oa,
+            principal=PrincipalRow(row.type, row.blacklisted),
+            principal_mp_count=row.mp_count,
+            quota=QuotaStatus(month=self._month, limit=monthly_limit(row.type, limits), used=row.used or 0),
+            has_pending=bool(row.pending),
+            now=self._now,
+            limits=limits,
+            reuse_certification=reuse_certification,
+            scan_valid=scan_valid,
+            component=component,
+        )
 
 
 @dataclass(frozen=True)

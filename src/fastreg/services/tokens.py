@@ -18,8 +18,10 @@ from sqlalchemy.orm import Session
 
 from fastreg.adapters import crypto
 from fastreg.adapters.db import statements as sql
+from fastreg.adapters.db.clock import FrozenAt
 from fastreg.adapters.db.models import Component, MiniProgram, OfficialAccount
 from fastreg.adapters.db.prepared import PreparedConnection, prepared
+from fastreg.domain.clock import Clock
 from fastreg.domain.errors import DomainError, Err
 from fastreg.platform import Platform
 from fastreg.services import credentials
@@ -55,18 +57,23 @@ def authenticate(
 ) -> Caller:
     """The caller behind ``raw``: 41001 when missing, 40001 when unknown (or of another kind), 42001 when
     expired by the platform clock. Every API call starts here, so it is one prepared statement."""
-    return authenticate_with(prepared(conn), sql.TOKEN, now, raw, kinds)[0]
+    return authenticate_with(prepared(conn), sql.TOKEN, FrozenAt(now), raw, kinds)[0]
 
 
 def authenticate_with(
-    conn: PreparedConnection, statement: Select[Any], now: datetime, raw: str | None, kinds: Iterable[CredentialKind]
+    conn: PreparedConnection, statement: Select[Any], clock: Clock, raw: str | None, kinds: Iterable[CredentialKind]
 ) -> tuple[Caller, Any]:
     """:func:`authenticate` by ``statement``, which reads the token's columns (``statements.TOKEN``) and may
-    read more along; returns the caller and the row."""
+    read more along; returns the caller and the row. The token is looked up before the clock is asked for
+    the time, in one batch: a unit of work's first statements, its BEGIN and its sandbox clock then reach
+    PostgreSQL in one round trip."""
     if not raw:
         raise DomainError(Err.TOKEN_MISSING)
     allowed = {kind.value for kind in kinds}
-    credential = conn.execute(statement, {"token_hash": crypto.token_hash(raw)}).first()
+    with conn.batch():
+        found = conn.execute(statement, {"token_hash": crypto.token_hash(raw)})
+        now = clock.now()
+    credential = found.first()
     if credential is None or credential.kind not in allowed or credential.used_at is not None:
         raise DomainError(Err.INVALID_CREDENTIAL)
     if credential.expires_at <= now:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from contextvars import ContextVar
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -47,6 +48,24 @@ class SandboxClockSource:
 
     def resolve(self, conn: PreparedConnection) -> Clock:
         return load_clock(conn, self.real)[0]
+
+
+class _ClockOnFirstUse:
+    """The transaction's clock, read from its source when first asked for the time: inside a batch, the
+    sandbox clock's query then goes to PostgreSQL with the statements queued before it (and the BEGIN), in
+    one round trip instead of two of its own."""
+
+    __slots__ = ("_clock", "_conn", "_source")
+
+    def __init__(self, source: ClockSource, conn: PreparedConnection) -> None:
+        self._source = source
+        self._conn = conn
+        self._clock: Clock | None = None
+
+    def now(self) -> datetime:
+        if self._clock is None:
+            self._clock = self._source.resolve(self._conn)
+        return self._clock.now()
 
 
 # The unit of work a group of use cases shares while ``run_grouped`` runs them.
@@ -96,7 +115,7 @@ class UnitOfWork:
             # Begin now: on SQLite a write transaction takes the write lock here (BEGIN IMMEDIATE).
             self._connection.begin()
             self.conn = PreparedConnection(self._connection)
-            self.clock = self._clocks.resolve(self.conn)
+            self.clock = _ClockOnFirstUse(self._clocks, self.conn)
         except BaseException:
             self.__exit__(None, None, None)
             raise
