@@ -1,7 +1,7 @@
 """Short write use cases from async routes (WriteGroups): on SQLite the calls of one event-loop turn run on the loop
 thread in one transaction, each in its own savepoint, so a refused one leaves the others committed; a caller gone
 before its turn is skipped; while another thread holds the write lock they wait in a worker thread (the loop keeps
-serving); on PostgreSQL each runs in a worker thread. The background WAL checkpointer copies the WAL back and
+serving); on PostgreSQL each runs on the loop thread in a greenlet with its own transaction. The background WAL checkpointer copies the WAL back and
 stops cleanly."""
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from fastreg.adapters.db.migrate import upgrade
 from fastreg.adapters.db.models import AuditEvent, Identifier
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import AuditKind
-from fastreg.platform import Platform
+from fastreg.platform import Platform, build_platform
+from fastreg.settings import Settings
 from fastreg.services import audit
 from fastreg.web.deps import WriteGroups
 
@@ -48,16 +49,17 @@ def test_calls_of_one_turn_commit_together_on_the_loop_thread(platform: Platform
 
     async def main() -> tuple[int, list[Any]]:
         calls = [groups.run(audited_use_case, platform, f"call-{n}", refuse=n == 2) for n in range(5)]
-        return threading.get_ident(), await asyncio.gather(*calls, return_exceptions=True)
+        try:
+            return threading.get_ident(), await asyncio.gather(*calls, return_exceptions=True)
+        finally:
+            await groups.close()
 
     loop_thread, outcomes = asyncio.run(main())
     assert isinstance(outcomes[2], DomainError) and outcomes[2].errcode == 61055
     kept = [outcome for n, outcome in enumerate(outcomes) if n != 2]
+    assert {thread for thread, _ in kept} == {loop_thread}
     if platform.engine.dialect.name == "sqlite":
-        assert {thread for thread, _ in kept} == {loop_thread}
         assert len({connection for _, connection in kept}) == 1  # one transaction for the group
-    else:  # PostgreSQL: each call in a worker thread, in its own transaction
-        assert loop_thread not in {thread for thread, _ in kept}
     # The refused call's savepoint was rolled back; the others' work is committed.
     assert actors(platform) == {"call-0", "call-1", "call-3", "call-4"}
 
@@ -71,12 +73,62 @@ def test_a_caller_gone_before_its_turn_is_not_run(platform: Platform) -> None:
         await asyncio.sleep(0)  # both are queued
         gone.cancel()
         await stays
+        await groups.close()
 
     asyncio.run(main())
     if platform.engine.dialect.name == "sqlite":
         assert actors(platform) == {"stays"}
     else:
         assert "stays" in actors(platform)
+
+
+def test_on_postgres_the_loop_serves_other_calls_while_one_waits_for_the_database(postgres_url: str) -> None:
+    """Each call runs in a greenlet on the loop thread with its own transaction: one that waits on the
+    database (here a row lock held by another transaction) does not hold up the others, and finishes once the
+    lock is released."""
+    engine = build_engine(postgres_url)
+    platform = build_platform(Settings(database_url=postgres_url, sandbox_key="k"), engine=engine)
+    groups = WriteGroups(platform)
+    finished: list[str] = []
+
+    def waits_for_lock() -> int:
+        with platform.uow() as uow:
+            uow.session.execute(text("SELECT * FROM sandbox_state WHERE key = 'lock-probe' FOR UPDATE"))
+            finished.append("waiter")
+            return threading.get_ident()
+
+    def quick() -> int:
+        with platform.uow(readonly=True) as uow:
+            uow.session.execute(text("SELECT 1"))
+            finished.append("quick")
+            return threading.get_ident()
+
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM sandbox_state WHERE key = 'lock-probe'"))
+        conn.execute(text("INSERT INTO sandbox_state (key, value) VALUES ('lock-probe', '{}')"))
+    holder = engine.connect()
+    holder.execute(text("SELECT * FROM sandbox_state WHERE key = 'lock-probe' FOR UPDATE"))
+
+    async def main() -> tuple[int, list[int]]:
+        waiter = asyncio.ensure_future(groups.run(waits_for_lock))
+        await asyncio.sleep(0.2)
+        first = await groups.run(quick)  # answered while the other call still waits for the lock
+        assert finished == ["quick"]
+        holder.rollback()  # a blocking call here, but quick: releases the lock
+        try:
+            return threading.get_ident(), [first, await waiter]
+        finally:
+            await groups.close()
+
+    try:
+        loop_thread, threads = asyncio.run(main())
+    finally:
+        holder.close()
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM sandbox_state WHERE key = 'lock-probe'"))
+        engine.dispose()
+    assert finished == ["quick", "waiter"]
+    assert threads == [loop_thread, loop_thread]
 
 
 def test_waits_in_a_worker_thread_while_another_thread_writes(tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ def create_app(
         try:
             yield
         finally:
+            await app.state.write_groups.close()
             await push_worker.stop()
             stop_mail()
             stop_checkpointer()

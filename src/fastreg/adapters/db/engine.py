@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from fastreg.adapters.db.checkpoint import AUTOCHECKPOINT_PAGES
 
@@ -26,6 +27,14 @@ def build_engine(url: str, *, pool_size: int = 10) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, parsed.database)
     return create_engine(url, pool_size=pool_size, max_overflow=40, pool_pre_ping=False)
+
+
+def build_loop_engine(engine: Engine, *, pool_size: int) -> AsyncEngine:
+    """A PostgreSQL engine on psycopg's asyncio connections, to the same database as ``engine``, for the use
+    cases an event loop runs itself (``web.deps.WriteGroups``): sync code in greenlets, whose waits on the
+    network are the loop's (SQLAlchemy's ``greenlet_spawn``). Its connections belong to the loop that opened
+    them; dispose of it on that loop."""
+    return create_async_engine(engine.url, pool_size=pool_size, max_overflow=0, pool_pre_ping=False)
 
 
 def _sqlite_engine(url: str, database: str | None) -> Engine:

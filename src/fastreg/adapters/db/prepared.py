@@ -21,11 +21,17 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
+import psycopg
+from psycopg.waiting import wait as psycopg_wait
+from psycopg.waiting import wait_async
 from sqlalchemy import Connection, DateTime, Insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.selectable import Select
+from sqlalchemy.util import await_only
+
+from fastreg.adapters.db.pgpipeline import Answer, PostgresBatch, Waiter, wire_sql
 
 Processor = Callable[[Any], Any] | None
 Params = Mapping[str, Any]
@@ -66,8 +72,17 @@ class _Plan:
         self._all_taken = len(taken) == len(slots)
         self._names = [slot.name for slot in slots]
         self._results = [(index, process) for index, process in enumerate(result_processors) if process is not None]
+        # PostgreSQL, sent through libpq (``pgpipeline``): the SQL with ``$n`` in ``slots`` order.
+        self.wire_sql = wire_sql(sql, self._names) if named else b""
 
     def bind(self, params: Params) -> Sequence[Any] | dict[str, Any]:
+        values = self.values(params)
+        if self.named:
+            return dict(zip(self._names, values, strict=True))
+        return values
+
+    def values(self, params: Params) -> list[Any]:
+        """The call's values in ``slots`` order, processed."""
         if self._pick is None:
             values = list(self._template)
         elif self._all_taken:
@@ -78,8 +93,6 @@ class _Plan:
                 values[index] = value
         for index, process in self._processed:
             values[index] = process(values[index])  # type: ignore[misc]
-        if self.named:
-            return dict(zip(self._names, values, strict=True))
         return values
 
     def make_row(self, raw: Sequence[Any]) -> Any:
@@ -210,38 +223,55 @@ class Rows:
         return self.one()[0]
 
 
+def _wait_for(dbapi: Any) -> Waiter:
+    if isinstance(dbapi, psycopg.AsyncConnection):
+        return lambda gen, fileno: await_only(wait_async(gen, fileno))
+    return psycopg_wait
+
+
 class PreparedConnection:
-    """Runs prepared statements on the DBAPI connection under ``connection`` (same transaction)."""
+    """Runs prepared statements on the DBAPI connection under ``connection`` (same transaction): through
+    libpq's pipeline on PostgreSQL (``pgpipeline``), through the sqlite3 cursor on SQLite."""
 
-    __slots__ = ("_dbapi", "_pipeline", "connection", "dialect")
+    __slots__ = ("_batch", "_dbapi", "_wait", "connection", "dialect")
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, wait: Waiter | None = None) -> None:
         self.connection = connection
         self.dialect = connection.dialect
         dbapi = connection.connection.driver_connection
         assert dbapi is not None, "the connection is open"
         self._dbapi = dbapi
-        self._pipeline: Any = None
+        # How libpq's work waits on the socket: blocking, with the GIL released (psycopg's C wait).
+        self._wait: Waiter | None = (wait or _wait_for(dbapi)) if hasattr(dbapi, "pgconn") else None
+        self._batch: PostgresBatch | None = None
 
     @contextmanager
     def batch(self) -> Iterator[None]:
-        """Statements executed inside go to PostgreSQL together, in one round trip (psycopg's pipeline mode),
-        and their ``Rows`` are read afterwards; an error in any of them is raised when the batch ends (or when
-        a result is looked at), and fails the transaction. On SQLite, which has no round trips, statements
-        run one by one as outside a batch."""
-        if self._pipeline is not None or not hasattr(self._dbapi, "pipeline"):
+        """Statements executed inside go to PostgreSQL together, in one round trip, when the batch ends (or
+        when one of their results is looked at), and their ``Rows`` are read afterwards; an error in any of
+        them is raised then, and fails the transaction. On SQLite, which has no round trips, statements run
+        one by one as outside a batch."""
+        if self._batch is not None or self._wait is None:
             yield
             return
-        with self._dbapi.pipeline() as pipeline:
-            self._pipeline = pipeline
-            try:
-                yield
-            finally:
-                self._pipeline = None
+        batch = self._batch = PostgresBatch(self._dbapi, self._wait)
+        try:
+            yield
+        except BaseException:
+            self._batch = None  # not sent: the transaction is on its way to a rollback
+            raise
+        self._batch = None
+        batch.send()
 
     def execute_driver(self, sql: str) -> None:
         """A statement without parameters or results (SAVEPOINT and the like), straight on the driver."""
-        self._dbapi.execute(sql)
+        if self._wait is None:
+            self._dbapi.execute(sql)
+            return
+        batch = self._batch if self._batch is not None else PostgresBatch(self._dbapi, self._wait)
+        batch.queue_command(sql.encode())
+        if batch is not self._batch:
+            batch.send()
 
     def execute(self, statement: Select[Any] | UpdateBase, params: Params | Sequence[Params]) -> Rows:
         many: Sequence[Params] = [] if isinstance(params, Mapping) else params
@@ -249,30 +279,38 @@ class PreparedConnection:
             return Rows()
         first: Params = params if isinstance(params, Mapping) else many[0]
         plan = _plan(statement, self.dialect, first)
+        if many and plan.row is not None:
+            raise ValueError("executemany returns nothing")
+        if self._wait is not None:
+            return self._execute_postgres(plan, many or [first])
         cursor = self._dbapi.cursor()
         try:
             if many:
-                if plan.row is not None:
-                    raise ValueError("executemany returns nothing")
                 cursor.executemany(plan.sql, [plan.bind(one) for one in many])
             else:
                 cursor.execute(plan.sql, plan.bind(first))
-        except BaseException:
+            raw = cursor.fetchall() if plan.row is not None else []
+            return Rows([plan.make_row(one) for one in raw], cursor.rowcount)
+        finally:
             cursor.close()
-            raise
-        pipeline = self._pipeline
+
+    def _execute_postgres(self, plan: _Plan, calls: Sequence[Params]) -> Rows:
+        assert self._wait is not None
+        batch = self._batch if self._batch is not None else PostgresBatch(self._dbapi, self._wait)
+        answers = [Answer() for _ in calls]
+        for params, answer in zip(calls, answers, strict=True):
+            batch.queue(plan.wire_sql, plan.values(params), answer)
 
         def fetch() -> tuple[list[Any], int]:
-            try:
-                if pipeline is not None and self._pipeline is pipeline:
-                    pipeline.sync()  # looked at inside the batch: send what is queued and wait for it
-                raw = cursor.fetchall() if plan.row is not None else []
-                return [plan.make_row(one) for one in raw], cursor.rowcount
-            finally:
-                cursor.close()
+            if batch is self._batch:
+                batch.send()  # looked at inside the batch: send what is queued and wait for the answers
+            return [plan.make_row(row) for answer in answers for row in answer.rows], sum(
+                answer.rowcount for answer in answers
+            )
 
-        if pipeline is not None:
+        if batch is self._batch:
             return Rows(fetch=fetch)
+        batch.send()
         rows, rowcount = fetch()
         return Rows(rows, rowcount)
 

@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from fastreg.adapters.db.clock import load_clock
 from fastreg.adapters.db.prepared import PreparedConnection
 from fastreg.domain.clock import Clock
+
+T = TypeVar("T")
 
 
 class ClockSource(Protocol):
@@ -71,6 +73,19 @@ class _ClockOnFirstUse:
 # The unit of work a group of use cases shares while ``run_grouped`` runs them.
 _group: ContextVar[UnitOfWork | None] = ContextVar("fastreg_write_group", default=None)
 
+# The engine (and session factory) of the units of work opened by a use case that an event loop runs in a
+# greenlet (``run_on_engine``), in place of the platform's thread-side engine.
+_engine_here: ContextVar[tuple[Engine, sessionmaker[Session]] | None] = ContextVar("fastreg_engine", default=None)
+
+
+def run_on_engine(engine: Engine, factory: sessionmaker[Session], call: Callable[[], T]) -> T:
+    """Run ``call`` with every unit of work it opens on ``engine``."""
+    token = _engine_here.set((engine, factory))
+    try:
+        return call()
+    finally:
+        _engine_here.reset(token)
+
 
 class UnitOfWork:
     def __init__(
@@ -106,6 +121,9 @@ class UnitOfWork:
         outer = _group.get()
         if outer is not None:
             return self._enter_group(outer)
+        here = _engine_here.get()
+        if here is not None:
+            self._engine, self._factory = here
         if self._write_lock is not None:
             self._write_lock.__enter__()
         try:
