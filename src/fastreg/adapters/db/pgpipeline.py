@@ -134,7 +134,12 @@ class PostgresBatch:
         commands, self._commands = self._commands, []
         expected, self._expected = self._expected, []
         self._failure = None
-        self._wait(self._roundtrip(commands, expected), self._pgconn.socket)
+        roundtrip = self._roundtrip(commands, expected)
+        try:
+            self._wait(roundtrip, self._pgconn.socket)
+        except BaseException:
+            roundtrip.close()  # the wait itself was interrupted (a cancelled task): leave pipeline mode now
+            raise
         if self._failure is not None:
             failure, self._failure = self._failure, None
             raise failure

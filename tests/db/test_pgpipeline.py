@@ -1,0 +1,194 @@
+"""PostgreSQL: prepared statements sent through libpq's pipeline (``adapters.db.pgpipeline``). A batch is one
+round trip and begins the transaction; a database error is raised at the batch's end, leaves the later
+statements undone and the connection usable once rolled back; a statement whose PREPARE failed is prepared
+again; an interrupted wait leaves pipeline mode; and the same code runs on psycopg's asyncio connections
+inside a greenlet."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import pq
+from psycopg.waiting import wait as blocking_wait
+from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, insert, select, text
+from sqlalchemy.util import greenlet_spawn
+
+from fastreg.adapters.db.engine import build_engine, build_loop_engine
+from fastreg.adapters.db.prepared import PreparedConnection
+from fastreg.adapters.db.uow import run_on_engine, session_factory
+from fastreg.platform import Platform, build_platform
+from fastreg.settings import Settings
+
+metadata = MetaData()
+items = Table("pipeline_items", metadata, Column("id", Integer, primary_key=True), Column("name", String(20)))
+late = Table("pipeline_late", metadata, Column("id", Integer, primary_key=True))
+
+ADD = insert(items).returning(items.c.id)
+NAMES = select(items.c.name).where(items.c.id <= bindparam("upto")).order_by(items.c.id)
+LATE_COUNT = select(late.c.id).where(late.c.id > bindparam("above"))
+
+
+@pytest.fixture
+def pg(postgres_url: str, tmp_path: Any) -> Iterator[Platform]:
+    engine = build_engine(postgres_url)
+    metadata.drop_all(engine)
+    items.create(engine)
+    yield build_platform(Settings(database_url=postgres_url, data_dir=tmp_path, sandbox_key="k"), engine=engine)
+    metadata.drop_all(engine)
+    engine.dispose()
+
+
+class CountingWait:
+    """The blocking wait, counting the round trips it waits for."""
+
+    def __init__(self) -> None:
+        self.round_trips = 0
+
+    def __call__(self, gen: Any, fileno: int) -> Any:
+        self.round_trips += 1
+        return blocking_wait(gen, fileno)
+
+
+def test_a_batch_is_one_round_trip_and_begins_the_transaction(pg: Platform) -> None:
+    counting = CountingWait()
+    with pg.engine.connect() as connection:
+        connection.begin()  # as the unit of work does: SQLAlchemy's transaction, begun on the wire by the batch
+        conn = PreparedConnection(connection, wait=counting)
+        with conn.batch():
+            added = [conn.execute(ADD, {"id": n, "name": f"n{n}"}) for n in (1, 2, 3)]
+            names = conn.execute(NAMES, {"upto": 2})
+        assert counting.round_trips == 1
+        assert [rows.scalar_one() for rows in added] == [1, 2, 3]
+        assert [row.name for row in names.rows] == ["n1", "n2"]
+        assert connection.connection.driver_connection.pgconn.transaction_status == pq.TransactionStatus.INTRANS
+        connection.rollback()  # the batch's BEGIN opened a real transaction: nothing stays
+    with pg.engine.connect() as connection:
+        assert connection.execute(select(items.c.id)).all() == []
+
+
+def test_looking_at_a_result_inside_a_batch_sends_what_is_queued(pg: Platform) -> None:
+    counting = CountingWait()
+    with pg.engine.connect() as connection:
+        connection.begin()  # as the unit of work does: SQLAlchemy's transaction, begun on the wire by the batch
+        conn = PreparedConnection(connection, wait=counting)
+        with conn.batch():
+            first = conn.execute(ADD, {"id": 1, "name": "a"})
+            assert first.scalar_one() == 1  # one round trip now
+            conn.execute(ADD, {"id": 2, "name": "b"})
+        assert counting.round_trips == 2
+        connection.commit()
+    with pg.engine.connect() as connection:
+        assert connection.execute(select(items.c.name).order_by(items.c.id)).scalars().all() == ["a", "b"]
+
+
+def test_an_error_is_raised_at_the_end_of_the_batch_and_the_connection_stays_usable(pg: Platform) -> None:
+    with pg.engine.connect() as connection:
+        connection.begin()  # as the unit of work does: SQLAlchemy's transaction, begun on the wire by the batch
+        conn = PreparedConnection(connection)
+        conn.execute(ADD, {"id": 1, "name": "a"})
+        connection.commit()
+        connection.begin()
+        with pytest.raises(psycopg.errors.UniqueViolation), conn.batch():
+            conn.execute(ADD, {"id": 2, "name": "b"})
+            conn.execute(ADD, {"id": 1, "name": "again"})  # fails: the batch's transaction is failed
+            conn.execute(ADD, {"id": 3, "name": "c"})
+        pgconn = connection.connection.driver_connection.pgconn
+        assert pgconn.pipeline_status == pq.PipelineStatus.OFF
+        connection.rollback()
+        connection.begin()
+        assert conn.execute(NAMES, {"upto": 9}).rows == [("a",)]  # the same connection, still prepared
+
+
+def test_a_statement_whose_prepare_failed_is_prepared_again(pg: Platform) -> None:
+    with pg.engine.connect() as connection:
+        connection.begin()  # as the unit of work does: SQLAlchemy's transaction, begun on the wire by the batch
+        conn = PreparedConnection(connection)
+        with pytest.raises(psycopg.errors.UndefinedTable):
+            conn.execute(LATE_COUNT, {"above": 0})
+        connection.rollback()
+        connection.begin()
+        late.create(connection)
+        connection.execute(insert(late), [{"id": 1}, {"id": 2}])
+        assert [row.id for row in conn.execute(LATE_COUNT, {"above": 1}).rows] == [2]
+        connection.rollback()
+
+
+def test_an_interrupted_wait_leaves_pipeline_mode(pg: Platform) -> None:
+    def interrupted(gen: Any, fileno: int) -> Any:
+        next(gen)  # everything is sent; the answers are on their way
+        return gen.throw(KeyboardInterrupt())
+
+    with pg.engine.connect() as connection:
+        connection.begin()  # as the unit of work does: SQLAlchemy's transaction, begun on the wire by the batch
+        conn = PreparedConnection(connection, wait=interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            conn.execute(NAMES, {"upto": 1})
+        pgconn = connection.connection.driver_connection.pgconn
+        assert pgconn.pipeline_status == pq.PipelineStatus.OFF
+        assert not pgconn.is_busy()
+        connection.rollback()
+        connection.begin()
+        assert connection.execute(text("SELECT 41 + 1")).scalar_one() == 42
+        assert PreparedConnection(connection).execute(NAMES, {"upto": 1}).rows == []
+
+
+def test_savepoints_on_the_driver(pg: Platform) -> None:
+    with pg.engine.connect() as connection:
+        connection.begin()  # as the unit of work does: SQLAlchemy's transaction, begun on the wire by the batch
+        conn = PreparedConnection(connection)
+        conn.execute(ADD, {"id": 1, "name": "kept"})
+        conn.execute_driver("SAVEPOINT probe")
+        conn.execute(ADD, {"id": 2, "name": "undone"})
+        conn.execute_driver("ROLLBACK TO SAVEPOINT probe")
+        connection.commit()
+    with pg.engine.connect() as connection:
+        assert connection.execute(select(items.c.name)).scalars().all() == ["kept"]
+
+
+def test_the_same_statements_on_asyncio_connections_in_a_greenlet(pg: Platform) -> None:
+    """How ``WriteGroups`` runs a use case on PostgreSQL: units of work on the loop's own engine."""
+
+    def use_case() -> list[str]:
+        with pg.uow() as uow:
+            assert isinstance(uow.conn._dbapi, psycopg.AsyncConnection)
+            with uow.conn.batch():
+                for n in (1, 2):
+                    uow.conn.execute(ADD, {"id": n, "name": f"g{n}"})
+                names = uow.conn.execute(NAMES, {"upto": 5})
+            uow.session.execute(insert(items).values(id=3, name="orm"))
+            uow.commit()
+            return [row.name for row in names.rows]
+
+    async def main() -> list[str]:
+        loop_engine = build_loop_engine(pg.engine, pool_size=2)
+        try:
+            sessions = session_factory(loop_engine.sync_engine)
+            result: list[str] = await greenlet_spawn(run_on_engine, loop_engine.sync_engine, sessions, use_case)
+            return result
+        finally:
+            await loop_engine.dispose()
+
+    assert asyncio.run(main()) == ["g1", "g2"]
+    with pg.uow(readonly=True) as uow:  # the thread-side engine sees the committed rows
+        assert [row.name for row in uow.conn.execute(NAMES, {"upto": 5}).rows] == ["g1", "g2", "orm"]
+
+
+def test_psycopg_clearing_its_own_prepared_statements_leaves_ours(pg: Platform) -> None:
+    """psycopg sends DEALLOCATE ALL after DDL when it has prepared statements of its own; its engines are
+    set to prepare none, so the pipeline's statements stay prepared."""
+    with pg.engine.connect() as connection:
+        connection.begin()
+        conn = PreparedConnection(connection)
+        assert conn.execute(NAMES, {"upto": 1}).rows == []
+        for _ in range(6):  # psycopg's threshold for preparing a statement of its own is 5 runs
+            connection.execute(text("SELECT count(*) FROM pipeline_items")).scalar_one()
+        connection.execute(text("CREATE TABLE pipeline_late (id integer primary key)"))
+        connection.execute(text("DROP TABLE pipeline_late"))
+        connection.commit()
+        connection.begin()
+        assert conn.execute(NAMES, {"upto": 1}).rows == []
+        connection.rollback()
