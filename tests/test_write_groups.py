@@ -1,8 +1,8 @@
 """Short write use cases from async routes (WriteGroups): on SQLite the calls of one event-loop turn run on the loop
 thread in one transaction, each in its own savepoint, so a refused one leaves the others committed; a caller gone
 before its turn is skipped; while another thread holds the write lock they wait in a worker thread (the loop keeps
-serving); on PostgreSQL each runs on the loop thread in a greenlet with its own transaction. The background WAL checkpointer copies the WAL back and
-stops cleanly."""
+serving); on PostgreSQL each runs on the loop thread in a greenlet with its own transaction. The background WAL
+checkpointer copies the WAL back and stops cleanly."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ from fastreg.adapters.db.models import AuditEvent, Identifier
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import AuditKind
 from fastreg.platform import Platform, build_platform
-from fastreg.settings import Settings
 from fastreg.services import audit
+from fastreg.settings import Settings
 from fastreg.web.deps import WriteGroups
 
 
