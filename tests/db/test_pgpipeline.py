@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from psycopg import pq
 from psycopg.waiting import wait as blocking_wait
-from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, insert, select, text
+from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, func, insert, select, text
 from sqlalchemy.util import greenlet_spawn
 
 from fastreg.adapters.db.engine import build_engine, build_loop_engine
@@ -192,3 +192,40 @@ def test_psycopg_clearing_its_own_prepared_statements_leaves_ours(pg: Platform) 
         connection.begin()
         assert conn.execute(NAMES, {"upto": 1}).rows == []
         connection.rollback()
+
+
+SLEEP = select(func.pg_sleep(bindparam("seconds")))
+
+
+def test_a_call_cancelled_while_it_waits_leaves_its_connection_clean(pg: Platform) -> None:
+    """A request's task cancelled (the server stopping) while its statement runs: the wait ends, the
+    transaction is rolled back, and the loop engine's connection serves the next call."""
+    outcomes: list[str] = []
+
+    def sleeper() -> None:
+        with pg.uow() as uow:
+            uow.conn.execute(ADD, {"id": 1, "name": "never"})
+            uow.conn.execute(SLEEP, {"seconds": 0.5})
+            uow.commit()
+
+    def count() -> int:
+        with pg.uow(readonly=True) as uow:
+            return len(uow.conn.execute(NAMES, {"upto": 9}).rows)
+
+    async def main() -> int:
+        loop_engine = build_loop_engine(pg.engine, pool_size=1)  # one connection: the next call reuses it
+        sessions = session_factory(loop_engine.sync_engine)
+        try:
+            task = asyncio.ensure_future(greenlet_spawn(run_on_engine, loop_engine.sync_engine, sessions, sleeper))
+            await asyncio.sleep(0.1)
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                outcomes.append("cancelled")
+            return int(await greenlet_spawn(run_on_engine, loop_engine.sync_engine, sessions, count))
+        finally:
+            await loop_engine.dispose()
+
+    assert asyncio.run(main()) == 0
+    assert outcomes == ["cancelled"]
