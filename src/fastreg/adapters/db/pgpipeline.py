@@ -14,6 +14,7 @@ as they expect (COMMIT and ROLLBACK stay theirs).
 
 from __future__ import annotations
 
+import asyncio
 import re
 import weakref
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -39,6 +40,36 @@ def wire_sql(sql: str, names: Sequence[str]) -> bytes:
         return b"%" if match.group(0) == b"%%" else position[match.group(1)]
 
     return _PLACEHOLDER.sub(replace, sql.encode())
+
+
+async def wait_on_loop(gen: Generator[Wait, Ready, Any], fileno: int) -> Any:
+    """Run a libpq generator on the running event loop: each wait is one future resolved by the loop's
+    reader (or writer) callback on the connection's socket. Leaner than psycopg's ``wait_async``, which also
+    arms a timer at every wait; a batch waits once or twice."""
+    loop = asyncio.get_running_loop()
+    try:
+        state = next(gen)
+        while True:
+            woken: asyncio.Future[Ready] = loop.create_future()
+            if state & Wait.R:
+                loop.add_reader(fileno, _wake, woken, Ready.R)
+            if state & Wait.W:
+                loop.add_writer(fileno, _wake, woken, Ready.W)
+            try:
+                ready = await woken
+            finally:
+                if state & Wait.R:
+                    loop.remove_reader(fileno)
+                if state & Wait.W:
+                    loop.remove_writer(fileno)
+            state = gen.send(ready)
+    except StopIteration as done:
+        return done.value
+
+
+def _wake(woken: asyncio.Future[Ready], ready: Ready) -> None:
+    if not woken.done():
+        woken.set_result(ready)
 
 
 class Answer:
@@ -105,9 +136,10 @@ class PostgresBatch:
         self._expected.append(Answer())
 
     def _begin_if_idle(self) -> None:
+        if self._commands:
+            return
         pgconn = self._pgconn
-        idle = pgconn.transaction_status == pq.TransactionStatus.IDLE
-        if not self._commands and idle and not self._connection.autocommit:
+        if pgconn.transaction_status == pq.TransactionStatus.IDLE and not self._connection.autocommit:
             # The transaction begins with the first statement, as psycopg would begin it.
             self._commands.append(lambda: pgconn.send_query_params(b"BEGIN", None))
             self._expected.append(_Begin())

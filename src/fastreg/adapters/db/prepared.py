@@ -22,8 +22,8 @@ from operator import itemgetter
 from typing import Any
 
 import psycopg
+from psycopg import pq
 from psycopg.waiting import wait as psycopg_wait
-from psycopg.waiting import wait_async
 from sqlalchemy import Connection, DateTime, Insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
@@ -31,7 +31,7 @@ from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.selectable import Select
 from sqlalchemy.util import await_only
 
-from fastreg.adapters.db.pgpipeline import Answer, PostgresBatch, Waiter, wire_sql
+from fastreg.adapters.db.pgpipeline import Answer, PostgresBatch, Waiter, wait_on_loop, wire_sql
 
 Processor = Callable[[Any], Any] | None
 Params = Mapping[str, Any]
@@ -225,7 +225,7 @@ class Rows:
 
 def _wait_for(dbapi: Any) -> Waiter:
     if isinstance(dbapi, psycopg.AsyncConnection):
-        return lambda gen, fileno: await_only(wait_async(gen, fileno))
+        return lambda gen, fileno: await_only(wait_on_loop(gen, fileno))
     return psycopg_wait
 
 
@@ -272,6 +272,14 @@ class PreparedConnection:
         batch.queue_command(sql.encode())
         if batch is not self._batch:
             batch.send()
+
+    def commit(self) -> None:
+        """PostgreSQL: COMMIT the transaction a batch began, in one round trip of its own (psycopg's commit
+        then finds nothing to do). SQLite: nothing here, SQLAlchemy commits."""
+        if self._wait is None or self._batch is not None:
+            return
+        if self._dbapi.pgconn.transaction_status != pq.TransactionStatus.IDLE:
+            self.execute_driver("COMMIT")
 
     def execute(self, statement: Select[Any] | UpdateBase, params: Params | Sequence[Params]) -> Rows:
         many: Sequence[Params] = [] if isinstance(params, Mapping) else params

@@ -196,7 +196,8 @@ class UnitOfWork:
             self._outer._after_commit.extend(self._after_commit)  # run once the group has committed
             self._after_commit = []
             return
-        self._connection.commit()
+        self.conn.commit()  # PostgreSQL: COMMIT through the prepared statements' lean path
+        self._connection.commit()  # SQLAlchemy's bookkeeping (and SQLite's COMMIT)
         callbacks, self._after_commit = self._after_commit, []
         for callback in callbacks:
             callback()
