@@ -18,7 +18,8 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, func
 from sqlalchemy.util import greenlet_spawn
 
 from fastreg.adapters.db.engine import build_engine, build_loop_engine
-from fastreg.adapters.db.prepared import PreparedConnection
+from fastreg.adapters.db.pgpipeline import multi_row_sql
+from fastreg.adapters.db.prepared import MULTI_ROW_MAX, PreparedConnection
 from fastreg.adapters.db.uow import run_on_engine, session_factory
 from fastreg.platform import Platform, build_platform
 from fastreg.settings import Settings
@@ -229,3 +230,32 @@ def test_a_call_cancelled_while_it_waits_leaves_its_connection_clean(pg: Platfor
 
     assert asyncio.run(main()) == 0
     assert outcomes == ["cancelled"]
+
+
+def test_a_few_rows_inserted_together_go_as_one_statement_many_as_one_round_trip(pg: Platform) -> None:
+    with pg.engine.connect() as connection:
+        connection.begin()
+        counting = CountingWait()
+        conn = PreparedConnection(connection, wait=counting)
+        two = conn.execute(insert(items), [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}])
+        many = conn.execute(insert(items), [{"id": n, "name": f"n{n}"} for n in range(3, 3 + MULTI_ROW_MAX + 1)])
+        assert (two.rowcount, many.rowcount) == (2, MULTI_ROW_MAX + 1)
+        assert counting.round_trips == 2
+        names = conn.execute(NAMES, {"upto": 100}).rows
+        assert [row.name for row in names] == ["a", "b", *[f"n{n}" for n in range(3, 3 + MULTI_ROW_MAX + 1)]]
+        connection.rollback()
+
+
+def test_multi_row_sql() -> None:
+    assert (
+        multi_row_sql(b"INSERT INTO t (a, b) VALUES ($1::INTEGER, $2)", 2, 3)
+        == b"INSERT INTO t (a, b) VALUES ($1::INTEGER, $2), ($3::INTEGER, $4), ($5::INTEGER, $6)"
+    )
+    assert multi_row_sql(b"INSERT INTO t (a) VALUES ($1) RETURNING t.id", 1, 2) is None
+    assert multi_row_sql(b"INSERT INTO t (a) VALUES ($1) ON CONFLICT (a) DO NOTHING", 1, 2) is None
+    upsert = b"INSERT INTO t (a, n) VALUES ($1, $2) ON CONFLICT (a) DO UPDATE SET n = (t.n + $2)"
+    assert multi_row_sql(upsert, 2, 2) is None
+    assert (
+        multi_row_sql(b"INSERT INTO t (a) VALUES (lower($1))", 1, 2)
+        == b"INSERT INTO t (a) VALUES (lower($1)), (lower($2))"
+    )

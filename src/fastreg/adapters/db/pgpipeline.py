@@ -72,6 +72,32 @@ def _wake(woken: asyncio.Future[Ready], ready: Ready) -> None:
         woken.set_result(ready)
 
 
+_NUMBERED = re.compile(rb"\$(\d+)")
+
+
+def multi_row_sql(sql: bytes, per_row: int, rows: int) -> bytes | None:
+    """``INSERT ... VALUES ($1, .., $k)`` for ``rows`` rows in one statement (placeholders renumbered), or None
+    when ``sql`` does not end with its VALUES list (RETURNING, ON CONFLICT)."""
+    head, found, values = sql.rpartition(b" VALUES (")
+    if not found or not head.startswith(b"INSERT INTO ") or _closing_paren(values) != len(values) - 1:
+        return None
+
+    def shifted(offset: int) -> bytes:
+        return _NUMBERED.sub(lambda match: b"$%d" % (int(match.group(1)) + offset), b"(" + values)
+
+    return head + b" VALUES " + b", ".join(shifted(row * per_row) for row in range(rows))
+
+
+def _closing_paren(text: bytes) -> int:
+    """Where the parenthesis opened just before ``text`` closes (-1: it does not)."""
+    depth = 1
+    for index, char in enumerate(text):
+        depth += (char == 40) - (char == 41)  # "(" and ")"
+        if depth == 0:
+            return index
+    return -1
+
+
 class Answer:
     """One statement's answer once its batch has been read: loaded rows (tuples) and the rows it changed."""
 

@@ -31,7 +31,7 @@ from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.selectable import Select
 from sqlalchemy.util import await_only
 
-from fastreg.adapters.db.pgpipeline import Answer, PostgresBatch, Waiter, wait_on_loop, wire_sql
+from fastreg.adapters.db.pgpipeline import Answer, PostgresBatch, Waiter, multi_row_sql, wait_on_loop, wire_sql
 
 Processor = Callable[[Any], Any] | None
 Params = Mapping[str, Any]
@@ -74,12 +74,19 @@ class _Plan:
         self._results = [(index, process) for index, process in enumerate(result_processors) if process is not None]
         # PostgreSQL, sent through libpq (``pgpipeline``): the SQL with ``$n`` in ``slots`` order.
         self.wire_sql = wire_sql(sql, self._names) if named else b""
+        self._wire_rows: dict[int, bytes | None] = {}
 
     def bind(self, params: Params) -> Sequence[Any] | dict[str, Any]:
         values = self.values(params)
         if self.named:
             return dict(zip(self._names, values, strict=True))
         return values
+
+    def wire_sql_rows(self, count: int) -> bytes | None:
+        """PostgreSQL: this INSERT for ``count`` rows in one statement (None when it cannot be)."""
+        if count not in self._wire_rows:
+            self._wire_rows[count] = multi_row_sql(self.wire_sql, len(self._names), count)
+        return self._wire_rows[count]
 
     def values(self, params: Params) -> list[Any]:
         """The call's values in ``slots`` order, processed."""
@@ -223,6 +230,11 @@ class Rows:
         return self.one()[0]
 
 
+# An executemany of up to this many rows goes as one multi-row INSERT (each count is a statement prepared on
+# every connection, so larger ones go row by row, still in one round trip).
+MULTI_ROW_MAX = 16
+
+
 def _wait_for(dbapi: Any) -> Waiter:
     if isinstance(dbapi, psycopg.AsyncConnection):
         return lambda gen, fileno: await_only(wait_on_loop(gen, fileno))
@@ -305,9 +317,15 @@ class PreparedConnection:
     def _execute_postgres(self, plan: _Plan, calls: Sequence[Params]) -> Rows:
         assert self._wait is not None
         batch = self._batch if self._batch is not None else PostgresBatch(self._dbapi, self._wait)
-        answers = [Answer() for _ in calls]
-        for params, answer in zip(calls, answers, strict=True):
-            batch.queue(plan.wire_sql, plan.values(params), answer)
+        few = 1 < len(calls) <= MULTI_ROW_MAX and plan.row is None
+        together = plan.wire_sql_rows(len(calls)) if few else None
+        if together is not None:  # executemany of an INSERT: one multi-row statement
+            answers = [Answer()]
+            batch.queue(together, [value for params in calls for value in plan.values(params)], answers[0])
+        else:
+            answers = [Answer() for _ in calls]
+            for params, answer in zip(calls, answers, strict=True):
+                batch.queue(plan.wire_sql, plan.values(params), answer)
 
         def fetch() -> tuple[list[Any], int]:
             if batch is self._batch:
