@@ -9,7 +9,9 @@ name of its own (``fastreg_N``, apart from psycopg's).
 
 The connection stays psycopg's: the batch starts the transaction when none is open (as psycopg would, with
 BEGIN), and ends with every answer read and pipeline mode left, so psycopg and SQLAlchemy find the connection
-as they expect (COMMIT and ROLLBACK stay theirs).
+as they expect. The unit of work's COMMIT goes this way too (``PreparedConnection.commit``), leaving psycopg's
+commit nothing to do; ROLLBACK stays psycopg's. psycopg itself is set to prepare nothing (``engine.py``): after
+DDL it would clear its prepared statements with DEALLOCATE ALL, ours included.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ from psycopg.waiting import Ready, Wait
 _OK = (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK)
 _PLACEHOLDER = re.compile(rb"%\((\w+)\)s|%%")
 
-# A generator that libpq work runs in: it yields what it waits for and is sent what is ready (psycopg's
-# waiting protocol), so the same code runs under a blocking wait and under the event loop.
+# Runs a generator of libpq work to its end on the connection's socket: the generator yields what it waits
+# for and is sent what is ready (psycopg's waiting protocol), so the same batch runs under a blocking wait (a
+# worker thread) and on the event loop (a greenlet).
 Waiter = Callable[[Any, int], Any]
 
 
