@@ -259,3 +259,18 @@ def test_multi_row_sql() -> None:
         multi_row_sql(b"INSERT INTO t (a) VALUES (lower($1))", 1, 2)
         == b"INSERT INTO t (a) VALUES (lower($1)), (lower($2))"
     )
+
+
+def test_a_batch_given_up_before_it_was_sent_leaves_its_statements_unprepared(pg: Platform) -> None:
+    fresh = select(items.c.id).where(items.c.name == bindparam("name"))  # not prepared on any connection yet
+    with pg.engine.connect() as connection:
+        connection.begin()
+        conn = PreparedConnection(connection)
+        with pytest.raises(RuntimeError), conn.batch():
+            conn.execute(fresh, {"name": "a"})
+            raise RuntimeError("the use case fails before its batch is sent")
+        connection.rollback()
+        connection.begin()
+        conn.execute(ADD, {"id": 1, "name": "a"})
+        assert conn.execute(fresh, {"name": "a"}).scalar_one() == 1  # prepared now, then run
+        connection.rollback()

@@ -112,17 +112,17 @@ class Answer:
 
 
 class _Names:
-    """The statements prepared on each libpq connection, by SQL (forgotten with the connection). Names are
-    never reused on a connection, so a PREPARE whose outcome was lost cannot collide with a later one."""
+    """The statements prepared on each libpq connection, by SQL (forgotten with the connection): a statement is
+    recorded once its PREPARE has succeeded. Names are never reused on a connection, so a PREPARE whose
+    outcome was lost cannot collide with a later one."""
 
     def __init__(self) -> None:
         self.by_sql: dict[bytes, bytes] = {}
         self.issued = 0
 
-    def new(self, sql: bytes) -> bytes:
+    def new(self) -> bytes:
         self.issued += 1
-        name = self.by_sql[sql] = f"fastreg_{self.issued}".encode()
-        return name
+        return f"fastreg_{self.issued}".encode()
 
 
 _names: weakref.WeakKeyDictionary[Any, _Names] = weakref.WeakKeyDictionary()
@@ -133,10 +133,11 @@ class _Begin:
 
 
 class _Prepare:
-    __slots__ = ("sql",)
+    __slots__ = ("name", "sql")
 
-    def __init__(self, sql: bytes) -> None:
+    def __init__(self, sql: bytes, name: bytes) -> None:
         self.sql = sql
+        self.name = name
 
 
 Expected = Answer | _Prepare | _Begin
@@ -156,6 +157,7 @@ class PostgresBatch:
         if names is None:
             names = _names[self._pgconn] = _Names()
         self._names = names
+        self._preparing: dict[bytes, bytes] = {}  # PREPAREs queued in this batch, not yet answered
         self._failure: Exception | None = None
 
     def queue_command(self, sql: bytes) -> None:
@@ -178,11 +180,11 @@ class PostgresBatch:
         :meth:`send`."""
         pgconn = self._pgconn
         self._begin_if_idle()
-        name = self._names.by_sql.get(sql)
+        name = self._names.by_sql.get(sql) or self._preparing.get(sql)
         if name is None:
-            name = self._names.new(sql)
+            name = self._preparing[sql] = self._names.new()
             self._commands.append(lambda: pgconn.send_prepare(name, sql))
-            self._expected.append(_Prepare(sql))
+            self._expected.append(_Prepare(sql, name))
         dumped = self._transformer.dump_sequence(values, [PyFormat.TEXT] * len(values)) if values else None
         self._commands.append(lambda: pgconn.send_query_prepared(name, dumped))
         self._expected.append(answer)
@@ -194,6 +196,7 @@ class PostgresBatch:
             return
         commands, self._commands = self._commands, []
         expected, self._expected = self._expected, []
+        self._preparing = {}
         self._failure = None
         roundtrip = self._roundtrip(commands, expected)
         try:
@@ -241,14 +244,14 @@ class PostgresBatch:
             return False
         wanted = next(pending)
         if status in _OK:
-            if isinstance(wanted, Answer):
+            if isinstance(wanted, _Prepare):
+                self._names.by_sql[wanted.sql] = wanted.name
+            elif isinstance(wanted, Answer):
                 wanted.rowcount = result.command_tuples or 0
                 if result.ntuples:
                     self._transformer.set_pgresult(result)
                     wanted.rows = self._transformer.load_rows(0, result.ntuples, tuple)
             return True
-        if isinstance(wanted, _Prepare):
-            self._names.by_sql.pop(wanted.sql, None)  # not prepared: prepare it again next time
         if status == pq.ExecStatus.FATAL_ERROR and self._failure is None:
             self._failure = errors.error_from_result(result, encoding=self._connection.info.encoding)
         return True
