@@ -253,7 +253,8 @@ class PreparedConnection:
         dbapi = connection.connection.driver_connection
         assert dbapi is not None, "the connection is open"
         self._dbapi = dbapi
-        # How libpq's work waits on the socket: blocking, with the GIL released (psycopg's C wait).
+        # How libpq's work waits on the socket: on the event loop for psycopg's asyncio connections (the caller
+        # is in a greenlet), else blocking with the GIL released (psycopg's C wait).
         self._wait: Waiter | None = (wait or _wait_for(dbapi)) if hasattr(dbapi, "pgconn") else None
         self._batch: PostgresBatch | None = None
 
