@@ -38,10 +38,11 @@ def test_wizard_at_375px_with_the_operator_as_admin(
     page.check("#reuse-operator")
     no_sideways_scroll(page)
     page.click("#qualifications-next")
-    # Back from step 5 to step 4 and on again changes nothing else.
+    # Back from step 5 to step 4 shows the choices as they were left; on again changes nothing else.
     page.click("#account-back")
     expect(page.locator("#qualifications-form")).to_be_visible()
-    page.uncheck("#reuse-certification")
+    expect(page.locator("#reuse-certification")).not_to_be_checked()
+    expect(page.locator("#reuse-operator")).to_be_checked()
     page.click("#qualifications-next")
     page.fill("#f-email", "narrow-mp@example.com")
     page.fill("#f-password", "Narrow2026x")

@@ -341,16 +341,17 @@ def choose_qualifications(
         return result
 
 
-def back_to_qualifications(platform: Platform, oa_id: int, registration_id: int) -> RegistrationView:
-    """Step 5's "back": choose the qualifications again (nothing else changes)."""
+def back_to_qualifications(platform: Platform, oa_id: int, registration_id: int) -> bool:
+    """Step 5's "back": choose the qualifications again (nothing else changes). Returns the certification
+    choice made before, for step 4 to show again (the operator's choice is kept on the registration)."""
     with platform.uow() as uow:
         registration = _registration(uow, oa_id, registration_id)
-        if registration.status != RegistrationStatus.VERIFIED:
+        if registration.status != RegistrationStatus.VERIFIED or registration.reuse_certification is None:
             raise DomainError(Err.WRONG_STATE)
+        chosen = registration.reuse_certification
         registration.reuse_certification = None
-        result = _view(uow, registration, _oa(uow, oa_id))
         uow.commit()
-        return result
+        return chosen
 
 
 def _actor(uow: UnitOfWork, registration: Registration) -> str:

@@ -490,7 +490,14 @@ def wizard(request: Request) -> Response:
             "refusal": err_text(request, refusal) if refusal else None,
         }
         return oa_page(request, op, "wizard/step1_entry.html", context)
-    return render_wizard(request, op, view, {"notice": _notice(request)})
+    extra: dict[str, Any] = {"notice": _notice(request)}
+    if view.step == 4 and KEPT_NO_CERTIFICATION in request.url.query.split("&"):
+        extra["values"] = {"reuse_certification": ""}  # back from step 5: the box stays as it was left
+    return render_wizard(request, op, view, extra)
+
+
+# Back from step 5 after choosing not to reuse the OA's certification (step 4's box defaults to reusing it).
+KEPT_NO_CERTIFICATION = "reuse_certification=0"
 
 
 @router.get("/oa/fastreg/protocol")
@@ -568,7 +575,8 @@ async def _wizard_action(request: Request, action: str) -> Response:
         if action == "scan":
             registration.new_scan(platform, oa_id, rid, refresh=True)
         elif action == "back":
-            registration.back_to_qualifications(platform, oa_id, rid)
+            if not registration.back_to_qualifications(platform, oa_id, rid):
+                return redirect(f"/oa/fastreg?{KEPT_NO_CERTIFICATION}")  # step 4 shows the choice made
         elif action == "qualifications":
             registration.choose_qualifications(
                 platform, oa_id, rid, form.get("reuse_certification") == "1", form.get("reuse_operator") == "1"
