@@ -98,21 +98,6 @@ def consume(session: Session, now: datetime, credential: Credential) -> bool:
     return False
 
 
-def claim(
-    conn: PreparedConnection,
-    now: datetime,
-    kind: CredentialKind,
-    raw: str,
-    *,
-    subject: str,
-    component_id: int | None,
-) -> dict[str, Any] | None:
-    """Use a single-use secret issued to ``subject`` (and component) in one conditional statement; its data,
-    or None when it is unknown, expired, already used, or someone else's. Rolled back with the transaction,
-    so a refused call leaves the secret usable; a concurrent claim waits for the row and then finds it used."""
-    return claimed_data(send_claim(conn, now, kind, raw, subject=subject, component_id=component_id))
-
-
 def send_claim(
     conn: PreparedConnection,
     now: datetime,
@@ -122,8 +107,10 @@ def send_claim(
     subject: str,
     component_id: int | None,
 ) -> Rows:
-    """:func:`claim`'s statement, sent (inside a batch: queued with the caller's other statements); read its
-    answer with :func:`claimed_data`."""
+    """Use a single-use secret issued to ``subject`` (and component) in one conditional statement, sent (inside
+    a batch: queued with the caller's other statements); :func:`claimed_data` reads its data, or None when it
+    is unknown, expired, already used, or someone else's. Rolled back with the transaction, so a refused call
+    leaves the secret usable; a concurrent claim waits for the row and then finds it used."""
     return conn.execute(
         sql.CLAIM_CREDENTIAL,
         {
