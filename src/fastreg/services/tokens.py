@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -18,9 +17,8 @@ from sqlalchemy.orm import Session
 
 from fastreg.adapters import crypto
 from fastreg.adapters.db import statements as sql
-from fastreg.adapters.db.clock import FrozenAt
 from fastreg.adapters.db.models import Component, MiniProgram, OfficialAccount
-from fastreg.adapters.db.prepared import PreparedConnection, prepared
+from fastreg.adapters.db.prepared import PreparedConnection
 from fastreg.domain.clock import Clock
 from fastreg.domain.errors import DomainError, Err
 from fastreg.platform import Platform
@@ -52,12 +50,10 @@ class Caller:
         return self.kind is CredentialKind.AUTHORIZER_TOKEN
 
 
-def authenticate(
-    conn: Session | PreparedConnection, now: datetime, raw: str | None, kinds: Iterable[CredentialKind]
-) -> Caller:
+def authenticate(conn: PreparedConnection, clock: Clock, raw: str | None, kinds: Iterable[CredentialKind]) -> Caller:
     """The caller behind ``raw``: 41001 when missing, 40001 when unknown (or of another kind), 42001 when
     expired by the platform clock. Every API call starts here, so it is one prepared statement."""
-    return authenticate_with(prepared(conn), sql.TOKEN, FrozenAt(now), raw, kinds)[0]
+    return authenticate_with(conn, sql.TOKEN, clock, raw, kinds)[0]
 
 
 def authenticate_with(
@@ -84,7 +80,7 @@ def authenticate_with(
 def check_authenticated(platform: Platform, raw: str | None, kinds: Iterable[CredentialKind]) -> Caller:
     """:func:`authenticate` in its own read-only transaction (the API checks the token before the body)."""
     with platform.uow(readonly=True) as uow:
-        return authenticate(uow.conn, uow.clock.now(), raw, kinds)
+        return authenticate(uow.conn, uow.clock, raw, kinds)
 
 
 def component_of(session: Session, caller: Caller, component_appid: str) -> Component:
