@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
 import pytest
 from psycopg import pq
 from psycopg.waiting import wait as blocking_wait
-from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, func, insert, select, text
+from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, bindparam, func, insert, select, text
 from sqlalchemy.util import greenlet_spawn
 
 from fastreg.adapters.db.engine import build_engine, build_loop_engine
-from fastreg.adapters.db.pgpipeline import multi_row_sql
+from fastreg.adapters.db.pgpipeline import Waiter, multi_row_sql
 from fastreg.adapters.db.prepared import MULTI_ROW_MAX, PreparedConnection
 from fastreg.adapters.db.uow import run_on_engine, session_factory
 from fastreg.platform import Platform, build_platform
@@ -43,6 +44,15 @@ def pg(postgres_url: str, tmp_path: Any) -> Iterator[Platform]:
     engine.dispose()
 
 
+@contextmanager
+def begun(pg: Platform, wait: Waiter | None = None) -> Iterator[tuple[Connection, PreparedConnection]]:
+    """A connection in a SQLAlchemy transaction, as a unit of work holds one (begun on the wire by the first
+    batch), and the prepared statements' runner on it."""
+    with pg.engine.connect() as connection:
+        connection.begin()
+        yield connection, PreparedConnection(connection, wait=wait)
+
+
 class CountingWait:
     """The blocking wait, counting the round trips it waits for."""
 
@@ -56,9 +66,7 @@ class CountingWait:
 
 def test_a_batch_is_one_round_trip_and_begins_the_transaction(pg: Platform) -> None:
     counting = CountingWait()
-    with pg.engine.connect() as connection:
-        connection.begin()  # as the unit of work does: SQLAlchemy's transaction, begun on the wire by the batch
-        conn = PreparedConnection(connection, wait=counting)
+    with begun(pg, wait=counting) as (connection, conn):
         with conn.batch():
             added = [conn.execute(ADD, {"id": n, "name": f"n{n}"}) for n in (1, 2, 3)]
             names = conn.execute(NAMES, {"upto": 2})
@@ -73,9 +81,7 @@ def test_a_batch_is_one_round_trip_and_begins_the_transaction(pg: Platform) -> N
 
 def test_looking_at_a_result_inside_a_batch_sends_what_is_queued(pg: Platform) -> None:
     counting = CountingWait()
-    with pg.engine.connect() as connection:
-        connection.begin()  # as the unit of work does: SQLAlchemy's transaction, begun on the wire by the batch
-        conn = PreparedConnection(connection, wait=counting)
+    with begun(pg, wait=counting) as (connection, conn):
         with conn.batch():
             first = conn.execute(ADD, {"id": 1, "name": "a"})
             assert first.scalar_one() == 1  # one round trip now
@@ -87,9 +93,7 @@ def test_looking_at_a_result_inside_a_batch_sends_what_is_queued(pg: Platform) -
 
 
 def test_an_error_is_raised_at_the_end_of_the_batch_and_the_connection_stays_usable(pg: Platform) -> None:
-    with pg.engine.connect() as connection:
-        connection.begin()  # as the unit of work does: SQLAlchemy's transaction, begun on the wire by the batch
-        conn = PreparedConnection(connection)
+    with begun(pg) as (connection, conn):
         conn.execute(ADD, {"id": 1, "name": "a"})
         connection.commit()
         connection.begin()
@@ -105,9 +109,7 @@ def test_an_error_is_raised_at_the_end_of_the_batch_and_the_connection_stays_usa
 
 
 def test_a_statement_whose_prepare_failed_is_prepared_again(pg: Platform) -> None:
-    with pg.engine.connect() as connection:
-        connection.begin()  # as the unit of work does: SQLAlchemy's transaction, begun on the wire by the batch
-        conn = PreparedConnection(connection)
+    with begun(pg) as (connection, conn):
         with pytest.raises(psycopg.errors.UndefinedTable):
             conn.execute(LATE_COUNT, {"above": 0})
         connection.rollback()
@@ -123,9 +125,7 @@ def test_an_interrupted_wait_leaves_pipeline_mode(pg: Platform) -> None:
         next(gen)  # everything is sent; the answers are on their way
         return gen.throw(KeyboardInterrupt())
 
-    with pg.engine.connect() as connection:
-        connection.begin()  # as the unit of work does: SQLAlchemy's transaction, begun on the wire by the batch
-        conn = PreparedConnection(connection, wait=interrupted)
+    with begun(pg, wait=interrupted) as (connection, conn):
         with pytest.raises(KeyboardInterrupt):
             conn.execute(NAMES, {"upto": 1})
         pgconn = connection.connection.driver_connection.pgconn
@@ -138,9 +138,7 @@ def test_an_interrupted_wait_leaves_pipeline_mode(pg: Platform) -> None:
 
 
 def test_savepoints_on_the_driver(pg: Platform) -> None:
-    with pg.engine.connect() as connection:
-        connection.begin()  # as the unit of work does: SQLAlchemy's transaction, begun on the wire by the batch
-        conn = PreparedConnection(connection)
+    with begun(pg) as (connection, conn):
         conn.execute(ADD, {"id": 1, "name": "kept"})
         conn.execute_driver("SAVEPOINT probe")
         conn.execute(ADD, {"id": 2, "name": "undone"})
@@ -181,9 +179,7 @@ def test_the_same_statements_on_asyncio_connections_in_a_greenlet(pg: Platform) 
 def test_psycopg_clearing_its_own_prepared_statements_leaves_ours(pg: Platform) -> None:
     """psycopg sends DEALLOCATE ALL after DDL when it has prepared statements of its own; its engines are
     set to prepare none, so the pipeline's statements stay prepared."""
-    with pg.engine.connect() as connection:
-        connection.begin()
-        conn = PreparedConnection(connection)
+    with begun(pg) as (connection, conn):
         assert conn.execute(NAMES, {"upto": 1}).rows == []
         for _ in range(6):  # psycopg's threshold for preparing a statement of its own is 5 runs
             connection.execute(text("SELECT count(*) FROM pipeline_items")).scalar_one()
@@ -233,10 +229,8 @@ def test_a_call_cancelled_while_it_waits_leaves_its_connection_clean(pg: Platfor
 
 
 def test_a_few_rows_inserted_together_go_as_one_statement_many_as_one_round_trip(pg: Platform) -> None:
-    with pg.engine.connect() as connection:
-        connection.begin()
-        counting = CountingWait()
-        conn = PreparedConnection(connection, wait=counting)
+    counting = CountingWait()
+    with begun(pg, wait=counting) as (connection, conn):
         two = conn.execute(insert(items), [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}])
         many = conn.execute(insert(items), [{"id": n, "name": f"n{n}"} for n in range(3, 3 + MULTI_ROW_MAX + 1)])
         assert (two.rowcount, many.rowcount) == (2, MULTI_ROW_MAX + 1)
@@ -263,9 +257,7 @@ def test_multi_row_sql() -> None:
 
 def test_a_batch_given_up_before_it_was_sent_leaves_its_statements_unprepared(pg: Platform) -> None:
     fresh = select(items.c.id).where(items.c.name == bindparam("name"))  # not prepared on any connection yet
-    with pg.engine.connect() as connection:
-        connection.begin()
-        conn = PreparedConnection(connection)
+    with begun(pg) as (connection, conn):
         with pytest.raises(RuntimeError), conn.batch():
             conn.execute(fresh, {"name": "a"})
             raise RuntimeError("the use case fails before its batch is sent")
