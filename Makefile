@@ -39,11 +39,12 @@ browser:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	fi
 
-## Install the test dependencies and run every test, on SQLite and PostgreSQL.
+## Install the test dependencies and run every test, on SQLite and PostgreSQL. PostgreSQL: the server at
+## FASTREG_TEST_POSTGRES_URL when it answers, else a cluster of the run's own (Debian's postgresql installed if missing).
 test: install-dev browser
-	$(VENV)/bin/ruff check src tests $(wildcard bench)
+	$(VENV)/bin/ruff check src tests scripts $(wildcard bench)
 	$(VENV)/bin/mypy
-	$(VENV)/bin/pytest -p no:cacheprovider $(PYTEST_ARGS)
+	$(PY) scripts/with_postgres.py $(VENV)/bin/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 ## One benchmark from a clean clone: make bench-throughput (or bench-contention, bench-scale, bench-crash,
 ## bench-startup); BENCH_ARGS="--db sqlite" passes arguments. Prints figures; see bench/README.md.
@@ -56,8 +57,8 @@ wrk:
 		$$SUDO apt-get install -y -qq wrk >/dev/null 2>&1 || echo "wrk not installed; using the asyncio client"; }
 
 lint: install-dev
-	$(VENV)/bin/ruff check src tests $(wildcard bench)
-	$(VENV)/bin/ruff format --check src tests $(wildcard bench)
+	$(VENV)/bin/ruff check src tests scripts $(wildcard bench)
+	$(VENV)/bin/ruff format --check src tests scripts $(wildcard bench)
 
 typecheck: install-dev
 	$(VENV)/bin/mypy

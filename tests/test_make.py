@@ -46,6 +46,8 @@ def test_make_test_installs_dev_dependencies_and_runs_lint_types_and_pytest() ->
     assert ".venv/bin/ruff check src tests" in commands
     assert ".venv/bin/mypy" in commands
     assert ".venv/bin/pytest" in commands
+    # PostgreSQL: the configured server when it answers, else a cluster of the run's own around pytest.
+    assert ".venv/bin/python scripts/with_postgres.py .venv/bin/pytest" in commands
 
 
 def test_ci_runs_exactly_make_test() -> None:
@@ -71,6 +73,9 @@ def fake_venv(tmp_path: Path, pytest_exit: int | None) -> Path:
     else:
         pytest_path.write_text(f"#!/bin/sh\nexit {pytest_exit}\n")
         pytest_path.chmod(0o755)
+    python_path = venv / "bin" / "python"  # runs scripts/with_postgres.py, which needs psycopg
+    python_path.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    python_path.chmod(0o755)
     for marker in (".installed", ".installed-dev"):
         (venv / marker).touch()
     return venv
