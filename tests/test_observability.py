@@ -76,9 +76,10 @@ def test_request_id_is_echoed_or_generated(client: _SyncAdapter) -> None:
     given = client.get("/healthz", headers={"X-Request-Id": "abc-123"})
     assert given.status_code == 200 and given.headers["x-request-id"] == "abc-123"
     generated = client.get("/healthz")
-    assert re.fullmatch(r"[0-9a-f]{32}", generated.headers["x-request-id"])
+    # Shaped like WeChat's rid: Unix time, then 64 random bits, as three groups of eight hex digits.
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}", generated.headers["x-request-id"])
     unsafe = client.get("/healthz", headers={"X-Request-Id": "bad id\twith spaces"})
-    assert re.fullmatch(r"[0-9a-f]{32}", unsafe.headers["x-request-id"])
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}", unsafe.headers["x-request-id"])
 
 
 def test_metrics_count_requests_by_route_template_and_status(client: _SyncAdapter) -> None:
@@ -146,6 +147,22 @@ def test_every_log_line_of_a_request_carries_its_request_id(platform: Platform, 
         assert access["route"] == "/probe-log" and access["status"] == 200 and access["method"] == "GET"
     finally:
         configure_logging(platform.settings, stream=None)
+        configure_logging(platform.settings.model_copy(update={"log_level": "WARNING"}))
+        configure_logging(platform.settings)
+
+
+def test_a_wechat_errors_rid_is_the_logged_request_id(platform: Platform, app: FastAPI) -> None:
+    stream = io.StringIO()
+    configure_logging(platform.settings.model_copy(update={"log_format": "json"}), stream=stream)
+    try:
+        client = _SyncAdapter(httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t"))  # type: ignore[arg-type]
+        response = client.post("/cgi-bin/component/api_create_preauthcode", content=b"{}")
+        rid = response.headers["x-request-id"]
+        assert response.json() == {"errcode": 41001, "errmsg": f"access_token missing rid: {rid}"}
+        lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+        access = next(line for line in lines if line["event"] == "request")
+        assert access["request_id"] == rid and access["path"] == "/cgi-bin/component/api_create_preauthcode"
+    finally:
         configure_logging(platform.settings.model_copy(update={"log_level": "WARNING"}))
         configure_logging(platform.settings)
 

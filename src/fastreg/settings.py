@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     ticket_ttl_seconds: int = 600
     confirmation_ttl_seconds: int = 600
     pre_auth_code_ttl_seconds: int = 1800
-    authorization_code_ttl_seconds: int = 3600
+    authorization_code_ttl_seconds: int = 600  # WeChat: auth_code=…&expires_in=600
     activation_ttl_seconds: int = 48 * 3600
     pending_ttl_seconds: int = 7 * 24 * 3600
     activation_resend_interval_seconds: int = 60

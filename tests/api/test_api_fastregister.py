@@ -20,18 +20,18 @@ from fastreg.testing import LiveServer, SandboxClient, run_live_server
 from tests.api.world import OA, Component, World, query_param
 
 EXPECTED_ERRMSG = {
-    61051: "公众号主体类型不允许快速创建",
-    61052: "公众号未认证",
-    61053: "超过主体可注册数量上限",
-    61054: "主体黑名单",
-    61055: "超出公众号每月可快速创建限额",
-    61056: "政府、媒体、其他组织必须复选微信认证",
-    61057: "公众号仍有快速创建的账号在流程中",
-    61058: "用户扫码凭证校验不通过",
-    61028: "第三方平台未发布",
-    61029: "第三方平台缺少必备权限集",
-    61060: "跳转 uri 不合法",
-    61061: "海外帐号不允许快速创建",
+    61051: "invalid realname type",
+    61052: "need to be certified",
+    61053: "realname exceed limits",
+    61054: "realname in black list",
+    61055: "exceed quota per month",
+    61056: "copy_wx_verify is required option",
+    61057: "fast register is in progress",
+    61058: "invalid ticket",
+    61028: "component is unpublished",
+    61029: "component need republish with base category",
+    61060: "invalid redirect uri",
+    61061: "overseas access deny",
 }
 
 

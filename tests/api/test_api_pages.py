@@ -120,7 +120,7 @@ def test_componentloginpage_consent_by_the_admin(world: World) -> None:
     assert stranger.status_code == 403
     answer = world.sandbox.scan(url, oa.admin_wxid, "confirm")
     redirect = answer["redirect_url"]
-    assert redirect.startswith(REDIRECT_URI + "?auth_code=") and query_param(redirect, "expires_in") == "3600"
+    assert redirect.startswith(REDIRECT_URI + "?auth_code=") and query_param(redirect, "expires_in") == "600"
     assert world.get("/cgi-bin/scanstatus", id=urlparse(url).path.rsplit("/", 1)[1])["redirect_url"] == redirect
 
     info = world.query_auth(component, query_param(redirect, "auth_code"))

@@ -147,7 +147,7 @@ def test_query_auth_refresh_and_authorizer_info(world: World) -> None:
         {"component_appid": component.appid, "authorization_code": "nope"},
         component_access_token=component.access_token,
     )
-    assert bad_code["errcode"] == 40029
+    assert bad_code == {"errcode": 61009, "errmsg": "code is invalid"}
 
 
 def test_authorization_code_of_one_component_is_useless_to_another(world: World) -> None:
@@ -159,10 +159,10 @@ def test_authorization_code_of_one_component_is_useless_to_another(world: World)
         {"component_appid": second.appid, "authorization_code": code},
         component_access_token=second.access_token,
     )
-    assert stolen["errcode"] == 40029
+    assert stolen == {"errcode": 61009, "errmsg": "code is invalid"}
 
 
-def test_authorization_code_expires_after_an_hour(world: World) -> None:
+def test_sandbox_authorization_code_expires_after_an_hour(world: World) -> None:
     component = world.component()
     oa = world.oa()
     world.sandbox.set_clock(now=datetime(2026, 11, 10, 4, tzinfo=UTC).isoformat())
@@ -174,7 +174,7 @@ def test_authorization_code_expires_after_an_hour(world: World) -> None:
         {"component_appid": component.appid, "authorization_code": code},
         component_access_token=component.access_token,
     )
-    assert answer["errcode"] == 40029
+    assert answer == {"errcode": 61010, "errmsg": "code is expired"}
 
 
 def test_fastregister_permission_set_moves_to_the_latest_component(world: World) -> None:

@@ -39,6 +39,19 @@ def qr_image(html: str) -> tuple[bytes, str]:
     return base64.b64decode(src.group(1)), unescape(url.group(1))
 
 
+def wire_answer(response: httpx.Response) -> Any:
+    """The JSON answer, with an error's ``errmsg`` checked to end in `` rid: `` and the response's X-Request-Id
+    (as WeChat writes its errors) and that suffix removed, so that callers compare WeChat's wire text."""
+    answer = response.json()
+    if isinstance(answer, dict) and answer.get("errcode"):
+        suffix = f" rid: {response.headers['x-request-id']}"
+        assert str(answer["errmsg"]).endswith(suffix), (answer, suffix)
+        answer["errmsg"] = answer["errmsg"].removesuffix(suffix)
+    elif isinstance(answer, dict) and "errcode" in answer:
+        assert " rid: " not in str(answer.get("errmsg")), answer  # success keeps "ok" (or "")
+    return answer
+
+
 def query_param(url: str, name: str) -> str:
     values = parse_qs(urlparse(url).query).get(name)
     assert values, f"{name} missing in {url}"
@@ -77,7 +90,7 @@ class World:
     def get(self, path: str, **params: Any) -> Any:
         response = self.api.get(path, params=params)
         assert response.status_code == 200, response.text
-        return response.json()
+        return wire_answer(response)
 
     def post(self, path: str, body: Any = None, *, raw: bytes | None = None, **params: Any) -> Any:
         content = raw if raw is not None else (b"" if body is None else httpx_json(body))
@@ -85,7 +98,7 @@ class World:
         response = self.api.post(path, params=params, content=content)
         assert response.status_code == 200, response.text
         assert response.headers["content-type"] == "application/json; charset=utf-8"
-        return response.json()
+        return wire_answer(response)
 
     # ------------------------------------------------------------ accounts
 

@@ -146,7 +146,7 @@ def test_quota_boundary_with_console_message(principal_type: str, limit: int) ->
     refusal = first_refusal(eligible_input(principal=principal, used=limit), Stage.START)
     assert refusal is not None
     assert refusal.err is Err.QUOTA_EXCEEDED
-    assert refusal.errmsg == "超出公众号每月可快速创建限额"
+    assert refusal.errmsg == "exceed quota per month"
     assert refusal.message() == f"本月已复用资质创建{limit}个小程序,不可新增。"
 
 

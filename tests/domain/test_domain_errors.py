@@ -1,4 +1,4 @@
-"""Errors are values: the official errcode and exact errmsg of open-api.md, and the console's messages."""
+"""Errors are values: the official errcode, WeChat's wire errmsg (fidelity.md §1), and the console's messages."""
 
 from __future__ import annotations
 
@@ -6,30 +6,34 @@ import pytest
 
 from fastreg.domain.errors import DomainError, Err
 
-# open-api.md, "Fast registration", the errors table of POST /cgi-bin/account/fastregister (exact errmsg).
-FASTREGISTER_TABLE = [
-    (61051, "公众号主体类型不允许快速创建", Err.PERSONAL_PRINCIPAL),
-    (61052, "公众号未认证", Err.NOT_VERIFIED),
-    (61053, "超过主体可注册数量上限", Err.PRINCIPAL_LIMIT),
-    (61054, "主体黑名单", Err.BLACKLISTED),
-    (61055, "超出公众号每月可快速创建限额", Err.QUOTA_EXCEEDED),
-    (61056, "政府、媒体、其他组织必须复选微信认证", Err.CERTIFICATION_REQUIRED),
-    (61057, "公众号仍有快速创建的账号在流程中", Err.PENDING_EXISTS),
-    (61058, "用户扫码凭证校验不通过", Err.SCAN_INVALID),
-    (61028, "第三方平台未发布", Err.COMPONENT_UNPUBLISHED),
-    (61029, "第三方平台缺少必备权限集", Err.COMPONENT_PERMISSIONS),
-    (61060, "跳转 uri 不合法", Err.INVALID_REDIRECT),
-    (61061, "海外帐号不允许快速创建", Err.OVERSEAS),
+# fidelity.md §1: the errmsg WeChat writes on the wire (before its " rid: ..." suffix) for each code.
+WIRE_TABLE = [
+    (61051, "invalid realname type", Err.PERSONAL_PRINCIPAL),
+    (61052, "need to be certified", Err.NOT_VERIFIED),
+    (61053, "realname exceed limits", Err.PRINCIPAL_LIMIT),
+    (61054, "realname in black list", Err.BLACKLISTED),
+    (61055, "exceed quota per month", Err.QUOTA_EXCEEDED),
+    (61056, "copy_wx_verify is required option", Err.CERTIFICATION_REQUIRED),
+    (61057, "fast register is in progress", Err.PENDING_EXISTS),  # no captured wire text found
+    (61058, "invalid ticket", Err.SCAN_INVALID),
+    (61028, "component is unpublished", Err.COMPONENT_UNPUBLISHED),
+    (61029, "component need republish with base category", Err.COMPONENT_PERMISSIONS),
+    (61060, "invalid redirect uri", Err.INVALID_REDIRECT),  # no captured wire text found
+    (61061, "overseas access deny", Err.OVERSEAS),
+    (61006, "component ticket is invalid", Err.INVALID_VERIFY_TICKET),
+    (61009, "code is invalid", Err.INVALID_AUTH_CODE),
+    (61010, "code is expired", Err.AUTH_CODE_EXPIRED),
 ]
 
 
-@pytest.mark.parametrize(("errcode", "errmsg", "err"), FASTREGISTER_TABLE, ids=[str(r[0]) for r in FASTREGISTER_TABLE])
-def test_fastregister_errors_have_the_exact_official_errmsg(errcode: int, errmsg: str, err: Err) -> None:
+@pytest.mark.parametrize(("errcode", "errmsg", "err"), WIRE_TABLE, ids=[str(r[0]) for r in WIRE_TABLE])
+def test_errors_have_wechats_wire_errmsg_and_a_chinese_console_message(errcode: int, errmsg: str, err: Err) -> None:
     assert err.errcode == errcode
     error = DomainError(err)
     assert error.errcode == errcode
     assert error.errmsg == errmsg
     assert str(error) == f"{errcode} {errmsg}"
+    assert any("\u4e00" <= char <= "\u9fff" for char in error.message("zh")), error.message("zh")
 
 
 def test_every_errcode_is_unique() -> None:
@@ -56,7 +60,7 @@ def test_quota_console_message_formats_the_limit(limit: int) -> None:
     assert error.message() == f"本月已复用资质创建{limit}个小程序,不可新增。"
     assert error.message("en") == f"This month's quota of {limit} fast-registered Mini Programs is used up."
     # The API text never changes with the limit.
-    assert error.errmsg == "超出公众号每月可快速创建限额"
+    assert error.errmsg == "exceed quota per month"
 
 
 def test_quota_console_messages_verbatim() -> None:

@@ -80,7 +80,7 @@ def test_fast_registration_with_wechatpy(
         confirmed = sandbox.scan(qr_url_from_page(page.text), oa["admin_wxid"], "confirm")
     assert confirmed["status"] == "confirmed"
     auth_code = param(confirmed["redirect_url"], "auth_code")
-    assert param(confirmed["redirect_url"], "expires_in") == "3600"
+    assert param(confirmed["redirect_url"], "expires_in") == "600"
 
     # query_auth gives the OA's authorizer token (wechatpy stores it).
     auth = component.query_auth(auth_code)["authorization_info"]
@@ -113,6 +113,7 @@ def test_fast_registration_with_wechatpy(
     with pytest.raises(WeChatClientException) as refused:
         oa_client.post("account/fastregister", data={"ticket": ticket})
     assert refused.value.errcode == 61058
+    assert re.fullmatch(r"invalid ticket rid: [0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}", refused.value.errmsg)
 
     # The new MP is authorized to the same component.
     mp_auth = component.query_auth(result["authorization_code"])["authorization_info"]

@@ -1,5 +1,6 @@
-"""Errors are values with codes: each knows its official errcode, its exact API ``errmsg`` and
-the Chinese and English messages the console shows."""
+"""Errors are values with codes: each knows its official errcode, its ``errmsg`` as WeChat's API writes it on
+the wire (a short English text; the web layer appends `` rid: <request id>``) and the Chinese and English
+messages the console and the HTML pages show."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from enum import Enum
 @dataclass(frozen=True)
 class ErrorSpec:
     errcode: int
-    errmsg: str  # exactly as the Open API answers it
+    errmsg: str  # WeChat's wire text, before the ` rid: …` suffix
     zh: str  # what the console shows in Chinese
     en: str
 
@@ -25,6 +26,8 @@ class Err(Enum):
     INVALID_APPID = ErrorSpec(40013, "invalid appid", "无效的 appid", "Invalid appid")
     INVALID_APPSECRET = ErrorSpec(40125, "invalid appsecret", "无效的 appsecret", "Invalid appsecret")
     INVALID_CODE = ErrorSpec(40029, "invalid code", "无效的授权码", "Invalid code")
+    INVALID_AUTH_CODE = ErrorSpec(61009, "code is invalid", "授权码无效", "Invalid authorization code")
+    AUTH_CODE_EXPIRED = ErrorSpec(61010, "code is expired", "授权码已过期", "The authorization code has expired")
     INVALID_GRANT_TYPE = ErrorSpec(40002, "invalid grant_type", "无效的 grant_type", "Invalid grant_type")
     INVALID_PARAMETER = ErrorSpec(40097, "invalid args", "参数错误", "Invalid arguments")
     INVALID_VERIFY_TICKET = ErrorSpec(
@@ -37,49 +40,54 @@ class Err(Enum):
 
     PERSONAL_PRINCIPAL = ErrorSpec(
         61051,
-        "公众号主体类型不允许快速创建",
+        "invalid realname type",
         "个人主体的公众号不支持快速注册小程序",
         "Official Accounts of individuals cannot fast-register Mini Programs",
     )
-    NOT_VERIFIED = ErrorSpec(61052, "公众号未认证", "公众号未认证", "The Official Account is not verified")
+    NOT_VERIFIED = ErrorSpec(61052, "need to be certified", "公众号未认证", "The Official Account is not verified")
     PRINCIPAL_LIMIT = ErrorSpec(
         61053,
-        "超过主体可注册数量上限",
+        "realname exceed limits",
         "该主体可注册的小程序数量已达上限",
         "The principal has reached its maximum number of Mini Programs",
     )
-    BLACKLISTED = ErrorSpec(61054, "主体黑名单", "该主体已被列入黑名单", "The principal is blacklisted")
+    BLACKLISTED = ErrorSpec(61054, "realname in black list", "该主体已被列入黑名单", "The principal is blacklisted")
     QUOTA_EXCEEDED = ErrorSpec(
         61055,
-        "超出公众号每月可快速创建限额",
+        "exceed quota per month",
         "本月已复用资质创建{limit}个小程序,不可新增。",
         "This month's quota of {limit} fast-registered Mini Programs is used up.",
     )
     CERTIFICATION_REQUIRED = ErrorSpec(
         61056,
-        "政府、媒体、其他组织必须复选微信认证",
+        "copy_wx_verify is required option",
         "政府、媒体、其他组织类型的公众号必须复用认证资质",
         "Government, media and other organisations must reuse certification",
     )
     PENDING_EXISTS = ErrorSpec(
         61057,
-        "公众号仍有快速创建的账号在流程中",
+        "fast register is in progress",
         "公众号仍有快速创建的账号在流程中",
         "The Official Account still has a fast registration in progress",
     )
     SCAN_INVALID = ErrorSpec(
         61058,
-        "用户扫码凭证校验不通过",
+        "invalid ticket",
         "管理员扫码验证未通过，请重新扫码",
         "The admin's scan confirmation is missing or invalid",
     )
-    COMPONENT_UNPUBLISHED = ErrorSpec(61028, "第三方平台未发布", "第三方平台未发布", "The component is not published")
-    COMPONENT_PERMISSIONS = ErrorSpec(
-        61029, "第三方平台缺少必备权限集", "第三方平台缺少必备权限集", "The component lacks a required permission set"
+    COMPONENT_UNPUBLISHED = ErrorSpec(
+        61028, "component is unpublished", "第三方平台未发布", "The component is not published"
     )
-    INVALID_REDIRECT = ErrorSpec(61060, "跳转 uri 不合法", "跳转 uri 不合法", "Invalid redirect uri")
+    COMPONENT_PERMISSIONS = ErrorSpec(
+        61029,
+        "component need republish with base category",
+        "第三方平台缺少必备权限集",
+        "The component lacks a required permission set",
+    )
+    INVALID_REDIRECT = ErrorSpec(61060, "invalid redirect uri", "跳转 uri 不合法", "Invalid redirect uri")
     OVERSEAS = ErrorSpec(
-        61061, "海外帐号不允许快速创建", "海外帐号不允许快速创建小程序", "Overseas accounts cannot fast-register"
+        61061, "overseas access deny", "海外帐号不允许快速创建小程序", "Overseas accounts cannot fast-register"
     )
 
     # Links (wxamplink / wxampunlink); codes follow WeChat's published ones.

@@ -2,9 +2,10 @@
 ``api_query_auth``, refresh tokens, authorizer info, and 授权互斥 for the fast-registration permission set
 (one component per account at a time: authorizing a second one moves the set).
 
-Authorization codes stay valid until they expire (3600 s) and may be exchanged more than once (the consent
-redirect and the ``authorized`` push carry the same code). Refresh tokens are stored hashed, like every
-bearer secret; each exchange issues a new one and the older ones keep working until the authorization ends.
+Authorization codes stay valid until they expire (600 s, WeChat's ``expires_in=600``) and may be exchanged more
+than once (the consent redirect and the ``authorized`` push carry the same code). Refresh tokens are stored hashed,
+like every bearer secret; each exchange issues a new one and the older ones keep working until the authorization
+ends.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode, urlparse
+from urllib.parse import urlencode, urlparse, urlsplit, urlunsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -200,12 +201,15 @@ def open_consent(
 
 
 def with_params(url: str, **params: str | int) -> str:
-    return f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
+    """``url`` with ``params`` appended to its query (``?`` or ``&`` as it needs), before any ``#fragment``."""
+    parts = urlsplit(url)
+    query = "&".join(part for part in (parts.query.rstrip("&"), urlencode(params)) if part)
+    return urlunsplit(parts._replace(query=query))
 
 
 def on_component_auth(uow: UnitOfWork, confirmation: Confirmation, action: str, wxid: str) -> str | None:
     """The account's admin answered the consent page: on confirm, authorize the component and send the
-    browser to ``redirect_uri?auth_code=CODE&expires_in=3600``; a cancel authorizes nothing."""
+    browser to ``redirect_uri?auth_code=CODE&expires_in=600``; a cancel authorizes nothing."""
     if action != "confirm":
         return None
     from fastreg.services import pushes
@@ -265,11 +269,13 @@ def query_auth(platform: Platform, caller: Caller, component_appid: str, authori
         component = component_of(session, caller, component_appid)
         found = credentials.find(session, now, CredentialKind.AUTH_CODE, authorization_code)
         credential = found.credential
-        if found.status is not Lookup.OK or credential is None or credential.component_id != component.id:
-            raise DomainError(Err.INVALID_CODE)
+        if credential is None or credential.component_id != component.id:
+            raise DomainError(Err.INVALID_AUTH_CODE)
+        if found.status is Lookup.EXPIRED:
+            raise DomainError(Err.AUTH_CODE_EXPIRED)
         authorization = _authorization(session, component.id, credential.subject)
-        if authorization is None:
-            raise DomainError(Err.INVALID_CODE)
+        if found.status is not Lookup.OK or authorization is None:
+            raise DomainError(Err.INVALID_AUTH_CODE)
         access, refresh, ttl = _issue_tokens(session, now, platform, authorization)
         info = {
             "authorizer_appid": authorization.authorizer_appid,

@@ -89,10 +89,6 @@ def open_auth_page(
         return result
 
 
-def with_query(url: str, key: str, value: str) -> str:
-    return f"{url}{'&' if '?' in url else '?'}{key}={value}"
-
-
 def on_auth_answered(uow: UnitOfWork, confirmation: Confirmation, action: str, wxid: str) -> str | None:
     """The OA admin confirmed: issue the single-use ticket and send the browser back with it."""
     if action != confirmations.CONFIRM:
@@ -121,7 +117,7 @@ def on_auth_answered(uow: UnitOfWork, confirmation: Confirmation, action: str, w
         oa_appid=confirmation.account_appid,
         component_appid=payload["component_appid"],
     )
-    return with_query(str(payload["redirect_uri"]), "ticket", ticket)
+    return authorization.with_params(str(payload["redirect_uri"]), ticket=ticket)
 
 
 def _platform_of(uow: UnitOfWork) -> Platform:

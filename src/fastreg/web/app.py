@@ -55,11 +55,15 @@ def create_app(
     def healthz() -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
+    from starlette.exceptions import HTTPException
+
     from fastreg.web.console.routes import router as console_router
+    from fastreg.web.openapi.errors import unrouted
     from fastreg.web.openapi.routes import router as openapi_router
     from fastreg.web.sandbox.routes import router as sandbox_router
 
     app.include_router(openapi_router)
+    app.add_exception_handler(HTTPException, unrouted)  # WeChat's errors for unknown /cgi-bin paths and methods
     if settings.is_sandbox:
         app.include_router(sandbox_router)
     app.include_router(console_router)

@@ -2,13 +2,14 @@
 request): the request id, the body-size limit, the access log line and the request metrics; and the
 ``/metrics`` route.
 
-- Request id: the caller's ``X-Request-Id`` when it is a short token of safe characters, otherwise a new random
-  one; bound to every log line written while the request is handled, and echoed in the ``X-Request-Id`` response
-  header.
+- Request id: the caller's ``X-Request-Id`` when it is a short token of safe characters, otherwise a new one
+  shaped like WeChat's ``rid`` (:func:`new_request_id`); bound to every log line written while the request is
+  handled, echoed in the ``X-Request-Id`` response header, and appended to every WeChat error's ``errmsg`` as
+  `` rid: <id>``.
 - Body size: a body larger than ``settings.max_body_bytes`` (1 MiB) is refused with HTTP 413 before the route
   sees it, whether the size is announced (``Content-Length``) or only discovered while reading a chunked body.
   The refusal is JSON in the caller's dialect: ``{"error":{"code":"payload_too_large",...}}`` under
-  ``/sandbox/``, and ``{"errcode":45002,"errmsg":"content size out of limit"}`` everywhere else (WeChat's code
+  ``/sandbox/``, and ``{"errcode":45002,"errmsg":"content size out of limit rid: <id>"}`` everywhere else (WeChat's code
   for an oversized request).
 - One access log line per request: ``event=request method path route status duration_ms request_id``.
 """
@@ -48,13 +49,25 @@ class BodyTooLarge(Exception):
     """The request body grew past the limit while the application was reading it."""
 
 
-def too_large_body(path: str, limit: int) -> bytes:
+def new_request_id() -> str:
+    """A request id shaped like WeChat's ``rid`` (``6746c1a2-2f3b0c1e-5d8f1a22``): the Unix time and 64 random
+    bits, as three groups of eight hex digits."""
+    noise = os.urandom(8).hex()
+    return f"{int(time.time()) & 0xFFFFFFFF:08x}-{noise[:8]}-{noise[8:]}"
+
+
+def current_request_id() -> str:
+    """The id of the request being handled (bound by :class:`EdgeMiddleware`), or "" outside a request."""
+    return str(structlog.contextvars.get_contextvars().get("request_id", ""))
+
+
+def too_large_body(path: str, limit: int, request_id: str) -> bytes:
     if path.startswith("/sandbox/"):
         payload: dict[str, Any] = {
             "error": {"code": "payload_too_large", "message": f"the request body is larger than {limit} bytes"}
         }
     else:
-        payload = {"errcode": TOO_LARGE_ERRCODE, "errmsg": "content size out of limit"}
+        payload = {"errcode": TOO_LARGE_ERRCODE, "errmsg": f"content size out of limit rid: {request_id}"}
     return json.dumps(payload, separators=(",", ":")).encode()
 
 
@@ -87,7 +100,7 @@ class EdgeMiddleware:
                 except ValueError:
                     content_length = None
         if not request_id:
-            request_id = os.urandom(16).hex()
+            request_id = new_request_id()
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         current_metrics.set(self.metrics)
@@ -153,7 +166,7 @@ class EdgeMiddleware:
             )
 
     async def _refuse(self, scope: Scope, send: Send, id_header: tuple[bytes, bytes]) -> None:
-        body = too_large_body(scope["path"], self.max_body_bytes)
+        body = too_large_body(scope["path"], self.max_body_bytes, id_header[1].decode("latin-1"))
         await send(
             {
                 "type": "http.response.start",

@@ -1,22 +1,30 @@
 """How the WeChat-compatible API answers: JSON as WeChat writes it (UTF-8, Chinese as real characters),
 every refusal as HTTP 200 with ``{"errcode","errmsg"}``, request bodies read and parsed by hand whatever
-their Content-Type, and a crash as HTTP 500 ``{"errcode":-1}`` logged with a request id."""
+their Content-Type, and a crash as HTTP 500 ``{"errcode":-1}`` logged with a request id.
+
+Every error's ``errmsg`` is the code's wire text followed by `` rid: <request id>``, as WeChat writes it
+(``invalid ticket rid: 6746c1a2-2f3b0c1e-5d8f1a22``): the id of the ``X-Request-Id`` header and the log lines.
+Under the API's prefixes (``/cgi-bin/``, ``/wxa/``) an unknown path answers 40066 ``invalid url`` and a known
+path called with another method 43001 ``require GET method`` or 43002 ``require POST method``, HTTP 200, as
+WeChat's API host does, so that an SDK raises its own error type; never FastAPI's ``{"detail"}``."""
 
 from __future__ import annotations
 
 import json
 import logging
-import secrets
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, Generic, TypeVar
 
 from fastapi import Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException
 
 from fastreg.domain.errors import DomainError, Err, ErrorSpec
+from fastreg.web.middleware import current_request_id
 
 log = logging.getLogger("fastreg.openapi")
 
@@ -24,6 +32,12 @@ Model = TypeVar("Model", bound=BaseModel)
 
 # Transport-level refusals that are not domain rules.
 BODY_TOO_LARGE = ErrorSpec(45002, "content size out of limit", "请求体超过 1 MiB", "Request body over 1 MiB")
+INVALID_URL = ErrorSpec(40066, "invalid url", "不合法的 url", "Invalid url")
+REQUIRE_GET = ErrorSpec(43001, "require GET method", "需要 GET 请求", "GET required")
+REQUIRE_POST = ErrorSpec(43002, "require POST method", "需要 POST 请求", "POST required")
+
+# The paths WeChat's API host serves; their unknown paths and wrong methods answer WeChat's errors.
+WECHAT_PREFIXES = ("/cgi-bin/", "/wxa/")
 
 # Validation error types that mean "a field is missing or out of range" (40097) rather than "wrong type" (47001).
 _ARGUMENT_ERRORS = frozenset(
@@ -57,8 +71,14 @@ class ApiError(Exception):
         self.spec = spec
 
 
-def wechat_error(errcode: int, errmsg: str) -> WeChatJSONResponse:
-    return WeChatJSONResponse({"errcode": errcode, "errmsg": errmsg})
+def with_rid(errmsg: str) -> str:
+    """An error's ``errmsg`` as WeChat sends it: the text, then `` rid: `` and the request's id."""
+    rid = current_request_id()
+    return f"{errmsg} rid: {rid}" if rid else errmsg
+
+
+def wechat_error(errcode: int, errmsg: str, *, status_code: int = 200) -> WeChatJSONResponse:
+    return WeChatJSONResponse({"errcode": errcode, "errmsg": with_rid(errmsg)}, status_code=status_code)
 
 
 def ok(payload: dict[str, Any] | None = None, *, errmsg: str = "ok") -> WeChatJSONResponse:
@@ -117,14 +137,6 @@ def parse_json(raw: bytes, model: type[Model], *, required: bool = True) -> Pars
         return Parsed(None, spec)
 
 
-def request_id(request: Request) -> str:
-    """The request id the edge middleware bound to this request's log lines (or a new one)."""
-    import structlog
-
-    bound = structlog.contextvars.get_contextvars().get("request_id")
-    return str(bound or request.headers.get("x-request-id") or secrets.token_hex(8))
-
-
 class WeChatRoute(APIRoute):
     """Every error of an Open API route becomes WeChat's ``{"errcode","errmsg"}`` answer."""
 
@@ -141,11 +153,32 @@ class WeChatRoute(APIRoute):
             except RequestValidationError:
                 return wechat_error(Err.DATA_FORMAT.value.errcode, Err.DATA_FORMAT.value.errmsg)
             except Exception:
-                rid = request_id(request)
+                rid = current_request_id()
                 log.exception("unexpected failure in %s %s (request_id=%s)", request.method, request.url.path, rid)
-                return WeChatJSONResponse({"errcode": -1, "errmsg": "system error", "request_id": rid}, status_code=500)
+                return wechat_error(Err.SYSTEM.value.errcode, Err.SYSTEM.value.errmsg, status_code=500)
 
         return handler
+
+
+def unrouted_spec(exc: HTTPException) -> ErrorSpec:
+    """The WeChat error for the router's refusal: 43002/43001 for a known path and another method (by the
+    methods the route allows), 40066 for an unknown path."""
+    allowed = (exc.headers or {}).get("Allow", "") if exc.status_code == 405 else ""
+    if "POST" in allowed.split(", "):
+        return REQUIRE_POST
+    if "GET" in allowed.split(", "):
+        return REQUIRE_GET
+    return INVALID_URL
+
+
+async def unrouted(request: Request, exc: Exception) -> Response:
+    """The application's handler of HTTP exceptions: the router's 404 and 405 under the API's prefixes answer
+    WeChat's JSON error (HTTP 200); everything else keeps FastAPI's own answer."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code in (404, 405) and request.url.path.startswith(WECHAT_PREFIXES):
+        spec = unrouted_spec(exc)
+        return wechat_error(spec.errcode, spec.errmsg)
+    return await http_exception_handler(request, exc)
 
 
 def errcode_table(specs: Iterable[ErrorSpec | Err], intro: str = "") -> str:
