@@ -111,14 +111,17 @@ def test_generated_request_ids_look_like_wechats_rid(world: World) -> None:
     assert raw_post(world, "/cgi-bin/component/api_create_preauthcode", {}).headers["x-request-id"] != rid
 
 
-def test_success_keeps_ok_without_a_rid(world: World) -> None:
-    component = world.component()
-    response = raw_post(
+def create_preauthcode(world: World, component: Component) -> httpx.Response:
+    return raw_post(
         world,
         "/cgi-bin/component/api_create_preauthcode",
         {"component_appid": component.appid},
         component_access_token=component.access_token,
     )
+
+
+def test_success_keeps_ok_without_a_rid(world: World) -> None:
+    response = create_preauthcode(world, world.component())
     assert response.json()["errcode"] == 0 and response.json()["errmsg"] == "ok"
 
 
@@ -190,12 +193,7 @@ def test_an_sdk_raises_its_own_error_for_an_unknown_path_and_a_wrong_method(worl
 def consent(world: World, component: Component, redirect_uri: str) -> str:
     """The OA admin confirms the componentloginpage consent; the redirect URL."""
     oa = world.oa()
-    code = raw_post(
-        world,
-        "/cgi-bin/component/api_create_preauthcode",
-        {"component_appid": component.appid},
-        component_access_token=component.access_token,
-    ).json()["pre_auth_code"]
+    code = create_preauthcode(world, component).json()["pre_auth_code"]
     params = {
         "component_appid": component.appid,
         "pre_auth_code": code,

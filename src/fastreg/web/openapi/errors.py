@@ -188,4 +188,5 @@ def errcode_table(specs: Iterable[ErrorSpec | Err], intro: str = "") -> str:
         spec = item.value if isinstance(item, Err) else item
         rows.append(f"| {spec.errcode} | {spec.errmsg} |")
     table = "\n".join(rows)
-    return f'{intro}\n\nError codes (HTTP 200 with `{{"errcode","errmsg"}}`):\n\n{table}'.strip()
+    answer = '`{"errcode","errmsg"}`, the errmsg followed by ` rid: <request id>`'
+    return f"{intro}\n\nError codes (HTTP 200 with {answer}):\n\n{table}".strip()

@@ -19,8 +19,12 @@ class Answer(BaseModel):
 class WeChatError(BaseModel):
     """Every refusal: HTTP 200 with a non-zero errcode (a crash is HTTP 500 with errcode -1)."""
 
-    errcode: int = Field(..., description="non-zero error code", examples=[40001])
-    errmsg: str = Field(..., description="WeChat's message for the code", examples=["invalid credential"])
+    errcode: int = Field(..., description="non-zero error code", examples=[61058])
+    errmsg: str = Field(
+        ...,
+        description="WeChat's English text for the code, then ` rid: ` and the request id (the X-Request-Id header)",
+        examples=["invalid ticket rid: 6746c1a2-2f3b0c1e-5d8f1a22"],
+    )
 
 
 # ---------------------------------------------------------------- tokens

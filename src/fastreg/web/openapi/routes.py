@@ -186,9 +186,9 @@ async def api_create_preauthcode(
     summary="Exchange an authorization code for the authorizer's tokens",
     openapi_extra=_body(m.QueryAuthRequest),
     description=errcode_table(
-        [*TOKEN_ERRORS, *BODY_ERRORS, Err.INVALID_APPID, Err.INVALID_CODE, *SYSTEM],
+        [*TOKEN_ERRORS, *BODY_ERRORS, Err.INVALID_APPID, Err.INVALID_AUTH_CODE, Err.AUTH_CODE_EXPIRED, *SYSTEM],
         "The code comes from the consent page's redirect, an `authorized` push, or `account/fastregister`. "
-        "It stays valid for 3600 s.",
+        "It stays valid for 600 s.",
     ),
 )
 async def api_query_auth(request: Request, component_access_token: str | None = COMPONENT_TOKEN) -> WeChatJSONResponse:
@@ -306,8 +306,8 @@ def _scan_page(
         [Err.INVALID_APPID, Err.INVALID_CODE, Err.INVALID_REDIRECT],
         "Renders a QR code (`img#scan-qr`, `data-confirmation-url`) for the admin of the account `biz_appid` "
         "(without it, a form asks for the account). Once the admin confirms on the phone page, the browser goes "
-        "to `redirect_uri?auth_code=CODE&expires_in=3600`. A refusal renders an error page showing "
-        "`错误码：N`.",
+        "to `redirect_uri?auth_code=CODE&expires_in=600` (before any `#fragment`). A refusal renders an error "
+        "page showing `错误码：N`.",
     ),
 )
 async def componentloginpage(
@@ -368,7 +368,7 @@ def _check_consent(platform: Platform, component_appid: str, pre_auth_code: str,
         [Err.INVALID_APPID, Err.COMPONENT_UNPUBLISHED, Err.COMPONENT_PERMISSIONS, Err.INVALID_REDIRECT],
         "Renders a QR code (`img#scan-qr` with `data-confirmation-url`) for the OA admin and the rules they "
         "agree to; polls, and once the admin confirms, navigates to `redirect_uri` with `ticket=TICKET` "
-        "appended. A refusal renders an error page showing `错误码：N`.",
+        "appended to its query, before any `#fragment`. A refusal renders an error page showing `错误码：N`.",
     ),
 )
 async def fastregisterauth(
