@@ -135,7 +135,9 @@ def test_oversized_body_refusal_carries_the_rid(world: World) -> None:
 
 
 @pytest.mark.parametrize("method", ["GET", "POST", "PUT", "DELETE"])
-@pytest.mark.parametrize("path", ["/cgi-bin/nope", "/cgi-bin/component/api_nope", "/wxa/nope", "/cgi-bin/"])
+@pytest.mark.parametrize(
+    "path", ["/cgi-bin/nope", "/cgi-bin/component/api_nope", "/wxa/nope", "/wxa/sec/nope", "/cgi-bin/", "/cgi-bin"]
+)
 def test_unknown_api_paths_answer_invalid_url(world: World, method: str, path: str) -> None:
     response = world.api.request(method, path, params={"access_token": "x"}, content=b"{}")
     assert response.status_code == 200

@@ -175,7 +175,7 @@ async def unrouted(request: Request, exc: Exception) -> Response:
     """The application's handler of HTTP exceptions: the router's 404 and 405 under the API's prefixes answer
     WeChat's JSON error (HTTP 200); everything else keeps FastAPI's own answer."""
     assert isinstance(exc, HTTPException)
-    if exc.status_code in (404, 405) and request.url.path.startswith(WECHAT_PREFIXES):
+    if exc.status_code in (404, 405) and f"{request.url.path}/".startswith(WECHAT_PREFIXES):
         spec = unrouted_spec(exc)
         return wechat_error(spec.errcode, spec.errmsg)
     return await http_exception_handler(request, exc)
