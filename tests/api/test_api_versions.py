@@ -207,7 +207,9 @@ def submit_and_authorize(world: World, token: str, admin_wxid: str) -> str:
     taskid, auth_url = submitted["taskid"], submitted["auth_url"]
     waiting = queryauth(world, token, taskid)
     assert (waiting["task_status"], waiting["apply_status"], waiting["auth_url"]) == (0, 0, auth_url)
-    # The MP admin opens auth_url (a phone confirmation) and authorizes the application.
+    # The MP admin opens auth_url (a phone confirmation page) and authorizes the application.
+    page = world.api.get(auth_url)
+    assert page.status_code == 200 and "小程序微信认证" in page.text and admin_wxid in page.text
     assert world.sandbox.scan(auth_url, admin_wxid)["status"] == "confirmed"
     reviewing = queryauth(world, token, taskid)
     assert (reviewing["task_status"], reviewing["apply_status"]) == (12, 2) and reviewing["orderid"] > 0
