@@ -52,9 +52,20 @@ def test_help_lists_every_command(cli: tuple[CliRunner, str]) -> None:
 
 
 def test_db_upgrade_and_current(cli: tuple[CliRunner, str]) -> None:
+    from alembic.script import ScriptDirectory
+
+    from fastreg.adapters.db.migrate import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config(cli[1])).get_current_head()
     assert invoke(cli, "db", "current").stdout.strip() == "none"
-    assert "0001" in invoke(cli, "db", "upgrade").stdout
-    assert invoke(cli, "db", "current").stdout.strip() == "0001"
+    assert f"database at revision {head}" in invoke(cli, "db", "upgrade").stdout
+    assert invoke(cli, "db", "current").stdout.strip() == head
+
+
+def test_an_unknown_platform_version_is_refused_before_anything_starts(cli: tuple[CliRunner, str]) -> None:
+    result = invoke(cli, "db", "upgrade", code=1, env={"FASTREG_PLATFORM_VERSION": "2024-01-01"})
+    assert "FASTREG_PLATFORM_VERSION" in result.output and "2021-06-01, 2023-12-25" in result.output
+    assert invoke(cli, "db", "current").stdout.strip() == "none"
 
 
 def test_commands_refuse_an_unmigrated_database(cli: tuple[CliRunner, str]) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from fastreg.domain.errors import DomainError
@@ -55,7 +56,12 @@ def settings_of(ctx: typer.Context, **overrides: Any) -> Settings:
     if db:
         overrides.setdefault("database_url", db)
     overrides = {k: v for k, v in overrides.items() if v is not None}
-    return Settings(**overrides)
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:  # e.g. an unknown FASTREG_PLATFORM_VERSION: refused before anything starts
+        reasons = "; ".join(str(item["msg"]).removeprefix("Value error, ") for item in error.errors())
+        fail(f"invalid settings: {reasons}")
+        raise AssertionError("unreachable") from None
 
 
 def migrate(database_url: str, revision: str = "head") -> None:

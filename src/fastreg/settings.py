@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from fastreg.domain.versions import DEFAULT_VERSION, parse_version
 
 
 class Settings(BaseSettings):
@@ -28,6 +31,8 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"
+    # The WeChat behaviour in force (README "Platform versions"); the sandbox can switch it per sandbox.
+    platform_version: str = DEFAULT_VERSION.value
 
     token_ttl_seconds: int = 7200
     ticket_ttl_seconds: int = 600
@@ -41,6 +46,14 @@ class Settings(BaseSettings):
     login_max_failures: int = 5
     login_window_seconds: int = 15 * 60
     max_body_bytes: int = 1024 * 1024
+
+    @field_validator("platform_version")
+    @classmethod
+    def _known_version(cls, value: str) -> str:
+        try:
+            return parse_version(value).value
+        except ValueError as error:
+            raise ValueError(f"FASTREG_PLATFORM_VERSION: {error}") from None
 
     @property
     def is_sandbox(self) -> bool:

@@ -117,3 +117,25 @@ def test_two_workers_behave_as_one_server(two_workers: str) -> None:
     finally:
         callback.close()
         sandbox.close()
+
+
+def test_both_workers_follow_the_platform_version_set_through_either(two_workers: str) -> None:
+    base = two_workers
+    sandbox = SandboxClient(base, KEY)
+    sandbox.reset()
+    live = LiveServer(base, KEY, None, None)  # type: ignore[arg-type]
+    try:
+        assert sandbox.http.put("/platform-version", json={"version": "2023-12-25"}).status_code == 200
+        # Requests spread over both workers: every one sees the version, and registers uncertified MPs.
+        assert {sandbox.http.get("/platform-version").json()["version"] for _ in range(20)} == {"2023-12-25"}
+        with httpx.Client(base_url=base, timeout=30) as client:
+            world = World(live, sandbox, client)
+            component = world.component()
+            for _ in range(4):
+                oa = world.oa()
+                answer = world.fastregister(world.authorize(component, oa), world.ticket(component, oa))
+                assert answer["errcode"] == 0 and answer["is_wx_verify_succ"] == "false"
+        sandbox.reset()
+        assert {sandbox.http.get("/platform-version").json()["version"] for _ in range(20)} == {"2021-06-01"}
+    finally:
+        sandbox.close()

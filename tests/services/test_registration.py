@@ -312,3 +312,18 @@ def test_refusals_are_audited(platform: Platform, outbox: Outbox) -> None:
         registrations = uow.session.execute(select(func.count()).select_from(Registration)).scalar_one()
     assert {"registration_started", "scan_confirmed", "completed", "linked", "quota_refused"} <= kinds
     assert registrations == 1
+
+
+def test_wizard_completion_leaves_the_mp_uncertified_under_2023_12_25(platform: Platform, outbox: Outbox) -> None:
+    from fastreg.services import versions
+
+    versions.set_version(platform, "2023-12-25")
+    oa = make_oa(platform)
+    appid = complete_one(platform, outbox, oa, "v2023@example.com")
+    _, oa_id = ids(platform, oa)
+    with platform.uow(readonly=True) as uow:
+        mp = uow.session.execute(select(MiniProgram).where(MiniProgram.appid == appid)).scalar_one()
+        registration_id = uow.session.execute(select(Registration.id).where(Registration.mp_id == mp.id)).scalar_one()
+    assert (mp.certified, mp.certified_until) == (False, None)
+    assert not registration.get(platform, oa_id, registration_id).mp_certified  # what the done page shows
+    assert used_quota(platform, oa) == 1

@@ -146,6 +146,12 @@ class Err(Enum):
     )
     WXID_INVALID = ErrorSpec(91015, "invalid wxid", "请填写正确的微信号", "Please enter a valid WeChat id")
     NOT_FOUND = ErrorSpec(91016, "not found", "未找到", "Not found")
+    VERIFICATION_TASK_CLOSED = ErrorSpec(
+        91030,
+        "verification task closed",
+        "该认证任务不在待处理状态",
+        "The verification task is not waiting for this answer",
+    )
 
     @property
     def errcode(self) -> int:

@@ -68,6 +68,8 @@ class ConfirmationKind(StrEnum):
     # Ordinary link: OA admin first, then MP admin.
     LINK_OA_ADMIN = "link_oa_admin"
     LINK_MP_ADMIN = "link_mp_admin"
+    # The MP admin authorizes a 代认证 task (wxaauth's auth_url).
+    WXA_AUTH = "wxa_auth"
 
 
 class ConfirmationStatus(StrEnum):
@@ -120,6 +122,8 @@ class AuditKind(StrEnum):
     LOGIN_FAILED = "login_failed"
     TICKET_ISSUED = "ticket_issued"
     COMPONENT_AUTHORIZED = "component_authorized"
+    VERIFICATION_SUBMITTED = "verification_submitted"
+    VERIFICATION_REVIEWED = "verification_reviewed"
 
 
 class OfficialAccountFacts(Protocol):

@@ -26,13 +26,14 @@ from fastreg.domain.rules import (
     Stage,
     ensure_eligible,
     fast_registration_link,
-    inherited_certification,
     next_status,
 )
+from fastreg.domain.versions import certification_at_completion
 from fastreg.platform import Platform
 from fastreg.services import audit
 from fastreg.services.accounts import new_account_ids
 from fastreg.services.quota import AccountFacts, EligibilityQuery, spend
+from fastreg.services.versions import VersionQuery
 
 
 @dataclass(frozen=True)
@@ -70,17 +71,21 @@ def complete(
     component: ComponentFacts | None = None,
     then: Callable[[str], None] | None = None,
     eligibility: EligibilityQuery | None = None,
+    version: VersionQuery | None = None,
 ) -> CreatedMiniProgram:
-    """``then(appid)``: the caller's own writes for the new MP, sent in the same batch. ``eligibility``: the
-    OA's eligibility query, when the caller sent it already (with its own reads, in one round trip)."""
+    """``then(appid)``: the caller's own writes for the new MP, sent in the same batch. ``eligibility`` and
+    ``version``: the OA's eligibility query and the platform version's, when the caller sent them already
+    (with its own reads, in one round trip)."""
     conn, now = uow.conn, uow.clock.now()
-    if eligibility is None:
-        eligibility = EligibilityQuery(conn, oa, now, platform, completion.registration_id)
+    if eligibility is None or version is None:
+        with conn.batch():
+            eligibility = eligibility or EligibilityQuery(conn, oa, now, platform, completion.registration_id)
+            version = version or VersionQuery(conn, platform)
     facts = eligibility.facts(
         reuse_certification=completion.reuse_certification, scan_valid=scan_valid, component=component
     )
     ensure_eligible(facts, Stage.COMPLETE)
-    certification = inherited_certification(completion.reuse_certification, oa, now)
+    certification = certification_at_completion(version.get(), completion.reuse_certification, oa, now)
     with conn.batch():  # PostgreSQL: every write below in one round trip
         spending = spend(conn, oa, facts.quota, platform)
         appid, original_id = new_account_ids(conn)

@@ -21,6 +21,7 @@ from fastreg.services.completion import Completion, complete, record_refusal
 from fastreg.services.confirmations import ConfirmationView
 from fastreg.services.credentials import CredentialKind
 from fastreg.services.quota import EligibilityQuery
+from fastreg.services.versions import VersionQuery
 
 
 @dataclass(frozen=True)
@@ -208,6 +209,7 @@ def _fastregister(uow: UnitOfWork, platform: Platform, context: RegistrationCont
             conn, now, CredentialKind.TICKET, ticket, subject=context.appid, component_id=context.component_id
         )
         eligibility = EligibilityQuery(conn, context, now, platform)
+        version = VersionQuery(conn, platform)
     claimed = credentials.claimed_data(claiming)
     if claimed is not None and FASTREGISTER_PERMISSION_SET not in (context.authorized_func_info or []):
         # 授权互斥: the OA has since moved its fast-registration permission set to another component.
@@ -245,6 +247,7 @@ def _fastregister(uow: UnitOfWork, platform: Platform, context: RegistrationCont
         component=component_facts(context, (claimed or {}).get("redirect_uri")),
         then=authorize,  # the new MP is authorized to the component in the same batch of writes
         eligibility=eligibility,
+        version=version,
     )
     (code,) = codes
     if context.callback_url:

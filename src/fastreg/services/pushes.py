@@ -1,5 +1,6 @@
 """Component pushes: ``component_verify_ticket`` every 10 minutes and authorization events
-(``authorized``, ``updateauthorized``, ``notify_third_fasteregister``), POSTed to the component's callback URL
+(``authorized``, ``updateauthorized``, ``notify_third_fasteregister``) and 代认证 events (``notify_3rd_wxa_auth``,
+``notify_3rd_wxa_wxverify``), POSTed to the component's callback URL
 encrypted and signed exactly as WeChat does (``adapters.wechat_crypto``).
 
 Pushes are queued in the ``push_jobs`` table in the same transaction as the change they announce, so none is
@@ -36,6 +37,8 @@ AUTHORIZED = "authorized"
 UPDATE_AUTHORIZED = "updateauthorized"
 UNAUTHORIZED = "unauthorized"
 FASTREGISTER = "notify_third_fasteregister"
+WXA_AUTH = "notify_3rd_wxa_auth"
+WXA_WXVERIFY = "notify_3rd_wxa_wxverify"
 
 BACKOFF_BASE_SECONDS = 1.0
 BACKOFF_CAP_SECONDS = 600.0
@@ -122,6 +125,39 @@ def enqueue_fastregister_event(
         "info": {"name": principal.name if principal else "", "oa_appid": oa_appid},
     }
     return enqueue(session, now, component, FASTREGISTER, fields)
+
+
+def enqueue_wxa_auth_event(
+    session: Session,
+    now: datetime,
+    component: Component,
+    *,
+    mp_appid: str,
+    taskid: str,
+    task_status: int,
+    apply_status: int,
+    message: str,
+    dispatch_info: dict[str, Any] | None = None,
+) -> bool:
+    """``notify_3rd_wxa_auth``: a 代认证 task moved (the admin authorized it, its review order was answered)."""
+    fields: dict[str, Any] = {
+        "appid": mp_appid,
+        "taskid": taskid,
+        "task_status": task_status,
+        "apply_status": apply_status,
+        "message": message,
+    }
+    if dispatch_info is not None:
+        fields["dispatch_info"] = dispatch_info
+    return enqueue(session, now, component, WXA_AUTH, fields)
+
+
+def enqueue_wxa_wxverify_event(
+    session: Session, now: datetime, component: Component, *, mp_appid: str, expires_at: datetime, message: str
+) -> bool:
+    """``notify_3rd_wxa_wxverify``: the MP's certification and when it expires (``expired``, in seconds)."""
+    fields = {"appid": mp_appid, "expired": _timestamp(expires_at), "message": message}
+    return enqueue(session, now, component, WXA_WXVERIFY, fields)
 
 
 def push_verify_ticket(platform: Platform, component_id: int | str) -> bool:

@@ -319,3 +319,23 @@ class SandboxState(Base):
     __tablename__ = "sandbox_state"
     key: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class VerificationTask(Base):
+    """A 代认证 task (``wxa/sec/wxaauth``): the MP admin authorizes it, then a reviewer answers its order."""
+
+    __tablename__ = "verification_tasks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    taskid: Mapped[str] = mapped_column(String(64), unique=True)
+    mp_id: Mapped[int] = mapped_column(ForeignKey("mini_programs.id"), index=True)
+    # The component that submitted it (its callback hears of the task); None when the MP called itself.
+    component_id: Mapped[int | None] = mapped_column(ForeignKey("components.id"))
+    confirmation_id: Mapped[str] = mapped_column(String(64))  # the MP admin's, behind auth_url
+    task_status: Mapped[int] = mapped_column(Integer)
+    apply_status: Mapped[int] = mapped_column(Integer)
+    orderid: Mapped[int] = mapped_column(Integer)
+    auth_data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    fail_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

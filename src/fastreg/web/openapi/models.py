@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -201,3 +201,44 @@ class LinkRequest(Request):
 
 class UnlinkRequest(Request):
     appid: str
+
+
+# ---------------------------------------------------------------- 代认证 (wxa/sec/wxaauth, wxa/sec/queryauth)
+
+
+class WxaAuthContact(Request):
+    name: str = Field(..., min_length=1, description="认证联系人姓名")
+    email: str = Field(..., min_length=3, description="认证联系人邮箱")
+
+
+class WxaAuthData(Request):
+    model_config = ConfigDict(extra="allow")  # kept as sent (qualification, account_name, pay_type, ...)
+
+    customer_type: int = Field(..., ge=0, description="企业 1, 个体工商户 12, 个人 15 (as getaccountbasicinfo)")
+    contact_info: WxaAuthContact
+    invoice_info: dict[str, Any] | None = Field(None, description="发票信息 (not needed when the provider pays)")
+    account_name: str | None = None
+    account_name_type: int | None = None
+    pay_type: int | None = None
+
+
+class WxaAuthRequest(Request):
+    auth_data: WxaAuthData
+
+
+class WxaAuthAnswer(Answer):
+    taskid: str = Field(..., description="for queryauth")
+    auth_url: str = Field(..., description="the MP admin opens it and authorizes the application (24 h)")
+
+
+class QueryWxaAuthRequest(Request):
+    taskid: str = Field(..., min_length=1)
+
+
+class QueryWxaAuthAnswer(Answer):
+    task_status: int = Field(..., description="0 waiting for the admin; 1 timed out; 2 refused; 12 order created")
+    apply_status: int = Field(..., description="0 none; 2 under review; 4 approved; 5 failed (final)")
+    appid: str
+    auth_url: str | None = Field(None, description="while task_status is 0")
+    orderid: int | None = Field(None, description="once the review order exists")
+    fail_reason: str | None = Field(None, description="when apply_status is 5")

@@ -20,7 +20,7 @@ from fastreg.adapters.qr import qr_data_uri
 from fastreg.domain.errors import DomainError, Err, ErrorSpec
 from fastreg.domain.model import LINK_STATUS_CODES, ConfirmationKind, LinkStatus
 from fastreg.platform import Platform
-from fastreg.services import authorization, confirmations, fastregister, links, tokens
+from fastreg.services import authorization, confirmations, fastregister, links, tokens, verification
 from fastreg.services.credentials import CredentialKind
 from fastreg.services.tokens import ACCOUNT_TOKEN_KINDS, Caller
 from fastreg.web.deps import get_platform, write_groups
@@ -584,6 +584,52 @@ async def wxampunlink(request: Request, access_token: str | None = OA_TOKEN) -> 
     caller, body = await run_in_threadpool(_oa_caller, platform, access_token, parsed)
     await run_in_threadpool(links.unlink, platform, caller.appid, body.appid)
     return ok()
+
+
+# ---------------------------------------------------------------- 代认证 (permission set 18)
+
+
+MP_TOKEN = Query(None, description="the Mini Program's authorizer access token (or its own access token)")
+VERIFICATION_ERRORS: list[Err | ErrorSpec] = [*TOKEN_ERRORS, *BODY_ERRORS, Err.UNAUTHORIZED_API, *SYSTEM]
+
+
+@router.post(
+    "/wxa/sec/wxaauth",
+    response_model=m.WxaAuthAnswer | m.WeChatError,
+    responses=_responses(m.WxaAuthAnswer),
+    summary="小程序认证: certify a Mini Program on its behalf (代认证)",
+    openapi_extra=_body(m.WxaAuthRequest),
+    description=errcode_table(
+        VERIFICATION_ERRORS,
+        "For a Mini Program's token; a component's needs permission set 18 (48001 otherwise). Answers the task "
+        "id and `auth_url`, which the MP admin opens (a phone confirmation, valid 24 h). 40097 while another "
+        "task of the MP waits for its admin or is under review (WeChat's own code for that is not documented).",
+    ),
+)
+async def wxaauth(request: Request, access_token: str | None = MP_TOKEN) -> WeChatJSONResponse:
+    platform = get_platform(request)
+    parsed = await _json_body(request, m.WxaAuthRequest)
+    if parsed.error is not None:  # the token is checked before the body
+        await run_in_threadpool(_authenticate, platform, access_token, list(ACCOUNT_TOKEN_KINDS))
+    auth_data = parsed.value.auth_data.model_dump(mode="json", exclude_none=True)
+    taskid, auth_url = await run_in_threadpool(verification.submit, platform, access_token, auth_data)
+    return ok({"taskid": taskid, "auth_url": auth_url})
+
+
+@router.post(
+    "/wxa/sec/queryauth",
+    response_model=m.QueryWxaAuthAnswer | m.WeChatError,
+    responses=_responses(m.QueryWxaAuthAnswer),
+    summary="小程序认证进度查询: the state of a 代认证 task",
+    openapi_extra=_body(m.QueryWxaAuthRequest),
+    description=errcode_table(VERIFICATION_ERRORS, "40097 for a task id that is not this Mini Program's."),
+)
+async def queryauth(request: Request, access_token: str | None = MP_TOKEN) -> WeChatJSONResponse:
+    platform = get_platform(request)
+    parsed = await _json_body(request, m.QueryWxaAuthRequest)
+    if parsed.error is not None:
+        await run_in_threadpool(_authenticate, platform, access_token, list(ACCOUNT_TOKEN_KINDS))
+    return ok(await run_in_threadpool(verification.query, platform, access_token, parsed.value.taskid))
 
 
 # FastAPI tries the routes in order, twice per request (the application, then this router), and the registration

@@ -21,7 +21,7 @@ from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import PrincipalType
 from fastreg.domain.rules import validate_wxid
 from fastreg.platform import Platform
-from fastreg.services import sandbox
+from fastreg.services import sandbox, verification, versions
 from fastreg.services.accounts import create_component, create_official_account
 from fastreg.services.sandbox import SandboxError
 from fastreg.web.deps import get_platform
@@ -139,6 +139,31 @@ def get_clock(platform: PlatformDep) -> dict[str, Any]:
 def put_clock(body: ClockIn, platform: PlatformDep) -> dict[str, Any]:
     view = sandbox.set_clock(platform, now=body.now, advance_seconds=body.advance_seconds, real=bool(body.real))
     return view.as_json()
+
+
+# ---------------------------------------------------------------- platform version
+
+
+class PlatformVersionOut(BaseModel):
+    version: str = Field(description="the WeChat behaviour in force in this sandbox")
+    default: str = Field(description="FASTREG_PLATFORM_VERSION, which a reset returns to")
+
+
+class PlatformVersionIn(Body):
+    version: str = Field(min_length=1, max_length=32, examples=["2023-12-25"])
+
+
+@router.get("/platform-version", response_model=PlatformVersionOut)
+def get_platform_version(platform: PlatformDep) -> dict[str, Any]:
+    return versions.current(platform).as_json()
+
+
+@router.put("/platform-version", response_model=PlatformVersionOut)
+def put_platform_version(body: PlatformVersionIn, platform: PlatformDep) -> dict[str, Any]:
+    try:
+        return versions.set_version(platform, body.version).as_json()
+    except ValueError as error:
+        raise SandboxError(422, "unknown_version", str(error)) from None
 
 
 # ---------------------------------------------------------------- official accounts and principals
@@ -317,6 +342,24 @@ def scan(body: ScanIn, platform: PlatformDep) -> dict[str, Any]:
     from fastreg.services import confirmations
 
     return _answer(platform, confirmations.id_from_url(body.url.strip()), body.wxid, body.action)
+
+
+# ---------------------------------------------------------------- 代认证 review orders
+
+
+class ReviewIn(Body):
+    action: Literal["approve", "reject"]
+    reason: str | None = Field(default=None, max_length=500, description="a rejection's fail_reason")
+
+
+@router.get("/verification-tasks/{taskid}")
+def verification_task(taskid: str, platform: PlatformDep) -> dict[str, Any]:
+    return verification.task_view(platform, taskid)
+
+
+@router.post("/verification-tasks/{taskid}")
+def review_verification_task(taskid: str, body: ReviewIn, platform: PlatformDep) -> dict[str, Any]:
+    return verification.answer_review(platform, taskid, body.action, body.reason)
 
 
 # ---------------------------------------------------------------- mail, emails, mini programs, audit

@@ -1,0 +1,278 @@
+"""代认证: a component certifies a Mini Program on its behalf (permission set 18), the way WeChat certifies the MPs
+fast-registered since 2023-12-25.
+
+``wxa/sec/wxaauth`` opens a task and answers its ``auth_url`` (a phone confirmation for the MP admin, valid
+24 hours); the admin's authorization creates the review order (task_status 12, apply_status 2); the sandbox
+answers the review (``POST /sandbox/v1/verification-tasks/{taskid}``): approval certifies the MP for a year,
+a rejection is final with its reason. ``wxa/sec/queryauth`` reads the task; the component that submitted it
+hears every step on its callback (``notify_3rd_wxa_auth``, and ``notify_3rd_wxa_wxverify`` with the new
+expiry once certified)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fastreg.adapters import crypto
+from fastreg.adapters.db.models import Authorization, Component, Confirmation, MiniProgram, VerificationTask
+from fastreg.adapters.db.uow import UnitOfWork
+from fastreg.domain.errors import DomainError, Err
+from fastreg.domain.model import AuditKind, ConfirmationKind
+from fastreg.domain.versions import (
+    TASK_TTL,
+    ApplyStatus,
+    TaskState,
+    TaskStatus,
+    admin_answered,
+    effective_task_status,
+    ensure_no_open_task,
+    review,
+)
+from fastreg.platform import Platform
+from fastreg.services import audit, confirmations, pushes, tokens
+from fastreg.services.sandbox import SandboxError, not_found, utc_iso
+from fastreg.services.tokens import ACCOUNT_TOKEN_KINDS
+
+# 小程序认证: wxaauth, queryauth and their siblings belong to permission set 18.
+VERIFICATION_PERMISSION_SET = 18
+# Who the sandbox's review orders are dispatched to (``dispatch_info`` of notify_3rd_wxa_auth).
+REVIEWER_PROVIDER = "fastreg 沙箱认证审核"
+REVIEWER_CONTACT = "POST /sandbox/v1/verification-tasks/{taskid}"
+
+
+def _caller_mp(uow: UnitOfWork, access_token: str | None) -> tuple[MiniProgram, int | None]:
+    """The MP the token acts for, and the component holding it (None for the MP's own token): 48001 for
+    another account's token, or for a component the MP did not grant permission set 18."""
+    caller = tokens.authenticate(uow.conn, uow.clock, access_token, ACCOUNT_TOKEN_KINDS)
+    session = uow.session
+    mp = session.execute(select(MiniProgram).where(MiniProgram.appid == caller.appid)).scalar_one_or_none()
+    if mp is None:
+        raise DomainError(Err.UNAUTHORIZED_API)
+    if caller.component_id is not None:
+        func_info = session.execute(
+            select(Authorization.func_info).where(
+                Authorization.component_id == caller.component_id, Authorization.authorizer_appid == mp.appid
+            )
+        ).scalar_one_or_none()
+        if VERIFICATION_PERMISSION_SET not in (func_info or []):
+            raise DomainError(Err.UNAUTHORIZED_API)
+    return mp, caller.component_id
+
+
+def _state(task: VerificationTask, now: datetime) -> TaskState:
+    return TaskState(effective_task_status(task.task_status, task.expires_at, now), ApplyStatus(task.apply_status))
+
+
+def _set_state(task: VerificationTask, state: TaskState, now: datetime) -> None:
+    task.task_status, task.apply_status, task.updated_at = int(state.task_status), int(state.apply_status), now
+
+
+# ---------------------------------------------------------------- wxa/sec/wxaauth
+
+
+def submit(platform: Platform, access_token: str | None, auth_data: dict[str, Any]) -> tuple[str, str]:
+    """Open a 代认证 task for the token's MP; returns (taskid, auth_url). 40097 while another task of the MP is
+    open (waiting for the admin or under review)."""
+    with platform.uow() as uow:
+        session, now = uow.session, uow.clock.now()
+        mp, component_id = _caller_mp(uow, access_token)
+        earlier = session.execute(select(VerificationTask).where(VerificationTask.mp_id == mp.id)).scalars()
+        ensure_no_open_task([_state(task, now) for task in earlier])
+        component = session.get(Component, component_id) if component_id is not None else None
+        taskid = crypto.new_token(16)
+        confirmation = confirmations.create(
+            session,
+            now,
+            platform,
+            ConfirmationKind.WXA_AUTH,
+            mp.appid,
+            mp.admin_wxid or "",
+            {
+                "taskid": taskid,
+                "component_appid": component.appid if component else "",
+                "component_name": component.name if component else "",
+            },
+            ttl_seconds=int(TASK_TTL.total_seconds()),
+        )
+        session.add(
+            VerificationTask(
+                taskid=taskid,
+                mp_id=mp.id,
+                component_id=component_id,
+                confirmation_id=confirmation.id,
+                task_status=int(TaskStatus.INITIAL),
+                apply_status=int(ApplyStatus.NONE),
+                orderid=secrets.randbelow(9 * 10**8) + 10**8,
+                auth_data=auth_data,
+                fail_reason=None,
+                created_at=now,
+                expires_at=now + TASK_TTL,
+                updated_at=now,
+            )
+        )
+        audit.record(
+            session,
+            now,
+            AuditKind.VERIFICATION_SUBMITTED,
+            component.appid if component else mp.appid,
+            mp_appid=mp.appid,
+            taskid=taskid,
+        )
+        auth_url = confirmations.url_of(platform, confirmation.id)
+        uow.commit()
+        return taskid, auth_url
+
+
+def on_admin_answered(uow: UnitOfWork, confirmation: Confirmation, action: str, wxid: str) -> str | None:
+    """The MP admin answered auth_url: the review order is created (and dispatched), or the task refused."""
+    session, now = uow.session, uow.clock.now()
+    task = _task(session, str(confirmation.payload["taskid"]))
+    state = admin_answered(_state(task, now), action == confirmations.CONFIRM)
+    _set_state(task, state, now)
+    if state.task_status is TaskStatus.REVIEW_CREATED:
+        dispatch = {
+            "provider": REVIEWER_PROVIDER,
+            "contact": REVIEWER_CONTACT.format(taskid=task.taskid),
+            "dispatch_time": int(now.timestamp()),
+        }
+        _notify(session, now, task, "认证审核单已创建，审核中", dispatch)
+    return None
+
+
+# ---------------------------------------------------------------- wxa/sec/queryauth
+
+
+def query(platform: Platform, access_token: str | None, taskid: str) -> dict[str, Any]:
+    """The task as queryauth shows it (40097 for a task that is not this MP's)."""
+    with platform.uow(readonly=True) as uow:
+        mp, _ = _caller_mp(uow, access_token)
+        task = uow.session.execute(
+            select(VerificationTask).where(VerificationTask.taskid == taskid, VerificationTask.mp_id == mp.id)
+        ).scalar_one_or_none()
+        if task is None:
+            raise DomainError(Err.INVALID_PARAMETER)
+        return _answer(platform, task, mp.appid, uow.clock.now())
+
+
+def _answer(platform: Platform, task: VerificationTask, mp_appid: str, now: datetime) -> dict[str, Any]:
+    state = _state(task, now)
+    answer: dict[str, Any] = {
+        "task_status": int(state.task_status),
+        "apply_status": int(state.apply_status),
+        "appid": mp_appid,
+    }
+    if state.task_status is TaskStatus.INITIAL:
+        answer["auth_url"] = confirmations.url_of(platform, task.confirmation_id)
+    if state.task_status is TaskStatus.REVIEW_CREATED:
+        answer["orderid"] = task.orderid
+    if state.apply_status is ApplyStatus.FAILED:
+        answer["fail_reason"] = task.fail_reason or ""
+    return answer
+
+
+# ---------------------------------------------------------------- the sandbox's review
+
+
+def _task(session: Session, taskid: str) -> VerificationTask:
+    task = session.execute(select(VerificationTask).where(VerificationTask.taskid == taskid)).scalar_one_or_none()
+    if task is None:
+        raise DomainError(Err.NOT_FOUND)
+    return task
+
+
+def _mp_appid(session: Session, task: VerificationTask) -> str:
+    return str(session.execute(select(MiniProgram.appid).where(MiniProgram.id == task.mp_id)).scalar_one())
+
+
+def task_view(platform: Platform, taskid: str) -> dict[str, Any]:
+    """The sandbox's view of a task: queryauth's fields and who submitted it."""
+    with platform.uow(readonly=True) as uow:
+        session = uow.session
+        task = _sandbox_task(session, taskid)
+        return _sandbox_json(platform, session, task, uow.clock.now())
+
+
+def _sandbox_task(session: Session, taskid: str) -> VerificationTask:
+    try:
+        return _task(session, taskid)
+    except DomainError:
+        raise not_found("verification task", taskid) from None
+
+
+def _sandbox_json(platform: Platform, session: Session, task: VerificationTask, now: datetime) -> dict[str, Any]:
+    component = _component(session, task)
+    return {
+        "taskid": task.taskid,
+        **_answer(platform, task, _mp_appid(session, task), now),
+        "component_appid": component.appid if component else None,
+        "auth_data": task.auth_data,
+        "created_at": utc_iso(task.created_at),
+        "updated_at": utc_iso(task.updated_at),
+    }
+
+
+def answer_review(platform: Platform, taskid: str, action: str, reason: str | None) -> dict[str, Any]:
+    """Approve (the MP is certified for a year from now, by the platform clock) or reject (final, with the
+    reason) a review order; 409 unless the order is under review."""
+    with platform.uow() as uow:
+        session, now = uow.session, uow.clock.now()
+        task = _sandbox_task(session, taskid)
+        try:
+            outcome = review(_state(task, now), action, reason, now)
+        except DomainError as error:
+            if error.err is Err.VERIFICATION_TASK_CLOSED:
+                raise SandboxError(409, "task_not_under_review", error.message("en")) from None
+            raise
+        _set_state(task, outcome.state, now)
+        task.fail_reason = outcome.fail_reason
+        mp = session.get(MiniProgram, task.mp_id)
+        assert mp is not None
+        if outcome.certification is not None:
+            mp.certified, mp.certified_until = outcome.certification.certified, outcome.certification.certified_until
+        audit.record(
+            session,
+            now,
+            AuditKind.VERIFICATION_REVIEWED,
+            "sandbox",
+            mp_appid=mp.appid,
+            taskid=taskid,
+            action=action,
+            apply_status=int(outcome.state.apply_status),
+        )
+        _notify(session, now, task, outcome.fail_reason or "认证通过")
+        if outcome.certification is not None and mp.certified_until is not None:
+            component = _component(session, task)
+            if component is not None:
+                pushes.enqueue_wxa_wxverify_event(
+                    session, now, component, mp_appid=mp.appid, expires_at=mp.certified_until, message="认证通过"
+                )
+        result = _sandbox_json(platform, session, task, now)
+        uow.commit()
+        return result
+
+
+def _component(session: Session, task: VerificationTask) -> Component | None:
+    return session.get(Component, task.component_id) if task.component_id is not None else None
+
+
+def _notify(
+    session: Session, now: datetime, task: VerificationTask, message: str, dispatch: dict[str, Any] | None = None
+) -> None:
+    component = _component(session, task)
+    if component is None:
+        return
+    pushes.enqueue_wxa_auth_event(
+        session,
+        now,
+        component,
+        mp_appid=_mp_appid(session, task),
+        taskid=task.taskid,
+        task_status=task.task_status,
+        apply_status=task.apply_status,
+        message=message,
+        dispatch_info=dispatch,
+    )
