@@ -239,7 +239,9 @@ def test_approved_verification_certifies_the_mp_and_pushes_both_events(
     done = queryauth(world, token, taskid)
     assert (done["task_status"], done["apply_status"]) == (12, 4)
 
-    auth_event, wxverify = wxa_events(world, component, fastreg_callback, 3)[1:]
+    # The two pushes of the approval are queued together: their order of delivery is not pinned.
+    after = {event["InfoType"]: event for event in wxa_events(world, component, fastreg_callback, 3)[1:]}
+    auth_event, wxverify = after["notify_3rd_wxa_auth"], after["notify_3rd_wxa_wxverify"]
     assert auth_event["InfoType"] == "notify_3rd_wxa_auth" and auth_event["apply_status"] == "4"
     assert wxverify["InfoType"] == "notify_3rd_wxa_wxverify" and wxverify["appid"] == appid
     assert wxverify["expired"] == str(int(until.timestamp())) and wxverify["message"]
