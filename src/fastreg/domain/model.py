@@ -26,6 +26,16 @@ PRINCIPAL_TYPE_CODES: dict[PrincipalType, int] = {
     PrincipalType.INDIVIDUAL_BUSINESS: 5,
 }
 
+# getaccountbasicinfo's ``customer_type`` (认证类型) of a certified account; 0 until certified. WeChat's answers
+# show 1 for an enterprise and 12 for an individual business; the others follow WeChat's 认证 types.
+CUSTOMER_TYPE_CODES: dict[PrincipalType, int] = {
+    PrincipalType.ENTERPRISE: 1,
+    PrincipalType.INDIVIDUAL_BUSINESS: 12,
+    PrincipalType.MEDIA: 15,
+    PrincipalType.GOVERNMENT: 16,
+    PrincipalType.OTHER_ORG: 17,
+}
+
 PRINCIPAL_TYPE_NAMES_ZH: dict[PrincipalType, str] = {
     PrincipalType.ENTERPRISE: "企业",
     PrincipalType.MEDIA: "媒体",

@@ -143,19 +143,43 @@ class FastRegisterAnswer(BaseModel):
 class WxVerifyInfo(BaseModel):
     qualification_verify: bool
     naming_verify: bool
-    annual_review: bool = False
+    annual_review: bool | None = Field(None, description="only with qualification_verify: the 年审 is open")
+    annual_review_begin_time: int | None = Field(None, description="only with qualification_verify: Unix time")
+    annual_review_end_time: int | None = Field(None, description="only with qualification_verify: Unix time")
+
+
+class SignatureInfo(BaseModel):
+    signature: str
+    modify_used_count: int
+    modify_quota: int
+
+
+class HeadImageInfo(BaseModel):
+    head_image_url: str
+    modify_used_count: int
+    modify_quota: int
+
+
+class NicknameInfo(BaseModel):
+    nickname: str
+    modify_used_count: int
+    modify_quota: int
 
 
 class AccountBasicInfoAnswer(Answer):
     appid: str
-    account_type: int = Field(3, description="3: Mini Program")
+    account_type: int = Field(..., description="1 subscription account, 2 service account, 3 Mini Program")
     principal_type: int = Field(..., description="1 enterprise, 2 media, 3 government, 4 other org, 5 individual biz")
     principal_name: str
-    realname_status: int = 1
-    nickname: str = ""
-    wx_verify_info: WxVerifyInfo
     credential: str = ""
-    customer_type: int = 1
+    realname_status: int = Field(..., description="1 verified; 2 until the qualification is verified")
+    wx_verify_info: WxVerifyInfo
+    signature_info: SignatureInfo
+    head_image_info: HeadImageInfo
+    nickname_info: NicknameInfo
+    registered_country: int = Field(1017, description="1017: China")
+    nickname: str = ""
+    customer_type: int = Field(..., description="认证类型: 0 until certified; 1 enterprise, 12 individual business")
 
 
 # ---------------------------------------------------------------- links

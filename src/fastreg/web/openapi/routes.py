@@ -20,7 +20,7 @@ from fastreg.adapters.qr import qr_data_uri
 from fastreg.domain.errors import DomainError, Err, ErrorSpec
 from fastreg.domain.model import LINK_STATUS_CODES, ConfirmationKind, LinkStatus
 from fastreg.platform import Platform
-from fastreg.services import authorization, confirmations, fastregister, links, tokens
+from fastreg.services import authorization, basic_info, confirmations, fastregister, links, tokens
 from fastreg.services.credentials import CredentialKind
 from fastreg.services.tokens import ACCOUNT_TOKEN_KINDS, Caller
 from fastreg.web.deps import get_platform, write_groups
@@ -477,17 +477,25 @@ async def account_fastregister(request: Request) -> WeChatJSONResponse:
     )
 
 
-@router.get(
-    "/cgi-bin/account/getaccountbasicinfo",
-    response_model=m.AccountBasicInfoAnswer | m.WeChatError,
-    responses=_responses(m.AccountBasicInfoAnswer),
-    summary="Basic information of a Mini Program",
-    description=errcode_table([*TOKEN_ERRORS, Err.UNAUTHORIZED_API, *SYSTEM], "For a Mini Program's token."),
-)
+_BASIC_INFO: dict[str, Any] = {
+    "response_model": m.AccountBasicInfoAnswer | m.WeChatError,
+    "responses": _responses(m.AccountBasicInfoAnswer),
+    "summary": "Basic information of the token's account (Official Account or Mini Program)",
+    "description": errcode_table(
+        [*TOKEN_ERRORS, Err.UNAUTHORIZED_API, *SYSTEM],
+        "GET (WxJava, silenceper, Senparc) or POST (the current documentation, EasyWeChat, PowerWeChat; any body "
+        "is ignored), with an OA's or an MP's token. `realname_status` is 2 until the account is verified, "
+        "`customer_type` 0 until it is certified; `annual_review*` appear only with `qualification_verify`.",
+    ),
+}
+
+
+@router.get("/cgi-bin/account/getaccountbasicinfo", **_BASIC_INFO)
+@router.post("/cgi-bin/account/getaccountbasicinfo", **_BASIC_INFO)
 async def getaccountbasicinfo(request: Request, access_token: str | None = ACCESS_TOKEN) -> WeChatJSONResponse:
     platform = get_platform(request)
     caller = await run_in_threadpool(_authenticate, platform, access_token, list(ACCOUNT_TOKEN_KINDS))
-    return ok(await run_in_threadpool(authorization.account_basic_info, platform, caller.appid))
+    return ok(await run_in_threadpool(basic_info.account_basic_info, platform, caller.appid))
 
 
 # ---------------------------------------------------------------- links
