@@ -78,6 +78,8 @@ class ConfirmationKind(StrEnum):
     # Ordinary link: OA admin first, then MP admin.
     LINK_OA_ADMIN = "link_oa_admin"
     LINK_MP_ADMIN = "link_mp_admin"
+    # wxampunlink: the OA admin agrees to unlink (the link stays until then).
+    UNLINK_OA_ADMIN = "unlink_oa_admin"
 
 
 class ConfirmationStatus(StrEnum):
@@ -126,6 +128,7 @@ class AuditKind(StrEnum):
     LINKED = "linked"
     LINK_REQUESTED = "link_requested"
     UNLINKED = "unlinked"
+    UNLINK_REQUESTED = "unlink_requested"
     SHOW_PROFILE_CHANGED = "show_profile_changed"
     LOGIN_FAILED = "login_failed"
     TICKET_ISSUED = "ticket_issued"

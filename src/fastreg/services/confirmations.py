@@ -37,6 +37,7 @@ HANDLERS: dict[str, str] = {
     ConfirmationKind.COMPONENT_AUTH: "fastreg.services.authorization:on_component_auth",
     ConfirmationKind.LINK_OA_ADMIN: "fastreg.services.links:on_oa_admin_answered",
     ConfirmationKind.LINK_MP_ADMIN: "fastreg.services.links:on_mp_admin_answered",
+    ConfirmationKind.UNLINK_OA_ADMIN: "fastreg.services.links:on_unlink_answered",
 }
 
 CONFIRM = "confirm"

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 
 class Request(BaseModel):
@@ -189,20 +190,28 @@ class LinkGetRequest(Request):
     pass
 
 
+class LinkFuncInfo(BaseModel):
+    status: int = Field(..., description="0 not opened, 1 opened")
+    id: int = Field(..., description="1 微信认证 (certification), 2 微信支付 (payment)")
+    name: str
+
+
 class LinkItem(BaseModel):
     status: int = Field(
         ..., description="1 linked; 2 waiting for the MP admin; 3 refused by the MP admin; 12 waiting for the OA admin"
     )
-    username: str
+    username: str = Field(..., description="the MP's original id (gh_…)")
     appid: str
+    source: str = Field("SOURCE_NORMAL", examples=["SOURCE_NORMAL"])
     nickname: str
     selected: int = Field(..., description="1: shown on the OA's profile (show_profile)")
     nearby_display_status: int = 0
     released: int = 0
     headimg_url: str = ""
-    func_info: list[FuncInfo] = []
+    func_infos: list[LinkFuncInfo]
+    func_info: list[LinkFuncInfo] = Field(..., description="the same list under its old name (WxJava reads it)")
+    copy_verify_status: int = Field(..., description="1: the MP reuses this OA's certification")
     email: str = ""
-    linked_via: Literal["fast_register", "link"]
 
 
 class LinkItems(BaseModel):
@@ -213,10 +222,24 @@ class LinkGetAnswer(Answer):
     wxopens: LinkItems
 
 
+def _flag(value: object) -> bool:
+    """A 0/1 switch as the SDKs send it: 0/1, "0"/"1", "" (EasyWeChat 5's false) or true/false."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | str) and str(value).strip() in ("", "0", "1"):
+        return str(value).strip() == "1"
+    if isinstance(value, int | str):
+        raise ValueError("0 or 1")
+    raise PydanticCustomError("int_type", "0 or 1")  # another type: 47001, like any field of the wrong type
+
+
+Flag = Annotated[bool, BeforeValidator(_flag), WithJsonSchema({"enum": [0, 1, "0", "1", "", True, False]})]
+
+
 class LinkRequest(Request):
     appid: str
-    notify_users: int = Field(0, ge=0, le=1)
-    show_profile: int = Field(0, ge=0, le=1)
+    notify_users: Flag = Field(False, description='send followers a template message: 0/1, "0"/"1", "", true/false')
+    show_profile: Flag = Field(False, description='show the MP on the OA\'s profile: 0/1, "0"/"1", "", true/false')
 
 
 class UnlinkRequest(Request):
