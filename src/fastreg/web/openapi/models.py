@@ -223,14 +223,16 @@ class LinkGetAnswer(Answer):
 
 
 def _flag(value: object) -> bool:
-    """A 0/1 switch as the SDKs send it: 0/1, "0"/"1", "" (EasyWeChat 5's false) or true/false."""
+    """A 0/1 switch as the SDKs send it: 0/1, "0"/"1", "" (EasyWeChat 5's false) or true/false. Another number
+    is out of range (40097); anything else is of the wrong type (47001), as for any integer field."""
     if isinstance(value, bool):
         return value
-    if isinstance(value, int | str) and str(value).strip() in ("", "0", "1"):
-        return str(value).strip() == "1"
-    if isinstance(value, int | str):
+    text = value.strip() if isinstance(value, str) else value
+    if text in ("", "0", "1") or (isinstance(value, int) and value in (0, 1)):
+        return str(text) == "1"
+    if isinstance(value, int) or (isinstance(text, str) and text.lstrip("-").isdigit()):
         raise ValueError("0 or 1")
-    raise PydanticCustomError("int_type", "0 or 1")  # another type: 47001, like any field of the wrong type
+    raise PydanticCustomError("int_type", "0 or 1")
 
 
 Flag = Annotated[bool, BeforeValidator(_flag), WithJsonSchema({"enum": [0, 1, "0", "1", "", True, False]})]
