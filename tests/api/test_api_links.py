@@ -208,6 +208,9 @@ def test_unlink_waits_for_the_oa_admin_and_keeps_the_mp(
     )
     (pending,) = world.sandbox.confirmations(owner.admin_wxid)
     assert pending["kind"] == "unlink_oa_admin" and pending["account_appid"] == owner.appid
+    # What the admin's phone shows.
+    phone = world.api.get(pending["url"], params={"wxid": owner.admin_wxid})
+    assert phone.status_code == 200 and "公众号解除关联小程序" in phone.text and "请求解除与小程序" in phone.text
 
     # The admin refuses: the link stays, and a new request may be made.
     answer_pending(world, owner.admin_wxid, "unlink_oa_admin", action="cancel")
