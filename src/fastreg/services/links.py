@@ -244,9 +244,11 @@ def request_unlink(platform: Platform, oa_appid: str, mp_appid: str) -> Confirma
 
 
 def on_unlink_answered(uow: UnitOfWork, confirmation: Confirmation, action: str, wxid: str) -> str | None:
-    """The OA admin agreed (the link goes) or refused (it stays). A link already gone meanwhile stays gone."""
+    """The OA admin agreed (the link goes) or refused (it stays). A link already gone meanwhile stays gone, and
+    one made again since (even under a reused id) is not the one the admin was asked about."""
     link = uow.session.get(Link, int(confirmation.payload["link_id"]))
-    if action == confirmations.CONFIRM and link is not None:
+    asked_about = link is not None and link.created_at <= confirmation.created_at
+    if action == confirmations.CONFIRM and link is not None and asked_about:
         mp_appid = str(confirmation.payload.get("mp_appid", ""))
         _remove(uow.session, uow.clock.now(), link, wxid, confirmation.account_appid, mp_appid)
     return None
