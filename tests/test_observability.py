@@ -193,8 +193,8 @@ def test_failed_push_deliveries_are_counted(platform: Platform, client: _SyncAda
         pushes.enqueue_verify_ticket(uow.session, uow.clock.now(), row)
         uow.commit()
     first, second = pushes.claim_due(platform)[:2]
-    pushes.record_outcome(platform, first, "HTTP 500")
-    pushes.record_outcome(platform, second, None)  # delivered: not a failure
+    pushes.record_outcome(platform, first, pushes.Outcome(error="HTTP 500"))
+    pushes.record_outcome(platform, second, pushes.Outcome())  # delivered: not a failure
     assert sample(client.get("/metrics").text, "fastreg_push_failures_total") == 1
 
 

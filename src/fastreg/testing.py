@@ -203,13 +203,15 @@ class Push:
 
 class CallbackServer:
     """A local HTTP server standing in for a component's callback URL. ``fail_next(n)`` makes it answer the
-    next ``n`` pushes with HTTP 500 (to watch fastreg retry)."""
+    next ``n`` pushes with HTTP 500 (to watch fastreg retry); ``reply`` is the body of its 200 answers
+    (``success``, as WeChat's documentation asks of a callback)."""
 
     def __init__(self) -> None:
         import http.server
 
         self.pushes: list[Push] = []
         self.failures = 0
+        self.reply = b"success"
         self._lock = threading.Condition()
         owner = self
 
@@ -227,7 +229,7 @@ class CallbackServer:
                     else:
                         owner.pushes.append(Push(parts.path, dict(parse_qsl(parts.query)), body))
                         owner._lock.notify_all()
-                        status, answer = 200, b"success"
+                        status, answer = 200, owner.reply
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()

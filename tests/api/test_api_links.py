@@ -1,5 +1,6 @@
 """wxamplinkget / wxamplink / wxampunlink over real HTTP: the two admin confirmations and their statuses
-(12 → 2 → 1, or 3), the 13-a-month limit that fast-registered MPs do not use, unlinking, the link errcodes."""
+(12 → 2 → 1, or 3), the items in WeChat's shape, the 0/1 flags in every form the SDKs send, the 13-a-month
+limit that fast-registered MPs do not use, unlinking once the OA admin agrees, WeChat's link errcodes."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from fastreg.testing import LiveServer, SandboxClient, run_live_server
 from tests.api.world import OA, Component, World
 
 
-def new_mp(world: World, component: Component, oa: OA, token: str) -> str:
-    answer = world.fastregister(token, world.ticket(component, oa))
+def new_mp(world: World, component: Component, oa: OA, token: str, copy_wx_verify: int = 1) -> str:
+    answer = world.fastregister(token, world.ticket(component, oa, copy_wx_verify=copy_wx_verify))
     assert answer["errcode"] == 0, answer
     return str(answer["appid"])
 
@@ -27,11 +28,22 @@ def items(world: World, token: str) -> dict[str, dict[str, Any]]:
     return {item["appid"]: item for item in answer["wxopens"]["items"]}
 
 
+def linked_via(world: World, oa: OA, mp_appid: str) -> str:
+    """How the MP was linked, from the sandbox's OA view (wxamplinkget has no such key)."""
+    (link,) = [i for i in world.oa_state(oa)["linked_mini_programs"] if i["appid"] == mp_appid]
+    return str(link["linked_via"])
+
+
 def answer_pending(world: World, wxid: str, kind: str, action: str = "confirm") -> None:
     pending = [c for c in world.sandbox.confirmations(wxid) if c["kind"] == kind]
     assert len(pending) == 1, pending
     result = world.sandbox._call("POST", f"/confirmations/{pending[0]['id']}", json={"wxid": wxid, "action": action})
     assert result["status"] == ("confirmed" if action == "confirm" else "cancelled")
+
+
+def refusal(answer: dict[str, Any], errcode: int, errmsg: str) -> None:
+    assert answer["errcode"] == errcode, answer
+    assert answer["errmsg"].startswith(errmsg), answer
 
 
 @pytest.fixture
@@ -44,7 +56,7 @@ def two_oas(world: World) -> tuple[Component, OA, str, OA, str]:
 def test_ordinary_link_needs_both_admins(world: World, two_oas: tuple[Component, OA, str, OA, str]) -> None:
     component, owner, owner_token, linker, linker_token = two_oas
     mp = new_mp(world, component, owner, owner_token)
-    assert items(world, owner_token)[mp]["linked_via"] == "fast_register"
+    assert linked_via(world, owner, mp) == "fast_register"
     assert world.oa_state(owner)["links_this_month"] == 0
 
     body = {"appid": mp, "notify_users": 1, "show_profile": 1}
@@ -56,10 +68,8 @@ def test_ordinary_link_needs_both_admins(world: World, two_oas: tuple[Component,
     # The MP's admin is the owner OA's admin (the fast registration bound it).
     answer_pending(world, owner.admin_wxid, "link_mp_admin")
     item = items(world, linker_token)[mp]
-    assert item["status"] == 1 and item["selected"] == 1 and item["linked_via"] == "link"
+    assert item["status"] == 1 and item["selected"] == 1 and linked_via(world, linker, mp) == "link"
     assert item["username"].startswith("gh_")
-
-    assert world.post("/cgi-bin/wxopen/wxamplink", body, access_token=linker_token)["errcode"] == 89010
 
 
 def test_mp_admin_refusal_gives_status_3(world: World, two_oas: tuple[Component, OA, str, OA, str]) -> None:
@@ -71,29 +81,159 @@ def test_mp_admin_refusal_gives_status_3(world: World, two_oas: tuple[Component,
     assert items(world, linker_token)[mp]["status"] == 3
 
 
-def test_unlink_keeps_the_mp(world: World, two_oas: tuple[Component, OA, str, OA, str]) -> None:
-    component, owner, owner_token, _linker, linker_token = two_oas
-    mp = new_mp(world, component, owner, owner_token)
-    # Another OA cannot unlink what is not linked to it.
-    assert world.post("/cgi-bin/wxopen/wxampunlink", {"appid": mp}, access_token=linker_token) == {
-        "errcode": 89014,
-        "errmsg": "wxopen not linked",
-    }
-    assert mp in items(world, owner_token)
-    assert world.post("/cgi-bin/wxopen/wxampunlink", {"appid": mp}, access_token=owner_token)["errcode"] == 0
-    assert mp not in items(world, owner_token)
-    assert world.sandbox.mini_program(mp)["appid"] == mp
-    assert world.post("/cgi-bin/wxopen/wxampunlink", {"appid": mp}, access_token=owner_token)["errcode"] == 89014
-
-
-def test_unknown_mini_program(world: World, two_oas: tuple[Component, OA, str, OA, str]) -> None:
+def test_unknown_mini_program_is_40013(world: World, two_oas: tuple[Component, OA, str, OA, str]) -> None:
     _, _, owner_token, _, _ = two_oas
     unknown = {"appid": "wx0000000000000000"}
-    assert world.post("/cgi-bin/wxopen/wxamplink", unknown, access_token=owner_token) == {
-        "errcode": 89012,
-        "errmsg": "invalid wxopen appid",
-    }
-    assert world.post("/cgi-bin/wxopen/wxampunlink", unknown, access_token=owner_token)["errcode"] == 89012
+    assert world.post("/cgi-bin/wxopen/wxamplink", unknown, access_token=owner_token)["errcode"] == 40013
+    assert world.post("/cgi-bin/wxopen/wxampunlink", unknown, access_token=owner_token)["errcode"] == 40013
+
+
+# ---------------------------------------------------------------- items (fidelity §2 row 10)
+
+ITEM_KEYS = {
+    "status",
+    "username",
+    "appid",
+    "source",
+    "nickname",
+    "selected",
+    "nearby_display_status",
+    "released",
+    "headimg_url",
+    "func_infos",
+    "func_info",
+    "copy_verify_status",
+    "email",
+}
+
+
+def test_items_have_wechats_keys_and_no_others(world: World, two_oas: tuple[Component, OA, str, OA, str]) -> None:
+    component, owner, owner_token, _linker, linker_token = two_oas
+    certified, plain = new_mp(world, component, owner, owner_token), new_mp(world, component, owner, owner_token, 0)
+    listed = items(world, owner_token)
+    for appid in (certified, plain):
+        item = listed[appid]
+        assert set(item) == ITEM_KEYS, item
+        assert item["func_infos"] == item["func_info"]  # WxJava reads the old name
+        assert item["source"] == "SOURCE_NORMAL" and item["status"] == 1
+        assert (item["nearby_display_status"], item["released"], item["headimg_url"]) == (0, 0, "")
+    assert listed[certified]["func_infos"] == [
+        {"status": 1, "id": 1, "name": "微信认证"},
+        {"status": 0, "id": 2, "name": "微信支付"},
+    ]
+    assert listed[certified]["copy_verify_status"] == 1
+    assert listed[plain]["func_infos"][0] == {"status": 0, "id": 1, "name": "微信认证"}
+    assert listed[plain]["copy_verify_status"] == 0
+    # A pending ordinary link is listed with the same keys.
+    assert world.post("/cgi-bin/wxopen/wxamplink", {"appid": plain}, access_token=linker_token)["errcode"] == 0
+    assert set(items(world, linker_token)[plain]) == ITEM_KEYS
+
+
+# ---------------------------------------------------------------- flags (row 11)
+
+
+@pytest.mark.parametrize(
+    ("sent", "expected"),
+    [(1, True), ("1", True), (True, True), (0, False), ("0", False), ("", False), (False, False)],
+    ids=["1", "'1'", "true", "0", "'0'", "''", "false"],
+)
+def test_link_flags_in_every_form_the_sdks_send(
+    world: World, two_oas: tuple[Component, OA, str, OA, str], sent: Any, expected: bool
+) -> None:
+    component, owner, owner_token, linker, linker_token = two_oas
+    mp = new_mp(world, component, owner, owner_token)
+    body = {"appid": mp, "notify_users": sent, "show_profile": sent}
+    assert world.post("/cgi-bin/wxopen/wxamplink", body, access_token=linker_token) == {"errcode": 0, "errmsg": "ok"}
+    assert items(world, linker_token)[mp]["selected"] == int(expected)
+    (link,) = [i for i in world.oa_state(linker)["linked_mini_programs"] if i["appid"] == mp]
+    assert (link["notify_users"], link["show_profile"]) == (expected, expected)
+
+
+def test_link_flags_out_of_range_or_of_another_type(world: World, two_oas: tuple[Component, OA, str, OA, str]) -> None:
+    component, owner, owner_token, _linker, linker_token = two_oas
+    mp = new_mp(world, component, owner, owner_token)
+    for sent, errcode in ((2, 40097), ("2", 40097), ("yes", 47001), ([1], 47001), (None, 47001)):
+        answer = world.post("/cgi-bin/wxopen/wxamplink", {"appid": mp, "show_profile": sent}, access_token=linker_token)
+        assert answer["errcode"] == errcode, (sent, answer)
+    assert mp not in items(world, linker_token)
+
+
+# ---------------------------------------------------------------- errcodes (row 12)
+
+
+def test_link_requests_while_waiting_and_once_linked(world: World, two_oas: tuple[Component, OA, str, OA, str]) -> None:
+    component, owner, owner_token, linker, linker_token = two_oas
+    mp = new_mp(world, component, owner, owner_token)
+    link = {"appid": mp, "notify_users": 0, "show_profile": 1}
+    assert world.post("/cgi-bin/wxopen/wxamplink", link, access_token=linker_token)["errcode"] == 0
+    # Waiting for the OA admin, then for the MP admin: the link message has been sent.
+    refusal(world.post("/cgi-bin/wxopen/wxamplink", link, access_token=linker_token), 89010, "link message has sent")
+    answer_pending(world, linker.admin_wxid, "link_oa_admin")
+    refusal(world.post("/cgi-bin/wxopen/wxamplink", link, access_token=linker_token), 89010, "link message has sent")
+    answer_pending(world, owner.admin_wxid, "link_mp_admin")
+    refusal(world.post("/cgi-bin/wxopen/wxamplink", link, access_token=linker_token), 89015, "has linked wxa")
+    # The MP is linked to its own OA since the fast registration.
+    refusal(world.post("/cgi-bin/wxopen/wxamplink", link, access_token=owner_token), 89015, "has linked wxa")
+
+
+def test_an_unanswered_link_request_goes_stale(world: World, two_oas: tuple[Component, OA, str, OA, str]) -> None:
+    component, owner, owner_token, linker, linker_token = two_oas
+    mp = new_mp(world, component, owner, owner_token)
+    assert world.post("/cgi-bin/wxopen/wxamplink", {"appid": mp}, access_token=linker_token)["errcode"] == 0
+    world.sandbox.set_clock(advance_seconds=601)  # the OA admin's confirmation expired unanswered
+    linker_token = world.authorize(component, linker)
+    assert world.post("/cgi-bin/wxopen/wxamplink", {"appid": mp}, access_token=linker_token)["errcode"] == 0
+    answer_pending(world, linker.admin_wxid, "link_oa_admin")
+    assert items(world, linker_token)[mp]["status"] == 2
+
+
+# ---------------------------------------------------------------- unlinking (row 13)
+
+
+def test_unlink_waits_for_the_oa_admin_and_keeps_the_mp(
+    world: World, two_oas: tuple[Component, OA, str, OA, str]
+) -> None:
+    component, owner, owner_token, _linker, linker_token = two_oas
+    mp = new_mp(world, component, owner, owner_token)
+    unlink = {"appid": mp}
+    # Another OA cannot unlink what is not linked to it.
+    assert world.post("/cgi-bin/wxopen/wxampunlink", unlink, access_token=linker_token)["errcode"] == 40097
+    assert world.sandbox.confirmations(owner.admin_wxid) == []
+
+    assert world.post("/cgi-bin/wxopen/wxampunlink", unlink, access_token=owner_token) == {"errcode": 0, "errmsg": "ok"}
+    # The link stays until the OA admin agrees; asking again meanwhile is refused.
+    assert items(world, owner_token)[mp]["status"] == 1
+    refusal(
+        world.post("/cgi-bin/wxopen/wxampunlink", unlink, access_token=owner_token), 89018, "unlink message has sent"
+    )
+    (pending,) = world.sandbox.confirmations(owner.admin_wxid)
+    assert pending["kind"] == "unlink_oa_admin" and pending["account_appid"] == owner.appid
+    # What the admin's phone shows.
+    phone = world.api.get(pending["url"], params={"wxid": owner.admin_wxid})
+    assert phone.status_code == 200 and "公众号解除关联小程序" in phone.text and "请求解除与小程序" in phone.text
+
+    # The admin refuses: the link stays, and a new request may be made.
+    answer_pending(world, owner.admin_wxid, "unlink_oa_admin", action="cancel")
+    assert items(world, owner_token)[mp]["status"] == 1
+    assert world.post("/cgi-bin/wxopen/wxampunlink", unlink, access_token=owner_token)["errcode"] == 0
+
+    # The admin agrees: the link goes, the MP stays.
+    answer_pending(world, owner.admin_wxid, "unlink_oa_admin")
+    assert mp not in items(world, owner_token)
+    assert world.sandbox.mini_program(mp)["appid"] == mp
+    assert world.post("/cgi-bin/wxopen/wxampunlink", unlink, access_token=owner_token)["errcode"] == 40097
+    kinds = [event["kind"] for event in world.sandbox.audit(mp)]
+    assert "unlink_requested" in kinds and kinds[-1] == "unlinked"
+
+
+def test_an_unanswered_unlink_request_goes_stale(world: World, two_oas: tuple[Component, OA, str, OA, str]) -> None:
+    component, owner, owner_token, _, _ = two_oas
+    mp = new_mp(world, component, owner, owner_token)
+    assert world.post("/cgi-bin/wxopen/wxampunlink", {"appid": mp}, access_token=owner_token)["errcode"] == 0
+    world.sandbox.set_clock(advance_seconds=601)
+    owner_token = world.authorize(component, owner)
+    assert world.post("/cgi-bin/wxopen/wxampunlink", {"appid": mp}, access_token=owner_token)["errcode"] == 0
+    assert items(world, owner_token)[mp]["status"] == 1
 
 
 def test_link_apis_need_an_official_account_token(world: World, two_oas: tuple[Component, OA, str, OA, str]) -> None:
@@ -132,7 +272,7 @@ def test_monthly_link_limit_and_fast_registration_exemption(one_link_server: Liv
         assert world.post("/cgi-bin/wxopen/wxamplink", {"appid": first}, access_token=linker_token)["errcode"] == 0
         answer_pending(world, linker.admin_wxid, "link_oa_admin")
         refused = world.post("/cgi-bin/wxopen/wxamplink", {"appid": second}, access_token=linker_token)
-        assert refused == {"errcode": 89015, "errmsg": "has linked 13 wxopen this month"}
+        refusal(refused, 89009, "wxa reach link limit")
         assert second not in items(world, linker_token)
         # A new month (Asia/Shanghai) allows a new link.
         sandbox.set_clock(now="2026-12-31T16:00:00Z")

@@ -1,6 +1,6 @@
-"""Component pushes: encrypted exactly like WeChat (decrypted by the unmodified wechatpy), verify tickets on
-demand and every 10 minutes of platform time, authorization and fast-registration events, retries with
-backoff when the callback fails."""
+"""Component pushes: encrypted and signed exactly like WeChat (checked and decrypted by the unmodified
+wechatpy), verify tickets on demand and every 10 minutes of platform time, authorization events (none for
+account/fastregister), retries with backoff when the callback fails, one bad callback never stalling others."""
 
 from __future__ import annotations
 
@@ -170,7 +170,9 @@ def test_authorized_event_after_consent(world: World, fastreg_callback: Callback
     assert message.query_auth_result["authorization_info"]["authorizer_appid"] == oa.appid
 
 
-def test_fast_registration_event_and_moved_permission_event(world: World, fastreg_callback: CallbackServer) -> None:
+def test_no_push_after_fastregister_and_moved_permission_event(world: World, fastreg_callback: CallbackServer) -> None:
+    """WeChat documents no push for account/fastregister (``notify_third_fasteregister`` belongs to the
+    enterprise and personal registration APIs): the answer's authorization code is all the component gets."""
     component = world.component(callback_url=fastreg_callback.url)
     oa = world.oa(principal_name="推送测试有限公司")
     token = world.authorize(component, oa)
@@ -182,15 +184,12 @@ def test_fast_registration_event_and_moved_permission_event(world: World, fastre
     fastreg_callback.clear()
     answer = world.fastregister(token, world.ticket(component, oa))
     assert answer["errcode"] == 0
-    event = fastreg_callback.wait_for(1)[-1].parse(client)
-    assert event.type == "unknown"  # wechatpy has no class for it; the raw message is there
-    raw = event._data
-    assert raw["InfoType"] == "notify_third_fasteregister"
-    assert raw["appid"] == answer["appid"] and raw["auth_code"] == answer["authorization_code"]
-    assert raw["status"] == "0" and raw["info"]["name"] == "推送测试有限公司"
+    time.sleep(2.0)  # four polls of the push worker
+    assert fastreg_callback.pushes == []
+    with world.live.platform.uow(readonly=True) as uow:
+        assert uow.session.execute(select(PushJob.info_type)).scalars().all() == ["authorized"]
 
     # Another component takes the fast-registration set: the first one hears ``updateauthorized``.
-    fastreg_callback.clear()
     newcomer = world.component()
     world.authorize(newcomer, oa)
     client.session.set("component_verify_ticket", component.verify_ticket)
@@ -198,3 +197,70 @@ def test_fast_registration_event_and_moved_permission_event(world: World, fastre
     assert moved.type == "updateauthorized" and moved.authorizer_appid == oa.appid
     func_ids = {f["funcscope_category"]["id"] for f in moved.query_auth_result["authorization_info"]["func_info"]}
     assert 25 not in func_ids
+
+
+# ---------------------------------------------------------------- what a receiver checks
+
+
+def test_push_carries_the_plain_signature_receivers_check(world: World, fastreg_callback: CallbackServer) -> None:
+    """WeChat's query string: ``signature`` (SHA-1 of the sorted token, timestamp and nonce: silenceper/wechat
+    refuses a push without it, EasyWeChat 4/5 decrypt only when it is there), ``timestamp``, ``nonce``,
+    ``encrypt_type=aes`` and ``msg_signature``; checked and decrypted with wechatpy's own functions."""
+    from wechatpy.crypto import WeChatCrypto
+    from wechatpy.utils import check_signature
+
+    component = world.component(token=False, callback_url=fastreg_callback.url)
+    ticket = world.sandbox.issue_verify_ticket(component.appid)
+    push = fastreg_callback.wait_for(1)[-1]
+    assert list(push.params) == ["signature", "timestamp", "nonce", "encrypt_type", "msg_signature"]
+    assert push.params["encrypt_type"] == "aes"
+    check_signature(component.token, push.params["signature"], push.timestamp, push.nonce)  # raises if wrong
+    xml = WeChatCrypto(component.token, component.encoding_aes_key, component.appid).decrypt_message(
+        push.body, push.msg_signature, push.timestamp, push.nonce
+    )
+    assert f"<ComponentVerifyTicket><![CDATA[{ticket}]]></ComponentVerifyTicket>" in xml
+
+
+def job_of(world: World, info_type: str, component_appid: str, done: Any, timeout: float = 10.0) -> PushJob:
+    """The component's push job of that type once ``done(job)`` holds (the worker records outcomes just after
+    the callback answered)."""
+    from fastreg.adapters.db.models import Component as ComponentRow
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with world.live.platform.uow(readonly=True) as uow:
+            job = uow.session.execute(
+                select(PushJob)
+                .join(ComponentRow, ComponentRow.id == PushJob.component_id)
+                .where(PushJob.info_type == info_type, ComponentRow.appid == component_appid)
+            ).scalar_one_or_none()
+        if (job is not None and done(job)) or time.monotonic() > deadline:
+            assert job is not None
+            return job
+        time.sleep(0.05)
+
+
+def test_a_2xx_answer_other_than_success_is_delivered_and_noted(world: World, fastreg_callback: CallbackServer) -> None:
+    fastreg_callback.reply = b"ok"
+    component = world.component(token=False, callback_url=fastreg_callback.url)
+    world.sandbox.issue_verify_ticket(component.appid)
+    fastreg_callback.wait_for(1)
+    job = job_of(world, "component_verify_ticket", component.appid, lambda j: j.delivered_at is not None)
+    assert job.delivered_at is not None and job.attempts == 1
+    assert job.last_error is not None and "'ok'" in job.last_error and "success" in job.last_error
+    time.sleep(1.5)  # not retried
+    assert len(fastreg_callback.pushes) == 1
+
+
+def test_a_callback_url_httpx_cannot_parse_fails_only_its_push(world: World, fastreg_callback: CallbackServer) -> None:
+    """``http://[::1`` passes the sandbox's check but httpx raises InvalidURL (not an httpx.HTTPError): that
+    push records the error and is retried later; the other component's pushes still go out."""
+    broken = world.component(token=False, callback_url="http://[::1")
+    healthy = world.component(token=False, callback_url=fastreg_callback.url)
+    world.sandbox.issue_verify_ticket(broken.appid)
+    ticket = world.sandbox.issue_verify_ticket(healthy.appid)
+    message = messages(world, healthy, fastreg_callback, 1)[0]
+    assert message.verify_ticket == ticket
+    job = job_of(world, "component_verify_ticket", broken.appid, lambda j: j.attempts >= 1)
+    assert job.delivered_at is None and job.attempts >= 1
+    assert job.last_error is not None and job.last_error.startswith("InvalidURL")

@@ -110,7 +110,7 @@ def test_ordinary_link_limit_is_13_a_month() -> None:
         with pytest.raises(DomainError) as raised:
             ensure_link_allowed(count, limits)
         assert raised.value.err is Err.LINK_LIMIT
-        assert raised.value.errcode == 89015
+        assert raised.value.errcode == 89009
         assert raised.value.message() == "本月新增关联小程序已达13个上限"
 
 

@@ -3,8 +3,8 @@ would run it against fastreg by changing only the base URL:
 
 component token (verify ticket) → pre-auth code → the OA admin confirms the consent page → query_auth →
 the fastregisterauth page's QR code (decoded from the PNG with zxing-cpp) confirmed by the OA admin →
-``account/fastregister`` → query_auth of the new MP → ``wxopen/wxamplinkget`` → a verify-ticket push to a
-local callback decrypted by ``parse_message``."""
+``account/fastregister`` → query_auth of the new MP → ``account/getaccountbasicinfo`` → ``wxopen/wxamplinkget``
+→ a verify-ticket push to a local callback decrypted by ``parse_message``."""
 
 from __future__ import annotations
 
@@ -130,11 +130,9 @@ def test_fast_registration_with_wechatpy(
     items = oa_client.post("wxopen/wxamplinkget", data={})["wxopens"]["items"]
     assert [(i["appid"], i["status"], i["selected"]) for i in items] == [(mp_appid, 1, 0)]
 
-    # The callback heard the authorization and the fast registration (parse_message decrypts both).
-    events = {p.parse(component).type: p for p in fastreg_callback.wait_for(2)}
-    assert "authorized" in events and "unknown" in events  # notify_third_fasteregister has no wechatpy class
-    notify = events["unknown"].parse(component)._data
-    assert notify["InfoType"] == "notify_third_fasteregister" and notify["appid"] == mp_appid
+    # The callback heard the authorization (parse_message decrypts it); WeChat sends no push for fastregister.
+    (authorized,) = fastreg_callback.wait_for(1)
+    assert authorized.parse(component).type == "authorized"
 
     # A component_verify_ticket push to the local callback, decrypted by parse_message.
     fastreg_callback.clear()
@@ -216,12 +214,20 @@ def test_links_with_wechatpy(live: object, sandbox: SandboxClient) -> None:
         (pending,) = [c for c in sandbox.confirmations(wxid) if c["kind"] == kind]
         assert sandbox.answer(pending["id"], wxid)["status"] == "confirmed"
     (item,) = linking.post("wxopen/wxamplinkget", data={})["wxopens"]["items"]
-    assert (item["appid"], item["status"], item["selected"], item["linked_via"]) == (mp_appid, 1, 1, "link")
+    assert (item["appid"], item["status"], item["selected"]) == (mp_appid, 1, 1)
+    assert item["func_infos"] == item["func_info"] and "linked_via" not in item
 
     with pytest.raises(WeChatClientException) as duplicate:
         linking.post("wxopen/wxamplink", data={"appid": mp_appid})
-    assert duplicate.value.errcode == 89010
+    assert duplicate.value.errcode == 89015
+    # Unlinking waits for the OA admin; asking again meanwhile raises 89018.
     assert linking.post("wxopen/wxampunlink", data={"appid": mp_appid})["errcode"] == 0
+    with pytest.raises(WeChatClientException) as waiting:
+        linking.post("wxopen/wxampunlink", data={"appid": mp_appid})
+    assert waiting.value.errcode == 89018
+    (pending,) = [c for c in sandbox.confirmations(linker["admin_wxid"]) if c["kind"] == "unlink_oa_admin"]
+    assert sandbox.answer(pending["id"], linker["admin_wxid"])["status"] == "confirmed"
+    assert linking.post("wxopen/wxamplinkget", data={})["wxopens"]["items"] == []
     with pytest.raises(WeChatClientException) as gone:
         linking.post("wxopen/wxampunlink", data={"appid": mp_appid})
-    assert gone.value.errcode == 89014
+    assert gone.value.errcode == 40097

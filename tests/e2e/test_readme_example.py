@@ -53,5 +53,5 @@ def test_fast_registration(fastreg_sandbox, fastreg_base_url, fastreg_callback):
 
     # Pushes to the callback are encrypted like WeChat's: parse_message decrypts them.
     fresh = fastreg_sandbox.issue_verify_ticket(c["component_appid"])
-    messages = [push.parse(component) for push in fastreg_callback.wait_for(3)]
+    messages = [push.parse(component) for push in fastreg_callback.wait_for(2)]
     assert fresh in [m.verify_ticket for m in messages if m.type == "component_verify_ticket"]

@@ -91,7 +91,7 @@ def test_unlink_keeps_the_mp_and_show_profile_toggles(platform: Platform) -> Non
     assert mp_admin_of(platform, mp) == s.oa.admin_wxid  # the MP still exists
     with pytest.raises(DomainError) as missing:
         links.unlink(platform, s.oa.appid, mp)
-    assert missing.value.err is Err.LINK_NOT_FOUND
+    assert missing.value.err is Err.INVALID_PARAMETER
 
 
 def test_stale_pending_registration_stops_blocking_the_api(platform: Platform, clock: FixedClock) -> None:
@@ -113,5 +113,5 @@ def test_other_oa_cannot_unlink(platform: Platform) -> None:
     stranger = make_oa(platform)
     with pytest.raises(DomainError) as refused:
         links.unlink(platform, stranger.appid, mp)
-    assert refused.value.err is Err.LINK_NOT_FOUND
+    assert refused.value.err is Err.INVALID_PARAMETER
     assert len(links.list_links(platform, s.oa.appid)) == 1

@@ -3,7 +3,10 @@
 - key: the component's 43-character EncodingAESKey + "=" base64-decoded (32 bytes, AES-256); IV = key[:16];
 - plaintext: 16 random bytes + 4-byte big-endian length + the XML message + the component appid,
   padded with PKCS#7 to a multiple of 32 bytes, AES-256-CBC encrypted, base64 encoded;
-- signature: SHA1 of the sorted concatenation of token, timestamp, nonce and the encrypted text.
+- ``msg_signature``: SHA1 of the sorted concatenation of token, timestamp, nonce and the encrypted text;
+- ``signature``: the plain-mode URL signature, SHA1 of the sorted token, timestamp and nonce. WeChat sends it
+  with every push, and receivers rely on it: silenceper/wechat validates it before anything else, EasyWeChat
+  4/5 and PowerWeChat decrypt only when it is present.
 
 ``wechatpy``'s ``WeChatComponent.parse_message`` decrypts what :func:`encrypt_push` produces, unchanged.
 """
@@ -47,8 +50,10 @@ def pkcs7_unpad(data: bytes, block: int = BLOCK) -> bytes:
     return data[:-count]
 
 
-def signature(token: str, timestamp: str, nonce: str, encrypted: str) -> str:
-    parts = sorted([token, timestamp, nonce, encrypted])
+def signature(token: str, timestamp: str, nonce: str, *more: str) -> str:
+    """SHA1 (hex) of the sorted, concatenated parts: ``signature`` with three, ``msg_signature`` with the
+    encrypted text as a fourth."""
+    parts = sorted([token, timestamp, nonce, *more])
     return hashlib.sha1("".join(parts).encode()).hexdigest()
 
 
@@ -88,11 +93,13 @@ class EncryptedPush:
     timestamp: str
     nonce: str
     msg_signature: str
+    signature: str = ""
 
     @property
     def params(self) -> dict[str, str]:
-        # ``signature`` is the plain-mode URL signature (token, timestamp, nonce), as WeChat also sends it.
+        """The query string, in WeChat's order."""
         return {
+            "signature": self.signature,
             "timestamp": self.timestamp,
             "nonce": self.nonce,
             "encrypt_type": "aes",
@@ -107,7 +114,7 @@ def encrypt_push(
     encrypted = encrypt(encoding_aes_key, appid, message)
     ts = str(timestamp)
     body = f"<xml>\n<AppId><![CDATA[{appid}]]></AppId>\n<Encrypt><![CDATA[{encrypted}]]></Encrypt>\n</xml>"
-    return EncryptedPush(body, ts, nonce, signature(token, ts, nonce, encrypted))
+    return EncryptedPush(body, ts, nonce, signature(token, ts, nonce, encrypted), signature(token, ts, nonce))
 
 
 def decrypt_push(*, token: str, encoding_aes_key: str, appid: str, push: EncryptedPush) -> str:

@@ -90,16 +90,24 @@ class Err(Enum):
         61061, "overseas access deny", "海外帐号不允许快速创建小程序", "Overseas accounts cannot fast-register"
     )
 
-    # Links (wxamplink / wxampunlink); codes follow WeChat's published ones.
+    # Links (wxamplink / wxampunlink), with WeChat's codes and meanings.
     LINK_LIMIT = ErrorSpec(
-        89015,
-        "has linked 13 wxopen this month",
+        89009,
+        "wxa reach link limit",
         "本月新增关联小程序已达{limit}个上限",
         "This month's limit of {limit} new links is reached",
     )
-    LINK_EXISTS = ErrorSpec(89010, "already linked", "已关联该小程序或关联正在进行中", "Already linked or linking")
-    LINK_NOT_FOUND = ErrorSpec(89014, "wxopen not linked", "未关联该小程序", "The Mini Program is not linked")
-    LINK_MP_NOT_FOUND = ErrorSpec(89012, "invalid wxopen appid", "小程序 appid 无效", "Unknown Mini Program appid")
+    LINK_EXISTS = ErrorSpec(89015, "has linked wxa", "已关联该小程序", "The Mini Program is already linked")
+    LINK_PENDING = ErrorSpec(
+        89010, "link message has sent", "关联请求已发出，等待管理员确认", "A link request is waiting for the admins"
+    )
+    UNLINK_PENDING = ErrorSpec(
+        89018,
+        "unlink message has sent",
+        "解除关联请求已发出，等待公众号管理员确认",
+        "An unlink request is waiting for the Official Account's admin",
+    )
+    # WeChat documents no code for an unknown Mini Program or one not linked: INVALID_APPID and INVALID_PARAMETER.
 
     # Console-only conditions (no official API errcode; the codes are fastreg's own, in a private range).
     EMAIL_INVALID = ErrorSpec(91001, "invalid email", "邮箱格式不正确", "The email address is not valid")

@@ -26,6 +26,16 @@ PRINCIPAL_TYPE_CODES: dict[PrincipalType, int] = {
     PrincipalType.INDIVIDUAL_BUSINESS: 5,
 }
 
+# getaccountbasicinfo's ``customer_type`` (认证类型) of a certified account; 0 until certified. WeChat's answers
+# show 1 for an enterprise and 12 for an individual business; the others follow WeChat's 认证 types.
+CUSTOMER_TYPE_CODES: dict[PrincipalType, int] = {
+    PrincipalType.ENTERPRISE: 1,
+    PrincipalType.INDIVIDUAL_BUSINESS: 12,
+    PrincipalType.MEDIA: 15,
+    PrincipalType.GOVERNMENT: 16,
+    PrincipalType.OTHER_ORG: 17,
+}
+
 PRINCIPAL_TYPE_NAMES_ZH: dict[PrincipalType, str] = {
     PrincipalType.ENTERPRISE: "企业",
     PrincipalType.MEDIA: "媒体",
@@ -70,6 +80,8 @@ class ConfirmationKind(StrEnum):
     LINK_MP_ADMIN = "link_mp_admin"
     # The MP admin authorizes a 代认证 task (wxaauth's auth_url).
     WXA_AUTH = "wxa_auth"
+    # wxampunlink: the OA admin agrees to unlink (the link stays until then).
+    UNLINK_OA_ADMIN = "unlink_oa_admin"
 
 
 class ConfirmationStatus(StrEnum):
@@ -118,6 +130,7 @@ class AuditKind(StrEnum):
     LINKED = "linked"
     LINK_REQUESTED = "link_requested"
     UNLINKED = "unlinked"
+    UNLINK_REQUESTED = "unlink_requested"
     SHOW_PROFILE_CHANGED = "show_profile_changed"
     LOGIN_FAILED = "login_failed"
     TICKET_ISSUED = "ticket_issued"

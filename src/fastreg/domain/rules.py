@@ -12,6 +12,7 @@ from fastreg.domain.clock import as_utc
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import (
     CERTIFICATION_MANDATORY,
+    CUSTOMER_TYPE_CODES,
     LinkedVia,
     OfficialAccountFacts,
     PrincipalFacts,
@@ -230,6 +231,39 @@ def counts_toward_link_limit(linked_via: str) -> bool:
 def ensure_link_allowed(links_this_month: int, limits: QuotaLimits) -> None:
     if links_this_month >= limits.links_monthly:
         raise DomainError(Err.LINK_LIMIT, limit=limits.links_monthly)
+
+
+# ---------------------------------------------------------------- verification as getaccountbasicinfo reports it
+
+# The annual review (年审) opens this long before the certification expires.
+ANNUAL_REVIEW_WINDOW = timedelta(days=90)
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    realname_status: int  # 1 verified; 2 until the account's qualification is verified
+    wx_verify_info: dict[str, bool | int]
+    customer_type: int  # 0 until certified
+
+
+def verification_report(
+    *, verified: bool, expires_at: datetime | None, now: datetime, principal_type: str
+) -> VerificationReport:
+    """What ``getaccountbasicinfo`` says of an account's verification (微信认证). ``verified`` is whether it was
+    ever verified (its real name stays verified); the qualification counts until ``expires_at``. The annual
+    review fields appear only with a current qualification, as WeChat sends them."""
+    current = verified and (expires_at is None or as_utc(expires_at) > as_utc(now))
+    info: dict[str, bool | int] = {"qualification_verify": current, "naming_verify": current}
+    if current:
+        end = int(as_utc(expires_at).timestamp()) if expires_at is not None else 0
+        begin = int(as_utc(expires_at - ANNUAL_REVIEW_WINDOW).timestamp()) if expires_at is not None else 0
+        info.update(
+            annual_review=expires_at is not None and as_utc(now) >= as_utc(expires_at - ANNUAL_REVIEW_WINDOW),
+            annual_review_begin_time=begin,
+            annual_review_end_time=end,
+        )
+    customer_type = CUSTOMER_TYPE_CODES.get(PrincipalType(principal_type), 0) if current else 0
+    return VerificationReport(realname_status=1 if verified else 2, wx_verify_info=info, customer_type=customer_type)
 
 
 # ---------------------------------------------------------------- email and password

@@ -353,36 +353,6 @@ def authorizer_info(platform: Platform, caller: Caller, component_appid: str, au
         }
 
 
-# ---------------------------------------------------------------- getaccountbasicinfo
-
-
-def account_basic_info(platform: Platform, appid: str) -> dict[str, Any]:
-    """``getaccountbasicinfo`` of a Mini Program (48001 for any other account)."""
-    with platform.uow(readonly=True) as uow:
-        session, now = uow.session, uow.clock.now()
-        mp = session.execute(select(MiniProgram).where(MiniProgram.appid == appid)).scalar_one_or_none()
-        if mp is None:
-            raise DomainError(Err.UNAUTHORIZED_API)
-        principal = session.get(Principal, mp.principal_id)
-        assert principal is not None
-        certified = mp.certified and (mp.certified_until is None or mp.certified_until > now)
-        return {
-            "appid": mp.appid,
-            "account_type": 3,
-            "principal_type": PRINCIPAL_TYPE_CODES.get(PrincipalType(principal.type), 1),
-            "principal_name": principal.name,
-            "realname_status": 1,
-            "nickname": mp.name or "",
-            "wx_verify_info": {
-                "qualification_verify": certified,
-                "naming_verify": certified,
-                "annual_review": False,
-            },
-            "credential": "",
-            "customer_type": 1,
-        }
-
-
 def is_official_account(session: Session, appid: str) -> bool:
     return session.execute(select(OfficialAccount.id).where(OfficialAccount.appid == appid)).first() is not None
 

@@ -38,6 +38,7 @@ HANDLERS: dict[str, str] = {
     ConfirmationKind.LINK_OA_ADMIN: "fastreg.services.links:on_oa_admin_answered",
     ConfirmationKind.LINK_MP_ADMIN: "fastreg.services.links:on_mp_admin_answered",
     ConfirmationKind.WXA_AUTH: "fastreg.services.verification:on_admin_answered",
+    ConfirmationKind.UNLINK_OA_ADMIN: "fastreg.services.links:on_unlink_answered",
 }
 
 CONFIRM = "confirm"

@@ -9,13 +9,13 @@ from typing import Any, Protocol
 from urllib.parse import urlparse
 
 from fastreg.adapters.db import statements as sql
-from fastreg.adapters.db.models import Component, Confirmation
+from fastreg.adapters.db.models import Confirmation
 from fastreg.adapters.db.uow import UnitOfWork
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import AuditKind, Channel, ConfirmationKind
 from fastreg.domain.rules import ComponentFacts
 from fastreg.platform import Platform
-from fastreg.services import audit, authorization, confirmations, credentials, pushes, tokens
+from fastreg.services import audit, authorization, confirmations, credentials, tokens
 from fastreg.services.accounts import FASTREGISTER_PERMISSION_SET, find_component, find_official_account
 from fastreg.services.completion import Completion, complete, record_refusal
 from fastreg.services.confirmations import ConfirmationView
@@ -190,7 +190,6 @@ class RegistrationContext:
     published: bool
     permission_sets: list[int]
     redirect_domain: str
-    callback_url: str | None
     authorized_func_info: list[int] | None
 
 
@@ -249,21 +248,12 @@ def _fastregister(uow: UnitOfWork, platform: Platform, context: RegistrationCont
         eligibility=eligibility,
         version=version,
     )
+    # No push announces it: WeChat documents none for this API (``notify_third_fasteregister`` belongs to the
+    # enterprise and personal registration APIs); the answer carries the authorization code.
     (code,) = codes
-    if context.callback_url:
-        _notify_component(uow, context, mp.appid, code)
     return FastRegisterResult(
         appid=mp.appid,
         authorization_code=code,
         is_wx_verify_succ=bool(copy_wx_verify and mp.certified),
         is_link_succ=True,
-    )
-
-
-def _notify_component(uow: UnitOfWork, context: RegistrationContext, mp_appid: str, code: str) -> None:
-    """Queue the fast-registration event for the component's callback."""
-    component = uow.session.get(Component, context.component_id)
-    assert component is not None
-    pushes.enqueue_fastregister_event(
-        uow.session, uow.clock.now(), component, oa_appid=context.appid, mp_appid=mp_appid, auth_code=code
     )

@@ -1,5 +1,9 @@
 """Links between an OA and MPs: listing (wxamplinkget), ordinary links confirmed by both admins and counted
-toward 13 a month (wxamplink), unlinking (wxampunlink) and the show-on-profile switch."""
+toward 13 a month (wxamplink), unlinking (wxampunlink, which the OA admin must agree to; the console's operator
+unlinks at once) and the show-on-profile switch.
+
+While a link or unlink request waits for an admin, asking again is refused (89010 / 89018); once its
+confirmation has expired unanswered, the request is stale and a new one may be made."""
 
 from __future__ import annotations
 
@@ -7,12 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from fastreg.adapters.db import counters
 from fastreg.adapters.db.models import Confirmation, Link, MiniProgram, OfficialAccount
 from fastreg.adapters.db.uow import UnitOfWork
 from fastreg.domain.errors import DomainError, Err
-from fastreg.domain.model import AuditKind, ConfirmationKind, LinkedVia, LinkStatus
+from fastreg.domain.model import AuditKind, ConfirmationKind, ConfirmationStatus, LinkedVia, LinkStatus
 from fastreg.domain.rules import calendar_month, ensure_link_allowed, ordinary_link
 from fastreg.platform import Platform
 from fastreg.services import audit, confirmations
@@ -34,15 +39,40 @@ class LinkView:
     created_at: datetime
 
 
+_WAITING = frozenset({LinkStatus.WAITING_OA_ADMIN, LinkStatus.WAITING_MP_ADMIN})
+
+
 def _mp(uow: UnitOfWork, appid: str) -> MiniProgram:
     mp = uow.session.execute(select(MiniProgram).where(MiniProgram.appid == appid)).scalar_one_or_none()
     if mp is None:
-        raise DomainError(Err.LINK_MP_NOT_FOUND)
+        raise DomainError(Err.INVALID_APPID)
     return mp
 
 
-def _link(uow: UnitOfWork, oa: OfficialAccount, mp: MiniProgram) -> Link | None:
-    return uow.session.execute(select(Link).where(Link.oa_id == oa.id, Link.mp_id == mp.id)).scalar_one_or_none()
+def _link(uow: UnitOfWork, oa: OfficialAccount, mp: MiniProgram, *, lock: bool = False) -> Link | None:
+    """The OA's link to the MP; ``lock`` holds its row until commit (PostgreSQL), so that two requests about
+    the same link run one after the other."""
+    query = select(Link).where(Link.oa_id == oa.id, Link.mp_id == mp.id)
+    return uow.session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
+
+
+def _awaiting_answer(session: Session, now: datetime, kind: ConfirmationKind, account_appid: str, link: Link) -> bool:
+    """Whether a confirmation of this kind about this link is still waiting for its admin."""
+    rows = session.execute(
+        select(Confirmation.payload).where(
+            Confirmation.kind == kind.value,
+            Confirmation.account_appid == account_appid,
+            Confirmation.status == ConfirmationStatus.PENDING.value,
+            Confirmation.expires_at > now,
+        )
+    ).scalars()
+    return any(int(payload.get("link_id", 0)) == link.id for payload in rows)
+
+
+def _link_request_waiting(session: Session, now: datetime, oa: OfficialAccount, mp: MiniProgram, link: Link) -> bool:
+    if link.status == LinkStatus.WAITING_OA_ADMIN:
+        return _awaiting_answer(session, now, ConfirmationKind.LINK_OA_ADMIN, oa.appid, link)
+    return _awaiting_answer(session, now, ConfirmationKind.LINK_MP_ADMIN, mp.appid, link)
 
 
 def list_links(platform: Platform, oa_appid: str) -> list[LinkView]:
@@ -79,9 +109,12 @@ def request_link(
         session, now = uow.session, uow.clock.now()
         oa = find_official_account(session, oa_appid)
         mp = _mp(uow, mp_appid)
-        existing = _link(uow, oa, mp)
-        if existing is not None and existing.status != LinkStatus.REFUSED:
-            raise DomainError(Err.LINK_EXISTS)
+        existing = _link(uow, oa, mp, lock=True)
+        if existing is not None:
+            if existing.status == LinkStatus.LINKED:
+                raise DomainError(Err.LINK_EXISTS)
+            if existing.status in _WAITING and _link_request_waiting(session, now, oa, mp, existing):
+                raise DomainError(Err.LINK_PENDING)
         month = calendar_month(now, platform.settings.timezone)
         ensure_link_allowed(counters.used(session, oa.id, counters.LINK, month), platform.limits)
         terms = ordinary_link(notify_users, show_profile)
@@ -178,27 +211,61 @@ def on_mp_admin_answered(uow: UnitOfWork, confirmation: Confirmation, action: st
 
 
 def unlink(platform: Platform, oa_appid: str, mp_appid: str, *, actor: str | None = None) -> None:
-    """The OA can unlink any MP; a fast-registered MP keeps existing with its principal."""
+    """The console's operator unlinks at once; a fast-registered MP keeps existing with its principal."""
     with platform.uow() as uow:
         oa, mp, link = _existing_link(uow, oa_appid, mp_appid)
-        uow.session.delete(link)
-        audit.record(
-            uow.session,
-            uow.clock.now(),
-            AuditKind.UNLINKED,
-            actor or oa.appid,
-            oa_appid=oa.appid,
-            mp_appid=mp.appid,
-            linked_via=link.linked_via,
-        )
+        _remove(uow.session, uow.clock.now(), link, actor or oa.appid, oa.appid, mp.appid)
         uow.commit()
+
+
+def request_unlink(platform: Platform, oa_appid: str, mp_appid: str) -> ConfirmationView:
+    """wxampunlink: the OA admin is asked to agree; the link stays (status 1) until they do, and a cancel
+    keeps it. 89018 while an earlier request waits for the admin."""
+    with platform.uow() as uow:
+        session, now = uow.session, uow.clock.now()
+        oa, mp, link = _existing_link(uow, oa_appid, mp_appid, lock=True)
+        if link.status != LinkStatus.LINKED:
+            raise DomainError(Err.INVALID_PARAMETER)
+        if _awaiting_answer(session, now, ConfirmationKind.UNLINK_OA_ADMIN, oa.appid, link):
+            raise DomainError(Err.UNLINK_PENDING)
+        confirmation = confirmations.create(
+            session,
+            now,
+            platform,
+            ConfirmationKind.UNLINK_OA_ADMIN,
+            oa.appid,
+            oa.admin_wxid,
+            {"link_id": link.id, "mp_appid": mp.appid, "mp_name": mp.name or mp.appid, "oa_name": oa.name},
+        )
+        audit.record(session, now, AuditKind.UNLINK_REQUESTED, oa.appid, oa_appid=oa.appid, mp_appid=mp.appid)
+        result = confirmations.view(session, platform, confirmation, now)
+        uow.commit()
+        return result
+
+
+def on_unlink_answered(uow: UnitOfWork, confirmation: Confirmation, action: str, wxid: str) -> str | None:
+    """The OA admin agreed (the link goes) or refused (it stays). A link already gone meanwhile stays gone, and
+    one made again since (even under a reused id) is not the one the admin was asked about."""
+    link = uow.session.get(Link, int(confirmation.payload["link_id"]))
+    asked_about = link is not None and link.created_at <= confirmation.created_at
+    if action == confirmations.CONFIRM and link is not None and asked_about:
+        mp_appid = str(confirmation.payload.get("mp_appid", ""))
+        _remove(uow.session, uow.clock.now(), link, wxid, confirmation.account_appid, mp_appid)
+    return None
+
+
+def _remove(session: Session, now: datetime, link: Link, actor: str, oa_appid: str, mp_appid: str) -> None:
+    session.delete(link)
+    audit.record(
+        session, now, AuditKind.UNLINKED, actor, oa_appid=oa_appid, mp_appid=mp_appid, linked_via=link.linked_via
+    )
 
 
 def set_show_profile(platform: Platform, oa_appid: str, mp_appid: str, show: bool, *, actor: str | None = None) -> None:
     with platform.uow() as uow:
         oa, mp, link = _existing_link(uow, oa_appid, mp_appid)
         if link.status != LinkStatus.LINKED:
-            raise DomainError(Err.LINK_NOT_FOUND)
+            raise DomainError(Err.INVALID_PARAMETER)
         link.show_profile = show
         audit.record(
             uow.session,
@@ -212,10 +279,13 @@ def set_show_profile(platform: Platform, oa_appid: str, mp_appid: str, show: boo
         uow.commit()
 
 
-def _existing_link(uow: UnitOfWork, oa_appid: str, mp_appid: str) -> tuple[OfficialAccount, MiniProgram, Link]:
+def _existing_link(
+    uow: UnitOfWork, oa_appid: str, mp_appid: str, *, lock: bool = False
+) -> tuple[OfficialAccount, MiniProgram, Link]:
+    """The OA, the MP and their link; 40097 (WeChat documents no code for it) when they are not linked."""
     oa = find_official_account(uow.session, oa_appid)
     mp = _mp(uow, mp_appid)
-    link = _link(uow, oa, mp)
+    link = _link(uow, oa, mp, lock=lock)
     if link is None:
-        raise DomainError(Err.LINK_NOT_FOUND)
+        raise DomainError(Err.INVALID_PARAMETER)
     return oa, mp, link

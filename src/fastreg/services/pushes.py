@@ -1,12 +1,13 @@
 """Component pushes: ``component_verify_ticket`` every 10 minutes and authorization events
-(``authorized``, ``updateauthorized``, ``notify_third_fasteregister``) and 代认证 events (``notify_3rd_wxa_auth``,
-``notify_3rd_wxa_wxverify``), POSTed to the component's callback URL
+(``authorized``, ``updateauthorized``) and 代认证 events (``notify_3rd_wxa_auth``, ``notify_3rd_wxa_wxverify``),
+POSTed to the component's callback URL
 encrypted and signed exactly as WeChat does (``adapters.wechat_crypto``).
 
 Pushes are queued in the ``push_jobs`` table in the same transaction as the change they announce, so none is
 lost; a background worker (started with the app) delivers them. A job is claimed by a conditional update, so
 any number of workers on any number of hosts deliver each push once; a failed delivery is logged and retried
-with exponential backoff (1 s, 2 s, 4 s ... capped at 10 minutes) until the callback answers 2xx.
+with exponential backoff (1 s, 2 s, 4 s ... capped at 10 minutes) until the callback answers 2xx. The callback
+is documented to answer ``success``: a 2xx with another body is delivered, and logged.
 
 Delivery scheduling uses the real clock (it is about the network); message contents (``CreateTime``) and the
 10-minute ticket rhythm use the platform clock, so moving the sandbox clock also moves the ticket pushes.
@@ -36,7 +37,6 @@ VERIFY_TICKET = "component_verify_ticket"
 AUTHORIZED = "authorized"
 UPDATE_AUTHORIZED = "updateauthorized"
 UNAUTHORIZED = "unauthorized"
-FASTREGISTER = "notify_third_fasteregister"
 WXA_AUTH = "notify_3rd_wxa_auth"
 WXA_WXVERIFY = "notify_3rd_wxa_wxverify"
 
@@ -46,6 +46,8 @@ LEASE_SECONDS = 60.0
 DELIVERY_TIMEOUT_SECONDS = 5.0
 POLL_SECONDS = 0.5
 BATCH = 20
+# What the callback is documented to answer; another 2xx body is logged, not retried.
+SUCCESS = "success"
 
 _real: Clock = SystemClock()
 
@@ -107,24 +109,6 @@ def enqueue_authorization_event(
         fields["AuthorizationCodeExpiredTime"] = _timestamp(now) + code_ttl_seconds
         fields["PreAuthCode"] = ""
     return enqueue(session, now, component, info_type, fields)
-
-
-def enqueue_fastregister_event(
-    session: Session, now: datetime, component: Component, *, oa_appid: str, mp_appid: str, auth_code: str
-) -> bool:
-    """The ``notify_third_fasteregister`` event of a completed fast registration."""
-    from fastreg.adapters.db.models import OfficialAccount, Principal
-
-    oa = session.execute(select(OfficialAccount).where(OfficialAccount.appid == oa_appid)).scalar_one_or_none()
-    principal = session.get(Principal, oa.principal_id) if oa is not None else None
-    fields: dict[str, Any] = {
-        "appid": mp_appid,
-        "status": 0,
-        "auth_code": auth_code,
-        "msg": "OK",
-        "info": {"name": principal.name if principal else "", "oa_appid": oa_appid},
-    }
-    return enqueue(session, now, component, FASTREGISTER, fields)
 
 
 def enqueue_wxa_auth_event(
@@ -289,22 +273,39 @@ def claim_due(platform: Platform, limit: int = BATCH) -> list[Delivery]:
     return deliveries
 
 
-def record_outcome(platform: Platform, delivery: Delivery, error: str | None) -> None:
+@dataclass(frozen=True)
+class Outcome:
+    """What one delivery attempt came to: ``error`` (it is retried), or delivered, with a ``note`` when the
+    callback answered 2xx without the documented ``success``."""
+
+    error: str | None = None
+    note: str | None = None
+
+
+def record_outcome(platform: Platform, delivery: Delivery, outcome: Outcome) -> None:
     real_now = _real.now()
     attempts = delivery.attempts + 1
     values: dict[str, Any] = {"attempts": attempts}
-    if error is None:
-        values.update(delivered_at=real_now, last_error=None, next_attempt_at=DELIVERED)
+    if outcome.error is None:
+        values.update(delivered_at=real_now, last_error=outcome.note, next_attempt_at=DELIVERED)
+        if outcome.note:
+            log.warning(
+                "push %s (%s) to %s delivered, not retried, but %s",
+                delivery.job_id,
+                delivery.info_type,
+                delivery.url,
+                outcome.note,
+            )
     else:
         delay = backoff_seconds(attempts)
-        values.update(next_attempt_at=real_now + timedelta(seconds=delay), last_error=error[:2000])
+        values.update(next_attempt_at=real_now + timedelta(seconds=delay), last_error=outcome.error[:2000])
         log.warning(
             "push %s (%s) to %s failed (attempt %d): %s; retrying in %.0f s",
             delivery.job_id,
             delivery.info_type,
             delivery.url,
             attempts,
-            error,
+            outcome.error,
             delay,
         )
     with platform.uow() as uow:
@@ -315,12 +316,14 @@ def record_outcome(platform: Platform, delivery: Delivery, error: str | None) ->
             .execution_options(synchronize_session=False)
         )
         uow.commit()
-    if error is not None:
+    if outcome.error is not None:
         platform.observer.record_push_failure()
 
 
-async def deliver(client: httpx.AsyncClient, delivery: Delivery) -> str | None:
-    """POST one push; None on a 2xx answer, else the error."""
+async def deliver(client: httpx.AsyncClient, delivery: Delivery) -> Outcome:
+    """POST one push. A non-2xx answer or any failure to send (a refused connection, a timeout, a URL httpx
+    cannot even parse) is an error for this push alone; a 2xx answer delivers it, noting a body other than
+    ``success``."""
     try:
         response = await client.post(
             delivery.url,
@@ -328,11 +331,14 @@ async def deliver(client: httpx.AsyncClient, delivery: Delivery) -> str | None:
             content=delivery.push.body.encode(),
             headers={"Content-Type": "text/xml; charset=utf-8"},
         )
-    except httpx.HTTPError as exc:
-        return f"{type(exc).__name__}: {exc}"
-    if 200 <= response.status_code < 300:
-        return None
-    return f"HTTP {response.status_code}"
+    except Exception as exc:  # httpx.InvalidURL is not an httpx.HTTPError
+        return Outcome(error=f"{type(exc).__name__}: {exc}")
+    if not 200 <= response.status_code < 300:
+        return Outcome(error=f"HTTP {response.status_code}")
+    answer = response.text.strip()
+    if answer != SUCCESS:
+        return Outcome(note=f"the callback answered HTTP {response.status_code} {answer[:200]!r}, not {SUCCESS!r}")
+    return Outcome()
 
 
 async def run_once(platform: Platform, client: httpx.AsyncClient) -> int:
@@ -342,8 +348,8 @@ async def run_once(platform: Platform, client: httpx.AsyncClient) -> int:
     if not deliveries:
         return 0
     outcomes = await asyncio.gather(*(deliver(client, d) for d in deliveries))
-    for delivery, error in zip(deliveries, outcomes, strict=True):
-        await asyncio.to_thread(record_outcome, platform, delivery, error)
+    for delivery, outcome in zip(deliveries, outcomes, strict=True):
+        await asyncio.to_thread(record_outcome, platform, delivery, outcome)
     return len(deliveries)
 
 

@@ -65,7 +65,6 @@ _OA_CONTEXT = (
     components.c.published,
     components.c.permission_sets,
     components.c.redirect_domain,
-    components.c.callback_url,
     authorizations.c.func_info.label("authorized_func_info"),
 )
 _AUTHORIZED = and_(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 
 class Request(BaseModel):
@@ -147,19 +148,43 @@ class FastRegisterAnswer(BaseModel):
 class WxVerifyInfo(BaseModel):
     qualification_verify: bool
     naming_verify: bool
-    annual_review: bool = False
+    annual_review: bool | None = Field(None, description="only with qualification_verify: the 年审 is open")
+    annual_review_begin_time: int | None = Field(None, description="only with qualification_verify: Unix time")
+    annual_review_end_time: int | None = Field(None, description="only with qualification_verify: Unix time")
+
+
+class SignatureInfo(BaseModel):
+    signature: str
+    modify_used_count: int
+    modify_quota: int
+
+
+class HeadImageInfo(BaseModel):
+    head_image_url: str
+    modify_used_count: int
+    modify_quota: int
+
+
+class NicknameInfo(BaseModel):
+    nickname: str
+    modify_used_count: int
+    modify_quota: int
 
 
 class AccountBasicInfoAnswer(Answer):
     appid: str
-    account_type: int = Field(3, description="3: Mini Program")
+    account_type: int = Field(..., description="1 subscription account, 2 service account, 3 Mini Program")
     principal_type: int = Field(..., description="1 enterprise, 2 media, 3 government, 4 other org, 5 individual biz")
     principal_name: str
-    realname_status: int = 1
-    nickname: str = ""
-    wx_verify_info: WxVerifyInfo
     credential: str = ""
-    customer_type: int = 1
+    realname_status: int = Field(..., description="1 verified; 2 until the qualification is verified")
+    wx_verify_info: WxVerifyInfo
+    signature_info: SignatureInfo
+    head_image_info: HeadImageInfo
+    nickname_info: NicknameInfo
+    registered_country: int = Field(1017, description="1017: China")
+    nickname: str = ""
+    customer_type: int = Field(..., description="认证类型: 0 until certified; 1 enterprise, 12 individual business")
 
 
 # ---------------------------------------------------------------- links
@@ -169,20 +194,28 @@ class LinkGetRequest(Request):
     pass
 
 
+class LinkFuncInfo(BaseModel):
+    status: int = Field(..., description="0 not opened, 1 opened")
+    id: int = Field(..., description="1 微信认证 (certification), 2 微信支付 (payment)")
+    name: str
+
+
 class LinkItem(BaseModel):
     status: int = Field(
         ..., description="1 linked; 2 waiting for the MP admin; 3 refused by the MP admin; 12 waiting for the OA admin"
     )
-    username: str
+    username: str = Field(..., description="the MP's original id (gh_…)")
     appid: str
+    source: str = Field("SOURCE_NORMAL", examples=["SOURCE_NORMAL"])
     nickname: str
     selected: int = Field(..., description="1: shown on the OA's profile (show_profile)")
     nearby_display_status: int = 0
     released: int = 0
     headimg_url: str = ""
-    func_info: list[FuncInfo] = []
+    func_infos: list[LinkFuncInfo]
+    func_info: list[LinkFuncInfo] = Field(..., description="the same list under its old name (WxJava reads it)")
+    copy_verify_status: int = Field(..., description="1: the MP reuses this OA's certification")
     email: str = ""
-    linked_via: Literal["fast_register", "link"]
 
 
 class LinkItems(BaseModel):
@@ -193,10 +226,26 @@ class LinkGetAnswer(Answer):
     wxopens: LinkItems
 
 
+def _flag(value: object) -> bool:
+    """A 0/1 switch as the SDKs send it: 0/1, "0"/"1", "" (EasyWeChat 5's false) or true/false. Another number
+    is out of range (40097); anything else is of the wrong type (47001), as for any integer field."""
+    if isinstance(value, bool):
+        return value
+    text = value.strip() if isinstance(value, str) else value
+    if text in ("", "0", "1") or (isinstance(value, int) and value in (0, 1)):
+        return str(text) == "1"
+    if isinstance(value, int) or (isinstance(text, str) and text.lstrip("-").isdigit()):
+        raise ValueError("0 or 1")
+    raise PydanticCustomError("int_type", "0 or 1")
+
+
+Flag = Annotated[bool, BeforeValidator(_flag), WithJsonSchema({"enum": [0, 1, "0", "1", "", True, False]})]
+
+
 class LinkRequest(Request):
     appid: str
-    notify_users: int = Field(0, ge=0, le=1)
-    show_profile: int = Field(0, ge=0, le=1)
+    notify_users: Flag = Field(False, description='send followers a template message: 0/1, "0"/"1", "", true/false')
+    show_profile: Flag = Field(False, description='show the MP on the OA\'s profile: 0/1, "0"/"1", "", true/false')
 
 
 class UnlinkRequest(Request):

@@ -18,9 +18,9 @@ from starlette.concurrency import run_in_threadpool
 
 from fastreg.adapters.qr import qr_data_uri
 from fastreg.domain.errors import DomainError, Err, ErrorSpec
-from fastreg.domain.model import LINK_STATUS_CODES, ConfirmationKind, LinkStatus
+from fastreg.domain.model import LINK_STATUS_CODES, ConfirmationKind, LinkedVia, LinkStatus
 from fastreg.platform import Platform
-from fastreg.services import authorization, confirmations, fastregister, links, tokens, verification
+from fastreg.services import authorization, basic_info, confirmations, fastregister, links, tokens, verification
 from fastreg.services.credentials import CredentialKind
 from fastreg.services.tokens import ACCOUNT_TOKEN_KINDS, Caller
 from fastreg.web.deps import get_platform, write_groups
@@ -477,23 +477,32 @@ async def account_fastregister(request: Request) -> WeChatJSONResponse:
     )
 
 
-@router.get(
-    "/cgi-bin/account/getaccountbasicinfo",
-    response_model=m.AccountBasicInfoAnswer | m.WeChatError,
-    responses=_responses(m.AccountBasicInfoAnswer),
-    summary="Basic information of a Mini Program",
-    description=errcode_table([*TOKEN_ERRORS, Err.UNAUTHORIZED_API, *SYSTEM], "For a Mini Program's token."),
-)
+_BASIC_INFO: dict[str, Any] = {
+    "response_model": m.AccountBasicInfoAnswer | m.WeChatError,
+    "responses": _responses(m.AccountBasicInfoAnswer),
+    "summary": "Basic information of the token's account (Official Account or Mini Program)",
+    "description": errcode_table(
+        [*TOKEN_ERRORS, Err.UNAUTHORIZED_API, *SYSTEM],
+        "GET (WxJava, silenceper, Senparc) or POST (the current documentation, EasyWeChat, PowerWeChat; any body "
+        "is ignored), with an OA's or an MP's token. `realname_status` is 2 until the account is verified, "
+        "`customer_type` 0 until it is certified; `annual_review*` appear only with `qualification_verify`.",
+    ),
+}
+
+
+@router.get("/cgi-bin/account/getaccountbasicinfo", **_BASIC_INFO)
+@router.post("/cgi-bin/account/getaccountbasicinfo", **_BASIC_INFO)
 async def getaccountbasicinfo(request: Request, access_token: str | None = ACCESS_TOKEN) -> WeChatJSONResponse:
     platform = get_platform(request)
     caller = await run_in_threadpool(_authenticate, platform, access_token, list(ACCOUNT_TOKEN_KINDS))
-    return ok(await run_in_threadpool(authorization.account_basic_info, platform, caller.appid))
+    return ok(await run_in_threadpool(basic_info.account_basic_info, platform, caller.appid))
 
 
 # ---------------------------------------------------------------- links
 
 
-LINK_ERRORS: list[Err | ErrorSpec] = [Err.LINK_EXISTS, Err.LINK_MP_NOT_FOUND, Err.LINK_NOT_FOUND, Err.LINK_LIMIT]
+LINK_ERRORS: list[Err | ErrorSpec] = [Err.INVALID_APPID, Err.LINK_EXISTS, Err.LINK_PENDING, Err.LINK_LIMIT]
+UNLINK_ERRORS: list[Err | ErrorSpec] = [Err.INVALID_APPID, Err.INVALID_PARAMETER, Err.UNLINK_PENDING]
 OA_TOKEN = Query(None, description="the Official Account's access token (its own or an authorizer token)")
 
 
@@ -506,23 +515,34 @@ def _oa_caller(platform: Platform, token: str | None, parsed: Parsed[Any]) -> tu
         return caller, body
 
 
+def _func_infos(certified: bool) -> list[dict[str, Any]]:
+    """微信认证 and 微信支付 (fastreg's MPs have no payment), as wxamplinkget lists them."""
+    return [{"status": int(certified), "id": 1, "name": "微信认证"}, {"status": 0, "id": 2, "name": "微信支付"}]
+
+
 def link_items(platform: Platform, oa_appid: str) -> list[dict[str, Any]]:
-    return [
-        {
-            "status": LINK_STATUS_CODES[LinkStatus(view.status)],
-            "username": view.original_id,
-            "appid": view.appid,
-            "nickname": view.nickname,
-            "selected": int(view.show_profile),
-            "nearby_display_status": 0,
-            "released": 0,
-            "headimg_url": "",
-            "func_info": [],
-            "email": view.email,
-            "linked_via": view.linked_via,
-        }
-        for view in links.list_links(platform, oa_appid)
-    ]
+    """wxamplinkget's items, with WeChat's keys only (how each MP was linked is in the sandbox's OA view)."""
+    items = []
+    for view in links.list_links(platform, oa_appid):
+        func_infos = _func_infos(view.certified)
+        items.append(
+            {
+                "status": LINK_STATUS_CODES[LinkStatus(view.status)],
+                "username": view.original_id,
+                "appid": view.appid,
+                "source": "SOURCE_NORMAL",
+                "nickname": view.nickname,
+                "selected": int(view.show_profile),
+                "nearby_display_status": 0,
+                "released": 0,
+                "headimg_url": "",
+                "func_infos": func_infos,
+                "func_info": func_infos,
+                "copy_verify_status": int(view.certified and view.linked_via == LinkedVia.FAST_REGISTER),
+                "email": view.email,
+            }
+        )
+    return items
 
 
 @router.post(
@@ -534,7 +554,8 @@ def link_items(platform: Platform, oa_appid: str) -> list[dict[str, Any]]:
     description=errcode_table(
         [*TOKEN_ERRORS, Err.DATA_FORMAT, BODY_TOO_LARGE, Err.UNAUTHORIZED_API, *SYSTEM],
         "`status`: 1 linked; 2 waiting for the MP admin; 3 refused by the MP admin; 12 waiting for the OA "
-        "admin. `selected` is show_profile. Fast-registered MPs are listed with `linked_via: fast_register`.",
+        "admin. `selected` is show_profile. `func_infos` is also sent as `func_info` (its old name, which "
+        "WxJava reads). How each MP was linked is in the sandbox API's OA view (`linked_via`).",
     ),
 )
 async def wxamplinkget(request: Request, access_token: str | None = OA_TOKEN) -> WeChatJSONResponse:
@@ -554,7 +575,9 @@ async def wxamplinkget(request: Request, access_token: str | None = OA_TOKEN) ->
     description=errcode_table(
         [*TOKEN_ERRORS, *BODY_ERRORS, Err.UNAUTHORIZED_API, *LINK_ERRORS, *SYSTEM],
         "Starts an ordinary link: status 12 until the OA admin confirms, then 2 until the MP admin confirms, "
-        "then 1. Counts toward 13 new links per calendar month (Asia/Shanghai); 89015 when they are used up.",
+        "then 1. Counts toward 13 new links per calendar month (Asia/Shanghai); 89009 when they are used up. "
+        '`notify_users` and `show_profile` are 0/1, "0"/"1", "" (false) or true/false. 89015 when the MP is '
+        "already linked, 89010 while a link request waits for an admin; 40013 for an unknown Mini Program.",
     ),
 )
 async def wxamplink(request: Request, access_token: str | None = OA_TOKEN) -> WeChatJSONResponse:
@@ -562,7 +585,7 @@ async def wxamplink(request: Request, access_token: str | None = OA_TOKEN) -> We
     parsed = await _json_body(request, m.LinkRequest)
     caller, body = await run_in_threadpool(_oa_caller, platform, access_token, parsed)
     await run_in_threadpool(
-        links.request_link, platform, caller.appid, body.appid, bool(body.notify_users), bool(body.show_profile)
+        links.request_link, platform, caller.appid, body.appid, body.notify_users, body.show_profile
     )
     return ok()
 
@@ -571,18 +594,21 @@ async def wxamplink(request: Request, access_token: str | None = OA_TOKEN) -> We
     "/cgi-bin/wxopen/wxampunlink",
     response_model=m.Answer | m.WeChatError,
     responses=_responses(m.Answer),
-    summary="Unlink a Mini Program",
+    summary="Unlink a Mini Program (the OA admin agrees)",
     openapi_extra=_body(m.UnlinkRequest),
     description=errcode_table(
-        [*TOKEN_ERRORS, *BODY_ERRORS, Err.UNAUTHORIZED_API, Err.LINK_MP_NOT_FOUND, Err.LINK_NOT_FOUND, *SYSTEM],
-        "A fast-registered MP keeps existing (with its principal) after unlinking.",
+        [*TOKEN_ERRORS, *BODY_ERRORS, Err.UNAUTHORIZED_API, *UNLINK_ERRORS, *SYSTEM],
+        "Asks the OA admin to agree (an `unlink_oa_admin` confirmation): the link stays (status 1) until they "
+        "do, and stays if they refuse. 89018 while a request waits for the admin; 40097 when the MP is not "
+        "linked to this OA; 40013 for an unknown Mini Program. A fast-registered MP keeps existing after "
+        "unlinking.",
     ),
 )
 async def wxampunlink(request: Request, access_token: str | None = OA_TOKEN) -> WeChatJSONResponse:
     platform = get_platform(request)
     parsed = await _json_body(request, m.UnlinkRequest)
     caller, body = await run_in_threadpool(_oa_caller, platform, access_token, parsed)
-    await run_in_threadpool(links.unlink, platform, caller.appid, body.appid)
+    await run_in_threadpool(links.request_unlink, platform, caller.appid, body.appid)
     return ok()
 
 
