@@ -1,4 +1,4 @@
-"""Component pushes: ``component_verify_ticket`` every 10 minutes and authorization events
+"""Component pushes: ``component_verify_ticket`` every 10 minutes (each ticket valid 12 hours) and authorization events
 (``authorized``, ``updateauthorized``, ``notify_third_fasteregister``), POSTed to the component's callback URL
 encrypted and signed exactly as WeChat does (``adapters.wechat_crypto``).
 
@@ -28,6 +28,8 @@ from fastreg.adapters import crypto, wechat_crypto
 from fastreg.adapters.db.models import Component, PushJob
 from fastreg.domain.clock import Clock, SystemClock, as_utc
 from fastreg.platform import Platform
+from fastreg.services import credentials
+from fastreg.services.credentials import CredentialKind
 
 log = logging.getLogger("fastreg.pushes")
 
@@ -43,6 +45,8 @@ LEASE_SECONDS = 60.0
 DELIVERY_TIMEOUT_SECONDS = 5.0
 POLL_SECONDS = 0.5
 BATCH = 20
+# WeChat: a component_verify_ticket is valid 12 hours; the latest one should be used, an older one still works.
+VERIFY_TICKET_TTL_SECONDS = 12 * 3600
 
 _real: Clock = SystemClock()
 
@@ -145,6 +149,29 @@ def new_verify_ticket() -> str:
     return "ticket@@@" + crypto.new_token(32)
 
 
+def remember_verify_ticket(session: Session, now: datetime, component: Component, ticket: str) -> None:
+    """Make ``ticket`` the component's latest verify ticket; like every one issued before it, api_component_token
+    accepts it for 12 hours (stored hashed, as every bearer secret)."""
+    credentials.issue(
+        session,
+        now,
+        CredentialKind.VERIFY_TICKET,
+        component.appid,
+        VERIFY_TICKET_TTL_SECONDS,
+        component_id=component.id,
+        raw=ticket,
+    )
+    component.verify_ticket, component.verify_ticket_at = ticket, now
+
+
+def issue_verify_ticket(session: Session, now: datetime, component: Component) -> str:
+    """A fresh verify ticket, queued for a push to the component's callback URL when it has one."""
+    ticket = new_verify_ticket()
+    remember_verify_ticket(session, now, component, ticket)
+    enqueue_verify_ticket(session, now, component)
+    return ticket
+
+
 def refresh_due_verify_tickets(platform: Platform) -> int:
     """Issue (and queue the push of) a fresh verify ticket for every component with a callback URL whose
     ticket is older than ``verify_ticket_interval_seconds`` by the platform clock. Returns how many."""
@@ -180,7 +207,7 @@ def refresh_due_verify_tickets(platform: Platform) -> int:
                 .execution_options(synchronize_session=False)
             ).rowcount  # type: ignore[attr-defined]
             if claimed:
-                component.verify_ticket, component.verify_ticket_at = ticket, now
+                remember_verify_ticket(uow.session, now, component, ticket)
                 enqueue_verify_ticket(uow.session, now, component)
                 issued += 1
         uow.commit()
