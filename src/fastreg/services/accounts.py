@@ -141,6 +141,7 @@ def create_component(
         created_at=now,
     )
     session.add(component)
+    session.flush()
     ticket = pushes.new_verify_ticket()
     pushes.remember_verify_ticket(session, now, component, ticket)
     uow.commit()
