@@ -38,41 +38,32 @@ def token_answer(world: World, component: Component, ticket: str) -> dict[str, A
     return answer
 
 
-def query_auth(world: World, component: Component, code: str) -> dict[str, Any]:
+def component_call(world: World, component: Component, path: str, **body: Any) -> dict[str, Any]:
+    """A component API called with the component's own token and appid."""
     answer: dict[str, Any] = world.post(
-        QUERY_AUTH_PATH,
-        {"component_appid": component.appid, "authorization_code": code},
-        component_access_token=component.access_token,
+        path, {"component_appid": component.appid, **body}, component_access_token=component.access_token
     )
     return answer
+
+
+def query_auth(world: World, component: Component, code: str) -> dict[str, Any]:
+    return component_call(world, component, QUERY_AUTH_PATH, authorization_code=code)
 
 
 def refresh(world: World, component: Component, appid: str, refresh_token: str) -> dict[str, Any]:
-    answer: dict[str, Any] = world.post(
-        AUTHORIZER_TOKEN_PATH,
-        {"component_appid": component.appid, "authorizer_appid": appid, "authorizer_refresh_token": refresh_token},
-        component_access_token=component.access_token,
+    return component_call(
+        world, component, AUTHORIZER_TOKEN_PATH, authorizer_appid=appid, authorizer_refresh_token=refresh_token
     )
-    return answer
 
 
 def authorizer_info(world: World, component: Component, appid: str) -> dict[str, Any]:
-    answer: dict[str, Any] = world.post(
-        AUTHORIZER_INFO_PATH,
-        {"component_appid": component.appid, "authorizer_appid": appid},
-        component_access_token=component.access_token,
-    )
+    answer = component_call(world, component, AUTHORIZER_INFO_PATH, authorizer_appid=appid)
     assert answer["errcode"] == 0, answer
     return answer
 
 
 def authorizer_list(world: World, component: Component, **body: Any) -> dict[str, Any]:
-    answer: dict[str, Any] = world.post(
-        AUTHORIZER_LIST_PATH,
-        {"component_appid": component.appid, **body},
-        component_access_token=component.access_token,
-    )
-    return answer
+    return component_call(world, component, AUTHORIZER_LIST_PATH, **body)
 
 
 def fast_registered(world: World, component: Component, oa: OA) -> dict[str, Any]:
@@ -102,21 +93,6 @@ def test_fastregister_refuses_a_component_that_lost_a_required_set(world: World)
     assert world.fastregister(token, ticket)["errcode"] == 61029
     set_component(world, component.appid, permission_sets=ALL_SETS)
     assert world.fastregister(token, ticket)["errcode"] == 0
-
-
-def test_the_authorization_holds_set_27_and_it_moves_between_components(world: World) -> None:
-    first, second = world.component(), world.component()
-    oa = world.oa()
-    world.authorize(first, oa)
-    world.authorize(second, oa)
-
-    def func_ids(component: Component) -> set[int]:
-        info = authorizer_info(world, component, oa.appid)["authorization_info"]["func_info"]
-        return {item["funcscope_category"]["id"] for item in info}
-
-    assert 27 in func_ids(second) and 27 not in func_ids(first)
-    # 25 (开放平台账号管理) is not the fast-registration set: the first component keeps it.
-    assert 25 in func_ids(first)
 
 
 # ---------------------------------------------------------------- row 3: verify tickets

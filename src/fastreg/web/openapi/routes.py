@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -194,6 +194,15 @@ def component_token(
 
 
 ComponentToken = Annotated[str | None, Depends(component_token)]
+Body = TypeVar("Body", bound=m.Request)
+
+
+async def _component_call(request: Request, token: str | None, model: type[Body]) -> tuple[Platform, Caller, Body]:
+    """The caller behind a component access token and the parsed body (whose refusals come after the token's)."""
+    platform = get_platform(request)
+    parsed = await _json_body(request, model)
+    caller = await run_in_threadpool(_authenticate, platform, token, [CredentialKind.COMPONENT_TOKEN])
+    return platform, caller, parsed.value
 
 
 @router.post(
@@ -205,10 +214,7 @@ ComponentToken = Annotated[str | None, Depends(component_token)]
     description=errcode_table([*TOKEN_ERRORS, *BODY_ERRORS, Err.INVALID_APPID, *SYSTEM], "Valid 1800 s."),
 )
 async def api_create_preauthcode(request: Request, component_access_token: ComponentToken) -> WeChatJSONResponse:
-    platform = get_platform(request)
-    parsed = await _json_body(request, m.PreAuthCodeRequest)
-    caller = await run_in_threadpool(_authenticate, platform, component_access_token, [CredentialKind.COMPONENT_TOKEN])
-    body: m.PreAuthCodeRequest = parsed.value
+    platform, caller, body = await _component_call(request, component_access_token, m.PreAuthCodeRequest)
     issued = await run_in_threadpool(tokens.create_pre_auth_code, platform, caller, body.component_appid)
     return ok({"pre_auth_code": issued.token, "expires_in": issued.expires_in})
 
@@ -227,10 +233,7 @@ async def api_create_preauthcode(request: Request, component_access_token: Compo
     ),
 )
 async def api_query_auth(request: Request, component_access_token: ComponentToken) -> WeChatJSONResponse:
-    platform = get_platform(request)
-    parsed = await _json_body(request, m.QueryAuthRequest)
-    caller = await run_in_threadpool(_authenticate, platform, component_access_token, [CredentialKind.COMPONENT_TOKEN])
-    body: m.QueryAuthRequest = parsed.value
+    platform, caller, body = await _component_call(request, component_access_token, m.QueryAuthRequest)
     result = await run_in_threadpool(
         authorization.query_auth, platform, caller, body.component_appid, body.authorization_code
     )
@@ -249,10 +252,7 @@ async def api_query_auth(request: Request, component_access_token: ComponentToke
     ),
 )
 async def api_authorizer_token(request: Request, component_access_token: ComponentToken) -> WeChatJSONResponse:
-    platform = get_platform(request)
-    parsed = await _json_body(request, m.AuthorizerTokenRequest)
-    caller = await run_in_threadpool(_authenticate, platform, component_access_token, [CredentialKind.COMPONENT_TOKEN])
-    body: m.AuthorizerTokenRequest = parsed.value
+    platform, caller, body = await _component_call(request, component_access_token, m.AuthorizerTokenRequest)
     result = await run_in_threadpool(
         authorization.refresh_authorizer_token,
         platform,
@@ -277,10 +277,7 @@ async def api_authorizer_token(request: Request, component_access_token: Compone
     ),
 )
 async def api_get_authorizer_info(request: Request, component_access_token: ComponentToken) -> WeChatJSONResponse:
-    platform = get_platform(request)
-    parsed = await _json_body(request, m.AuthorizerInfoRequest)
-    caller = await run_in_threadpool(_authenticate, platform, component_access_token, [CredentialKind.COMPONENT_TOKEN])
-    body: m.AuthorizerInfoRequest = parsed.value
+    platform, caller, body = await _component_call(request, component_access_token, m.AuthorizerInfoRequest)
     result = await run_in_threadpool(
         authorization.authorizer_info, platform, caller, body.component_appid, body.authorizer_appid
     )
@@ -300,10 +297,7 @@ async def api_get_authorizer_info(request: Request, component_access_token: Comp
     ),
 )
 async def api_get_authorizer_list(request: Request, component_access_token: ComponentToken) -> WeChatJSONResponse:
-    platform = get_platform(request)
-    parsed = await _json_body(request, m.AuthorizerListRequest)
-    caller = await run_in_threadpool(_authenticate, platform, component_access_token, [CredentialKind.COMPONENT_TOKEN])
-    body: m.AuthorizerListRequest = parsed.value
+    platform, caller, body = await _component_call(request, component_access_token, m.AuthorizerListRequest)
     result = await run_in_threadpool(
         authorization.authorizer_list, platform, caller, body.component_appid, body.offset, body.count
     )
