@@ -134,9 +134,7 @@ def test_a_pushed_ticket_does_not_retire_the_earlier_one(world: World, fastreg_c
 def test_unknown_tickets_and_other_components_tickets_are_invalid(world: World) -> None:
     component, other = world.component(token=False), world.component(token=False)
     for ticket in ("ticket@@@unknown", other.verify_ticket):
-        answer = token_answer(world, component, ticket)
-        assert answer["errcode"] == 61006
-        assert answer["errmsg"].startswith("component ticket is invalid")
+        assert token_answer(world, component, ticket)["errcode"] == 61006
 
 
 def test_start_push_ticket_pushes_a_usable_ticket(world: World, fastreg_callback: CallbackServer) -> None:
