@@ -164,6 +164,16 @@ def remember_verify_ticket(session: Session, now: datetime, component: Component
     component.verify_ticket, component.verify_ticket_at = ticket, now
 
 
+def verify_ticket_valid(component: Component, now: datetime) -> bool:
+    """Whether the component's latest verify ticket is still accepted (issued less than 12 hours ago)."""
+    issued = component.verify_ticket_at
+    return (
+        bool(component.verify_ticket)
+        and issued is not None
+        and issued > now - timedelta(seconds=VERIFY_TICKET_TTL_SECONDS)
+    )
+
+
 def issue_verify_ticket(session: Session, now: datetime, component: Component) -> str:
     """A fresh verify ticket, queued for a push to the component's callback URL when it has one."""
     ticket = new_verify_ticket()
