@@ -295,7 +295,16 @@ def test_authorizer_list_pages_and_includes_fast_registered_mini_programs(world:
     }
 
 
-@pytest.mark.parametrize("body", [{"count": 501}, {"count": 0}, {"offset": -1, "count": 10}, {}])
-def test_authorizer_list_bounds(world: World, body: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("body", "errcode"),
+    [({"count": 501}, 40170), ({"count": 0}, 40097), ({"offset": -1, "count": 10}, 40097), ({}, 40097)],
+)
+def test_authorizer_list_bounds(world: World, body: dict[str, Any], errcode: int) -> None:
     component = world.component()
-    assert authorizer_list(world, component, **body)["errcode"] == 40097
+    assert authorizer_list(world, component, **body)["errcode"] == errcode
+
+
+def test_authorizer_list_takes_offset_and_count_as_strings_too(world: World) -> None:
+    component = world.component()
+    world.authorize(component, world.oa())
+    assert authorizer_list(world, component, offset="0", count="500")["total_count"] == 1

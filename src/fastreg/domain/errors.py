@@ -38,6 +38,7 @@ class Err(Enum):
     )
     INVALID_AUTH_CODE = ErrorSpec(61009, "code is invalid", "授权码无效", "Invalid authorization code")
     AUTH_CODE_EXPIRED = ErrorSpec(61010, "code is expired", "授权码已过期", "The authorization code has expired")
+    COUNT_LIMIT = ErrorSpec(40170, "args count exceed count limit", "个数超出限制", "Count over the limit")
     INVALID_REFRESH_TOKEN = ErrorSpec(61023, "refresh_token is invalid", "refresh_token 无效", "Invalid refresh token")
     DATA_FORMAT = ErrorSpec(47001, "data format error", "数据格式错误", "Data format error")
     EMPTY_POST = ErrorSpec(44002, "empty post data", "请求体为空", "Empty post data")

@@ -381,8 +381,10 @@ def authorizer_list(
     platform: Platform, caller: Caller, component_appid: str, offset: int, count: int
 ) -> dict[str, Any]:
     """``api_get_authorizer_list``: the accounts that authorized the component (fast-registered MPs included),
-    oldest first, ``count`` (1–500) from ``offset``; 40097 outside those bounds."""
-    if offset < 0 or not 1 <= count <= AUTHORIZER_LIST_MAX:
+    oldest first, ``count`` (1–500) from ``offset``: 40170 over 500, 40097 below 1 or for a negative offset."""
+    if count > AUTHORIZER_LIST_MAX:
+        raise DomainError(Err.COUNT_LIMIT)
+    if offset < 0 or count < 1:
         raise DomainError(Err.INVALID_PARAMETER)
     with platform.uow(readonly=True) as uow:
         session = uow.session

@@ -137,7 +137,7 @@ class AuthorizerInfoAnswer(Answer):
 class AuthorizerListRequest(Request):
     component_appid: str
     offset: int = Field(0, ge=0)
-    count: int = Field(..., ge=1, le=500)
+    count: int = Field(..., ge=1, description="at most 500 (40170 above)")
 
 
 class AuthorizerListItem(BaseModel):

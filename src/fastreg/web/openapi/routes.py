@@ -291,7 +291,7 @@ async def api_get_authorizer_info(request: Request, component_access_token: Comp
     summary="The accounts that authorized the component",
     openapi_extra=_body(m.AuthorizerListRequest),
     description=errcode_table(
-        [*TOKEN_ERRORS, *BODY_ERRORS, Err.INVALID_APPID, *SYSTEM],
+        [*TOKEN_ERRORS, *BODY_ERRORS, Err.INVALID_APPID, Err.COUNT_LIMIT, *SYSTEM],
         "`count` 1–500 from `offset`, oldest authorization first. Mini Programs created by "
         "`account/fastregister` are listed too, with their `refresh_token`: the way back after a timed-out call.",
     ),
