@@ -9,15 +9,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import func, select
 from typer.testing import CliRunner, Result
 
+from fastreg.adapters.db.migrate import alembic_config
 from fastreg.adapters.db.models import Component, OfficialAccount, Operator
 from fastreg.adapters.mail import start_mail
 from fastreg.cli import app, parse_duration
 from fastreg.platform import Platform, build_platform
 from fastreg.services import demo, fastregister
 from fastreg.settings import Settings
+
+# The latest migration, which ``db upgrade`` reaches.
+HEAD = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head() or ""
 
 
 @pytest.fixture
@@ -247,4 +252,25 @@ def test_cli_on_postgresql(postgres_url: str) -> None:
     appid = json.loads(created.stdout)["appid"]
     shown = runner.invoke(app, ["--db", postgres_url, "oa", "show", appid])
     assert shown.exit_code == 0 and json.loads(shown.stdout)["principal"]["name"] == "甲公司"
-    assert runner.invoke(app, ["--db", postgres_url, "db", "current"]).stdout.strip() == "0001"
+    assert runner.invoke(app, ["--db", postgres_url, "db", "current"]).stdout.strip() == HEAD
+
+
+def test_demo_prints_a_verify_ticket_that_works(cli: tuple[CliRunner, str], tmp_path: Path) -> None:
+    """A verify ticket is valid 12 hours: a demo run after that prints a fresh one, which api_component_token
+    accepts."""
+    from fastreg.services import tokens
+
+    def printed_ticket() -> str:
+        line = next(line for line in invoke(cli, "demo").stdout.splitlines() if "component_verify_ticket" in line)
+        return line.split()[-1]
+
+    first = printed_ticket()
+    invoke(cli, "clock", "advance", "13h")
+    second = printed_ticket()
+    assert second != first
+    platform = platform_for(cli, tmp_path)
+    try:
+        spec = demo.DEMO_COMPONENT
+        assert tokens.issue_component_token(platform, spec.appid, spec.secret, second).token
+    finally:
+        platform.engine.dispose()

@@ -276,6 +276,7 @@ def test_monthly_link_limit_and_fast_registration_exemption(one_link_server: Liv
         assert second not in items(world, linker_token)
         # A new month (Asia/Shanghai) allows a new link.
         sandbox.set_clock(now="2026-12-31T16:00:00Z")
+        component.verify_ticket = sandbox.issue_verify_ticket(component.appid)  # the first one expired (12 h)
         component.access_token = world.component_token(component)
         linker_token = world.authorize(component, linker)
         assert world.post("/cgi-bin/wxopen/wxamplink", {"appid": second}, access_token=linker_token)["errcode"] == 0

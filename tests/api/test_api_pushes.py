@@ -196,7 +196,7 @@ def test_no_push_after_fastregister_and_moved_permission_event(world: World, fas
     moved = fastreg_callback.wait_for(1)[-1].parse(client)
     assert moved.type == "updateauthorized" and moved.authorizer_appid == oa.appid
     func_ids = {f["funcscope_category"]["id"] for f in moved.query_auth_result["authorization_info"]["func_info"]}
-    assert 25 not in func_ids
+    assert 27 not in func_ids
 
 
 # ---------------------------------------------------------------- what a receiver checks

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 
 from argon2 import PasswordHasher
@@ -26,6 +28,13 @@ def new_token(nbytes: int = 24) -> str:
 def token_hash(token: str) -> str:
     """How every bearer secret is stored: only its SHA-256 digest."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def derived_token(secret_key: str, purpose: str, seed: str) -> str:
+    """A bearer secret computed from a stored random seed and the platform's secret key (HMAC-SHA256, 256
+    bits, URL-safe): the database alone never shows it, yet it can be shown again to its holder."""
+    digest = hmac.new(secret_key.encode(), f"{purpose}:{seed}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def new_appid() -> str:

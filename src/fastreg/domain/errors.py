@@ -26,13 +26,20 @@ class Err(Enum):
     INVALID_APPID = ErrorSpec(40013, "invalid appid", "无效的 appid", "Invalid appid")
     INVALID_APPSECRET = ErrorSpec(40125, "invalid appsecret", "无效的 appsecret", "Invalid appsecret")
     INVALID_CODE = ErrorSpec(40029, "invalid code", "无效的授权码", "Invalid code")
-    INVALID_AUTH_CODE = ErrorSpec(61009, "code is invalid", "授权码无效", "Invalid authorization code")
-    AUTH_CODE_EXPIRED = ErrorSpec(61010, "code is expired", "授权码已过期", "The authorization code has expired")
     INVALID_GRANT_TYPE = ErrorSpec(40002, "invalid grant_type", "无效的 grant_type", "Invalid grant_type")
     INVALID_PARAMETER = ErrorSpec(40097, "invalid args", "参数错误", "Invalid arguments")
     INVALID_VERIFY_TICKET = ErrorSpec(
         61006, "component ticket is invalid", "component_verify_ticket 无效", "Invalid component verify ticket"
     )
+    COMPONENT_TICKET_EXPIRED = ErrorSpec(
+        61005,
+        "component ticket is expired",
+        "component_verify_ticket 已过期",
+        "The component verify ticket has expired",
+    )
+    INVALID_AUTH_CODE = ErrorSpec(61009, "code is invalid", "授权码无效", "Invalid authorization code")
+    AUTH_CODE_EXPIRED = ErrorSpec(61010, "code is expired", "授权码已过期", "The authorization code has expired")
+    COUNT_LIMIT = ErrorSpec(40170, "args count exceed count limit", "个数超出限制", "Count over the limit")
     INVALID_REFRESH_TOKEN = ErrorSpec(61023, "refresh_token is invalid", "refresh_token 无效", "Invalid refresh token")
     DATA_FORMAT = ErrorSpec(47001, "data format error", "数据格式错误", "Data format error")
     EMPTY_POST = ErrorSpec(44002, "empty post data", "请求体为空", "Empty post data")

@@ -17,10 +17,10 @@ from fastreg.adapters.db.uow import UnitOfWork
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import PrincipalType
 from fastreg.domain.rules import normalize_email, validate_email_format, validate_password
+from fastreg.services import pushes
 
-ALL_PERMISSION_SETS = [*range(1, 11), 17, 18, 19, 22, 25, 30, 31, 36, 37, 40, 41, 45, 48, 49, 51, 57]
-# The fast-registration permission set (id 25 is WeChat's "帐号管理权限"-family set for wxa creation).
-FASTREGISTER_PERMISSION_SET = 25
+# Every permission set a component may hold; a new component holds them all unless told otherwise.
+ALL_PERMISSION_SETS = [*range(1, 11), 17, 18, 19, 22, 25, 27, 30, 31, 36, 37, 40, 41, 45, 48, 49, 51, 57]
 
 
 def claim_identifier(session: Session, value: str, kind: str) -> None:
@@ -127,24 +127,23 @@ def create_component(
     session, now = uow.session, uow.clock.now()
     appid = crypto.new_appid()
     claim_identifier(session, appid, "appid")
-    secret, token, aes_key, ticket = crypto.new_secret(), crypto.new_secret(), crypto.new_encoding_aes_key(), ""
-    ticket = "ticket@@@" + crypto.new_token(32)
-    session.add(
-        Component(
-            appid=appid,
-            secret_hash=crypto.token_hash(secret),
-            name=name,
-            redirect_domain=redirect_domain.lower(),
-            callback_url=callback_url,
-            published=published,
-            permission_sets=list(ALL_PERMISSION_SETS if permission_sets is None else permission_sets),
-            token=token,
-            encoding_aes_key=aes_key,
-            verify_ticket=ticket,
-            verify_ticket_at=now,
-            created_at=now,
-        )
+    secret, token, aes_key = crypto.new_secret(), crypto.new_secret(), crypto.new_encoding_aes_key()
+    component = Component(
+        appid=appid,
+        secret_hash=crypto.token_hash(secret),
+        name=name,
+        redirect_domain=redirect_domain.lower(),
+        callback_url=callback_url,
+        published=published,
+        permission_sets=list(ALL_PERMISSION_SETS if permission_sets is None else permission_sets),
+        token=token,
+        encoding_aes_key=aes_key,
+        created_at=now,
     )
+    session.add(component)
+    session.flush()
+    ticket = pushes.new_verify_ticket()
+    pushes.remember_verify_ticket(session, now, component, ticket)
     uow.commit()
     return NewComponent(appid, secret, token, aes_key, ticket)
 

@@ -3,9 +3,10 @@
 (one component per account at a time: authorizing a second one moves the set).
 
 Authorization codes stay valid until they expire (600 s, WeChat's ``expires_in=600``) and may be exchanged more
-than once (the consent redirect and the ``authorized`` push carry the same code). Refresh tokens are stored hashed,
-like every bearer secret; each exchange issues a new one and the older ones keep working until the authorization
-ends.
+than once (the consent redirect and the ``authorized`` push carry the same code). An authorization has one refresh
+token, which ``api_query_auth``, ``api_get_authorizer_info`` and ``api_get_authorizer_list`` all return: it is
+derived from a random seed stored with the authorization and the platform's secret key, so the database alone
+never shows it. Authorizing again draws a new seed: the earlier refresh token stops working (61023).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode, urlparse, urlsplit, urlunsplit
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fastreg.adapters import crypto
@@ -30,16 +31,21 @@ from fastreg.adapters.db.models import (
 )
 from fastreg.adapters.db.prepared import PreparedConnection
 from fastreg.adapters.db.uow import UnitOfWork
+from fastreg.domain.clock import as_utc
 from fastreg.domain.errors import DomainError, Err
-from fastreg.domain.model import PRINCIPAL_TYPE_CODES, AuditKind, ConfirmationKind, PrincipalType
+from fastreg.domain.model import AuditKind, Channel, ConfirmationKind
+from fastreg.domain.rules import FASTREGISTER_PERMISSION_SET
 from fastreg.platform import Platform
 from fastreg.services import audit, credentials
-from fastreg.services.accounts import FASTREGISTER_PERMISSION_SET
 from fastreg.services.credentials import CredentialKind, Lookup
 from fastreg.services.tokens import Caller, component_of
 
-# Refresh tokens last as long as the authorization (WeChat's never expire); stored with a far expiry.
-REFRESH_TOKEN_TTL_SECONDS = 10 * 365 * 24 * 3600
+REFRESH_TOKEN_PREFIX = "refreshtoken@@@"
+# api_get_authorizer_list: at most this many authorizers per call.
+AUTHORIZER_LIST_MAX = 500
+# api_get_authorizer_info ``register_type``: 0 registered the ordinary way, 2 by account/fastregister.
+REGISTER_TYPE_ORDINARY, REGISTER_TYPE_FASTREGISTER = 0, 2
+ACCOUNT_STATUS_NORMAL = 1
 
 # componentloginpage ``auth_type``: 1 Official Accounts only, 2 Mini Programs only, 3 both (default).
 AUTH_TYPE_OA, AUTH_TYPE_MP, AUTH_TYPE_BOTH = 1, 2, 3
@@ -47,6 +53,23 @@ AUTH_TYPE_OA, AUTH_TYPE_MP, AUTH_TYPE_BOTH = 1, 2, 3
 
 def func_info_json(func_info: list[Any]) -> list[dict[str, Any]]:
     return [{"funcscope_category": {"id": int(n)}} for n in func_info]
+
+
+def new_refresh_token_columns() -> dict[str, str]:
+    """A new refresh token for an authorization (by its seed); the digest of an earlier one is dropped."""
+    return {"refresh_token_seed": crypto.new_secret(), "refresh_token_hash": crypto.token_hash(crypto.new_token())}
+
+
+def refresh_token_of(platform: Platform, authorization: Authorization) -> str:
+    seed = f"{authorization.component_id}:{authorization.authorizer_appid}:{authorization.refresh_token_seed}"
+    return REFRESH_TOKEN_PREFIX + crypto.derived_token(platform.secret_key, "authorizer-refresh-token", seed)
+
+
+def refresh_token_valid(platform: Platform, authorization: Authorization, raw: str) -> bool:
+    """The authorization's current refresh token (or the one issued before they were derived)."""
+    return crypto.secrets_equal(raw, refresh_token_of(platform, authorization)) or crypto.secrets_equal(
+        crypto.token_hash(raw), authorization.refresh_token_hash
+    )
 
 
 def _authorization(session: Session, component_id: int, authorizer_appid: str) -> Authorization | None:
@@ -60,7 +83,8 @@ def _authorization(session: Session, component_id: int, authorizer_appid: str) -
 def grant_authorization(
     session: Session, now: datetime, component_id: int, authorizer_appid: str, func_info: list[int], ttl_seconds: int
 ) -> str:
-    """Record (or refresh) the authorization and return a fresh authorization code for api_query_auth.
+    """Record (or renew) the authorization and return a fresh authorization code for api_query_auth. Renewing
+    replaces the refresh token.
 
     授权互斥: when ``func_info`` holds the fast-registration permission set, every other component loses it
     for this account (and is told so by an ``updateauthorized`` push)."""
@@ -72,14 +96,17 @@ def grant_authorization(
             Authorization(
                 component_id=component_id,
                 authorizer_appid=authorizer_appid,
-                # A placeholder until api_query_auth issues the real refresh token.
-                refresh_token_hash=crypto.token_hash(crypto.new_token()),
                 func_info=list(func_info),
                 created_at=now,
+                authorized_at=now,
+                **new_refresh_token_columns(),
             )
         )
     else:
         authorization.func_info = list(func_info)
+        authorization.authorized_at = now
+        for column, value in new_refresh_token_columns().items():
+            setattr(authorization, column, value)
     if FASTREGISTER_PERMISSION_SET in func_info:
         others = session.execute(
             select(Authorization).where(
@@ -238,32 +265,20 @@ def on_component_auth(uow: UnitOfWork, confirmation: Confirmation, action: str, 
 # ---------------------------------------------------------------- api_query_auth / api_authorizer_token
 
 
-def _issue_tokens(
-    session: Session, now: datetime, platform: Platform, authorization: Authorization
-) -> tuple[str, str, int]:
-    ttl = platform.settings.token_ttl_seconds
-    access = credentials.issue(
+def _issue_access_token(session: Session, now: datetime, platform: Platform, authorization: Authorization) -> str:
+    return credentials.issue(
         session,
         now,
         CredentialKind.AUTHORIZER_TOKEN,
         authorization.authorizer_appid,
-        ttl,
+        platform.settings.token_ttl_seconds,
         component_id=authorization.component_id,
     )
-    refresh = credentials.issue(
-        session,
-        now,
-        CredentialKind.REFRESH_TOKEN,
-        authorization.authorizer_appid,
-        REFRESH_TOKEN_TTL_SECONDS,
-        component_id=authorization.component_id,
-    )
-    authorization.refresh_token_hash = crypto.token_hash(refresh)
-    return access, refresh, ttl
 
 
 def query_auth(platform: Platform, caller: Caller, component_appid: str, authorization_code: str) -> dict[str, Any]:
-    """``api_query_auth``: exchange an authorization code for the authorizer's access and refresh tokens."""
+    """``api_query_auth``: exchange an authorization code for the authorizer's access token and the
+    authorization's refresh token; 61009 for a code unknown to this component, 61010 for an expired one."""
     with platform.uow() as uow:
         session, now = uow.session, uow.clock.now()
         component = component_of(session, caller, component_appid)
@@ -276,12 +291,11 @@ def query_auth(platform: Platform, caller: Caller, component_appid: str, authori
         authorization = _authorization(session, component.id, credential.subject)
         if found.status is not Lookup.OK or authorization is None:
             raise DomainError(Err.INVALID_AUTH_CODE)
-        access, refresh, ttl = _issue_tokens(session, now, platform, authorization)
         info = {
             "authorizer_appid": authorization.authorizer_appid,
-            "authorizer_access_token": access,
-            "expires_in": ttl,
-            "authorizer_refresh_token": refresh,
+            "authorizer_access_token": _issue_access_token(session, now, platform, authorization),
+            "expires_in": platform.settings.token_ttl_seconds,
+            "authorizer_refresh_token": refresh_token_of(platform, authorization),
             "func_info": func_info_json(authorization.func_info or []),
         }
         uow.commit()
@@ -291,27 +305,21 @@ def query_auth(platform: Platform, caller: Caller, component_appid: str, authori
 def refresh_authorizer_token(
     platform: Platform, caller: Caller, component_appid: str, authorizer_appid: str, refresh_token: str
 ) -> dict[str, Any]:
-    """``api_authorizer_token``: a new authorizer access token for a valid refresh token (which stays valid)."""
+    """``api_authorizer_token``: a new authorizer access token for the authorization's current refresh token
+    (which stays valid until the account authorizes the component again)."""
     with platform.uow() as uow:
         session, now = uow.session, uow.clock.now()
         component = component_of(session, caller, component_appid)
         authorization = _authorization(session, component.id, authorizer_appid)
-        found = credentials.find(session, now, CredentialKind.REFRESH_TOKEN, refresh_token)
-        credential = found.credential
-        if (
-            authorization is None
-            or found.status is not Lookup.OK
-            or credential is None
-            or credential.component_id != component.id
-            or credential.subject != authorizer_appid
-        ):
+        if authorization is None or not refresh_token_valid(platform, authorization, refresh_token):
             raise DomainError(Err.INVALID_REFRESH_TOKEN)
-        ttl = platform.settings.token_ttl_seconds
-        access = credentials.issue(
-            session, now, CredentialKind.AUTHORIZER_TOKEN, authorizer_appid, ttl, component_id=component.id
-        )
+        access = _issue_access_token(session, now, platform, authorization)
         uow.commit()
-        return {"authorizer_access_token": access, "expires_in": ttl, "authorizer_refresh_token": refresh_token}
+        return {
+            "authorizer_access_token": access,
+            "expires_in": platform.settings.token_ttl_seconds,
+            "authorizer_refresh_token": refresh_token,
+        }
 
 
 def authorizer_info(platform: Platform, caller: Caller, component_appid: str, authorizer_appid: str) -> dict[str, Any]:
@@ -325,31 +333,85 @@ def authorizer_info(platform: Platform, caller: Caller, component_appid: str, au
             raise DomainError(Err.INVALID_APPID)
         principal = session.get(Principal, account.principal_id)
         assert principal is not None
-        info: dict[str, Any] = {
-            "nick_name": account.name or "",
-            "head_img": "",
-            "user_name": account.original_id,
-            "principal_name": principal.name,
-            "alias": "",
-            "qrcode_url": "",
-            "business_info": {"open_store": 0, "open_scan": 0, "open_pay": 0, "open_card": 0, "open_shake": 0},
-        }
-        if isinstance(account, OfficialAccount):
-            verified = account.verified and (account.verify_expires_at is None or account.verify_expires_at > now)
-            info["service_type_info"] = {"id": 2}
-            info["verify_type_info"] = {"id": 0 if verified else -1}
-        else:
-            certified = account.certified and (account.certified_until is None or account.certified_until > now)
-            info["service_type_info"] = {"id": 0}
-            info["verify_type_info"] = {"id": 0 if certified else -1}
-            info["MiniProgramInfo"] = {"network": {}, "categories": [], "visit_status": 0}
-        info["principal_type"] = PRINCIPAL_TYPE_CODES.get(PrincipalType(principal.type), 1)
         return {
-            "authorizer_info": info,
+            "authorizer_info": _profile(account, principal.name, now),
             "authorization_info": {
                 "authorizer_appid": authorizer_appid,
+                "authorizer_refresh_token": refresh_token_of(platform, authorization),
                 "func_info": func_info_json(authorization.func_info or []),
             },
+        }
+
+
+def _profile(account: OfficialAccount | MiniProgram, principal_name: str, now: datetime) -> dict[str, Any]:
+    """``authorizer_info`` as WeChat answers it (field order included); ``MiniProgramInfo`` for an MP only."""
+    if isinstance(account, OfficialAccount):
+        verified = account.verified and (account.verify_expires_at is None or account.verify_expires_at > now)
+        service_type, register_type, email = 2, REGISTER_TYPE_ORDINARY, True  # an OA's operator logs in by email
+    else:
+        verified = account.certified and (account.certified_until is None or account.certified_until > now)
+        service_type, email = 0, bool(account.email)
+        fast_registered = account.created_via == Channel.OPEN_API.value
+        register_type = REGISTER_TYPE_FASTREGISTER if fast_registered else REGISTER_TYPE_ORDINARY
+    info: dict[str, Any] = {
+        "nick_name": account.name or "",
+        "head_img": "",
+        "service_type_info": {"id": service_type},
+        "verify_type_info": {"id": 0 if verified else -1},
+        "user_name": account.original_id,
+        "alias": "",
+        "qrcode_url": "",
+        "business_info": {"open_pay": 0, "open_shake": 0, "open_scan": 0, "open_card": 0, "open_store": 0},
+        "idc": 1,
+        "principal_name": principal_name,
+        "signature": "",
+    }
+    if isinstance(account, MiniProgram):
+        domains = ("RequestDomain", "WsRequestDomain", "UploadDomain", "DownloadDomain", "BizDomain", "UDPDomain")
+        info["MiniProgramInfo"] = {
+            "network": {name: [] for name in (*domains, "TCPDomain")},
+            "categories": [],
+            "visit_status": 0,
+        }
+    info["register_type"] = register_type
+    info["account_status"] = ACCOUNT_STATUS_NORMAL
+    # An admin binds the account with their WeChat, which carries a phone number.
+    info["basic_config"] = {"is_phone_configured": bool(account.admin_wxid), "is_email_configured": email}
+    return info
+
+
+def authorizer_list(
+    platform: Platform, caller: Caller, component_appid: str, offset: int, count: int
+) -> dict[str, Any]:
+    """``api_get_authorizer_list``: the accounts that authorized the component (fast-registered MPs included),
+    oldest first, ``count`` (1–500) from ``offset``: 40170 over 500, 40097 below 1 or for a negative offset."""
+    if count > AUTHORIZER_LIST_MAX:
+        raise DomainError(Err.COUNT_LIMIT)
+    if offset < 0 or count < 1:
+        raise DomainError(Err.INVALID_PARAMETER)
+    with platform.uow(readonly=True) as uow:
+        session = uow.session
+        component = component_of(session, caller, component_appid)
+        total = session.execute(
+            select(func.count()).select_from(Authorization).where(Authorization.component_id == component.id)
+        ).scalar_one()
+        page = session.execute(
+            select(Authorization)
+            .where(Authorization.component_id == component.id)
+            .order_by(Authorization.id)
+            .offset(offset)
+            .limit(count)
+        ).scalars()
+        return {
+            "total_count": total,
+            "list": [
+                {
+                    "authorizer_appid": authorization.authorizer_appid,
+                    "refresh_token": refresh_token_of(platform, authorization),
+                    "auth_time": int(as_utc(authorization.authorized_at).timestamp()),
+                }
+                for authorization in page
+            ],
         }
 
 
@@ -368,10 +430,10 @@ def authorize_new_account(
         {
             "component_id": component_id,
             "authorizer_appid": appid,
-            # A placeholder until api_query_auth issues the real refresh token.
-            "refresh_token_hash": crypto.token_hash(crypto.new_token()),
             "func_info": func_info,
             "created_at": now,
+            "authorized_at": now,
+            **new_refresh_token_columns(),
         },
     )
     return credentials.issue(conn, now, CredentialKind.AUTH_CODE, appid, ttl_seconds, component_id=component_id)

@@ -21,7 +21,7 @@ class CredentialKind(StrEnum):
     ACCESS_TOKEN = "access_token"  # /cgi-bin/token, subject = OA or MP appid
     COMPONENT_TOKEN = "component_token"  # subject = component appid
     AUTHORIZER_TOKEN = "authorizer_token"  # subject = authorizer appid, component_id set
-    REFRESH_TOKEN = "refresh_token"  # subject = authorizer appid, component_id set
+    VERIFY_TICKET = "verify_ticket"  # component_verify_ticket, subject = component appid, component_id set
     PRE_AUTH_CODE = "pre_auth_code"  # subject = component appid
     AUTH_CODE = "auth_code"  # subject = authorizer appid, component_id set
     TICKET = "fastregister_ticket"  # subject = OA appid, component_id set, data: copy_wx_verify, confirmation
@@ -51,8 +51,10 @@ def issue(
     component_id: int | None = None,
     data: dict[str, Any] | None = None,
     nbytes: int = 24,
+    raw: str | None = None,
 ) -> str:
-    raw = crypto.new_token(nbytes)
+    """Store a new secret (``raw``, or a random one of ``nbytes``) and return it."""
+    raw = raw or crypto.new_token(nbytes)
     if isinstance(session, Session) and session.new:  # rows this one may refer to
         session.flush()
     conn = prepared(session)

@@ -14,6 +14,7 @@ from fastreg.adapters import crypto
 from fastreg.adapters.db.models import Component, Identifier, OfficialAccount, Operator
 from fastreg.domain.model import PrincipalType
 from fastreg.platform import Platform
+from fastreg.services import pushes
 from fastreg.services.accounts import create_component, create_official_account
 
 DEMO_PASSWORD = "demo1234"
@@ -181,8 +182,11 @@ def _seed_component(platform: Platform, spec: DemoComponent) -> tuple[DemoCompon
                 select(Component.id).where(Component.appid == new.component_appid)
             ).scalar_one()
         _rename(platform, Component, row_id, spec.appid, spec.secret)
-    with platform.uow(readonly=True) as uow:
+    with platform.uow() as uow:
         component = uow.session.execute(select(Component).where(Component.appid == spec.appid)).scalar_one()
+        if not pushes.verify_ticket_valid(component, uow.clock.now()):  # the printed ticket must work
+            pushes.issue_verify_ticket(uow.session, uow.clock.now(), component)
+            uow.commit()
         info = DemoComponentInfo(spec, component.token, component.encoding_aes_key, component.verify_ticket or "")
     return info, created
 

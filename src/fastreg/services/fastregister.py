@@ -13,10 +13,10 @@ from fastreg.adapters.db.models import Confirmation
 from fastreg.adapters.db.uow import UnitOfWork
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import AuditKind, Channel, ConfirmationKind
-from fastreg.domain.rules import ComponentFacts
+from fastreg.domain.rules import FASTREGISTER_PERMISSION_SET, ComponentFacts, has_fastregister_permissions
 from fastreg.platform import Platform
 from fastreg.services import audit, authorization, confirmations, credentials, tokens
-from fastreg.services.accounts import FASTREGISTER_PERMISSION_SET, find_component, find_official_account
+from fastreg.services.accounts import find_component, find_official_account
 from fastreg.services.completion import Completion, complete, record_refusal
 from fastreg.services.confirmations import ConfirmationView
 from fastreg.services.credentials import CredentialKind
@@ -49,7 +49,7 @@ def redirect_uri_valid(component: ComponentRow, redirect_uri: str) -> bool:
 def component_facts(component: ComponentRow, redirect_uri: str | None = None) -> ComponentFacts:
     return ComponentFacts(
         published=component.published,
-        has_required_permissions=FASTREGISTER_PERMISSION_SET in (component.permission_sets or []),
+        has_required_permissions=has_fastregister_permissions(component.permission_sets),
         redirect_uri_valid=True if redirect_uri is None else redirect_uri_valid(component, redirect_uri),
     )
 

@@ -1,6 +1,6 @@
-"""Component pushes: ``component_verify_ticket`` every 10 minutes and authorization events
-(``authorized``, ``updateauthorized``) and 代认证 events (``notify_3rd_wxa_auth``, ``notify_3rd_wxa_wxverify``),
-POSTed to the component's callback URL
+"""Component pushes: ``component_verify_ticket`` every 10 minutes (each ticket valid 12 hours), authorization
+events (``authorized``, ``updateauthorized``) and 代认证 events (``notify_3rd_wxa_auth``,
+``notify_3rd_wxa_wxverify``), POSTed to the component's callback URL
 encrypted and signed exactly as WeChat does (``adapters.wechat_crypto``).
 
 Pushes are queued in the ``push_jobs`` table in the same transaction as the change they announce, so none is
@@ -30,6 +30,8 @@ from fastreg.adapters import crypto, wechat_crypto
 from fastreg.adapters.db.models import Component, PushJob
 from fastreg.domain.clock import Clock, SystemClock, as_utc
 from fastreg.platform import Platform
+from fastreg.services import credentials
+from fastreg.services.credentials import CredentialKind
 
 log = logging.getLogger("fastreg.pushes")
 
@@ -48,6 +50,8 @@ POLL_SECONDS = 0.5
 BATCH = 20
 # What the callback is documented to answer; another 2xx body is logged, not retried.
 SUCCESS = "success"
+# WeChat: a component_verify_ticket is valid 12 hours; the latest one should be used, an older one still works.
+VERIFY_TICKET_TTL_SECONDS = 12 * 3600
 
 _real: Clock = SystemClock()
 
@@ -165,6 +169,39 @@ def new_verify_ticket() -> str:
     return "ticket@@@" + crypto.new_token(32)
 
 
+def remember_verify_ticket(session: Session, now: datetime, component: Component, ticket: str) -> None:
+    """Make ``ticket`` the component's latest verify ticket; like every one issued before it, api_component_token
+    accepts it for 12 hours (stored hashed, as every bearer secret)."""
+    credentials.issue(
+        session,
+        now,
+        CredentialKind.VERIFY_TICKET,
+        component.appid,
+        VERIFY_TICKET_TTL_SECONDS,
+        component_id=component.id,
+        raw=ticket,
+    )
+    component.verify_ticket, component.verify_ticket_at = ticket, now
+
+
+def verify_ticket_valid(component: Component, now: datetime) -> bool:
+    """Whether the component's latest verify ticket is still accepted (issued less than 12 hours ago)."""
+    issued = component.verify_ticket_at
+    return (
+        bool(component.verify_ticket)
+        and issued is not None
+        and issued > now - timedelta(seconds=VERIFY_TICKET_TTL_SECONDS)
+    )
+
+
+def issue_verify_ticket(session: Session, now: datetime, component: Component) -> str:
+    """A fresh verify ticket, queued for a push to the component's callback URL when it has one."""
+    ticket = new_verify_ticket()
+    remember_verify_ticket(session, now, component, ticket)
+    enqueue_verify_ticket(session, now, component)
+    return ticket
+
+
 def refresh_due_verify_tickets(platform: Platform) -> int:
     """Issue (and queue the push of) a fresh verify ticket for every component with a callback URL whose
     ticket is older than ``verify_ticket_interval_seconds`` by the platform clock. Returns how many."""
@@ -200,7 +237,7 @@ def refresh_due_verify_tickets(platform: Platform) -> int:
                 .execution_options(synchronize_session=False)
             ).rowcount  # type: ignore[attr-defined]
             if claimed:
-                component.verify_ticket, component.verify_ticket_at = ticket, now
+                remember_verify_ticket(uow.session, now, component, ticket)
                 enqueue_verify_ticket(uow.session, now, component)
                 issued += 1
         uow.commit()

@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from fastreg.adapters import crypto
 from fastreg.adapters.db import clock as db_clock
 from fastreg.adapters.db.maintenance import wipe
 from fastreg.adapters.db.models import (
@@ -263,16 +262,13 @@ def _component(session: Session, component_appid: str) -> Component:
 
 
 def issue_verify_ticket(platform: Platform, component_appid: str) -> str:
-    """A fresh component_verify_ticket (the latest one is the valid one), queued for a push to the component's
-    callback URL when it has one, in the same transaction."""
+    """A fresh component_verify_ticket (valid 12 hours, as the earlier ones still are), queued for a push to the
+    component's callback URL when it has one, in the same transaction."""
     from fastreg.services import pushes
 
     with platform.uow() as uow:
         component = _component(uow.session, component_appid)
-        ticket = "ticket@@@" + crypto.new_token(32)
-        component.verify_ticket = ticket
-        component.verify_ticket_at = uow.clock.now()
-        pushes.enqueue_verify_ticket(uow.session, uow.clock.now(), component)
+        ticket = pushes.issue_verify_ticket(uow.session, uow.clock.now(), component)
         uow.commit()
     return ticket
 

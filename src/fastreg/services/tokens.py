@@ -22,9 +22,9 @@ from fastreg.adapters.db.prepared import PreparedConnection
 from fastreg.domain.clock import Clock
 from fastreg.domain.errors import DomainError, Err
 from fastreg.platform import Platform
-from fastreg.services import credentials
+from fastreg.services import credentials, pushes
 from fastreg.services.accounts import find_component
-from fastreg.services.credentials import CredentialKind
+from fastreg.services.credentials import CredentialKind, Lookup
 
 # The kinds of token that act for an account (OA or MP): its own token, or one a component holds for it.
 ACCOUNT_TOKEN_KINDS = (CredentialKind.ACCESS_TOKEN, CredentialKind.AUTHORIZER_TOKEN)
@@ -121,20 +121,31 @@ def issue_account_token(
 # ---------------------------------------------------------------- component tokens
 
 
+def _component_by_secret(session: Session, component_appid: str, secret: str) -> Component:
+    """The component, by its appid (40013) and secret (40125)."""
+    component = find_component(session, component_appid)
+    if not crypto.secrets_equal(crypto.token_hash(secret), component.secret_hash):
+        raise DomainError(Err.INVALID_APPSECRET)
+    return component
+
+
 def issue_component_token(
     platform: Platform, component_appid: str, component_appsecret: str, verify_ticket: str
 ) -> IssuedToken:
-    """``api_component_token``: the secret and the latest verify ticket issued to the component."""
+    """``api_component_token``: the secret and a verify ticket issued to the component within the last 12 hours
+    (61006 for a ticket it was never issued, 61005 for an older one)."""
     with platform.uow() as uow:
-        component = find_component(uow.session, component_appid)
-        if not crypto.secrets_equal(crypto.token_hash(component_appsecret), component.secret_hash):
-            raise DomainError(Err.INVALID_APPSECRET)
-        if not component.verify_ticket or not crypto.secrets_equal(verify_ticket, component.verify_ticket):
+        now = uow.clock.now()
+        component = _component_by_secret(uow.session, component_appid, component_appsecret)
+        found = credentials.find(uow.session, now, CredentialKind.VERIFY_TICKET, verify_ticket)
+        if found.credential is None or found.credential.component_id != component.id:
             raise DomainError(Err.INVALID_VERIFY_TICKET)
+        if found.status is Lookup.EXPIRED:
+            raise DomainError(Err.COMPONENT_TICKET_EXPIRED)
         ttl = platform.settings.token_ttl_seconds
         token = credentials.issue(
             uow.session,
-            uow.clock.now(),
+            now,
             CredentialKind.COMPONENT_TOKEN,
             component.appid,
             ttl,
@@ -142,6 +153,14 @@ def issue_component_token(
         )
         uow.commit()
         return IssuedToken(token, ttl)
+
+
+def start_push_ticket(platform: Platform, component_appid: str, component_secret: str) -> None:
+    """``api_start_push_ticket``: issue a verify ticket now and push it (then every 10 minutes, as always)."""
+    with platform.uow() as uow:
+        component = _component_by_secret(uow.session, component_appid, component_secret)
+        pushes.issue_verify_ticket(uow.session, uow.clock.now(), component)
+        uow.commit()
 
 
 def create_pre_auth_code(platform: Platform, caller: Caller, component_appid: str) -> IssuedToken:

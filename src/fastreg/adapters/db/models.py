@@ -211,9 +211,14 @@ class Authorization(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     component_id: Mapped[int] = mapped_column(ForeignKey("components.id"), index=True)
     authorizer_appid: Mapped[str] = mapped_column(String(18), index=True)
+    # The refresh token is derived from this random seed and the platform's secret key; every authorization
+    # draws a new seed, so the earlier refresh token stops working.
+    refresh_token_seed: Mapped[str] = mapped_column(String(64))
+    # The digest of a refresh token issued before they were derived (accepted until the next authorization).
     refresh_token_hash: Mapped[str] = mapped_column(String(64))
     func_info: Mapped[list[Any]] = mapped_column(JSON)
     created_at: Mapped[datetime]
+    authorized_at: Mapped[datetime]  # the latest authorization (auth_time)
 
     __table_args__ = (UniqueConstraint("component_id", "authorizer_appid"),)
 

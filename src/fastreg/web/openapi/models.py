@@ -42,6 +42,11 @@ class ComponentTokenRequest(Request):
     component_verify_ticket: str
 
 
+class StartPushTicketRequest(Request):
+    component_appid: str
+    component_secret: str
+
+
 class ComponentTokenAnswer(Answer):
     component_access_token: str
     expires_in: int = Field(7200, examples=[7200])
@@ -102,26 +107,53 @@ class TypeInfo(BaseModel):
     id: int
 
 
+class BasicConfig(BaseModel):
+    is_phone_configured: bool
+    is_email_configured: bool
+
+
 class AuthorizerProfile(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     nick_name: str
     head_img: str
+    service_type_info: TypeInfo = Field(..., description="2: 服务号 (an OA); 0: an ordinary Mini Program")
+    verify_type_info: TypeInfo = Field(..., description="0: verified (微信认证); -1: not verified")
     user_name: str
     principal_name: str
-    principal_type: int
-    service_type_info: TypeInfo
-    verify_type_info: TypeInfo = Field(..., description="0: verified (微信认证); -1: not verified")
+    signature: str
+    MiniProgramInfo: dict[str, Any] | None = Field(None, description="only for a Mini Program")
+    register_type: int = Field(..., description="0: the ordinary way; 2: by account/fastregister")
+    account_status: int = Field(1, description="1: normal")
+    basic_config: BasicConfig
 
 
 class AuthorizerAuthorization(BaseModel):
     authorizer_appid: str
+    authorizer_refresh_token: str
     func_info: list[FuncInfo]
 
 
 class AuthorizerInfoAnswer(Answer):
     authorizer_info: AuthorizerProfile
     authorization_info: AuthorizerAuthorization
+
+
+class AuthorizerListRequest(Request):
+    component_appid: str
+    offset: int = Field(0, ge=0)
+    count: int = Field(..., ge=1, description="at most 500 (40170 above)")
+
+
+class AuthorizerListItem(BaseModel):
+    authorizer_appid: str
+    refresh_token: str
+    auth_time: int = Field(..., description="when the account (last) authorized the component, Unix seconds")
+
+
+class AuthorizerListAnswer(Answer):
+    total_count: int
+    list: list[AuthorizerListItem]
 
 
 class ScanStatusAnswer(Answer):

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
@@ -140,8 +140,16 @@ async def cgi_token(
     summary="Component access token",
     openapi_extra=_body(m.ComponentTokenRequest),
     description=errcode_table(
-        [*BODY_ERRORS, Err.INVALID_APPID, Err.INVALID_APPSECRET, Err.INVALID_VERIFY_TICKET, *SYSTEM],
-        "Needs the latest `component_verify_ticket` issued (and pushed) to the component.",
+        [
+            *BODY_ERRORS,
+            Err.INVALID_APPID,
+            Err.INVALID_APPSECRET,
+            Err.COMPONENT_TICKET_EXPIRED,
+            Err.INVALID_VERIFY_TICKET,
+            *SYSTEM,
+        ],
+        "Needs a `component_verify_ticket` issued (and pushed) to the component within the last 12 hours: the "
+        "latest one, or an older one still valid.",
     ),
 )
 async def api_component_token(request: Request) -> WeChatJSONResponse:
@@ -157,7 +165,44 @@ async def api_component_token(request: Request) -> WeChatJSONResponse:
     return ok({"component_access_token": issued.token, "expires_in": issued.expires_in})
 
 
-COMPONENT_TOKEN = Query(None, description="from api_component_token")
+@router.post(
+    "/cgi-bin/component/api_start_push_ticket",
+    response_model=m.Answer | m.WeChatError,
+    responses=_responses(m.Answer),
+    summary="Start the component_verify_ticket pushes",
+    openapi_extra=_body(m.StartPushTicketRequest),
+    description=errcode_table(
+        [*BODY_ERRORS, Err.INVALID_APPID, Err.INVALID_APPSECRET, *SYSTEM],
+        "Issues a `component_verify_ticket` now and pushes it to the component's callback URL; a new one "
+        "follows every 10 minutes. Each ticket is valid 12 hours.",
+    ),
+)
+async def api_start_push_ticket(request: Request) -> WeChatJSONResponse:
+    platform = get_platform(request)
+    body: m.StartPushTicketRequest = (await _json_body(request, m.StartPushTicketRequest)).value
+    await run_in_threadpool(tokens.start_push_ticket, platform, body.component_appid, body.component_secret)
+    return ok()
+
+
+def component_token(
+    component_access_token: str | None = Query(None, description="from api_component_token"),
+    access_token: str | None = Query(None, description="the same token by the newer documentation's name"),
+) -> str | None:
+    """Every component API takes its token as ``component_access_token`` (old documentation, every SDK) or as
+    ``access_token`` (new documentation)."""
+    return component_access_token or access_token
+
+
+ComponentToken = Annotated[str | None, Depends(component_token)]
+Body = TypeVar("Body", bound=m.Request)
+
+
+async def _component_call(request: Request, token: str | None, model: type[Body]) -> tuple[Platform, Caller, Body]:
+    """The caller behind a component access token and the parsed body (whose refusals come after the token's)."""
+    platform = get_platform(request)
+    parsed = await _json_body(request, model)
+    caller = await run_in_threadpool(_authenticate, platform, token, [CredentialKind.COMPONENT_TOKEN])
+    return platform, caller, parsed.value
 
 
 @router.post(
@@ -168,13 +213,8 @@ COMPONENT_TOKEN = Query(None, description="from api_component_token")
     openapi_extra=_body(m.PreAuthCodeRequest),
     description=errcode_table([*TOKEN_ERRORS, *BODY_ERRORS, Err.INVALID_APPID, *SYSTEM], "Valid 1800 s."),
 )
-async def api_create_preauthcode(
-    request: Request, component_access_token: str | None = COMPONENT_TOKEN
-) -> WeChatJSONResponse:
-    platform = get_platform(request)
-    parsed = await _json_body(request, m.PreAuthCodeRequest)
-    caller = await run_in_threadpool(_authenticate, platform, component_access_token, [CredentialKind.COMPONENT_TOKEN])
-    body: m.PreAuthCodeRequest = parsed.value
+async def api_create_preauthcode(request: Request, component_access_token: ComponentToken) -> WeChatJSONResponse:
+    platform, caller, body = await _component_call(request, component_access_token, m.PreAuthCodeRequest)
     issued = await run_in_threadpool(tokens.create_pre_auth_code, platform, caller, body.component_appid)
     return ok({"pre_auth_code": issued.token, "expires_in": issued.expires_in})
 
@@ -188,14 +228,12 @@ async def api_create_preauthcode(
     description=errcode_table(
         [*TOKEN_ERRORS, *BODY_ERRORS, Err.INVALID_APPID, Err.INVALID_AUTH_CODE, Err.AUTH_CODE_EXPIRED, *SYSTEM],
         "The code comes from the consent page's redirect, an `authorized` push, or `account/fastregister`. "
-        "It stays valid for 600 s.",
+        "It stays valid for 600 s. `authorizer_refresh_token` is the authorization's: the same on every "
+        "exchange, replaced when the account authorizes the component again.",
     ),
 )
-async def api_query_auth(request: Request, component_access_token: str | None = COMPONENT_TOKEN) -> WeChatJSONResponse:
-    platform = get_platform(request)
-    parsed = await _json_body(request, m.QueryAuthRequest)
-    caller = await run_in_threadpool(_authenticate, platform, component_access_token, [CredentialKind.COMPONENT_TOKEN])
-    body: m.QueryAuthRequest = parsed.value
+async def api_query_auth(request: Request, component_access_token: ComponentToken) -> WeChatJSONResponse:
+    platform, caller, body = await _component_call(request, component_access_token, m.QueryAuthRequest)
     result = await run_in_threadpool(
         authorization.query_auth, platform, caller, body.component_appid, body.authorization_code
     )
@@ -210,16 +248,11 @@ async def api_query_auth(request: Request, component_access_token: str | None = 
     openapi_extra=_body(m.AuthorizerTokenRequest),
     description=errcode_table(
         [*TOKEN_ERRORS, *BODY_ERRORS, Err.INVALID_APPID, Err.INVALID_REFRESH_TOKEN, *SYSTEM],
-        "The refresh token stays valid (it is returned unchanged).",
+        "The refresh token stays valid (it is returned unchanged) until the account authorizes the component again.",
     ),
 )
-async def api_authorizer_token(
-    request: Request, component_access_token: str | None = COMPONENT_TOKEN
-) -> WeChatJSONResponse:
-    platform = get_platform(request)
-    parsed = await _json_body(request, m.AuthorizerTokenRequest)
-    caller = await run_in_threadpool(_authenticate, platform, component_access_token, [CredentialKind.COMPONENT_TOKEN])
-    body: m.AuthorizerTokenRequest = parsed.value
+async def api_authorizer_token(request: Request, component_access_token: ComponentToken) -> WeChatJSONResponse:
+    platform, caller, body = await _component_call(request, component_access_token, m.AuthorizerTokenRequest)
     result = await run_in_threadpool(
         authorization.refresh_authorizer_token,
         platform,
@@ -239,18 +272,34 @@ async def api_authorizer_token(
     openapi_extra=_body(m.AuthorizerInfoRequest),
     description=errcode_table(
         [*TOKEN_ERRORS, *BODY_ERRORS, Err.INVALID_APPID, *SYSTEM],
-        "40013 also when the account has not authorized this component.",
+        "40013 also when the account has not authorized this component. `MiniProgramInfo` only for a Mini "
+        "Program; `register_type` 2 for one created by `account/fastregister`.",
     ),
 )
-async def api_get_authorizer_info(
-    request: Request, component_access_token: str | None = COMPONENT_TOKEN
-) -> WeChatJSONResponse:
-    platform = get_platform(request)
-    parsed = await _json_body(request, m.AuthorizerInfoRequest)
-    caller = await run_in_threadpool(_authenticate, platform, component_access_token, [CredentialKind.COMPONENT_TOKEN])
-    body: m.AuthorizerInfoRequest = parsed.value
+async def api_get_authorizer_info(request: Request, component_access_token: ComponentToken) -> WeChatJSONResponse:
+    platform, caller, body = await _component_call(request, component_access_token, m.AuthorizerInfoRequest)
     result = await run_in_threadpool(
         authorization.authorizer_info, platform, caller, body.component_appid, body.authorizer_appid
+    )
+    return ok(result)
+
+
+@router.post(
+    "/cgi-bin/component/api_get_authorizer_list",
+    response_model=m.AuthorizerListAnswer | m.WeChatError,
+    responses=_responses(m.AuthorizerListAnswer),
+    summary="The accounts that authorized the component",
+    openapi_extra=_body(m.AuthorizerListRequest),
+    description=errcode_table(
+        [*TOKEN_ERRORS, *BODY_ERRORS, Err.INVALID_APPID, Err.COUNT_LIMIT, *SYSTEM],
+        "`count` 1–500 from `offset`, oldest authorization first. Mini Programs created by "
+        "`account/fastregister` are listed too, with their `refresh_token`: the way back after a timed-out call.",
+    ),
+)
+async def api_get_authorizer_list(request: Request, component_access_token: ComponentToken) -> WeChatJSONResponse:
+    platform, caller, body = await _component_call(request, component_access_token, m.AuthorizerListRequest)
+    result = await run_in_threadpool(
+        authorization.authorizer_list, platform, caller, body.component_appid, body.offset, body.count
     )
     return ok(result)
 

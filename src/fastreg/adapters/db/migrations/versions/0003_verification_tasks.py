@@ -1,7 +1,7 @@
 """verification tasks (代认证, wxa/sec/wxaauth)
 
-Revision ID: 0002_verification_tasks
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-11-28 18:00:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import fastreg.adapters.db.models
 
-revision: str = "0002_verification_tasks"
-down_revision: str | None = "0001"
+revision: str = "0003"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
