@@ -174,7 +174,7 @@ def main() -> int:
 
     def push_verify_ticket() -> str:
         fresh = sandbox.issue_verify_ticket(created["component_appid"])
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 10
         while component.component_verify_ticket != fresh and time.monotonic() < deadline:
             time.sleep(0.05)
         if component.component_verify_ticket != fresh:
