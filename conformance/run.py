@@ -70,7 +70,10 @@ def _go_runner() -> Runner:
 
 RUNNERS = {runner.name: runner for runner in (_python_runner(), _java_runner(), _go_runner())}
 # PowerWeChat (github.com/ArtisanCloud/PowerWeChat/v3) is not served by the Go module proxy here: see README.md.
-NOT_SERVED = {"powerwechat": "github.com/ArtisanCloud/PowerWeChat/v3: the Go module proxy lists no version"}
+NOT_SERVED = {
+    "powerwechat": "the Go module proxy refuses github.com/ArtisanCloud/PowerWeChat/v3 (@v/list and @v3.0.0: "
+    "403 Forbidden, 'This module version is not available')"
+}
 
 
 @dataclass
