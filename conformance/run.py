@@ -47,7 +47,8 @@ def _python_runner() -> Runner:
 
 
 def _maven(*flags: str) -> tuple[str, ...]:
-    return ("mvn", "-q", "-B", *flags, "package", "dependency:build-classpath", "-Dmdep.outputFile=target/classpath.txt")
+    classpath = ("dependency:build-classpath", "-Dmdep.outputFile=target/classpath.txt")
+    return ("mvn", "-q", "-B", *flags, "package", *classpath)
 
 
 def _java_runner() -> Runner:

@@ -94,7 +94,7 @@ class Callback:
     """The component's callback URL: every push goes to wechatpy's own handler (``parse_message``), which
     decrypts it and, for a component_verify_ticket, stores the ticket in the component's session."""
 
-    def __init__(self, component: WeChatComponent) -> None:
+    def __init__(self, parse_message: Callable[[bytes, str, str, str], Any]) -> None:
         self.errors: list[str] = []
         owner = self
 
@@ -103,7 +103,7 @@ class Callback:
                 query = dict(parse_qsl(urlsplit(self.path).query))
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 try:
-                    component.parse_message(
+                    parse_message(
                         body, query.get("msg_signature", ""), query.get("timestamp", ""), query.get("nonce", "")
                     )
                 except Exception as error:
@@ -156,14 +156,9 @@ def main() -> int:
         made.PRE_AUTH_URL = BASE + "/cgi-bin/componentloginpage"
         return made
 
-    class LateComponent:
-        """The callback is created before the component (its URL goes into the component); pushes are routed to
-        the component once it exists."""
-
-        def parse_message(self, *args: Any) -> Any:
-            return holder["component"].parse_message(*args)
-
-    callback = Callback(LateComponent())  # type: ignore[arg-type]
+    # The callback exists before the component (its URL goes into the component): pushes reach wechatpy's
+    # parse_message once the component is made.
+    callback = Callback(lambda *push: holder["component"].parse_message(*push))
     created = sandbox.create_component(
         name=f"wechatpy 平台 {suffix}", redirect_domain="tp.example.com", callback_url=callback.url
     )

@@ -1,0 +1,38 @@
+"""The SDK conformance suite (fidelity.md §4) inside ``make test``: conformance/run.py builds the wechatpy, WxJava
+and silenceper/wechat runners, starts a live fastreg and runs them against it; each SDK's row must be green."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SDKS = ["wechatpy", "wxjava", "silenceper"]
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    output = tmp_path_factory.mktemp("conformance") / "results.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "conformance" / "run.py"), "--json", str(output)],
+        capture_output=True,
+        text=True,
+        timeout=1500,
+        check=False,
+    )
+    print(done.stdout)
+    assert output.exists(), done.stdout + done.stderr
+    return {row["sdk"]: row for row in json.loads(output.read_text())}
+
+
+@pytest.mark.parametrize("sdk", SDKS)
+def test_sdk_row_is_green(results: dict[str, Any], sdk: str) -> None:
+    row = results[sdk]
+    red = [f"{call['call']}: {call.get('detail')}" for call in row["calls"] if call.get("ok") is not True]
+    assert row["calls"] and not red, f"{sdk} {row['version']}: " + "; ".join(red)
+    assert row["passed"] == len(row["calls"])
