@@ -40,6 +40,16 @@ class Runner:
     build: tuple[tuple[str, ...], ...]
     command: tuple[str, ...]
     offline_build: tuple[tuple[str, ...], ...] = ()
+    # The build's output and inputs: when the output is newer than every input the build is skipped.
+    built: str | None = None
+    inputs: tuple[str, ...] = ()
+
+    def up_to_date(self) -> bool:
+        if self.built is None or not (self.cwd / self.built).exists():
+            return False
+        stamp = (self.cwd / self.built).stat().st_mtime
+        sources = [path for pattern in self.inputs for path in self.cwd.glob(pattern)]
+        return all(path.stat().st_mtime < stamp for path in sources)
 
 
 def _python_runner() -> Runner:
@@ -60,6 +70,8 @@ def _java_runner() -> Runner:
         (_maven(),),
         ("sh", "-c", 'exec java -cp "target/classes:$(cat target/classpath.txt)" fastreg.conformance.Runner'),
         offline_build=(_maven("-o"),),
+        built="target/classpath.txt",
+        inputs=("pom.xml", "src/**/*.java"),
     )
 
 
@@ -153,6 +165,8 @@ def _run(command: tuple[str, ...], cwd: Path, env: dict[str, str] | None = None)
 
 def build(runner: Runner) -> str | None:
     """Build a runner; None when built, else what the build said."""
+    if runner.up_to_date():
+        return None
     if runner.offline_build and all(_run(step, runner.cwd).returncode == 0 for step in runner.offline_build):
         return None
     for step in runner.build:
