@@ -157,6 +157,13 @@ func main() {
 		_, err = op.GetComponentAccessToken()
 		return "SetComponentAccessToken(ticket), expires_in 7200", err
 	})
+	call("older_ticket_token", func() (string, error) {
+		// fidelity row 3: a ticket issued within 12 h still works after a newer one (an SDK that missed a push).
+		if _, err := op.SetComponentAccessToken(ctx, text(created, "component_verify_ticket")); err != nil {
+			return "", err
+		}
+		return "SetComponentAccessToken with the ticket issued at creation", nil
+	})
 	call("pre_auth_code", func() (string, error) {
 		page, err := op.GetComponentLoginPage(redirect, 3, oaAppID)
 		consentURL = strings.Replace(page, "https://mp.weixin.qq.com", base, 1) // the browser goes to fastreg

@@ -184,6 +184,17 @@ def main() -> int:
         expect(answer.get("expires_in") == 7200, f"expires_in {answer.get('expires_in')}")
         return "expires_in 7200"
 
+    def older_ticket_token() -> str:
+        # fidelity row 3: a ticket issued within 12 h still works after a newer one (an SDK that missed a push).
+        latest = component.component_verify_ticket
+        component.session.set("component_verify_ticket", created["component_verify_ticket"])
+        try:
+            answer = component.fetch_access_token()
+        finally:
+            component.session.set("component_verify_ticket", latest)
+        expect(bool(answer.get("component_access_token")), f"no component_access_token in {answer}")
+        return "fetch_access_token with the ticket issued at creation"
+
     def pre_auth_code() -> str:
         state["consent_url"] = component.get_pre_auth_url(REDIRECT)
         expect("pre_auth_code=" in state["consent_url"], state["consent_url"])
@@ -298,6 +309,7 @@ def main() -> int:
     for name, step in [
         ("push_verify_ticket", push_verify_ticket),
         ("component_token", component_token),
+        ("older_ticket_token", older_ticket_token),
         ("pre_auth_code", pre_auth_code),
         ("authorization", authorization),
         ("authorization_shape", authorization_shape),

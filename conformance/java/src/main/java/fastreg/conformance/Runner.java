@@ -216,6 +216,18 @@ public final class Runner {
       expect(token != null && !token.isEmpty(), "no component_access_token");
       return "getComponentAccessToken";
     });
+    call("older_ticket_token", () -> {
+      // fidelity row 3: a ticket issued within 12 h still works after a newer one (an SDK that missed a push).
+      String latest = config.getComponentVerifyTicket();
+      config.setComponentVerifyTicket(created.get("component_verify_ticket").getAsString());
+      try {
+        String token = component.getComponentAccessToken(true);
+        expect(token != null && !token.isEmpty(), "no component_access_token");
+      } finally {
+        config.setComponentVerifyTicket(latest);
+      }
+      return "getComponentAccessToken with the ticket issued at creation";
+    });
     call("pre_auth_code", () -> {
       String url = component.getPreAuthUrl(REDIRECT, "3", oaAppId);
       expect(url.contains("pre_auth_code="), url);
