@@ -77,7 +77,11 @@ def _java_runner() -> Runner:
 
 def _go_runner() -> Runner:
     return Runner(
-        "silenceper", "Go", HERE / "go", (("go", "build", "-mod=readonly", "-o", "bin/runner", "."),), ("bin/runner",)
+        "silenceper",
+        "Go",
+        HERE / "go",
+        (("go", "build", "-mod=readonly", "-buildvcs=false", "-o", "bin/runner", "."),),
+        ("bin/runner",),
     )
 
 
