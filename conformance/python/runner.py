@@ -223,7 +223,10 @@ def main() -> int:
     def authorizer_info() -> str:
         answer = component.get_authorizer_info(oa["appid"])
         authorizer, authorization = answer["authorizer_info"], answer["authorization_info"]
-        expect(bool(authorization.get("authorizer_refresh_token")), "no authorization_info.authorizer_refresh_token")
+        expect(
+            bool(authorization.get("authorizer_refresh_token")),
+            "no authorization_info.authorizer_refresh_token (fidelity row 7)",
+        )
         missing = {"account_status", "register_type", "basic_config"} - set(authorizer)
         expect(not missing, f"authorizer_info lacks {sorted(missing)} (fidelity row 7)")
         return "get_authorizer_info"
