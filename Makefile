@@ -8,7 +8,7 @@ PIP := $(VENV)/bin/pip
 FASTREG_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export FASTREG_TEST_POSTGRES_URL
 
-.PHONY: serve test install install-dev browser lint typecheck migration lock clean wrk
+.PHONY: serve test install install-dev browser lint typecheck migration lock clean wrk conformance
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "fastreg needs Python 3.11+ (set PYTHON=python3.x)"; exit 1; }
@@ -42,9 +42,15 @@ browser:
 ## Install the test dependencies and run every test, on SQLite and PostgreSQL. PostgreSQL: the server at
 ## FASTREG_TEST_POSTGRES_URL when it answers, else a cluster of the run's own (Debian's postgresql installed if missing).
 test: install-dev browser
-	$(VENV)/bin/ruff check src tests scripts $(wildcard bench)
+	$(VENV)/bin/ruff check src tests scripts conformance $(wildcard bench)
 	$(VENV)/bin/mypy
 	$(PY) scripts/with_postgres.py $(VENV)/bin/pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+## The SDK conformance suite (conformance/README.md): wechatpy, WxJava and silenceper/wechat, unmodified, against a
+## live fastreg; prints SDK | version | calls | passed. Needs Java 17 + Maven and Go (dependencies from Maven Central
+## and the Go module proxy on the first run, then from ~/.m2 and the Go module cache). `make test` runs it too.
+conformance: install-dev
+	$(PY) conformance/run.py $(CONFORMANCE_ARGS)
 
 ## One benchmark from a clean clone: make bench-throughput (or bench-contention, bench-scale, bench-crash,
 ## bench-startup); BENCH_ARGS="--db sqlite" passes arguments. Prints figures; see bench/README.md.
@@ -57,8 +63,8 @@ wrk:
 		$$SUDO apt-get install -y -qq wrk >/dev/null 2>&1 || echo "wrk not installed; using the asyncio client"; }
 
 lint: install-dev
-	$(VENV)/bin/ruff check src tests scripts $(wildcard bench)
-	$(VENV)/bin/ruff format --check src tests scripts $(wildcard bench)
+	$(VENV)/bin/ruff check src tests scripts conformance $(wildcard bench)
+	$(VENV)/bin/ruff format --check src tests scripts conformance $(wildcard bench)
 
 typecheck: install-dev
 	$(VENV)/bin/mypy

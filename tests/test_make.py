@@ -50,6 +50,12 @@ def test_make_test_installs_dev_dependencies_and_runs_lint_types_and_pytest() ->
     assert ".venv/bin/python scripts/with_postgres.py .venv/bin/pytest" in commands
 
 
+def test_make_conformance_installs_then_runs_the_sdk_suite() -> None:
+    lines = dry_run("conformance").splitlines()
+    assert any("--require-hashes -r requirements-dev.lock" in line for line in lines)
+    assert lines[-1].strip() == ".venv/bin/python conformance/run.py"
+
+
 def test_ci_runs_exactly_make_test() -> None:
     script = (ROOT / ".ci" / "run").read_text()
     assert os.access(ROOT / ".ci" / "run", os.X_OK)
