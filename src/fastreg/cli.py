@@ -34,9 +34,13 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True)
 oa_app = typer.Typer(help="Official Accounts in the sandbox.", no_args_is_help=True)
+user_app = typer.Typer(
+    help="WeChat users who answer confirmations on the phone page (production).", no_args_is_help=True
+)
 clock_app = typer.Typer(help="The sandbox clock (shown without a subcommand).", invoke_without_command=True)
 app.add_typer(db_app, name="db")
 app.add_typer(oa_app, name="oa")
+app.add_typer(user_app, name="user")
 app.add_typer(clock_app, name="clock")
 
 DbOption = Annotated[
@@ -263,6 +267,27 @@ def oa_show(ctx: typer.Context, appid: str) -> None:
 
     with opened(ctx) as platform:
         emit(run(lambda: official_account_overview(platform, appid)))
+
+
+# ---------------------------------------------------------------- WeChat users (production)
+
+
+@user_app.command("create")
+def user_create(
+    ctx: typer.Context,
+    wxid: Annotated[str, typer.Option(help="The person's WeChat id (the wxid confirmations wait for).")],
+) -> None:
+    """Create a WeChat user and print the one-time link through which the person sets a password on the phone."""
+    from fastreg.services import wechat_users
+
+    with opened(ctx) as platform:
+        if platform.settings.is_sandbox:
+            fail("the sandbox's phone page takes the wxid as declared; WeChat users are for FASTREG_MODE=production")
+        try:
+            created = run(lambda: wechat_users.create(platform, wxid))
+        except wechat_users.WechatUserExists as exc:
+            fail(str(exc))
+        emit({"wxid": created.wxid, "enrolment_url": created.enrolment_url, "expires_at": created.expires_at})
 
 
 # ---------------------------------------------------------------- confirmations, mail

@@ -120,6 +120,8 @@ class AuditKind(StrEnum):
     LOGIN_FAILED = "login_failed"
     TICKET_ISSUED = "ticket_issued"
     COMPONENT_AUTHORIZED = "component_authorized"
+    WECHAT_USER_CREATED = "wechat_user_created"
+    WECHAT_USER_ENROLLED = "wechat_user_enrolled"
 
 
 class OfficialAccountFacts(Protocol):

@@ -55,6 +55,7 @@ def create_app(
     def healthz() -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
+    from fastreg.web.console.phone import router as phone_router
     from fastreg.web.console.routes import router as console_router
     from fastreg.web.openapi.routes import router as openapi_router
     from fastreg.web.sandbox.routes import router as sandbox_router
@@ -63,4 +64,5 @@ def create_app(
     if settings.is_sandbox:
         app.include_router(sandbox_router)
     app.include_router(console_router)
+    app.include_router(phone_router)
     return app
