@@ -9,15 +9,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import func, select
 from typer.testing import CliRunner, Result
 
-from fastreg.adapters.db.models import Component, OfficialAccount, Operator
+from fastreg.adapters import crypto
+from fastreg.adapters.db.migrate import alembic_config
+from fastreg.adapters.db.models import Component, Credential, OfficialAccount, Operator, WechatUser
 from fastreg.adapters.mail import start_mail
 from fastreg.cli import app, parse_duration
 from fastreg.platform import Platform, build_platform
 from fastreg.services import demo, fastregister
 from fastreg.settings import Settings
+
+HEAD = str(ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head())
 
 
 @pytest.fixture
@@ -43,7 +48,7 @@ def platform_for(cli: tuple[CliRunner, str], tmp_path: Path) -> Platform:
 
 def test_help_lists_every_command(cli: tuple[CliRunner, str]) -> None:
     output = invoke(cli, "--help").output
-    for command in ("serve", "db", "demo", "oa", "confirm", "mail", "clock"):
+    for command in ("serve", "db", "demo", "oa", "user", "confirm", "mail", "clock"):
         assert command in output
     assert "--workers" in invoke(cli, "serve", "--help").output
     assert "create" in invoke(cli, "oa", "--help").output
@@ -53,8 +58,8 @@ def test_help_lists_every_command(cli: tuple[CliRunner, str]) -> None:
 
 def test_db_upgrade_and_current(cli: tuple[CliRunner, str]) -> None:
     assert invoke(cli, "db", "current").stdout.strip() == "none"
-    assert "0001" in invoke(cli, "db", "upgrade").stdout
-    assert invoke(cli, "db", "current").stdout.strip() == "0001"
+    assert HEAD in invoke(cli, "db", "upgrade").stdout
+    assert invoke(cli, "db", "current").stdout.strip() == HEAD
 
 
 def test_commands_refuse_an_unmigrated_database(cli: tuple[CliRunner, str]) -> None:
@@ -229,6 +234,30 @@ def test_sandbox_commands_refuse_production_mode(cli: tuple[CliRunner, str]) -> 
     assert as_json(invoke(cli, "clock", env=production))["frozen"] is False
 
 
+def test_user_create_prints_a_one_time_enrolment_link(cli: tuple[CliRunner, str], tmp_path: Path) -> None:
+    invoke(cli, "db", "upgrade")
+    production = {"FASTREG_MODE": "production", "FASTREG_PUBLIC_URL": "https://fastreg.example.com"}
+    created = as_json(invoke(cli, "user", "create", "--wxid", "wxid_admin01", env=production))
+    assert created["wxid"] == "wxid_admin01"
+    prefix = "https://fastreg.example.com/m/enrol/"
+    assert created["enrolment_url"].startswith(prefix) and created["expires_at"]
+    token = created["enrolment_url"][len(prefix) :]
+    platform = platform_for(cli, tmp_path)
+    try:
+        with platform.uow(readonly=True) as uow:
+            user = uow.session.execute(select(WechatUser)).scalar_one()
+            assert user.wxid == "wxid_admin01" and user.password_hash is None
+            credential = uow.session.get(Credential, crypto.token_hash(token))
+            assert credential is not None and credential.subject == "wxid_admin01" and credential.used_at is None
+            assert uow.session.get(Credential, token) is None
+    finally:
+        platform.engine.dispose()
+    assert "exists" in invoke(cli, "user", "create", "--wxid", "wxid_admin01", code=1, env=production).output
+    assert "91015" in invoke(cli, "user", "create", "--wxid", "9 not a wxid", code=1, env=production).output
+    # The sandbox's phone page takes the wxid as declared: no WeChat users there.
+    assert "production" in invoke(cli, "user", "create", "--wxid", "wxid_other01", code=1).output
+
+
 def test_cli_on_postgresql(postgres_url: str) -> None:
     runner = CliRunner()
     created = runner.invoke(app, ["--db", postgres_url, "oa", "create", "--name", "甲", "--principal-name", "甲公司"])
@@ -236,4 +265,4 @@ def test_cli_on_postgresql(postgres_url: str) -> None:
     appid = json.loads(created.stdout)["appid"]
     shown = runner.invoke(app, ["--db", postgres_url, "oa", "show", appid])
     assert shown.exit_code == 0 and json.loads(shown.stdout)["principal"]["name"] == "甲公司"
-    assert runner.invoke(app, ["--db", postgres_url, "db", "current"]).stdout.strip() == "0001"
+    assert runner.invoke(app, ["--db", postgres_url, "db", "current"]).stdout.strip() == HEAD
