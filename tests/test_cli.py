@@ -253,6 +253,9 @@ def test_user_create_prints_a_one_time_enrolment_link(cli: tuple[CliRunner, str]
     finally:
         platform.engine.dispose()
     assert "exists" in invoke(cli, "user", "create", "--wxid", "wxid_admin01", code=1, env=production).output
+    renewed = as_json(invoke(cli, "user", "link", "--wxid", "wxid_admin01", env=production))
+    assert renewed["enrolment_url"].startswith(prefix) and renewed["enrolment_url"] != created["enrolment_url"]
+    assert "91016" in invoke(cli, "user", "link", "--wxid", "wxid_nobody01", code=1, env=production).output
     assert "91015" in invoke(cli, "user", "create", "--wxid", "9 not a wxid", code=1, env=production).output
     # The sandbox's phone page takes the wxid as declared: no WeChat users there.
     assert "production" in invoke(cli, "user", "create", "--wxid", "wxid_other01", code=1).output

@@ -272,6 +272,18 @@ def oa_show(ctx: typer.Context, appid: str) -> None:
 # ---------------------------------------------------------------- WeChat users (production)
 
 
+@contextmanager
+def production_platform(ctx: typer.Context) -> Iterator[Platform]:
+    with opened(ctx) as platform:
+        if platform.settings.is_sandbox:
+            fail("the sandbox's phone page takes the wxid as declared; WeChat users are for FASTREG_MODE=production")
+        yield platform
+
+
+def emit_enrolment(created: Any) -> None:
+    emit({"wxid": created.wxid, "enrolment_url": created.enrolment_url, "expires_at": created.expires_at})
+
+
 @user_app.command("create")
 def user_create(
     ctx: typer.Context,
@@ -280,14 +292,24 @@ def user_create(
     """Create a WeChat user and print the one-time link through which the person sets a password on the phone."""
     from fastreg.services import wechat_users
 
-    with opened(ctx) as platform:
-        if platform.settings.is_sandbox:
-            fail("the sandbox's phone page takes the wxid as declared; WeChat users are for FASTREG_MODE=production")
+    with production_platform(ctx) as platform:
         try:
-            created = run(lambda: wechat_users.create(platform, wxid))
+            emit_enrolment(run(lambda: wechat_users.create(platform, wxid)))
         except wechat_users.WechatUserExists as exc:
-            fail(str(exc))
-        emit({"wxid": created.wxid, "enrolment_url": created.enrolment_url, "expires_at": created.expires_at})
+            fail(f"{exc}; `fastreg user link --wxid {exc.wxid}` prints a new enrolment link")
+
+
+@user_app.command("link")
+def user_link(
+    ctx: typer.Context,
+    wxid: Annotated[str, typer.Option(help="The WeChat user's wxid.")],
+) -> None:
+    """Print a new enrolment link for an existing WeChat user (a forgotten password); older unused links stop
+    working, and setting the new password ends the user's phone sessions."""
+    from fastreg.services import wechat_users
+
+    with production_platform(ctx) as platform:
+        emit_enrolment(run(lambda: wechat_users.new_enrolment_link(platform, wxid)))
 
 
 # ---------------------------------------------------------------- confirmations, mail

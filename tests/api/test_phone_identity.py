@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from fastreg.adapters import crypto
 from fastreg.adapters.db.models import Credential, WechatUser
-from fastreg.services import confirmations
+from fastreg.services import confirmations, wechat_users
 from fastreg.testing import LiveServer
 from tests.production import (
     PASSWORD,
@@ -103,6 +103,22 @@ def test_enrolment_link_expires_with_the_clock(production: Production) -> None:
     with production.platform.uow(readonly=True) as uow:
         user = uow.session.execute(select(WechatUser).where(WechatUser.wxid == wxid)).scalar_one()
         assert user.password_hash is None and user.enrolled_at is None
+
+
+def test_a_new_enrolment_link_replaces_the_password_and_ends_old_sessions(production: Production) -> None:
+    wxid, old_phone = enrolled_user(production)
+    assert old_phone.get("/m").status_code == 200
+    first = wechat_users.new_enrolment_link(production.platform, wxid).enrolment_url
+    second = wechat_users.new_enrolment_link(production.platform, wxid).enrolment_url
+    with production.client() as phone:
+        assert phone.get(first).status_code == 400  # replaced by the second
+        assert log_in(phone, wxid).status_code == 303  # the password in place works until a new one is set
+    with production.client() as phone:
+        assert enrol(phone, second, "Renewed2026pw").status_code == 303
+    assert old_phone.get("/m").headers["location"] == "/m/login"  # the old sessions ended
+    with production.client() as phone:
+        assert log_in(phone, wxid).status_code == 400
+        assert log_in(phone, wxid, "Renewed2026pw").status_code == 303
 
 
 def test_unknown_enrolment_link_and_login_before_enrolment(production: Production) -> None:

@@ -8,11 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from fastreg.adapters import crypto
-from fastreg.adapters.db.models import WechatUser
+from fastreg.adapters.db.models import WebSession, WechatUser
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import AuditKind
 from fastreg.domain.rules import validate_password, validate_wxid
@@ -54,6 +54,22 @@ def create(platform: Platform, wxid: str, *, actor: str = "cli") -> NewWechatUse
     return NewWechatUser(value, platform.url(ENROL_PATH + raw), now + timedelta(seconds=ttl))
 
 
+def new_enrolment_link(platform: Platform, wxid: str, *, actor: str = "cli") -> NewWechatUser:
+    """A fresh enrolment link for an existing WeChat user (a forgotten password): the older unused links stop
+    working; the password in place keeps working until the person sets a new one through this link."""
+    value = wxid.strip()
+    ttl = platform.settings.enrolment_ttl_seconds
+    with platform.uow() as uow:
+        session, now = uow.session, uow.clock.now()
+        if session.execute(select(WechatUser.id).where(WechatUser.wxid == value)).first() is None:
+            raise DomainError(Err.NOT_FOUND)
+        credentials.revoke_unused(session, now, CredentialKind.ENROLMENT, value)
+        raw = credentials.issue(session, now, CredentialKind.ENROLMENT, value, ttl)
+        audit.record(session, now, AuditKind.WECHAT_USER_CREATED, actor, wxid=value, renewed=True)
+        uow.commit()
+    return NewWechatUser(value, platform.url(ENROL_PATH + raw), now + timedelta(seconds=ttl))
+
+
 def _usable(found: credentials.Found) -> credentials.Found:
     if found.status is Lookup.EXPIRED:
         raise DomainError(Err.ACTIVATION_EXPIRED)
@@ -83,6 +99,8 @@ def enrol(platform: Platform, token: str, password: str, confirmation: str) -> s
         wxid = found.credential.subject
         user = session.execute(select(WechatUser).where(WechatUser.wxid == wxid)).scalar_one()
         user.password_hash, user.enrolled_at = password_hash, now
+        # A new password ends the sessions opened with the old one.
+        session.execute(delete(WebSession).where(WebSession.kind == sessions.PHONE, WebSession.account_id == user.id))
         audit.record(session, now, AuditKind.WECHAT_USER_ENROLLED, wxid)
         new = sessions.open_session(platform, session, now, sessions.PHONE, user.id)
         uow.commit()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
@@ -229,7 +230,7 @@ async def phone_logout(request: Request, holder: Holder = HolderDep) -> Response
     if holder.session is not None and not sessions.csrf_valid(holder.csrf, form.get("csrf_token")):
         return csrf_refusal(request)
     await run_in_threadpool(sessions.logout, get_platform(request), request.cookies.get(PHONE_COOKIE))
-    response = redirect("/m/login?" + "next=" + safe_next(form.get("next"), "/m"))
+    response = redirect("/m/login?" + urlencode({"next": safe_next(form.get("next"), "/m")}))
     response.delete_cookie(PHONE_COOKIE, path=PHONE_COOKIE_PATH)
     return response
 
