@@ -153,13 +153,17 @@ def open_consent_page(client: httpx.Client, found: Accounts) -> str:
     return scan_url_from_page(page.text)
 
 
-def open_fastregister_page(client: httpx.Client, found: Accounts) -> str:
-    params = {
+def fastregister_params(found: Accounts) -> dict[str, str]:
+    """The fastregisterauth query of the component for the OA."""
+    return {
         "appid": found.oa_appid,
         "component_appid": found.component_appid,
         "copy_wx_verify": "1",
         "redirect_uri": found.redirect_uri,
     }
-    page = client.get("/cgi-bin/fastregisterauth", params=params)
+
+
+def open_fastregister_page(client: httpx.Client, found: Accounts) -> str:
+    page = client.get("/cgi-bin/fastregisterauth", params=fastregister_params(found))
     assert page.status_code == 200
     return scan_url_from_page(page.text)

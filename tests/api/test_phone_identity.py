@@ -24,6 +24,7 @@ from tests.production import (
     csrf_of,
     enrol,
     enrolled_user,
+    fastregister_params,
     log_in,
     new_wxid,
     open_consent_page,
@@ -250,14 +251,7 @@ def test_cookies_are_secure_when_the_public_url_is_https(https_production: Produ
         done = enrol(phone, link.replace("https://fastreg.example.com", https_production.live.base_url))
         assert done.status_code == 303
         assert "secure" in done.headers["set-cookie"].lower()
-        page = phone.get(
-            "/cgi-bin/fastregisterauth",
-            params={
-                "appid": found.oa_appid,
-                "component_appid": found.component_appid,
-                "redirect_uri": found.redirect_uri,
-            },
-        )
+        page = phone.get("/cgi-bin/fastregisterauth", params=fastregister_params(found))
         opener_cookie = page.headers["set-cookie"].lower()
         assert opener_cookie.startswith("fastreg_scan_opener=") and "secure" in opener_cookie
         assert "httponly" in opener_cookie

@@ -23,6 +23,7 @@ from tests.production import (
     consent_page_params,
     create_user,
     enrolled_user,
+    fastregister_params,
     new_wxid,
     production_server,
 )
@@ -147,12 +148,7 @@ def test_a_logged_in_admin_is_asked_nothing_more_and_can_switch_user(production:
     admin, _ = enrolled_user(production)
     found = accounts_for(production, admin)
     desktop = contexts(phone=False)
-    desktop.goto(
-        "/cgi-bin/fastregisterauth?"
-        + urlencode(
-            {"appid": found.oa_appid, "component_appid": found.component_appid, "redirect_uri": found.redirect_uri}
-        )
-    )
+    desktop.goto("/cgi-bin/fastregisterauth?" + urlencode(fastregister_params(found)))
     url = desktop.get_attribute("#scan-qr", "data-confirmation-url")
     assert url
     phone = contexts()
