@@ -13,8 +13,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import func, select
 from typer.testing import CliRunner, Result
 
+from fastreg.adapters import crypto
 from fastreg.adapters.db.migrate import alembic_config
-from fastreg.adapters.db.models import Component, OfficialAccount, Operator
+from fastreg.adapters.db.models import Component, Credential, OfficialAccount, Operator, WechatUser
 from fastreg.adapters.mail import start_mail
 from fastreg.cli import app, parse_duration
 from fastreg.platform import Platform, build_platform
@@ -48,7 +49,7 @@ def platform_for(cli: tuple[CliRunner, str], tmp_path: Path) -> Platform:
 
 def test_help_lists_every_command(cli: tuple[CliRunner, str]) -> None:
     output = invoke(cli, "--help").output
-    for command in ("serve", "db", "demo", "oa", "confirm", "mail", "clock"):
+    for command in ("serve", "db", "demo", "oa", "user", "confirm", "mail", "clock"):
         assert command in output
     assert "--workers" in invoke(cli, "serve", "--help").output
     assert "create" in invoke(cli, "oa", "--help").output
@@ -243,6 +244,33 @@ def test_sandbox_commands_refuse_production_mode(cli: tuple[CliRunner, str]) -> 
     )
     assert "sandbox" in invoke(cli, "confirm", "--wxid", "w", "abc", code=1, env=production).output
     assert as_json(invoke(cli, "clock", env=production))["frozen"] is False
+
+
+def test_user_create_prints_a_one_time_enrolment_link(cli: tuple[CliRunner, str], tmp_path: Path) -> None:
+    invoke(cli, "db", "upgrade")
+    production = {"FASTREG_MODE": "production", "FASTREG_PUBLIC_URL": "https://fastreg.example.com"}
+    created = as_json(invoke(cli, "user", "create", "--wxid", "wxid_admin01", env=production))
+    assert created["wxid"] == "wxid_admin01"
+    prefix = "https://fastreg.example.com/m/enrol/"
+    assert created["enrolment_url"].startswith(prefix) and created["expires_at"]
+    token = created["enrolment_url"][len(prefix) :]
+    platform = platform_for(cli, tmp_path)
+    try:
+        with platform.uow(readonly=True) as uow:
+            user = uow.session.execute(select(WechatUser)).scalar_one()
+            assert user.wxid == "wxid_admin01" and user.password_hash is None
+            credential = uow.session.get(Credential, crypto.token_hash(token))
+            assert credential is not None and credential.subject == "wxid_admin01" and credential.used_at is None
+            assert uow.session.get(Credential, token) is None
+    finally:
+        platform.engine.dispose()
+    assert "exists" in invoke(cli, "user", "create", "--wxid", "wxid_admin01", code=1, env=production).output
+    renewed = as_json(invoke(cli, "user", "link", "--wxid", "wxid_admin01", env=production))
+    assert renewed["enrolment_url"].startswith(prefix) and renewed["enrolment_url"] != created["enrolment_url"]
+    assert "91016" in invoke(cli, "user", "link", "--wxid", "wxid_nobody01", code=1, env=production).output
+    assert "91015" in invoke(cli, "user", "create", "--wxid", "9 not a wxid", code=1, env=production).output
+    # The sandbox's phone page takes the wxid as declared: no WeChat users there.
+    assert "production" in invoke(cli, "user", "create", "--wxid", "wxid_other01", code=1).output
 
 
 def test_cli_on_postgresql(postgres_url: str) -> None:

@@ -35,9 +35,13 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True)
 oa_app = typer.Typer(help="Official Accounts in the sandbox.", no_args_is_help=True)
+user_app = typer.Typer(
+    help="WeChat users who answer confirmations on the phone page (production).", no_args_is_help=True
+)
 clock_app = typer.Typer(help="The sandbox clock (shown without a subcommand).", invoke_without_command=True)
 app.add_typer(db_app, name="db")
 app.add_typer(oa_app, name="oa")
+app.add_typer(user_app, name="user")
 app.add_typer(clock_app, name="clock")
 
 DbOption = Annotated[
@@ -269,6 +273,49 @@ def oa_show(ctx: typer.Context, appid: str) -> None:
 
     with opened(ctx) as platform:
         emit(run(lambda: official_account_overview(platform, appid)))
+
+
+# ---------------------------------------------------------------- WeChat users (production)
+
+
+@contextmanager
+def production_platform(ctx: typer.Context) -> Iterator[Platform]:
+    with opened(ctx) as platform:
+        if platform.settings.is_sandbox:
+            fail("the sandbox's phone page takes the wxid as declared; WeChat users are for FASTREG_MODE=production")
+        yield platform
+
+
+def emit_enrolment(created: Any) -> None:
+    emit({"wxid": created.wxid, "enrolment_url": created.enrolment_url, "expires_at": created.expires_at})
+
+
+@user_app.command("create")
+def user_create(
+    ctx: typer.Context,
+    wxid: Annotated[str, typer.Option(help="The person's WeChat id (the wxid confirmations wait for).")],
+) -> None:
+    """Create a WeChat user and print the one-time link through which the person sets a password on the phone."""
+    from fastreg.services import wechat_users
+
+    with production_platform(ctx) as platform:
+        try:
+            emit_enrolment(run(lambda: wechat_users.create(platform, wxid)))
+        except wechat_users.WechatUserExists as exc:
+            fail(f"{exc}; `fastreg user link --wxid {exc.wxid}` prints a new enrolment link")
+
+
+@user_app.command("link")
+def user_link(
+    ctx: typer.Context,
+    wxid: Annotated[str, typer.Option(help="The WeChat user's wxid.")],
+) -> None:
+    """Print a new enrolment link for an existing WeChat user (a forgotten password); older unused links stop
+    working, and setting the new password ends the user's phone sessions."""
+    from fastreg.services import wechat_users
+
+    with production_platform(ctx) as platform:
+        emit_enrolment(run(lambda: wechat_users.new_enrolment_link(platform, wxid)))
 
 
 # ---------------------------------------------------------------- confirmations, mail

@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     pre_auth_code_ttl_seconds: int = 1800
     authorization_code_ttl_seconds: int = 600  # WeChat: auth_code=…&expires_in=600
     activation_ttl_seconds: int = 48 * 3600
+    enrolment_ttl_seconds: int = 72 * 3600  # a WeChat user's one-time enrolment link (production)
     pending_ttl_seconds: int = 7 * 24 * 3600
     activation_resend_interval_seconds: int = 60
     verify_ticket_interval_seconds: int = 600

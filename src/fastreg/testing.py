@@ -58,15 +58,20 @@ class _ThreadedServer(uvicorn.Server):
         pass
 
 
-def run_live_server(settings: Settings, *, port: int | None = None) -> tuple[LiveServer, Any]:
-    """Migrate the database, start fastreg in a background thread; returns the server and a stopper."""
+def run_live_server(
+    settings: Settings, *, port: int | None = None, clock: Any = None, public_url: str | None = None
+) -> tuple[LiveServer, Any]:
+    """Migrate the database, start fastreg in a background thread; returns the server and a stopper.
+    ``clock`` (a ``fastreg.domain.clock.Clock``) replaces the server's clock, e.g. a ``FixedClock`` the test
+    moves (production mode has no settable clock of its own); ``public_url`` is the address the server
+    believes it is reached at (default its own ``http://127.0.0.1:PORT``, e.g. an https one behind a proxy)."""
     from fastreg.adapters.db.migrate import upgrade
     from fastreg.web.app import create_app
 
     port = port or free_port()
-    settings = settings.model_copy(update={"public_url": f"http://127.0.0.1:{port}"})
+    settings = settings.model_copy(update={"public_url": public_url or f"http://127.0.0.1:{port}"})
     upgrade(settings.database_url)
-    app = create_app(settings)
+    app = create_app(settings, clock=clock)
     server = _ThreadedServer(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -8,6 +8,7 @@ import os
 import shutil
 from urllib.parse import urlparse
 
+import httpx
 import pytest
 
 from tests.api.world import REDIRECT_URI, World, decode_qr, qr_image, query_param
@@ -38,6 +39,22 @@ def test_fastregisterauth_page_qr_and_ticket_redirect(world: World) -> None:
     assert status["status"] == "confirmed" and status["redirect_url"] == answer["redirect_url"]
     assert status["redirect_url"].startswith(REDIRECT_URI + "?ticket=")
     assert query_param(status["redirect_url"], "ticket")
+
+
+def test_scanstatus_withholds_the_redirect_from_other_browsers(world: World) -> None:
+    """Only the browser that opened the page (its opener cookie) learns the redirect and its live ticket."""
+    component = world.component()
+    oa = world.oa()
+    _, url = qr_image(world.auth_page(component, oa))  # opened by world.api, which keeps its cookie
+    world.sandbox.scan(url, oa.admin_wxid, "confirm")
+    params = {"id": urlparse(url).path.rsplit("/", 1)[1]}
+    with httpx.Client(base_url=world.live.base_url) as other:
+        seen = other.get("/cgi-bin/scanstatus", params=params)
+    assert seen.json() == {"errcode": 0, "errmsg": "ok", "status": "confirmed", "redirect_url": None}
+    assert "ticket" not in seen.text and seen.headers["cache-control"] == "no-store"
+    own = world.api.get("/cgi-bin/scanstatus", params=params)
+    assert own.json()["redirect_url"].startswith(REDIRECT_URI + "?ticket=")
+    assert own.headers["cache-control"] == "no-store"
 
 
 def test_fastregisterauth_appends_ticket_with_ampersand_when_uri_has_a_query(world: World) -> None:
@@ -178,4 +195,7 @@ def test_browser_page_polls_and_follows_the_redirect(world: World) -> None:
         world.sandbox.scan(url, oa.admin_wxid, "confirm")
         page.wait_for_url("**/healthz?from=fastregisterauth&ticket=*", timeout=15000)
         assert query_param(page.url, "ticket")
+        # Another client polling the same confirmation learns only that it was confirmed.
+        status = world.get("/cgi-bin/scanstatus", id=urlparse(url).path.rsplit("/", 1)[1])
+        assert status["status"] == "confirmed" and status["redirect_url"] is None
         browser.close()

@@ -137,6 +137,8 @@ class AuditKind(StrEnum):
     COMPONENT_AUTHORIZED = "component_authorized"
     VERIFICATION_SUBMITTED = "verification_submitted"
     VERIFICATION_REVIEWED = "verification_reviewed"
+    WECHAT_USER_CREATED = "wechat_user_created"
+    WECHAT_USER_ENROLLED = "wechat_user_enrolled"
 
 
 class OfficialAccountFacts(Protocol):

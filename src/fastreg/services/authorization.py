@@ -185,8 +185,11 @@ def open_consent(
     redirect_uri: str,
     auth_type: int,
     biz_appid: str,
+    *,
+    opener: str | None = None,
 ) -> ConsentRequest:
-    """The consent page for one account (``biz_appid``): a confirmation only that account's admin may answer."""
+    """The consent page for one account (``biz_appid``): a confirmation only that account's admin may answer
+    (``opener``: the nonce of the browser showing it)."""
     from fastreg.services import confirmations
 
     with platform.uow() as uow:
@@ -212,6 +215,7 @@ def open_consent(
                 "redirect_uri": redirect_uri,
                 "pre_auth_code_hash": crypto.token_hash(pre_auth_code),
                 "func_info": list(component.permission_sets or []),
+                **confirmations.opener_entry(opener),
             },
         )
         result = ConsentRequest(

@@ -166,6 +166,21 @@ def view(session: Session, platform: Platform, confirmation: Confirmation, now: 
     )
 
 
+# The browser that opened a QR page (fastregisterauth, componentloginpage) holds a random nonce in a cookie;
+# the confirmation keeps its hash, and only that browser's poll learns the redirect (with its ticket or code).
+OPENER = "opener_hash"
+
+
+def opener_entry(opener: str | None) -> dict[str, str]:
+    """The payload entry binding a page's confirmation to the nonce of the browser that opened it."""
+    return {OPENER: crypto.token_hash(opener)} if opener else {}
+
+
+def opened_by(confirmation: ConfirmationView, opener: str | None) -> bool:
+    stored = confirmation.payload.get(OPENER)
+    return bool(stored and opener) and crypto.secrets_equal(str(stored), crypto.token_hash(str(opener)))
+
+
 def _get(session: Session, confirmation_id: str) -> Confirmation:
     confirmation = session.get(Confirmation, confirmation_id)
     if confirmation is None:

@@ -26,6 +26,7 @@ class CredentialKind(StrEnum):
     AUTH_CODE = "auth_code"  # subject = authorizer appid, component_id set
     TICKET = "fastregister_ticket"  # subject = OA appid, component_id set, data: copy_wx_verify, confirmation
     ACTIVATION = "activation"  # subject = registration id
+    ENROLMENT = "wechat_enrolment"  # subject = the WeChat user's wxid (production phone logins)
 
 
 class Lookup(StrEnum):

@@ -55,10 +55,16 @@ def component_facts(component: ComponentRow, redirect_uri: str | None = None) ->
 
 
 def open_auth_page(
-    platform: Platform, oa_appid: str, component_appid: str, copy_wx_verify: bool, redirect_uri: str
+    platform: Platform,
+    oa_appid: str,
+    component_appid: str,
+    copy_wx_verify: bool,
+    redirect_uri: str,
+    *,
+    opener: str | None = None,
 ) -> ConfirmationView:
     """Validate the fastregisterauth request (40013, 61028, 61029, 61060) and create the OA admin's
-    confirmation that the page shows as a QR code."""
+    confirmation that the page shows as a QR code (``opener``: the nonce of the browser showing it)."""
     with platform.uow() as uow:
         session, now = uow.session, uow.clock.now()
         oa = find_official_account(session, oa_appid)
@@ -83,6 +89,7 @@ def open_auth_page(
                 "component_name": component.name,
                 "copy_wx_verify": copy_wx_verify,
                 "redirect_uri": redirect_uri,
+                **confirmations.opener_entry(opener),
             },
         )
         result = confirmations.view(session, platform, confirmation, now)

@@ -1,6 +1,7 @@
-"""Console sessions: logins of OA operators and MP owners (argon2), sessions kept in the database and
-referenced by a signed cookie, a CSRF token per session, and the login lockout (5 failures in 15 minutes
-lock that email for 15 minutes), counted in the database so every worker agrees."""
+"""Console sessions: logins of OA operators, MP owners and (production) the WeChat users of the phone page
+(argon2), sessions kept in the database and referenced by a signed cookie, a CSRF token per session, and the
+login lockout (5 failures in 15 minutes lock that email or wxid for 15 minutes), counted in the database so
+every worker agrees."""
 
 from __future__ import annotations
 
@@ -20,15 +21,17 @@ from fastreg.adapters.db.models import (
     Operator,
     Registration,
     WebSession,
+    WechatUser,
 )
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import AuditKind, RegistrationStatus
-from fastreg.domain.rules import normalize_email
+from fastreg.domain.rules import WXID, normalize_email
 from fastreg.platform import Platform
 from fastreg.services import audit
 
 OPERATOR = "operator"
 MP = "mp"
+PHONE = "phone"  # a WeChat user on the phone page (production); the login name is the wxid
 SESSION_TTL = timedelta(hours=12)
 
 
@@ -94,9 +97,12 @@ def _recent_failures(platform: Platform, session: Session, scope: str, email: st
 
 
 def login(platform: Platform, scope: str, email: str, password: str) -> NewSession:
-    """Check the email and password of an operator (``scope="operator"``) or an MP owner (``"mp"``)
-    and open a session. Raises LOGIN_LOCKED, LOGIN_FAILED or (MP before activation) NOT_ACTIVATED."""
-    address = normalize_email(email)
+    """Check the email and password of an operator (``scope="operator"``) or an MP owner (``"mp"``), or the
+    wxid and password of a WeChat user (``"phone"``), and open a session. Raises LOGIN_LOCKED, LOGIN_FAILED
+    or (MP before activation) NOT_ACTIVATED."""
+    address = email.strip() if scope == PHONE else normalize_email(email)
+    if scope == PHONE and not WXID.match(address):
+        raise DomainError(Err.LOGIN_FAILED, field="password")  # no such user can exist: nothing to count
     settings = platform.settings
     window = timedelta(seconds=settings.login_window_seconds)
     with platform.uow() as uow:
@@ -130,6 +136,10 @@ def login(platform: Platform, scope: str, email: str, password: str) -> NewSessi
                     oa_appid = session.execute(
                         select(OfficialAccount.appid).where(OfficialAccount.id == pending.oa_id)
                     ).scalar_one()
+        elif scope == PHONE:
+            user = session.execute(select(WechatUser).where(WechatUser.wxid == address)).scalar_one_or_none()
+            if user is not None:
+                account_id, password_hash = user.id, user.password_hash
         else:
             raise ValueError(scope)
         if not crypto.verify_password(password_hash or _dummy_hash(), password) or account_id is None:
@@ -142,19 +152,25 @@ def login(platform: Platform, scope: str, email: str, password: str) -> NewSessi
         if not active:
             # Only someone who knows the password learns how far the registration is.
             raise DomainError(Err.NOT_ACTIVATED, field="email", stage="incomplete" if activated else "inactive")
-        raw, csrf = crypto.new_token(), crypto.new_token()
-        session.execute(delete(WebSession).where(WebSession.expires_at <= now))
-        session.add(
-            WebSession(
-                id_hash=crypto.token_hash(raw),
-                kind=scope,
-                account_id=account_id,
-                csrf_token=csrf,
-                created_at=now,
-                expires_at=now + SESSION_TTL,
-            )
-        )
+        new = open_session(platform, session, now, scope, account_id)
         uow.commit()
+    return new
+
+
+def open_session(platform: Platform, session: Session, now: datetime, scope: str, account_id: int) -> NewSession:
+    """A new session of ``account_id`` in the caller's transaction (after a login, or an enrolment)."""
+    raw, csrf = crypto.new_token(), crypto.new_token()
+    session.execute(delete(WebSession).where(WebSession.expires_at <= now))
+    session.add(
+        WebSession(
+            id_hash=crypto.token_hash(raw),
+            kind=scope,
+            account_id=account_id,
+            csrf_token=csrf,
+            created_at=now,
+            expires_at=now + SESSION_TTL,
+        )
+    )
     return NewSession(cookie=sign(platform, raw, "session"), csrf_token=csrf)
 
 

@@ -57,6 +57,7 @@ def create_app(
 
     from starlette.exceptions import HTTPException
 
+    from fastreg.web.console.phone import router as phone_router
     from fastreg.web.console.routes import router as console_router
     from fastreg.web.openapi.errors import unrouted
     from fastreg.web.openapi.routes import router as openapi_router
@@ -67,4 +68,5 @@ def create_app(
     if settings.is_sandbox:
         app.include_router(sandbox_router)
     app.include_router(console_router)
+    app.include_router(phone_router)
     return app

@@ -26,6 +26,11 @@ def get_platform(request: Request) -> Platform:
     return platform
 
 
+def secure_cookies(platform: Platform) -> bool:
+    """Cookies get ``Secure`` whenever the public URL is https (always in production behind TLS)."""
+    return platform.settings.public_url.lower().startswith("https://")
+
+
 class WriteGroups:
     """Group commit for the short write use cases of async routes (``account/fastregister``) on SQLite.
 

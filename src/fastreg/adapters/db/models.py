@@ -288,11 +288,24 @@ class WebSession(Base):
 
     __tablename__ = "web_sessions"
     id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(8))  # "operator" | "mp"
+    kind: Mapped[str] = mapped_column(String(8))  # "operator" | "mp" | "phone"
     account_id: Mapped[int] = mapped_column(Integer)
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+
+
+class WechatUser(Base):
+    """A WeChat user of production mode: the person behind a wxid, who logs in on the phone page to answer the
+    confirmations waiting for that wxid. Created by an operator (``fastreg user create``) without a password;
+    the person sets it through a one-time enrolment link."""
+
+    __tablename__ = "wechat_users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    wxid: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    enrolled_at: Mapped[datetime | None]
 
 
 class LoginFailure(Base):

@@ -679,45 +679,7 @@ def activate(request: Request, token: str) -> Response:
     return render(request, "activated.html", {"ok": True})
 
 
-# ---------------------------------------------------------------- phone confirmation pages
-
-
-def _phone_context(request: Request, view: confirmations.ConfirmationView, wxid: str) -> dict[str, Any]:
-    return {"c": view, "wxid": wxid, "payload": view.payload}
-
-
-@router.get("/m/confirm/{confirmation_id}")
-def phone_page(request: Request, confirmation_id: str) -> Response:
-    platform = get_platform(request)
-    try:
-        view = confirmations.describe(platform, confirmation_id)
-    except DomainError as error:
-        return render(request, "phone/message.html", {"message": err_text(request, error)}, status=404)
-    wxid = request.query_params.get("wxid", "").strip()
-    return render(request, "phone/confirm.html", _phone_context(request, view, wxid))
-
-
-@router.post("/m/confirm/{confirmation_id}")
-async def phone_answer(request: Request, confirmation_id: str) -> Response:
-    platform = get_platform(request)
-    form = await form_of(request)
-    if not anon_csrf_ok(request, form):
-        return csrf_refusal(request)
-    wxid = form.get("wxid", "").strip()
-    action = form.get("action", "")
-    try:
-        view = confirmations.describe(platform, confirmation_id)
-    except DomainError as error:
-        return render(request, "phone/message.html", {"message": err_text(request, error)}, status=404)
-    try:
-        result = confirmations.answer(platform, confirmation_id, wxid, action)
-    except DomainError as error:
-        status = {Err.NOT_ALLOWED: 403, Err.CONFIRMATION_CLOSED: 409, Err.NOT_FOUND: 404}.get(error.err, 400)
-        context = _phone_context(request, confirmations.describe(platform, confirmation_id), wxid)
-        context["error"] = err_text(request, error)
-        return render(request, "phone/confirm.html", context, status=status)
-    view = confirmations.describe(platform, confirmation_id)
-    return render(request, "phone/done.html", {"c": view, "result": result, "wxid": wxid})
+# The phone confirmation pages are in phone.py.
 
 
 # ---------------------------------------------------------------- MP console

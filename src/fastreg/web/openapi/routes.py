@@ -6,6 +6,7 @@ access token is checked before the body; every refusal is HTTP 200 ``{"errcode",
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -16,6 +17,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
+from fastreg.adapters import crypto
 from fastreg.adapters.qr import qr_data_uri
 from fastreg.domain.errors import DomainError, Err, ErrorSpec
 from fastreg.domain.model import LINK_STATUS_CODES, ConfirmationKind, LinkedVia, LinkStatus
@@ -23,7 +25,7 @@ from fastreg.platform import Platform
 from fastreg.services import authorization, basic_info, confirmations, fastregister, links, tokens, verification
 from fastreg.services.credentials import CredentialKind
 from fastreg.services.tokens import ACCOUNT_TOKEN_KINDS, Caller
-from fastreg.web.deps import get_platform, write_groups
+from fastreg.web.deps import get_platform, secure_cookies, write_groups
 from fastreg.web.openapi import models as m
 from fastreg.web.openapi.errors import (
     BODY_TOO_LARGE,
@@ -34,6 +36,7 @@ from fastreg.web.openapi.errors import (
     ok,
     parse_json,
     read_body,
+    wechat_error,
 )
 
 router = APIRouter(route_class=WeChatRoute, tags=["Open Platform API (WeChat-compatible)"])
@@ -315,9 +318,22 @@ def _error_page(request: Request, title: str, error: DomainError) -> HTMLRespons
     )
 
 
+# The nonce of the browser that opens a QR page: only its poll of scanstatus learns the redirect.
+OPENER_COOKIE = "fastreg_scan_opener"
+
+
+def _opener(request: Request) -> tuple[str, bool]:
+    """(this browser's opener nonce, whether the cookie must be set because it is new)."""
+    nonce = request.cookies.get(OPENER_COOKIE, "")
+    if 20 <= len(nonce) <= 64:
+        return nonce, False
+    return crypto.new_token(), True
+
+
 def _scan_page(
     request: Request,
     *,
+    opener: tuple[str, bool],
     title: str,
     facts: list[tuple[str, str]],
     rules: list[str],
@@ -344,6 +360,16 @@ def _scan_page(
         },
     )
     response.headers["Cache-Control"] = "no-store"
+    nonce, new = opener
+    if new:
+        response.set_cookie(
+            OPENER_COOKIE,
+            nonce,
+            path="/cgi-bin/",
+            httponly=True,
+            samesite="lax",
+            secure=secure_cookies(get_platform(request)),
+        )
     return response
 
 
@@ -384,8 +410,15 @@ async def componentloginpage(
                 "choose_account.html",
                 {"component_name": component, "hidden": hidden, "action": "/cgi-bin/componentloginpage"},
             )
+        opener = _opener(request)
         consent = await run_in_threadpool(
-            authorization.open_consent, platform, component_appid, pre_auth_code, redirect_uri, kind, biz_appid
+            functools.partial(authorization.open_consent, opener=opener[0]),
+            platform,
+            component_appid,
+            pre_auth_code,
+            redirect_uri,
+            kind,
+            biz_appid,
         )
     except DomainError as error:
         return _error_page(request, title, error)
@@ -395,6 +428,7 @@ async def componentloginpage(
         facts=[("帐号", f"{consent.account_name}（{consent.account_appid}）"), ("第三方平台", consent.component_name)],
         rules=[],
         admin_label="该帐号的管理员",
+        opener=opener,
         confirmation_id=consent.confirmation_id,
         confirmation_url=consent.confirmation_url,
         expires_at=consent.expires_at,
@@ -429,9 +463,15 @@ async def fastregisterauth(
 ) -> HTMLResponse:
     platform = get_platform(request)
     reuse = copy_wx_verify.strip().lower() in ("1", "true")
+    opener = _opener(request)
     try:
         view = await run_in_threadpool(
-            fastregister.open_auth_page, platform, appid, component_appid, reuse, redirect_uri
+            functools.partial(fastregister.open_auth_page, opener=opener[0]),
+            platform,
+            appid,
+            component_appid,
+            reuse,
+            redirect_uri,
         )
     except DomainError as error:
         return _error_page(request, "复用公众号资质快速注册小程序", error)
@@ -454,6 +494,7 @@ async def fastregisterauth(
         ],
         rules=rules,
         admin_label="公众号管理员",
+        opener=opener,
         confirmation_id=view.id,
         confirmation_url=view.url,
         expires_at=view.expires_at,
@@ -468,18 +509,32 @@ _PAGE_KINDS = {ConfirmationKind.COMPONENT_AUTH.value, ConfirmationKind.FASTREGIS
     response_model=m.ScanStatusAnswer | m.WeChatError,
     responses=_responses(m.ScanStatusAnswer),
     summary="What the two pages poll: the state of their QR confirmation",
-    description=errcode_table([Err.INVALID_PARAMETER, *SYSTEM], "`id` is the page's confirmation id."),
+    description=errcode_table(
+        [Err.INVALID_PARAMETER, *SYSTEM],
+        "`id` is the page's confirmation id. `redirect_url` (with its ticket or code) is given only to the "
+        "browser that opened the page (its `fastreg_scan_opener` cookie); anyone else learns the status alone.",
+    ),
 )
 async def scanstatus(request: Request, id: str = Query("")) -> WeChatJSONResponse:
-    platform = get_platform(request)
+    view = await run_in_threadpool(_page_confirmation, get_platform(request), id)
+    if view is None:
+        response = wechat_error(Err.INVALID_PARAMETER.errcode, Err.INVALID_PARAMETER.value.errmsg)
+    else:
+        redirect_url = None
+        if view.status == "confirmed" and confirmations.opened_by(view, request.cookies.get(OPENER_COOKIE)):
+            redirect_url = (view.result or {}).get("redirect_url")
+        response = ok({"status": view.status, "redirect_url": redirect_url})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _page_confirmation(platform: Platform, confirmation_id: str) -> confirmations.ConfirmationView | None:
+    """The confirmation of a fastregisterauth or componentloginpage page, or None."""
     try:
-        view = await run_in_threadpool(confirmations.describe, platform, id)
+        view = confirmations.describe(platform, confirmation_id)
     except DomainError:
-        raise DomainError(Err.INVALID_PARAMETER) from None
-    if view.kind not in _PAGE_KINDS:
-        raise DomainError(Err.INVALID_PARAMETER)
-    redirect_url = (view.result or {}).get("redirect_url") if view.status == "confirmed" else None
-    return ok({"status": view.status, "redirect_url": redirect_url})
+        return None
+    return view if view.kind in _PAGE_KINDS else None
 
 
 # ---------------------------------------------------------------- fast registration
