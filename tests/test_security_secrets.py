@@ -22,7 +22,9 @@ PASSWORD = "Operator2026"
 
 
 def random_bits(secret: str) -> int:
-    """Bits of the secret's encoding: hex digits carry 4 bits each, URL-safe base64 characters 6."""
+    """Bits of the secret's encoding: hex digits carry 4 bits each, URL-safe base64 characters 6. WeChat's
+    refresh tokens start with the constant ``refreshtoken@@@``, which carries none."""
+    secret = secret.removeprefix("refreshtoken@@@")
     if re.fullmatch(r"[0-9a-f]+", secret):
         return 4 * len(secret)
     assert re.fullmatch(r"[A-Za-z0-9_-]+", secret), secret
