@@ -138,6 +138,12 @@ class Err(Enum):
     )
     WXID_INVALID = ErrorSpec(91015, "invalid wxid", "请填写正确的微信号", "Please enter a valid WeChat id")
     NOT_FOUND = ErrorSpec(91016, "not found", "未找到", "Not found")
+    MP_NAME_INVALID = ErrorSpec(
+        91040,
+        "invalid mp name",
+        "小程序名称不能超过{limit}个字符",
+        "The Mini Program name can have at most {limit} characters",
+    )
 
     @property
     def errcode(self) -> int:

@@ -23,7 +23,7 @@ from fastreg.adapters.db.models import (
 )
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import AuditKind, RegistrationStatus
-from fastreg.domain.rules import normalize_email
+from fastreg.domain.rules import EMAIL_MAX_LENGTH, normalize_email
 from fastreg.platform import Platform
 from fastreg.services import audit
 
@@ -97,6 +97,9 @@ def login(platform: Platform, scope: str, email: str, password: str) -> NewSessi
     """Check the email and password of an operator (``scope="operator"``) or an MP owner (``"mp"``)
     and open a session. Raises LOGIN_LOCKED, LOGIN_FAILED or (MP before activation) NOT_ACTIVATED."""
     address = normalize_email(email)
+    if len(address) > EMAIL_MAX_LENGTH:  # no account has such an address: nothing to look up or to count
+        crypto.verify_password(_dummy_hash(), password)
+        raise DomainError(Err.LOGIN_FAILED, field="password")
     settings = platform.settings
     window = timedelta(seconds=settings.login_window_seconds)
     with platform.uow() as uow:

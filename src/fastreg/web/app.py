@@ -47,6 +47,7 @@ def create_app(
     from fastreg.web.deps import WriteGroups
 
     app.state.write_groups = WriteGroups(platform)
+    _guard_inputs(app, settings)
     from fastreg.web.middleware import install as install_edge
 
     install_edge(app, platform)  # request id, access log, metrics, body-size limit, GET /metrics
@@ -64,3 +65,17 @@ def create_app(
         app.include_router(sandbox_router)
     app.include_router(console_router)
     return app
+
+
+def _guard_inputs(app: FastAPI, settings: Settings) -> None:
+    """Refuse unusable paths, query strings and console forms in the dialect of the surface they are for."""
+    from fastreg.web.console.routes import bad_input_page
+    from fastreg.web.inputs import BadInput, InputGuard, Refusal
+    from fastreg.web.openapi.errors import bad_input_answer
+    from fastreg.web.sandbox.routes import bad_input_response
+
+    dialects: list[tuple[str, Refusal]] = [("/cgi-bin/", bad_input_answer)]
+    if settings.is_sandbox:
+        dialects.append(("/sandbox/", bad_input_response))
+    app.add_middleware(InputGuard, dialects=dialects, default=bad_input_page)
+    app.add_exception_handler(BadInput, bad_input_page)  # console forms (form_of)

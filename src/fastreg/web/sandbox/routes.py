@@ -25,6 +25,7 @@ from fastreg.services import sandbox
 from fastreg.services.accounts import create_component, create_official_account
 from fastreg.services.sandbox import SandboxError
 from fastreg.web.deps import get_platform
+from fastreg.web.inputs import BadInput, load_json
 
 KEY_HEADER = "X-Sandbox-Key"
 
@@ -45,6 +46,26 @@ DOMAIN_STATUS: dict[Err, tuple[int, str]] = {
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def bad_input_response(_request: Request, error: BadInput) -> JSONResponse:
+    if error.malformed:
+        return error_response(400, "invalid_json", error.reason)
+    return error_response(422, "invalid_request", error.reason)
+
+
+async def _body_refusal(request: Request) -> JSONResponse | None:
+    """The body checked before FastAPI parses it (which it reads again from the request's cache)."""
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return None
+    raw = await request.body()
+    if not raw.strip():
+        return None
+    try:
+        load_json(raw)
+    except BadInput as error:
+        return bad_input_response(request, error)
+    return None
 
 
 def _validation_response(exc: RequestValidationError) -> JSONResponse:
@@ -78,6 +99,9 @@ class SandboxRoute(APIRoute):
             expected, given = _expected_key(request), request.headers.get(KEY_HEADER)
             if not given or not secrets.compare_digest(given.encode(), expected.encode()):
                 return error_response(401, "unauthorized", f"missing or wrong {KEY_HEADER} header")
+            refusal = await _body_refusal(request)
+            if refusal is not None:
+                return refusal
             try:
                 return await handler(request)
             except RequestValidationError as exc:
