@@ -1,8 +1,9 @@
 """Input a stranger controls, checked before it reaches a route's database work or the JSON encoder.
 
-- JSON bodies are parsed by :func:`load_json` (pydantic-core's parser): not JSON, nested deeper than
-  ``MAX_JSON_DEPTH``, a lone surrogate (not text) or a non-finite number is *malformed*; a NUL byte in a key or
-  a string is a *bad value* (PostgreSQL cannot store it). Each surface answers these in its own dialect.
+- JSON bodies are parsed by :func:`load_json` (pydantic-core's parser): not JSON (NaN included), nested deeper
+  than ``MAX_JSON_DEPTH`` or a lone surrogate (not text) is *malformed*; a NUL byte in a key or a string
+  (PostgreSQL cannot store it) or a number out of range (``1e400``) is a *bad value*. Each surface answers these
+  in its own dialect.
 - Paths and query strings are checked once, by :class:`InputGuard`, a pure ASGI middleware: a NUL byte in
   either is refused before routing, with the answer of the surface the path belongs to. (Percent-decoding of
   URLs and form fields replaces invalid UTF-8, so they cannot carry lone surrogates.)
@@ -60,7 +61,7 @@ def check_json(data: Any) -> None:
         elif isinstance(value, str):
             check_strings((value,))
         elif isinstance(value, float) and not math.isfinite(value):
-            raise BadInput("the JSON has a number out of range", malformed=True)
+            raise BadInput("the JSON has a number out of range", malformed=False)
 
 
 def check_strings(values: Iterable[str]) -> None:

@@ -15,8 +15,9 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from fastreg.domain.clock import in_supported_range, range_error
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import PrincipalType
 from fastreg.domain.rules import validate_wxid
@@ -139,7 +140,9 @@ class ClockOut(BaseModel):
 
 class ClockIn(Body):
     now: datetime | None = Field(default=None, description="freeze the clock at this instant (ISO-8601)")
-    advance_seconds: float | None = Field(default=None, description="move the clock forward (or back) by N seconds")
+    advance_seconds: float | None = Field(
+        default=None, allow_inf_nan=False, description="move the clock forward (or back) by N seconds"
+    )
     real: bool | None = Field(default=None, description="true: back to real time")
 
     @model_validator(mode="after")
@@ -178,6 +181,13 @@ class OfficialAccountIn(Body):
     operator_email: str | None = Field(default=None, max_length=254)
     operator_password: str | None = Field(default=None, max_length=128)
     verify_expires_at: datetime | None = None
+
+    @field_validator("verify_expires_at")
+    @classmethod
+    def _in_range(cls, value: datetime | None) -> datetime | None:
+        if value is not None and not in_supported_range(value):
+            raise ValueError(range_error("verify_expires_at"))
+        return value
 
 
 class OfficialAccountOut(BaseModel):
