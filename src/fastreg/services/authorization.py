@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode, urlparse
+from urllib.parse import urlencode
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,6 +31,7 @@ from fastreg.adapters.db.prepared import PreparedConnection
 from fastreg.adapters.db.uow import UnitOfWork
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import PRINCIPAL_TYPE_CODES, AuditKind, ConfirmationKind, PrincipalType
+from fastreg.domain.urls import on_domain
 from fastreg.platform import Platform
 from fastreg.services import audit, credentials
 from fastreg.services.accounts import FASTREGISTER_PERMISSION_SET
@@ -130,8 +131,7 @@ def _account(session: Session, appid: str) -> OfficialAccount | MiniProgram | No
 
 
 def redirect_allowed(component: Component, redirect_uri: str) -> bool:
-    parsed = urlparse(redirect_uri)
-    return parsed.scheme in ("http", "https") and (parsed.hostname or "") == component.redirect_domain.lower()
+    return on_domain(redirect_uri, component.redirect_domain)
 
 
 def check_consent_request(
