@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,6 +12,8 @@ from fastapi.responses import JSONResponse
 from fastreg.domain.clock import Clock
 from fastreg.platform import Platform, build_platform
 from fastreg.settings import Settings
+
+log = logging.getLogger("fastreg.web")
 
 
 def create_app(
@@ -54,7 +57,21 @@ def create_app(
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:
+        """Liveness: the process answers."""
         return JSONResponse({"status": "ok"})
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> JSONResponse:
+        """Readiness: the database takes a write (rolled back); 503 when it does not."""
+        from fastreg.adapters.db.maintenance import probe_write
+
+        try:
+            with platform.uow() as uow:
+                probe_write(uow.session)  # never committed
+        except Exception as exc:
+            log.warning("not ready: the database cannot write (%s)", type(exc).__name__)
+            return JSONResponse({"status": "unavailable", "database": "cannot write"}, status_code=503)
+        return JSONResponse({"status": "ready", "database": "ok"})
 
     from fastreg.web.console.routes import router as console_router
     from fastreg.web.openapi.routes import router as openapi_router
