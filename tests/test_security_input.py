@@ -13,9 +13,10 @@ import pytest
 
 from fastreg.testing import LiveServer, SandboxClient
 from tests.api.world import World, operations
+from tests.console.helpers import PASSWORD
+from tests.console.test_http import csrf_of, log_in
 
 DEEP = b'{"component_appid":' + b"[" * 1000 + b"]" * 1000 + b"}"
-PASSWORD = "Operator2026"
 
 
 def cgi_post_paths(live: LiveServer) -> list[str]:
@@ -106,25 +107,19 @@ def test_a_nul_byte_in_the_token_of_a_post_route_is_invalid_args(world: World) -
 # ---------------------------------------------------------------- /sandbox/v1
 
 
-@pytest.fixture
-def sbx(live: LiveServer, sandbox: SandboxClient) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=live.base_url + "/sandbox/v1", headers={"X-Sandbox-Key": live.sandbox_key}, timeout=30
-    ) as client:
-        yield client
-
-
 def assert_sandbox_refusal(response: httpx.Response, status: int, code: str) -> None:
     assert response.status_code == status, response.text
     error = response.json()["error"]
     assert error["code"] == code and error["message"], error
 
 
-def test_sandbox_refuses_deep_json_and_lone_surrogates_as_invalid_json(sbx: httpx.Client) -> None:
+def test_sandbox_refuses_deep_json_and_lone_surrogates_as_invalid_json(sandbox_http: httpx.Client) -> None:
     headers = {"Content-Type": "application/json"}
     for body in (DEEP, b'{"name":"\\ud800","principal_name":"p","principal_type":"enterprise"}'):
-        assert_sandbox_refusal(sbx.post("/official-accounts", content=body, headers=headers), 400, "invalid_json")
-    same_connection(sbx)
+        assert_sandbox_refusal(
+            sandbox_http.post("/official-accounts", content=body, headers=headers), 400, "invalid_json"
+        )
+    same_connection(sandbox_http)
 
 
 NUL_BODIES: list[tuple[str, str, dict[str, Any]]] = [
@@ -150,25 +145,25 @@ NUL_URLS: list[tuple[str, str]] = [
 
 @pytest.mark.parametrize(("method", "path", "body"), NUL_BODIES)
 def test_sandbox_refuses_a_nul_byte_in_a_body_string(
-    sbx: httpx.Client, method: str, path: str, body: dict[str, Any]
+    sandbox_http: httpx.Client, method: str, path: str, body: dict[str, Any]
 ) -> None:
-    assert_sandbox_refusal(sbx.request(method, path, json=body), 422, "invalid_request")
-    same_connection(sbx)
+    assert_sandbox_refusal(sandbox_http.request(method, path, json=body), 422, "invalid_request")
+    same_connection(sandbox_http)
 
 
 @pytest.mark.parametrize(("method", "path"), NUL_URLS)
-def test_sandbox_refuses_a_nul_byte_in_a_path_or_query(sbx: httpx.Client, method: str, path: str) -> None:
+def test_sandbox_refuses_a_nul_byte_in_a_path_or_query(sandbox_http: httpx.Client, method: str, path: str) -> None:
     body = {"blacklisted": True} if method == "PATCH" else None
-    response = sbx.request(method, path.replace("\x00", "%00"), json=body)
+    response = sandbox_http.request(method, path.replace("\x00", "%00"), json=body)
     assert_sandbox_refusal(response, 422, "invalid_request")
-    same_connection(sbx)
+    same_connection(sandbox_http)
 
 
-def test_sandbox_refuses_strings_longer_than_their_columns(sbx: httpx.Client) -> None:
+def test_sandbox_refuses_strings_longer_than_their_columns(sandbox_http: httpx.Client) -> None:
     long_name = {"name": "n" * 201, "principal_name": "p", "principal_type": "enterprise"}
-    assert_sandbox_refusal(sbx.post("/official-accounts", json=long_name), 422, "invalid_request")
+    assert_sandbox_refusal(sandbox_http.post("/official-accounts", json=long_name), 422, "invalid_request")
     long_principal = {"name": "n", "principal_name": "p" * 201, "principal_type": "enterprise"}
-    assert_sandbox_refusal(sbx.post("/official-accounts", json=long_principal), 422, "invalid_request")
+    assert_sandbox_refusal(sandbox_http.post("/official-accounts", json=long_principal), 422, "invalid_request")
 
 
 # ---------------------------------------------------------------- the console
@@ -178,17 +173,6 @@ def test_sandbox_refuses_strings_longer_than_their_columns(sbx: httpx.Client) ->
 def console(live: LiveServer, sandbox: SandboxClient) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=live.base_url, follow_redirects=False, timeout=30) as client:
         yield client
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, html[:500]
-    return match.group(1)
-
-
-def login(console: httpx.Client, email: str, password: str = PASSWORD) -> httpx.Response:
-    page = console.get("/login")
-    return console.post("/login", data={"email": email, "password": password, "csrf_token": csrf_of(page.text)})
 
 
 def operator(sandbox: SandboxClient) -> dict[str, Any]:
@@ -205,11 +189,11 @@ def test_login_with_a_nul_byte_or_an_over_long_email_is_a_failed_login(
     console: httpx.Client, sandbox: SandboxClient
 ) -> None:
     for email in ("a" * 300 + "@example.com", "x" * 5000):
-        response = login(console, email)
+        response = log_in(console, email)
         assert response.status_code == 400, (email[:20], response.status_code)
         assert "text/html" in response.headers["content-type"]
         assert "邮箱或密码错误" in response.text
-    response = login(console, "op\x00@example.com")
+    response = log_in(console, "op\x00@example.com")
     assert response.status_code == 400
     assert "请求中含有无法接受的字符" in response.text
     same_connection(console)
@@ -228,7 +212,7 @@ def test_console_pages_refuse_a_nul_byte_in_the_url_with_their_own_error_page(co
 
 def test_console_forms_refuse_a_nul_byte(console: httpx.Client, sandbox: SandboxClient) -> None:
     created = operator(sandbox)
-    assert login(console, created["operator_email"]).status_code == 303
+    assert log_in(console, created["operator_email"]).status_code == 303
     page = console.get("/oa/miniprograms/link")
     response = console.post("/oa/miniprograms/link", data={"csrf_token": csrf_of(page.text), "mp_appid": "wx\x00"})
     assert response.status_code == 400
@@ -241,7 +225,7 @@ def test_console_registration_ids_must_be_plain_digits_in_range(
     console: httpx.Client, sandbox: SandboxClient, rid: str
 ) -> None:
     created = operator(sandbox)
-    assert login(console, created["operator_email"]).status_code == 303
+    assert log_in(console, created["operator_email"]).status_code == 303
     status = console.get(f"/oa/fastreg/status?registration_id={rid}")
     assert status.status_code == 200
     assert status.json()["state"] == "gone"
@@ -252,7 +236,7 @@ def test_console_registration_ids_must_be_plain_digits_in_range(
 
 def wizard_at_account_step(console: httpx.Client, sandbox: SandboxClient, created: dict[str, Any]) -> str:
     """Log in, start a registration, let the admin scan, choose the qualifications; the registration id."""
-    assert login(console, created["operator_email"]).status_code == 303
+    assert log_in(console, created["operator_email"]).status_code == 303
     protocol = console.get("/oa/fastreg/protocol")
     assert console.post("/oa/fastreg/start", data={"csrf_token": csrf_of(protocol.text), "agree": "1"}).is_redirect
     for pending in sandbox.confirmations(created["admin_wxid"]):
