@@ -101,5 +101,14 @@ def api(live: LiveServer) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
+def sandbox_http(live: LiveServer, sandbox: SandboxClient) -> Iterator[httpx.Client]:
+    """Plain HTTP to the (reset) sandbox API with its key, to see the status codes of refusals."""
+    with httpx.Client(
+        base_url=live.base_url + "/sandbox/v1", headers={"X-Sandbox-Key": live.sandbox_key}, timeout=30
+    ) as client:
+        yield client
+
+
+@pytest.fixture
 def world(live: LiveServer, sandbox: SandboxClient, api: httpx.Client) -> World:
     return World(live, sandbox, api)

@@ -180,6 +180,30 @@ def test_console_format_is_key_value(platform: Platform, app: FastAPI) -> None:
         configure_logging(platform.settings)
 
 
+def test_console_lines_escape_control_characters(platform: Platform, app: FastAPI) -> None:
+    # A path with a line break and an ANSI escape, and a message with both: neither forges a line nor colours one.
+    stream = io.StringIO()
+    configure_logging(platform.settings.model_copy(update={"log_format": "console"}), stream=stream)
+    forged = "2026-01-01T00:00:00Z [info] request status=200"
+    try:
+
+        @app.get("/probe-escape")
+        def probe_escape() -> dict[str, bool]:
+            logging.getLogger("fastreg.some.module").warning("value %s", "x\n" + forged + "\x1b[31m")
+            return {"ok": True}
+
+        client = _SyncAdapter(httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t"))  # type: ignore[arg-type]
+        assert client.get("/probe-escape").status_code == 200
+        assert client.get("/nowhere%0A" + forged.replace(" ", "%20") + "%1B[2J").status_code == 404
+        written = stream.getvalue()
+        assert "\x1b" not in written
+        assert not any(line.startswith("2026-01-01") for line in written.splitlines()), written
+        assert "x\\n2026-01-01" in written and "\\x1b[31m" in written and "path=/nowhere\\n2026-01-01" in written
+    finally:
+        configure_logging(platform.settings.model_copy(update={"log_level": "WARNING"}))
+        configure_logging(platform.settings)
+
+
 def test_failed_push_deliveries_are_counted(platform: Platform, client: _SyncAdapter) -> None:
     from sqlalchemy import select
 

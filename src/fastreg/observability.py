@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from collections.abc import MutableMapping
 from contextvars import ContextVar
@@ -174,9 +175,26 @@ _configured: tuple[str, str] | None = None
 _FIRST_KEYS = ("timestamp", "level", "event", "logger")
 
 
+# Control characters (C0, DEL, C1) and the Unicode line separators: a request path or a message carrying them
+# could forge log lines or send terminal escape sequences. The console format writes them escaped.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return {10: "\\n", 13: "\\r", 9: "\\t"}.get(code) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def escape_controls(text: str, *, keep_newlines: bool = False) -> str:
+    pattern = _CONTROL_BUT_NEWLINE if keep_newlines else _CONTROL
+    return pattern.sub(_escape, text) if pattern.search(text) else text
+
+
 def render_console(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> str:
-    """``timestamp [level] event key=value ...`` (keys sorted), then the traceback if any. A few microseconds a
-    line, where structlog's ConsoleRenderer takes tens."""
+    """``timestamp [level] event key=value ...`` (keys sorted), then the traceback if any, control characters
+    escaped (the traceback keeps its line breaks). A few microseconds a line, where structlog's ConsoleRenderer
+    takes tens."""
     exception = event_dict.pop("exception", None)
     head = f"{event_dict.pop('timestamp', '')} [{event_dict.pop('level', '')}] {event_dict.pop('event', '')}"
     logger_name = event_dict.pop("logger", None)
@@ -184,7 +202,8 @@ def render_console(_logger: Any, _name: str, event_dict: MutableMapping[str, Any
         head += f" [{logger_name}]"
     if event_dict:
         head += " " + " ".join(f"{key}={value}" for key, value in sorted(event_dict.items()))
-    return f"{head}\n{exception}" if exception else head
+    head = escape_controls(head)
+    return f"{head}\n{escape_controls(str(exception), keep_newlines=True)}" if exception else head
 
 
 _renderer = _Renderer()

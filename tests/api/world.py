@@ -192,3 +192,9 @@ def httpx_json(body: Any) -> bytes:
     import json
 
     return json.dumps(body, ensure_ascii=False).encode()
+
+
+def operations(live: LiveServer, prefix: str) -> list[tuple[str, str]]:
+    """(method, path template) of every documented route under ``prefix``, from the app's OpenAPI document."""
+    paths: dict[str, dict[str, Any]] = live.app.openapi()["paths"]
+    return sorted((method.upper(), path) for path, item in paths.items() if path.startswith(prefix) for method in item)

@@ -167,6 +167,12 @@ class Err(Enum):
         "该认证任务不在待处理状态",
         "The verification task is not waiting for this answer",
     )
+    MP_NAME_INVALID = ErrorSpec(
+        91040,
+        "invalid mp name",
+        "小程序名称不能超过{limit}个字符",
+        "The Mini Program name can have at most {limit} characters",
+    )
 
     @property
     def errcode(self) -> int:

@@ -289,6 +289,8 @@ _EMAIL = re.compile(
     r"@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,}$"
 )
 WXID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{3,39}$")
+EMAIL_MAX_LENGTH = 254  # RFC 5321's limit, and the columns'
+MP_NAME_MAX_LENGTH = 200
 
 
 def normalize_email(email: str) -> str:
@@ -299,9 +301,17 @@ def validate_email_format(email: str) -> str:
     """The normalized address, or a refusal shown next to the email field."""
     normalized = normalize_email(email)
     local_part = normalized.partition("@")[0]
-    if len(normalized) > 254 or len(local_part) > 64 or not _EMAIL.match(normalized) or ".." in normalized:
+    if len(normalized) > EMAIL_MAX_LENGTH or len(local_part) > 64 or not _EMAIL.match(normalized) or ".." in normalized:
         raise DomainError(Err.EMAIL_INVALID, field="email")
     return normalized
+
+
+def validate_mp_name(name: str | None) -> str | None:
+    """The Mini Program name chosen at registration (None when left empty), or a refusal next to its field."""
+    stripped = (name or "").strip()
+    if len(stripped) > MP_NAME_MAX_LENGTH:
+        raise DomainError(Err.MP_NAME_INVALID, field="mp_name", limit=MP_NAME_MAX_LENGTH)
+    return stripped or None
 
 
 def ensure_email_available(email: str, *, used_on_platform: bool, bound_to_personal_wechat: bool) -> None:

@@ -17,6 +17,7 @@ from fastreg.adapters.db.uow import UnitOfWork
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import PrincipalType
 from fastreg.domain.rules import normalize_email, validate_email_format, validate_password
+from fastreg.domain.urls import normalized_web_url
 from fastreg.services import pushes
 
 # Every permission set a component may hold; a new component holds them all unless told otherwise.
@@ -115,6 +116,9 @@ class NewComponent:
     component_verify_ticket: str
 
 
+CALLBACK_URL_MAX_LENGTH = 1000  # the column's
+
+
 def create_component(
     uow: UnitOfWork,
     *,
@@ -124,6 +128,10 @@ def create_component(
     published: bool = True,
     permission_sets: list[int] | None = None,
 ) -> NewComponent:
+    if callback_url is not None:
+        callback_url = normalized_web_url(callback_url, CALLBACK_URL_MAX_LENGTH)
+        if callback_url is None:
+            raise DomainError(Err.INVALID_PARAMETER, field="callback_url")
     session, now = uow.session, uow.clock.now()
     appid = crypto.new_appid()
     claim_identifier(session, appid, "appid")

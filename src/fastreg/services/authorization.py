@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode, urlparse, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -35,6 +35,7 @@ from fastreg.domain.clock import as_utc
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import AuditKind, Channel, ConfirmationKind
 from fastreg.domain.rules import FASTREGISTER_PERMISSION_SET
+from fastreg.domain.urls import on_domain
 from fastreg.platform import Platform
 from fastreg.services import audit, credentials
 from fastreg.services.credentials import CredentialKind, Lookup
@@ -158,8 +159,7 @@ def _account(session: Session, appid: str) -> OfficialAccount | MiniProgram | No
 
 
 def redirect_allowed(component: Component, redirect_uri: str) -> bool:
-    parsed = urlparse(redirect_uri)
-    return parsed.scheme in ("http", "https") and (parsed.hostname or "") == component.redirect_domain.lower()
+    return on_domain(redirect_uri, component.redirect_domain)
 
 
 def check_consent_request(

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Protocol
-from urllib.parse import urlparse
 
 from fastreg.adapters.db import statements as sql
 from fastreg.adapters.db.models import Confirmation
@@ -14,6 +13,7 @@ from fastreg.adapters.db.uow import UnitOfWork
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import AuditKind, Channel, ConfirmationKind
 from fastreg.domain.rules import FASTREGISTER_PERMISSION_SET, ComponentFacts, has_fastregister_permissions
+from fastreg.domain.urls import on_domain
 from fastreg.platform import Platform
 from fastreg.services import audit, authorization, confirmations, credentials, tokens
 from fastreg.services.accounts import find_component, find_official_account
@@ -42,8 +42,7 @@ class ComponentRow(Protocol):
 
 
 def redirect_uri_valid(component: ComponentRow, redirect_uri: str) -> bool:
-    parsed = urlparse(redirect_uri)
-    return parsed.scheme in ("http", "https") and (parsed.hostname or "") == component.redirect_domain.lower()
+    return on_domain(redirect_uri, component.redirect_domain)
 
 
 def component_facts(component: ComponentRow, redirect_uri: str | None = None) -> ComponentFacts:

@@ -42,6 +42,7 @@ from fastreg.domain.rules import (
     is_expired,
     next_status,
     validate_email_format,
+    validate_mp_name,
     validate_password,
     validate_wxid,
 )
@@ -388,13 +389,14 @@ def submit_account(
             raise DomainError(Err.WRONG_STATE)
         normalized = _check_email(uow, email)
         validate_password(password, password_confirm)
+        name = validate_mp_name(mp_name)
         _expire_stale(uow, platform, oa_id)
         oa = _oa(uow, oa_id)
         ensure_eligible(eligibility_input(uow.conn, oa, now, platform), Stage.START)
         claim_identifier(session, normalized, "email")
         registration.email = normalized
         registration.password_hash = crypto.hash_password(password)
-        registration.mp_name = (mp_name or "").strip() or None
+        registration.mp_name = name
         registration.status = next_status(registration.status, "account_submitted")
         registration.updated_at = now
         try:

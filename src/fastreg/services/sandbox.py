@@ -26,7 +26,7 @@ from fastreg.adapters.db.models import (
     Registration,
 )
 from fastreg.adapters.db.uow import SandboxClockSource
-from fastreg.domain.clock import Clock, SystemClock, as_utc
+from fastreg.domain.clock import Clock, SystemClock, as_utc, in_supported_range, moved_by, range_error
 from fastreg.domain.errors import DomainError
 from fastreg.domain.model import AuditKind, LinkStatus, RegistrationStatus
 from fastreg.domain.rules import validate_email_format
@@ -122,10 +122,14 @@ def set_clock(
     given = sum(x for x in (now is not None, advance_seconds is not None, real))
     if given != 1:
         raise SandboxError(422, "invalid_request", "give exactly one of now, advance_seconds, real")
+    if now is not None and not in_supported_range(now):
+        raise SandboxError(422, "invalid_request", range_error("now"))
     with platform.uow() as uow:
         if now is not None:
             db_clock.freeze(uow.session, as_utc(now))
         elif advance_seconds is not None:
+            if moved_by(uow.clock.now(), advance_seconds) is None:
+                raise SandboxError(422, "invalid_request", range_error("the clock moved by advance_seconds"))
             db_clock.advance(uow.session, _real_clock(platform), advance_seconds)
         else:
             db_clock.make_real(uow.session)

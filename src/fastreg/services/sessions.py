@@ -25,7 +25,7 @@ from fastreg.adapters.db.models import (
 )
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import AuditKind, RegistrationStatus
-from fastreg.domain.rules import WXID, normalize_email
+from fastreg.domain.rules import EMAIL_MAX_LENGTH, WXID, normalize_email
 from fastreg.platform import Platform
 from fastreg.services import audit
 
@@ -103,6 +103,9 @@ def login(platform: Platform, scope: str, email: str, password: str) -> NewSessi
     address = email.strip() if scope == PHONE else normalize_email(email)
     if scope == PHONE and not WXID.match(address):
         raise DomainError(Err.LOGIN_FAILED, field="password")  # no such user can exist: nothing to count
+    if len(address) > EMAIL_MAX_LENGTH:  # no account has such an address: nothing to look up or to count
+        crypto.verify_password(_dummy_hash(), password)
+        raise DomainError(Err.LOGIN_FAILED, field="password")
     settings = platform.settings
     window = timedelta(seconds=settings.login_window_seconds)
     with platform.uow() as uow:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,6 +12,8 @@ from fastapi.responses import JSONResponse
 from fastreg.domain.clock import Clock
 from fastreg.platform import Platform, build_platform
 from fastreg.settings import Settings
+
+log = logging.getLogger("fastreg.web")
 
 
 def create_app(
@@ -47,13 +50,28 @@ def create_app(
     from fastreg.web.deps import WriteGroups
 
     app.state.write_groups = WriteGroups(platform)
+    _guard_inputs(app, settings)
     from fastreg.web.middleware import install as install_edge
 
     install_edge(app, platform)  # request id, access log, metrics, body-size limit, GET /metrics
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:
+        """Liveness: the process answers."""
         return JSONResponse({"status": "ok"})
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> JSONResponse:
+        """Readiness: the database takes a write (rolled back); 503 when it does not."""
+        from fastreg.adapters.db.maintenance import probe_write
+
+        try:
+            with platform.uow() as uow:
+                probe_write(uow.session)  # never committed
+        except Exception as exc:
+            log.warning("not ready: the database cannot write (%s)", type(exc).__name__)
+            return JSONResponse({"status": "unavailable", "database": "cannot write"}, status_code=503)
+        return JSONResponse({"status": "ready", "database": "ok"})
 
     from starlette.exceptions import HTTPException
 
@@ -70,3 +88,17 @@ def create_app(
     app.include_router(console_router)
     app.include_router(phone_router)
     return app
+
+
+def _guard_inputs(app: FastAPI, settings: Settings) -> None:
+    """Refuse unusable paths, query strings and console forms in the dialect of the surface they are for."""
+    from fastreg.web.console.routes import bad_input_page
+    from fastreg.web.inputs import BadInput, InputGuard, Refusal
+    from fastreg.web.openapi.errors import bad_input_answer
+    from fastreg.web.sandbox.routes import bad_input_response
+
+    dialects: list[tuple[str, Refusal]] = [("/cgi-bin/", bad_input_answer)]
+    if settings.is_sandbox:
+        dialects.append(("/sandbox/", bad_input_response))
+    app.add_middleware(InputGuard, dialects=dialects, default=bad_input_page)
+    app.add_exception_handler(BadInput, bad_input_page)  # console forms (form_of)

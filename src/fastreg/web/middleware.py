@@ -12,6 +12,8 @@ request): the request id, the body-size limit, the access log line and the reque
   ``/sandbox/``, and ``{"errcode":45002,"errmsg":"content size out of limit rid: <id>"}`` everywhere else (WeChat's code
   for an oversized request).
 - One access log line per request: ``event=request method path route status duration_ms request_id``.
+- No framing: every HTML answer (console, QR pages, phone pages, error pages, ``/docs``) carries
+  ``X-Frame-Options: DENY`` and ``Content-Security-Policy: frame-ancestors 'none'`` unless it set its own.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 REQUEST_ID_HEADER = b"x-request-id"
+NO_FRAMING = [(b"x-frame-options", b"DENY"), (b"content-security-policy", b"frame-ancestors 'none'")]
 _SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:@/+=-]{1,128}$")
 UNMATCHED = "<unmatched>"
 TOO_LARGE_ERRCODE = 45002
@@ -69,6 +72,16 @@ def too_large_body(path: str, limit: int, request_id: str) -> bytes:
     else:
         payload = {"errcode": TOO_LARGE_ERRCODE, "errmsg": f"content size out of limit rid: {request_id}"}
     return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def with_edge_headers(headers: Any, id_header: tuple[bytes, bytes]) -> list[tuple[bytes, bytes]]:
+    """The response's headers, plus the request id and, on an HTML page that did not set its own, no framing."""
+    result = [*headers, id_header]
+    names = {name.lower() for name, _ in result}
+    is_html = any(name.lower() == b"content-type" and value.startswith(b"text/html") for name, value in result)
+    if is_html and b"x-frame-options" not in names and b"content-security-policy" not in names:
+        result.extend(NO_FRAMING)
+    return result
 
 
 def route_template(scope: Scope) -> str:
@@ -120,7 +133,7 @@ class EdgeMiddleware:
                     await self._refuse(scope, send, id_header)
                     return
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), id_header]
+                message["headers"] = with_edge_headers(message.get("headers", ()), id_header)
             elif too_large:
                 return  # the body of the application's answer to a refused request
             await send(message)

@@ -31,6 +31,7 @@ from fastreg.services import confirmations, links, registration, sessions
 from fastreg.web.console import queries
 from fastreg.web.console.translations import DEFAULT_LANG, LANGS, translator
 from fastreg.web.deps import get_platform
+from fastreg.web.inputs import check_form, database_id
 
 HERE = Path(__file__).parent
 TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
@@ -130,8 +131,14 @@ def refused(request: Request, message: str, *, status: int = 403, csrf: str | No
 
 
 async def form_of(request: Request) -> dict[str, str]:
+    """The form's text fields; a NUL character anywhere raises BadInput (the app answers ``bad_input_page``)."""
     form = await request.form()
-    return {key: value for key, value in form.items() if isinstance(value, str)}
+    return check_form({key: value for key, value in form.items() if isinstance(value, str)})
+
+
+def bad_input_page(request: Request, _error: Exception) -> HTMLResponse:
+    """The answer to a URL or a form a person cannot have typed (a NUL character)."""
+    return refused(request, translator(lang_of(request))("error.bad_input"), status=400)
 
 
 def anon_csrf_ok(request: Request, form: dict[str, str]) -> bool:
@@ -643,7 +650,8 @@ def wizard_status(request: Request) -> Response:
     view = registration.current(platform, op.who.oa_id)
     rid = request.query_params.get("registration_id", "")
     if view is None or str(view.id) != rid:
-        outcome = queries.registration_outcome(platform, op.who.oa_id, int(rid)) if rid.isdigit() else None
+        wanted = database_id(rid)
+        outcome = queries.registration_outcome(platform, op.who.oa_id, wanted) if wanted else None
         if outcome is not None and outcome.status == "completed":
             return JSONResponse({"state": "completed", "redirect": f"/oa/fastreg/done/{outcome.id}"})
         return JSONResponse({"state": "gone", "redirect": "/oa/fastreg"})
@@ -654,11 +662,12 @@ def wizard_status(request: Request) -> Response:
 
 
 @router.get("/oa/fastreg/done/{registration_id}")
-def wizard_done(request: Request, registration_id: int) -> Response:
+def wizard_done(request: Request, registration_id: str) -> Response:
     op = operator_of(request)
     if op is None:
         return login_redirect(request)
-    outcome = queries.registration_outcome(get_platform(request), op.who.oa_id, registration_id)
+    wanted = database_id(registration_id)
+    outcome = queries.registration_outcome(get_platform(request), op.who.oa_id, wanted) if wanted else None
     if outcome is None or outcome.status != "completed":
         return redirect("/oa/fastreg")
     return oa_page(request, op, "wizard/done.html", {"step": 8, "outcome": outcome})

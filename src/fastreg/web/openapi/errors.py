@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 
 from fastreg.domain.errors import DomainError, Err, ErrorSpec
+from fastreg.web.inputs import BadInput, load_json
 from fastreg.web.middleware import current_request_id
 
 log = logging.getLogger("fastreg.openapi")
@@ -124,9 +125,11 @@ def parse_json(raw: bytes, model: type[Model], *, required: bool = True) -> Pars
             return Parsed(None, Err.EMPTY_POST.value)
         text = b"{}"
     try:
-        data = json.loads(text.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError):
+        data = load_json(text.decode("utf-8-sig"))
+    except UnicodeDecodeError:
         return Parsed(None, Err.DATA_FORMAT.value)
+    except BadInput as error:
+        return Parsed(None, bad_input_spec(error))
     if not isinstance(data, dict):
         return Parsed(None, Err.DATA_FORMAT.value)
     try:
@@ -135,6 +138,16 @@ def parse_json(raw: bytes, model: type[Model], *, required: bool = True) -> Pars
         kinds = {error["type"] for error in exc.errors()}
         spec = Err.INVALID_PARAMETER.value if kinds <= _ARGUMENT_ERRORS else Err.DATA_FORMAT.value
         return Parsed(None, spec)
+
+
+def bad_input_spec(error: BadInput) -> ErrorSpec:
+    """Malformed input (deep JSON, not text) is 47001; a value no column takes (a NUL byte) is 40097."""
+    return Err.DATA_FORMAT.value if error.malformed else Err.INVALID_PARAMETER.value
+
+
+def bad_input_answer(_request: Request, error: BadInput) -> WeChatJSONResponse:
+    spec = bad_input_spec(error)
+    return wechat_error(spec.errcode, spec.errmsg)
 
 
 class WeChatRoute(APIRoute):

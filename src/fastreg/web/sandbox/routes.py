@@ -15,8 +15,9 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from fastreg.domain.clock import in_supported_range, range_error
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import PrincipalType
 from fastreg.domain.rules import validate_wxid
@@ -25,6 +26,7 @@ from fastreg.services import sandbox, verification, versions
 from fastreg.services.accounts import create_component, create_official_account
 from fastreg.services.sandbox import SandboxError
 from fastreg.web.deps import get_platform
+from fastreg.web.inputs import BadInput, load_json
 
 KEY_HEADER = "X-Sandbox-Key"
 
@@ -45,6 +47,26 @@ DOMAIN_STATUS: dict[Err, tuple[int, str]] = {
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def bad_input_response(_request: Request, error: BadInput) -> JSONResponse:
+    if error.malformed:
+        return error_response(400, "invalid_json", error.reason)
+    return error_response(422, "invalid_request", error.reason)
+
+
+async def _body_refusal(request: Request) -> JSONResponse | None:
+    """The body checked before FastAPI parses it (which it reads again from the request's cache)."""
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return None
+    raw = await request.body()
+    if not raw.strip():
+        return None
+    try:
+        load_json(raw)
+    except BadInput as error:
+        return bad_input_response(request, error)
+    return None
 
 
 def _validation_response(exc: RequestValidationError) -> JSONResponse:
@@ -78,6 +100,9 @@ class SandboxRoute(APIRoute):
             expected, given = _expected_key(request), request.headers.get(KEY_HEADER)
             if not given or not secrets.compare_digest(given.encode(), expected.encode()):
                 return error_response(401, "unauthorized", f"missing or wrong {KEY_HEADER} header")
+            refusal = await _body_refusal(request)
+            if refusal is not None:
+                return refusal
             try:
                 return await handler(request)
             except RequestValidationError as exc:
@@ -115,7 +140,9 @@ class ClockOut(BaseModel):
 
 class ClockIn(Body):
     now: datetime | None = Field(default=None, description="freeze the clock at this instant (ISO-8601)")
-    advance_seconds: float | None = Field(default=None, description="move the clock forward (or back) by N seconds")
+    advance_seconds: float | None = Field(
+        default=None, allow_inf_nan=False, description="move the clock forward (or back) by N seconds"
+    )
     real: bool | None = Field(default=None, description="true: back to real time")
 
     @model_validator(mode="after")
@@ -179,6 +206,13 @@ class OfficialAccountIn(Body):
     operator_email: str | None = Field(default=None, max_length=254)
     operator_password: str | None = Field(default=None, max_length=128)
     verify_expires_at: datetime | None = None
+
+    @field_validator("verify_expires_at")
+    @classmethod
+    def _in_range(cls, value: datetime | None) -> datetime | None:
+        if value is not None and not in_supported_range(value):
+            raise ValueError(range_error("verify_expires_at"))
+        return value
 
 
 class OfficialAccountOut(BaseModel):
