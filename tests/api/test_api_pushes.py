@@ -253,9 +253,19 @@ def test_a_2xx_answer_other_than_success_is_delivered_and_noted(world: World, fa
 
 
 def test_a_callback_url_httpx_cannot_parse_fails_only_its_push(world: World, fastreg_callback: CallbackServer) -> None:
-    """``http://[::1`` passes the sandbox's check but httpx raises InvalidURL (not an httpx.HTTPError): that
-    push records the error and is retried later; the other component's pushes still go out."""
-    broken = world.component(token=False, callback_url="http://[::1")
+    """A callback URL httpx raises InvalidURL for (not an httpx.HTTPError): that push records the error and is
+    retried later; the other component's pushes still go out. The sandbox refuses such a URL at creation now, so
+    the row is written directly, as one stored before that check would be."""
+    from sqlalchemy import update
+
+    from fastreg.adapters.db.models import Component as ComponentRow
+
+    broken = world.component(token=False, callback_url=fastreg_callback.url + "/broken")
+    with world.live.platform.uow() as uow:
+        uow.session.execute(
+            update(ComponentRow).where(ComponentRow.appid == broken.appid).values(callback_url="http://[::1")
+        )
+        uow.commit()
     healthy = world.component(token=False, callback_url=fastreg_callback.url)
     world.sandbox.issue_verify_ticket(broken.appid)
     ticket = world.sandbox.issue_verify_ticket(healthy.appid)

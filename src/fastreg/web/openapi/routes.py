@@ -598,7 +598,11 @@ _BASIC_INFO: dict[str, Any] = {
 @router.post("/cgi-bin/account/getaccountbasicinfo", **_BASIC_INFO)
 async def getaccountbasicinfo(request: Request, access_token: str | None = ACCESS_TOKEN) -> WeChatJSONResponse:
     platform = get_platform(request)
+    # A POST body carries nothing this call reads ({} from the SDKs), but a malformed one is refused all the same.
+    parsed = await _json_body(request, m.LinkGetRequest, required=False) if request.method == "POST" else None
     caller = await run_in_threadpool(_authenticate, platform, access_token, list(ACCOUNT_TOKEN_KINDS))
+    if parsed is not None:
+        parsed.value  # noqa: B018 - raises the body's 47001/40097 after the token check, as every POST route
     return ok(await run_in_threadpool(basic_info.account_basic_info, platform, caller.appid))
 
 
