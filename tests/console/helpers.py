@@ -106,12 +106,26 @@ def activation_link(sandbox: SandboxClient, email: str) -> str:
     return str(links[-1])
 
 
-def to_pending(platform: Platform, oa: OA, email: str) -> int:
-    """Walk a registration to 待完成注册 (pending) through the services."""
+def to_account_step(platform: Platform, oa: OA, *, reuse_operator: bool = False) -> int:
+    """Walk a registration to step 5 (帐号信息) through the services; returns its id."""
     op_id, oa_id = operator_id(platform, oa.email)
     view = registration.start(platform, op_id)
     scan = registration.new_scan(platform, oa_id, view.id)
     confirmations.answer(platform, scan.id, oa.admin_wxid, confirmations.CONFIRM)
-    registration.choose_qualifications(platform, oa_id, view.id, True, False)
-    registration.submit_account(platform, oa_id, view.id, email, "Passw0rd99", "Passw0rd99", None)
+    registration.choose_qualifications(platform, oa_id, view.id, True, reuse_operator)
     return view.id
+
+
+def to_pending(platform: Platform, oa: OA, email: str, *, reuse_operator: bool = False) -> int:
+    """Walk a registration to 待完成注册 (pending) through the services."""
+    rid = to_account_step(platform, oa, reuse_operator=reuse_operator)
+    oa_id = operator_id(platform, oa.email)[1]
+    registration.submit_account(platform, oa_id, rid, email, "Passw0rd99", "Passw0rd99", None)
+    return rid
+
+
+def to_admin_step(platform: Platform, oa: OA, email: str, *, reuse_operator: bool = False) -> int:
+    """Walk a registration to step 7 (绑定管理员): pending with its email activated."""
+    rid = to_pending(platform, oa, email, reuse_operator=reuse_operator)
+    registration.activate(platform, _latest_activation_token(platform, email))
+    return rid

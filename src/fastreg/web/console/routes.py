@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -170,8 +170,13 @@ def operator_of(request: Request) -> OperatorCtx | None:
     return OperatorCtx(view, who) if who else None
 
 
-def login_redirect(request: Request) -> RedirectResponse:
-    return redirect("/login?" + urlencode({"next": request.url.path}))
+def login_redirect(request: Request, owner: str | None = None) -> RedirectResponse:
+    """To the login page, then back to ``owner`` (the page whose form was posted) or to the page asked for.
+    A form posted without a live session (logged out in another tab, expired) says the login has expired."""
+    params = {"next": owner or request.url.path}
+    if request.method == "POST":
+        params["expired"] = "1"
+    return redirect("/login?" + urlencode(params))
 
 
 def safe_next(value: str | None, default: str) -> str:
@@ -209,7 +214,10 @@ def root(request: Request) -> Response:
 def login_page(request: Request) -> Response:
     if operator_of(request):
         return redirect(safe_next(request.query_params.get("next"), "/oa"))
-    return render(request, "login.html", {"scope": "operator", "next": request.query_params.get("next", "")})
+    context: dict[str, Any] = {"scope": "operator", "next": request.query_params.get("next", "")}
+    if request.query_params.get("expired") == "1":
+        context["notice"] = translator(lang_of(request))("login.expired")
+    return render(request, "login.html", context)
 
 
 async def _login(request: Request, scope: str) -> Response:
@@ -264,6 +272,12 @@ async def logout(request: Request) -> Response:
     return await _logout(request, OPERATOR_COOKIE, sessions.OPERATOR, "/login")
 
 
+@router.get("/logout")
+def logout_url() -> Response:
+    """Logging out takes the form (a GET must not end a session): opened directly, the console's start page."""
+    return redirect("/")
+
+
 # ---------------------------------------------------------------- OA home and 小程序管理
 
 
@@ -315,7 +329,7 @@ def add_chooser(request: Request) -> Response:
 async def toggle_profile(request: Request, mp_appid: str) -> Response:
     op = operator_of(request)
     if op is None:
-        return login_redirect(request)
+        return login_redirect(request, "/oa/miniprograms")
     form = await form_of(request)
     if not sessions.csrf_valid(op.csrf, form.get("csrf_token")):
         return csrf_refusal(request)
@@ -332,7 +346,7 @@ async def toggle_profile(request: Request, mp_appid: str) -> Response:
 async def unlink(request: Request, mp_appid: str) -> Response:
     op = operator_of(request)
     if op is None:
-        return login_redirect(request)
+        return login_redirect(request, "/oa/miniprograms")
     form = await form_of(request)
     if not sessions.csrf_valid(op.csrf, form.get("csrf_token")):
         return csrf_refusal(request)
@@ -341,6 +355,13 @@ async def unlink(request: Request, mp_appid: str) -> Response:
     except DomainError as error:
         return refused(request, err_text(request, error), status=400, csrf=op.csrf)
     return redirect("/oa/miniprograms?notice=unlinked")
+
+
+@router.get("/oa/miniprograms/{mp_appid}/profile")
+@router.get("/oa/miniprograms/{mp_appid}/unlink")
+def link_form_url(mp_appid: str) -> Response:
+    """The profile toggle's and the unlink's form URLs opened directly: 小程序管理, which owns those forms."""
+    return redirect("/oa/miniprograms")
 
 
 @router.get("/oa/miniprograms/link")
@@ -355,7 +376,7 @@ def link_page(request: Request) -> Response:
 async def link_submit(request: Request) -> Response:
     op = operator_of(request)
     if op is None:
-        return login_redirect(request)
+        return login_redirect(request, "/oa/miniprograms/link")
     form = await form_of(request)
     if not sessions.csrf_valid(op.csrf, form.get("csrf_token")):
         return csrf_refusal(request)
@@ -515,10 +536,14 @@ def wizard_protocol(request: Request) -> Response:
     return oa_page(request, op, "wizard/step2_protocol.html", {"step": 2, "oa": oa})
 
 
-async def _wizard_form(request: Request) -> tuple[OperatorCtx | None, dict[str, str], Response | None]:
+async def _wizard_form(
+    request: Request, owner: str = "/oa/fastreg"
+) -> tuple[OperatorCtx | None, dict[str, str], Response | None]:
+    """The operator and the form of a wizard POST, or the answer that stops it (no session: log in again and
+    come back to ``owner``, the page of the form; a bad CSRF token)."""
     op = operator_of(request)
     if op is None:
-        return None, {}, login_redirect(request)
+        return None, {}, login_redirect(request, owner)
     form = await form_of(request)
     if not sessions.csrf_valid(op.csrf, form.get("csrf_token")):
         return op, form, csrf_refusal(request)
@@ -527,9 +552,9 @@ async def _wizard_form(request: Request) -> tuple[OperatorCtx | None, dict[str, 
 
 @router.post("/oa/fastreg/start")
 async def wizard_start(request: Request) -> Response:
-    op, form, stop = await _wizard_form(request)
+    op, form, stop = await _wizard_form(request, FORM_OWNERS["start"])
     if stop is not None or op is None:
-        return stop or login_redirect(request)
+        return stop or login_redirect(request, FORM_OWNERS["start"])
     platform = get_platform(request)
     if form.get("agree") != "1":
         oa = queries.oa_summary(platform, op.who.oa_id)
@@ -564,7 +589,7 @@ def _current_or_redirect(request: Request, op: OperatorCtx, form: dict[str, str]
 async def _wizard_action(request: Request, action: str) -> Response:
     op, form, stop = await _wizard_form(request)
     if stop is not None or op is None:
-        return stop or login_redirect(request)
+        return stop or login_redirect(request, "/oa/fastreg")
     view, stale = _current_or_redirect(request, op, form)
     if stale is not None:
         return stale
@@ -626,10 +651,14 @@ async def _wizard_action(request: Request, action: str) -> Response:
 WIZARD_ACTIONS = frozenset({"scan", "back", "qualifications", "account", "resend", "email", "admin", "cancel"})
 
 
+# The page that owns each wizard form (where a GET of the form's URL, or a login after an expired session, leads).
+FORM_OWNERS = {"start": "/oa/fastreg/protocol"} | {action: "/oa/fastreg" for action in WIZARD_ACTIONS}
+
+
 @router.post("/oa/fastreg/{action}")
 async def wizard_post(request: Request, action: str) -> Response:
     if action not in WIZARD_ACTIONS:
-        return Response(status_code=404)
+        raise HTTPException(404)
     return await _wizard_action(request, action)
 
 
@@ -637,8 +666,8 @@ async def wizard_post(request: Request, action: str) -> Response:
 def wizard_status(request: Request) -> Response:
     """What the wizard page polls: its state string changes when the page must be reloaded."""
     op = operator_of(request)
-    if op is None:
-        return JSONResponse({"error": "login required"}, status_code=401)
+    if op is None:  # the polling page goes to the login, and back to the wizard
+        return JSONResponse({"error": "login required", "redirect": "/login?next=/oa/fastreg&expired=1"}, 401)
     platform = get_platform(request)
     view = registration.current(platform, op.who.oa_id)
     rid = request.query_params.get("registration_id", "")
@@ -651,6 +680,14 @@ def wizard_status(request: Request) -> Response:
     admin = _confirmation(platform, view.admin_confirmation_id) if view.step == 7 else None
     refusal = _step7_refusal(platform, op.who.oa_id, view)
     return JSONResponse({"state": _poll_state(view, scan, admin, refusal), "step": view.step, "status": view.status})
+
+
+@router.get("/oa/fastreg/{action}")
+def wizard_form_url(action: str) -> Response:
+    """A form's URL opened directly (typed, bookmarked, reached by going back): the page that owns the form."""
+    if action not in FORM_OWNERS:
+        raise HTTPException(404)
+    return redirect(FORM_OWNERS[action])
 
 
 @router.get("/oa/fastreg/done/{registration_id}")
@@ -739,6 +776,11 @@ async def mp_login_submit(request: Request) -> Response:
 @router.post("/mp/logout")
 async def mp_logout(request: Request) -> Response:
     return await _logout(request, MP_COOKIE, sessions.MP, "/mp/login")
+
+
+@router.get("/mp/logout")
+def mp_logout_url() -> Response:
+    return redirect("/mp")
 
 
 @router.get("/mp")

@@ -6,7 +6,7 @@
   var state = el.getAttribute("data-poll-state");
   function tick() {
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (r) { return r.ok || r.status === 401 ? r.json() : null; })
       .then(function (body) {
         if (body && body.state !== state) {
           if (body.redirect) { window.location.assign(body.redirect); } else { window.location.reload(); }
