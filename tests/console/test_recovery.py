@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from fastreg.testing import LiveServer, SandboxClient
-from tests.console.helpers import login, make_oa, to_account_step
+from tests.console.helpers import login, make_oa, to_account_step, to_pending
 
 pytestmark = pytest.mark.browser
 
@@ -66,3 +66,63 @@ def test_form_urls_opened_directly_lead_to_their_pages(page: Page, server: LiveS
     page.goto("/mp/logout")
     expect(page).to_have_url(re.compile(r"/mp/login$"))
     assert "detail" not in page.content()
+
+
+def test_refused_forms_redirect_and_show_their_errors_once(
+    page: Page, server: LiveServer, sandbox: SandboxClient
+) -> None:
+    oa = make_oa(sandbox, tag="重定向")
+    to_account_step(server.platform, oa)
+    login(page, oa)
+    page.goto("/oa/fastreg")
+    # Step 5: the refusal is a redirect to the wizard, which shows the error and what was typed.
+    page.fill("#f-email", "prg-mp@example.com")
+    page.fill("#f-password", "short")
+    page.fill("#f-password_confirm", "short")
+    with page.expect_response(re.compile(r"/oa/fastreg/account$")) as posted:
+        page.click("#account-submit")
+    assert posted.value.status == 303
+    expect(page).to_have_url(re.compile(r"/oa/fastreg$"))
+    expect(page.locator("#error-password")).to_have_text("密码至少8位，且须同时包含字母和数字")
+    expect(page.locator("#f-email")).to_have_value("prg-mp@example.com")
+    # Shown once: a reload shows the step afresh.
+    page.reload()
+    expect(page.locator("#error-password")).to_have_count(0)
+    page.fill("#f-email", "prg-mp@example.com")
+    page.fill("#f-password", "MiniProg2026")
+    page.fill("#f-password_confirm", "MiniProg2026")
+    page.click("#account-submit")
+    expect(page.locator("#step-indicator li.current")).to_have_text("邮箱激活")
+    # Back after the error and the success: a page, never a form to resubmit.
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"/oa/fastreg$"))
+    expect(page.locator("#step-indicator li.current")).to_have_text("邮箱激活")
+    page.go_forward()
+    # Step 6's change-email form: the polling page is at the wizard's URL, so its reloads post nothing.
+    page.fill("#f-email", "not-an-email")
+    with page.expect_response(re.compile(r"/oa/fastreg/email$")) as posted:
+        page.click("#change-email")
+    assert posted.value.status == 303
+    expect(page).to_have_url(re.compile(r"/oa/fastreg$"))
+    expect(page.locator("#error-email")).to_have_text("邮箱格式不正确")
+    expect(page.locator("#f-email")).to_have_value("not-an-email")
+    page.reload()
+    expect(page.locator("#error-email")).to_have_count(0)
+    assert len(sandbox.mail("prg-mp@example.com")) == 1
+
+
+def test_refused_login_redirects_with_the_email_kept(page: Page, sandbox: SandboxClient) -> None:
+    oa = make_oa(sandbox, tag="登录重定向")
+    page.goto("/login?next=/oa/miniprograms")
+    page.fill("#f-email", oa.email)
+    page.fill("#f-password", "wrong-password-1")
+    with page.expect_response(re.compile(r"/login$")) as posted:
+        page.click("#login-form button[type=submit]")
+    assert posted.value.status == 303
+    expect(page).to_have_url(re.compile(r"/login\?next=%2Foa%2Fminiprograms$"))
+    expect(page.locator("#page-error")).to_have_text("邮箱或密码错误")
+    expect(page.locator("#f-email")).to_have_value(oa.email)
+    expect(page.locator("#f-password")).to_have_value("")
+    page.fill("#f-password", oa.password)
+    page.click("#login-form button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/oa/miniprograms$"))

@@ -2,7 +2,8 @@
 confirmation page, email activation and the MP console. Server-rendered (Jinja2), Chinese by default.
 
 Every page reads its state from the services, so a reload or the back button shows the registration where
-it is; every POST form carries a CSRF token and redirects afterwards (nothing is submitted twice)."""
+it is; every POST form carries a CSRF token and answers with a redirect (post/redirect/get: nothing is submitted
+twice), a refused one back to its page with the errors and typed values in a flash (``flash.py``)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from fastreg.domain.model import (
 )
 from fastreg.platform import Platform
 from fastreg.services import confirmations, links, registration, sessions
-from fastreg.web.console import queries
+from fastreg.web.console import flash, queries
 from fastreg.web.console.translations import DEFAULT_LANG, LANGS, translator
 from fastreg.web.deps import get_platform
 
@@ -89,13 +90,15 @@ def render(
     csrf: str | None = None,
 ) -> HTMLResponse:
     """Render a page. ``csrf``: the session's token; without one the page gets an anonymous token
-    (a signed copy of a random cookie: double submit)."""
+    (a signed copy of a random cookie: double submit). A flash left by a refused form for this page (its errors
+    and typed values) is shown, once."""
     platform = get_platform(request)
     lang = lang_of(request)
     new_anon: str | None = None
+    binding = csrf
     if csrf is None:
-        raw, new_anon = _anon_token(request)
-        csrf = sessions.sign(platform, raw, ANON_SALT)
+        binding, new_anon = _anon_token(request)
+        csrf = sessions.sign(platform, binding, ANON_SALT)
     ctx: dict[str, Any] = {
         "lang": lang,
         "t": translator(lang),
@@ -107,7 +110,13 @@ def render(
         "notice": None,
     }
     ctx.update(context or {})
+    flashed = flash.take(request, platform.secret_key, binding=binding or "")
+    if flashed is not None and flashed.step in (None, ctx.get("step")):
+        ctx["errors"] = flashed.errors or ctx["errors"]
+        ctx["values"] = flashed.values or ctx["values"]
+        ctx["error"] = flashed.error or ctx["error"]
     response = TEMPLATES.TemplateResponse(request, name, ctx, status_code=status)
+    flash.clear(request, response)
     response.headers["Cache-Control"] = "no-store"
     # No framing (the phone page's buttons must not be clickjacked); tokens in URLs stay on this site.
     response.headers["X-Frame-Options"] = "DENY"
@@ -123,6 +132,13 @@ def render(
 
 def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
+
+
+def refused_form(request: Request, page: str, binding: str, refusal: flash.Flash) -> RedirectResponse:
+    """Post/redirect/get for a refused form: back to ``page``, which shows the refusal (errors, typed values)."""
+    response = redirect(page)
+    flash.put(response, get_platform(request).secret_key, page=page.split("?")[0], binding=binding, flash=refusal)
+    return response
 
 
 def refused(request: Request, message: str, *, status: int = 403, csrf: str | None = None) -> HTMLResponse:
@@ -223,21 +239,18 @@ def login_page(request: Request) -> Response:
 async def _login(request: Request, scope: str) -> Response:
     platform = get_platform(request)
     form = await form_of(request)
-    template_ctx: dict[str, Any] = {
-        "scope": scope,
-        "next": form.get("next", ""),
-        "values": {"email": form.get("email", "")},
-    }
     if not anon_csrf_ok(request, form):
         return csrf_refusal(request)
     try:
         new = sessions.login(platform, scope, form.get("email", ""), form.get("password", ""))
     except DomainError as error:
-        status = 429 if error.err is Err.LOGIN_LOCKED else 400
         message = err_text(request, error)
         if error.err is Err.NOT_ACTIVATED and error.params.get("stage") == "incomplete":
             message = translator(lang_of(request))("login.incomplete")
-        return render(request, "login.html", {**template_ctx, "error": message}, status=status)
+        next_ = form.get("next", "")
+        page = "/mp/login" if scope == sessions.MP else "/login" + ("?" + urlencode({"next": next_}) if next_ else "")
+        refusal = flash.Flash(values={"email": form.get("email", "")[: flash.MAX_VALUE_CHARS]}, error=message)
+        return refused_form(request, page, request.cookies.get(ANON_COOKIE, ""), refusal)
     if scope == sessions.OPERATOR:
         response = redirect(safe_next(form.get("next"), "/oa"))
         cookie = OPERATOR_COOKIE
@@ -338,7 +351,7 @@ async def toggle_profile(request: Request, mp_appid: str) -> Response:
             get_platform(request), op.who.oa_appid, mp_appid, form.get("show") == "1", actor=op.who.email
         )
     except DomainError as error:
-        return refused(request, err_text(request, error), status=400, csrf=op.csrf)
+        return refused_form(request, "/oa/miniprograms", op.csrf, flash.Flash(error=err_text(request, error)))
     return redirect("/oa/miniprograms?notice=profile_changed")
 
 
@@ -353,7 +366,7 @@ async def unlink(request: Request, mp_appid: str) -> Response:
     try:
         links.unlink(get_platform(request), op.who.oa_appid, mp_appid, actor=op.who.email)
     except DomainError as error:
-        return refused(request, err_text(request, error), status=400, csrf=op.csrf)
+        return refused_form(request, "/oa/miniprograms", op.csrf, flash.Flash(error=err_text(request, error)))
     return redirect("/oa/miniprograms?notice=unlinked")
 
 
@@ -382,14 +395,13 @@ async def link_submit(request: Request) -> Response:
         return csrf_refusal(request)
     mp_appid = form.get("mp_appid", "").strip()
     notify, show = form.get("notify_users") == "1", form.get("show_profile") == "1"
-    values = {"mp_appid": mp_appid, "notify_users": notify, "show_profile": show}
     try:
         confirmation = links.request_link(get_platform(request), op.who.oa_appid, mp_appid, notify, show)
     except DomainError as error:
-        field = error.field or "mp_appid"
-        return oa_page(
-            request, op, "link.html", {"values": values, "errors": {field: err_text(request, error)}}, status=400
+        refusal = flash.Flash(
+            errors={error.field or "mp_appid": err_text(request, error)}, values=flash.kept_values(form)
         )
+        return refused_form(request, "/oa/miniprograms/link", op.csrf, refusal)
     return redirect(f"/oa/miniprograms/link/{confirmation.id}")
 
 
@@ -557,24 +569,14 @@ async def wizard_start(request: Request) -> Response:
         return stop or login_redirect(request, FORM_OWNERS["start"])
     platform = get_platform(request)
     if form.get("agree") != "1":
-        oa = queries.oa_summary(platform, op.who.oa_id)
         message = translator(lang_of(request))("protocol.must_agree")
-        return oa_page(
-            request, op, "wizard/step2_protocol.html", {"step": 2, "oa": oa, "errors": {"agree": message}}, status=400
-        )
+        return refused_form(request, FORM_OWNERS["start"], op.csrf, flash.Flash(errors={"agree": message}))
     try:
         view = registration.start(platform, op.who.operator_id)
         if view.step == 3 and not view.scan_confirmation_id:
             registration.new_scan(platform, op.who.oa_id, view.id)
     except DomainError as error:
-        oa = queries.oa_summary(platform, op.who.oa_id)
-        return oa_page(
-            request,
-            op,
-            "wizard/step1_entry.html",
-            {"step": 1, "oa": oa, "refusal": err_text(request, error)},
-            status=400,
-        )
+        return refused_form(request, "/oa/fastreg", op.csrf, flash.Flash(error=err_text(request, error)))
     return redirect("/oa/fastreg")
 
 
@@ -634,16 +636,14 @@ async def _wizard_action(request: Request, action: str) -> Response:
         if error.err is Err.WRONG_STATE:
             # A form replayed from the history (back button, resubmission): the registration has moved on.
             return redirect("/oa/fastreg")
-        values = {k: v for k, v in form.items() if k != "csrf_token"}
-        extra: dict[str, Any] = {"values": values}
-        if error.field:
-            extra["errors"] = {error.field: err_text(request, error)}
-        else:
-            extra["error"] = err_text(request, error)
-        fresh = registration.current(platform, oa_id)
-        if fresh is None:
-            return refused(request, err_text(request, error), status=400, csrf=op.csrf)
-        return render_wizard(request, op, fresh, extra, status=400)
+        text = err_text(request, error)
+        refusal = flash.Flash(
+            errors={error.field: text} if error.field else {},
+            error=None if error.field else text,
+            values=flash.kept_values(form),
+            step=view.step,
+        )
+        return refused_form(request, "/oa/fastreg", op.csrf, refusal)
     return redirect("/oa/fastreg" + (f"?notice={notice}" if notice else ""))
 
 
