@@ -126,3 +126,33 @@ def test_refused_login_redirects_with_the_email_kept(page: Page, sandbox: Sandbo
     page.fill("#f-password", oa.password)
     page.click("#login-form button[type=submit]")
     expect(page).to_have_url(re.compile(r"/oa/miniprograms$"))
+
+
+def test_resend_and_change_email_share_one_limit(page: Page, server: LiveServer, sandbox: SandboxClient) -> None:
+    oa = make_oa(sandbox, tag="限频")
+    to_pending(server.platform, oa, "limit-first@example.com")
+    login(page, oa)
+    page.goto("/oa/fastreg")
+    expect(page.locator("#step-indicator li.current")).to_have_text("邮箱激活")
+    # The same address (however written): nothing changes, nothing is sent.
+    for _ in range(3):
+        page.fill("#f-email", " Limit-First@example.com ")
+        page.click("#change-email")
+        expect(page.locator("#page-notice")).to_have_text("新邮箱与当前邮箱相同，未重新发送激活邮件。")
+    # Another address within the minute: refused like a resend.
+    page.fill("#f-email", "limit-second@example.com")
+    page.click("#change-email")
+    expect(page.locator("#error-email")).to_have_text("发送过于频繁，请一分钟后再试")
+    expect(page.locator("#activation-email")).to_contain_text("limit-first@example.com")
+    assert len(sandbox.mail("limit-first@example.com")) == 1
+    assert sandbox.mail("limit-second@example.com") == []
+    sandbox.set_clock(advance_seconds=61)
+    page.fill("#f-email", "limit-second@example.com")
+    page.click("#change-email")
+    expect(page.locator("#page-notice")).to_have_text("邮箱已修改，激活邮件已发送到新邮箱。")
+    expect(page.locator("#activation-email")).to_contain_text("limit-second@example.com")
+    page.click("#resend-activation")  # the change's mail counts: too soon
+    expect(page.locator("#page-error")).to_have_text("发送过于频繁，请一分钟后再试")
+    assert len(sandbox.mail("limit-second@example.com")) == 1
+    page.goto("/oa/miniprograms")
+    expect(page.locator("#audit-history")).to_contain_text("更换邮箱")

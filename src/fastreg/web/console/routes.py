@@ -622,8 +622,8 @@ async def _wizard_action(request: Request, action: str) -> Response:
             registration.resend_activation(platform, oa_id, rid)
             notice = "activation_resent"
         elif action == "email":
-            registration.change_email(platform, oa_id, rid, form.get("email", ""))
-            notice = "email_changed"
+            changed = registration.change_email(platform, oa_id, rid, form.get("email", ""))
+            notice = "email_changed" if changed else "email_unchanged"
         elif action == "admin":
             wxid = None if form.get("admin_choice") == "operator" else form.get("admin_wxid", "").strip()
             if wxid == "":  # "another WeChat user" chosen, but no wxid given
