@@ -156,3 +156,23 @@ def test_resend_and_change_email_share_one_limit(page: Page, server: LiveServer,
     assert len(sandbox.mail("limit-second@example.com")) == 1
     page.goto("/oa/miniprograms")
     expect(page.locator("#audit-history")).to_contain_text("更换邮箱")
+
+
+def test_a_typed_password_never_comes_back_in_the_page(page: Page, server: LiveServer, sandbox: SandboxClient) -> None:
+    oa = make_oa(sandbox, tag="密码")
+    to_account_step(server.platform, oa)
+    login(page, oa)
+    page.goto("/oa/fastreg")
+    for email, confirm, field in (
+        ("bad-email", "Secret123", "email"),
+        ("pw@example.com", "Secret124", "password_confirm"),
+    ):
+        page.fill("#f-email", email)
+        page.fill("#f-password", "Secret123")
+        page.fill("#f-password_confirm", confirm)
+        page.click("#account-submit")
+        expect(page.locator(f"#error-{field}")).to_be_visible()
+        assert "Secret12" not in page.content()
+        expect(page.locator("#f-password")).to_have_value("")
+        expect(page.locator("#f-password_confirm")).to_have_value("")
+        expect(page.locator("#f-email")).to_have_value(email)
