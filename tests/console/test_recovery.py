@@ -9,8 +9,10 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from fastreg.services import confirmations
 from fastreg.testing import LiveServer, SandboxClient
-from tests.console.helpers import login, make_oa, to_account_step, to_pending
+from tests.console.helpers import decode_qr, login, make_oa, shot, to_account_step, to_admin_step, to_pending
+from tests.console.test_wizard import confirm_on_phone
 
 pytestmark = pytest.mark.browser
 
@@ -176,3 +178,48 @@ def test_a_typed_password_never_comes_back_in_the_page(page: Page, server: LiveS
         expect(page.locator("#f-password")).to_have_value("")
         expect(page.locator("#f-password_confirm")).to_have_value("")
         expect(page.locator("#f-email")).to_have_value(email)
+    # 取消注册 sits among the form's buttons but cancels (it does not submit the account form).
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#wizard-cancel")
+    expect(page.locator("#page-notice")).to_have_text("已取消快速注册。")
+    assert sandbox.official_account(oa.appid)["pending_registration"] is None
+
+
+def test_step7_admin_changed_while_waiting_and_an_expired_code_refreshed(
+    page: Page, phone: Page, server: LiveServer, sandbox: SandboxClient
+) -> None:
+    oa = make_oa(sandbox, tag="换管理员")
+    to_admin_step(server.platform, oa, "step7-mp@example.com", reuse_operator=True)
+    login(page, oa)
+    page.goto("/oa/fastreg")
+    expect(page.locator("#step-indicator li.current")).to_have_text("绑定管理员")
+    # The wxid is asked only for another WeChat user.
+    expect(page.locator("#admin-operator")).to_be_checked()
+    expect(page.locator("#f-admin_wxid")).to_be_hidden()
+    page.check("#admin-other")
+    expect(page.locator("#f-admin_wxid")).to_be_visible()
+    page.fill("#f-admin_wxid", "wxid_typo001")
+    page.click("#admin-submit")
+    expect(page.locator("#admin-asked")).to_contain_text("wxid_typo001")
+    first = decode_qr(page, "#admin-qr")
+    # A mistyped wxid is corrected while waiting: a new code for the right admin, the first one closed.
+    page.click("#change-admin summary")
+    expect(page.locator("#f-admin_wxid")).to_have_value("wxid_typo001")
+    page.fill("#f-admin_wxid", "wxid_right01")
+    page.click("#admin-submit")
+    expect(page.locator("#admin-asked")).to_contain_text("wxid_right01")
+    second = decode_qr(page, "#admin-qr")
+    assert second != first
+    assert confirmations.describe(server.platform, confirmations.id_from_url(first)).status == "cancelled"
+    # Ten minutes later the code has expired: the page says so and refreshes it for the same admin.
+    sandbox.set_clock(advance_seconds=601)
+    expect(page.locator("#admin-status")).to_have_text("二维码已过期，请刷新二维码。", timeout=10_000)
+    shot(page, "step7-expired")
+    page.click("#admin-refresh")
+    expect(page.locator("#admin-asked")).to_contain_text("wxid_right01")
+    third = decode_qr(page, "#admin-qr")
+    assert third not in (first, second)
+    shot(page, "step7-recovered")
+    confirm_on_phone(phone, third, "wxid_right01", "step7-recovered")
+    expect(page.locator("#success-title")).to_have_text("小程序注册成功", timeout=10_000)
+    assert sandbox.official_account(oa.appid)["pending_registration"] is None

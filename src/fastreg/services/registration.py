@@ -540,7 +540,9 @@ def activate(platform: Platform, token: str) -> RegistrationView:
 
 
 def bind_admin(platform: Platform, oa_id: int, registration_id: int, wxid: str | None) -> ConfirmationView:
-    """Ask the chosen admin (a wxid typed in, or the reused operator) to confirm on the phone page."""
+    """Ask the chosen admin (a wxid typed in, or the reused operator) to confirm on the phone page. While one
+    admin is asked, the same admin keeps the same code; another admin gets a new code (the first one's is
+    closed); an expired or cancelled code is replaced by a new one."""
     with platform.uow() as uow:
         session, now = uow.session, uow.clock.now()
         registration = _registration(uow, oa_id, registration_id)
@@ -557,12 +559,12 @@ def bind_admin(platform: Platform, oa_id: int, registration_id: int, wxid: str |
             if registration.admin_confirmation_id
             else None
         )
-        if (
-            existing is not None
-            and existing.allowed_wxid == admin
-            and confirmations.effective_status(existing, now) == ConfirmationStatus.PENDING
-        ):
-            return confirmations.view(session, platform, existing, now)
+        waiting = existing is not None and confirmations.effective_status(existing, now) == ConfirmationStatus.PENDING
+        if existing is not None and waiting:
+            if existing.allowed_wxid == admin:
+                return confirmations.view(session, platform, existing, now)
+            # Another admin chosen while the first was asked: the first one's code stops working.
+            existing.status, existing.answered_at = ConfirmationStatus.CANCELLED.value, now
         confirmation = confirmations.create(
             session,
             now,

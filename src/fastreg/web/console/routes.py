@@ -492,6 +492,17 @@ def _wizard_context(request: Request, op: OperatorCtx, view: Any) -> dict[str, A
         "certification_locked": oa.principal_type in CERTIFICATION_MANDATORY,
         "operator_wxid": op.who.wxid,
     }
+    if admin is not None:  # step 7's forms start from the admin asked so far (refresh, or correct a typo)
+        by_operator = bool(view.reuse_operator and op.who.wxid and admin.allowed_wxid == op.who.wxid)
+        context["current_admin_is_operator"] = by_operator
+        context["values"] = (
+            {"admin_choice": "operator"}
+            if by_operator
+            else {
+                "admin_choice": "wxid",
+                "admin_wxid": admin.allowed_wxid,
+            }
+        )
     live = scan if view.step == 3 else admin
     if live is not None and live.status == ConfirmationStatus.PENDING:
         context["qr"] = qr_data_uri(live.url)
