@@ -223,3 +223,51 @@ def test_step7_admin_changed_while_waiting_and_an_expired_code_refreshed(
     confirm_on_phone(phone, third, "wxid_right01", "step7-recovered")
     expect(page.locator("#success-title")).to_have_text("小程序注册成功", timeout=10_000)
     assert sandbox.official_account(oa.appid)["pending_registration"] is None
+
+
+def test_unknown_urls_and_wrong_methods_get_the_consoles_pages(page: Page, sandbox: SandboxClient) -> None:
+    response = page.goto("/no-such-page")
+    assert response is not None and response.status == 404
+    expect(page.locator("#error-title")).to_have_text("页面不存在")
+    expect(page.locator("#error-home")).to_have_attribute("href", "/")
+    assert "detail" not in page.content()
+    shot(page, "error-404")
+    response = page.goto("/oa/fastreg/done/not-a-number?lang=en")
+    assert response is not None and response.status == 404
+    expect(page.locator("#error-title")).to_have_text("Page not found")
+    shot(page, "error-404-en")
+    # A method the URL does not take (a form's method changed by hand): 405, as a page.
+    answer = page.context.request.put("/login")
+    assert answer.status == 405 and "Not Found" not in answer.text() and 'id="error-page"' in answer.text()
+    assert "This page cannot be opened this way" in answer.text()  # the English choice is remembered
+    page.goto("/login?lang=zh")
+    answer = page.context.request.delete("/oa/miniprograms")
+    assert answer.status == 405 and "不能这样打开此页面" in answer.text()
+    # WeChat's API and the sandbox keep their JSON answers.
+    assert page.context.request.get("/cgi-bin/no-such-api").json()["errcode"] == 40066
+    assert page.context.request.get("/sandbox/v1/no-such-route").json()["error"]["code"] == "unauthorized"
+    # A favicon, linked from every page.
+    icon = page.context.request.get("/favicon.ico")
+    assert icon.status == 200 and icon.headers["content-type"] == "image/x-icon" and icon.body()[:4] == b"\0\0\1\0"
+    expect(page.locator("link[rel=icon]")).to_have_attribute("href", "/favicon.ico")
+
+
+def test_an_unexpected_failure_is_the_consoles_500_page(server: LiveServer) -> None:
+    from fastapi.testclient import TestClient
+
+    from fastreg.web.app import create_app
+
+    app = create_app(platform=server.platform)
+
+    def fail() -> None:
+        raise RuntimeError("boom")
+
+    app.add_api_route("/oa/failing", fail)
+    app.add_api_route("/cgi-bin/failing", fail)
+    client = TestClient(app, raise_server_exceptions=False)
+    page = client.get("/oa/failing")
+    assert page.status_code == 500 and page.headers["content-type"].startswith("text/html")
+    assert "服务器出错了" in page.text and "boom" not in page.text
+    assert "Something went wrong" in client.get("/oa/failing?lang=en").text
+    api = client.get("/cgi-bin/failing")
+    assert (api.status_code, api.text) == (500, "Internal Server Error")

@@ -35,7 +35,7 @@ from fastreg.web.deps import get_platform
 
 HERE = Path(__file__).parent
 TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
-STATIC_FILES = {"console.css": "text/css", "console.js": "text/javascript"}
+STATIC_FILES = {"console.css": "text/css", "console.js": "text/javascript", "favicon.ico": "image/x-icon"}
 
 LANG_COOKIE = "fastreg_lang"
 OPERATOR_COOKIE = "fastreg_session"
@@ -214,8 +214,15 @@ def oa_page(
 @router.get("/static/console/{name}")
 def static_file(name: str) -> Response:
     if name not in STATIC_FILES:
-        return Response(status_code=404)
+        raise HTTPException(404)
     return FileResponse(HERE / "static" / name, media_type=STATIC_FILES[name])
+
+
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    response = static_file("favicon.ico")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 @router.get("/")
@@ -702,11 +709,13 @@ def wizard_form_url(action: str) -> Response:
 
 
 @router.get("/oa/fastreg/done/{registration_id}")
-def wizard_done(request: Request, registration_id: int) -> Response:
+def wizard_done(request: Request, registration_id: str) -> Response:
+    if not registration_id.isdigit() or len(registration_id) > 18:
+        raise HTTPException(404)
     op = operator_of(request)
     if op is None:
         return login_redirect(request)
-    outcome = queries.registration_outcome(get_platform(request), op.who.oa_id, registration_id)
+    outcome = queries.registration_outcome(get_platform(request), op.who.oa_id, int(registration_id))
     if outcome is None or outcome.status != "completed":
         return redirect("/oa/fastreg")
     return oa_page(request, op, "wizard/done.html", {"step": 8, "outcome": outcome})
