@@ -41,6 +41,7 @@ from fastreg.domain.rules import (
     first_refusal,
     is_expired,
     next_status,
+    password_problems,
     validate_email_format,
     validate_password,
     validate_wxid,
@@ -369,6 +370,18 @@ def _check_email(uow: UnitOfWork, email: str) -> str:
         normalized, used_on_platform=identifier_taken(uow.session, normalized), bound_to_personal_wechat=bound
     )
     return normalized
+
+
+def account_problems(platform: Platform, email: str, password: str, password_confirm: str) -> list[DomainError]:
+    """Every refusal of step 5's form at once (the page shows them together): the email (format, taken on the
+    platform, bound to a personal WeChat account) and the password (strength, confirmation). Read only."""
+    problems = password_problems(password, password_confirm)
+    with platform.uow(readonly=True) as uow:
+        try:
+            _check_email(uow, email)
+        except DomainError as problem:
+            problems.insert(0, problem)
+    return problems
 
 
 def submit_account(

