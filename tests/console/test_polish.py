@@ -49,3 +49,29 @@ def test_step5_shows_every_error_at_once_and_focuses_the_first(
     expect(page.locator("#error-email")).to_have_text("Please fill in “Email”")
     assert sandbox.official_account(oa.appid)["pending_registration"] is None  # still at step 5
     assert sandbox.mail("all-errors@example.com") == []
+
+
+@pytest.mark.parametrize(
+    ("principal_type", "verified", "reason", "reason_en"),
+    [
+        ("enterprise", False, "公众号未认证", "The Official Account is not verified"),
+        ("personal", True, "个人主体的公众号不支持快速注册小程序", None),
+    ],
+)
+def test_an_oa_that_cannot_fast_register_is_not_offered_a_quota(
+    page: Page, sandbox: SandboxClient, principal_type: str, verified: bool, reason: str, reason_en: str | None
+) -> None:
+    oa = make_oa(sandbox, principal_type=principal_type, verified=verified, tag="无额度")
+    login(page, oa)
+    page.goto("/oa/miniprograms")
+    expect(page.locator("#quota-line")).to_have_text(f"本公众号当前不能复用资质快速创建小程序：{reason}")
+    expect(page.locator("body")).not_to_contain_text("本月还可复用资质快速创建")
+    page.goto("/oa/fastreg")
+    expect(page.locator("#eligibility-refusal")).to_have_text(f"当前不能快速注册：{reason}")
+    if reason_en:
+        page.goto("/oa/fastreg?lang=en")
+        expect(page.locator("#eligibility-refusal")).to_have_text(f"Fast registration is not possible now: {reason_en}")
+    if principal_type == "personal":
+        page.goto("/oa?lang=en")
+        expect(page.locator("dl.facts")).to_contain_text("(Personal)")
+        expect(page.locator("dl.facts")).not_to_contain_text("Individual")

@@ -322,10 +322,16 @@ def miniprograms(request: Request) -> Response:
         "links": queries.linked_mps(platform, op.who.oa_id),
         "current": registration.current(platform, op.who.oa_id),
         "refusal": err_text(request, refusal) if refusal else None,
+        # An OA that cannot fast-register at all (personal, unverified, ...) is not told of a quota to use.
+        "blocked": err_text(request, refusal) if refusal and refusal.err not in QUOTA_REFUSALS else None,
         "history": queries.audit_history(platform, op.who.oa_appid),
         "notice": _notice(request),
     }
     return oa_page(request, op, "miniprograms.html", context)
+
+
+# Refusals that leave the month's quota line true (used up, or one registration already under way).
+QUOTA_REFUSALS = frozenset({Err.QUOTA_EXCEEDED, Err.PENDING_EXISTS})
 
 
 def _notice(request: Request) -> str | None:
