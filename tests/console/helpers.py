@@ -57,6 +57,27 @@ def login(page: Page, oa: OA) -> None:
     expect(page).to_have_url(re.compile(r"/oa$"))
 
 
+def open_wizard(page: Page, oa: OA, step: str) -> None:
+    """Log in and open the wizard, which resumes at ``step`` (the step indicator's text)."""
+    login(page, oa)
+    page.goto("/oa/fastreg")
+    expect(page.locator("#step-indicator li.current")).to_have_text(step)
+
+
+def fill_account(page: Page, email: str, password: str, confirmation: str) -> None:
+    page.fill("#f-email", email)
+    page.fill("#f-password", password)
+    page.fill("#f-password_confirm", confirmation)
+
+
+def submit_redirected(page: Page, button: str, action: str) -> None:
+    """Click a wizard form's button: its POST to /oa/fastreg/<action> answers with a redirect to the wizard."""
+    with page.expect_response(re.compile(rf"/oa/fastreg/{action}$")) as posted:
+        page.click(button)
+    assert posted.value.status == 303
+    expect(page).to_have_url(re.compile(r"/oa/fastreg$"))
+
+
 def decode_qr(page: Page, selector: str) -> str:
     """Read the QR code as a person's phone would: from the pixels on the screen."""
     png = page.locator(selector).screenshot()

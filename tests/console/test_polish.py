@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from fastreg.testing import LiveServer, SandboxClient
-from tests.console.helpers import login, make_oa, to_account_step
+from tests.console.helpers import fill_account, login, make_oa, open_wizard, to_account_step
 
 pytestmark = pytest.mark.browser
 
@@ -17,8 +17,7 @@ def test_step5_shows_every_error_at_once_and_focuses_the_first(
 ) -> None:
     oa = make_oa(sandbox, tag="全部错误")
     to_account_step(server.platform, oa)
-    login(page, oa)
-    page.goto("/oa/fastreg")
+    open_wizard(page, oa, "填写帐号信息")
     page.click("#account-submit")  # nothing typed
     expect(page.locator("#error-email")).to_have_text("请填写邮箱")
     expect(page.locator("#error-password")).to_have_text("请填写密码")
@@ -27,18 +26,14 @@ def test_step5_shows_every_error_at_once_and_focuses_the_first(
     expect(page.locator("#f-email")).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#f-email")).to_have_attribute("aria-describedby", "hint-email error-email")
     expect(page.locator("#f-mp_name")).not_to_have_attribute("aria-invalid", "true")
-    page.fill("#f-email", "bad-address")
-    page.fill("#f-password", "short")
-    page.fill("#f-password_confirm", "shorter")
+    fill_account(page, "bad-address", "short", "shorter")
     page.click("#account-submit")
     expect(page.locator("#error-email")).to_have_text("邮箱格式不正确")
     expect(page.locator("#error-password")).to_have_text("密码至少8位，且须同时包含字母和数字")
     expect(page.locator("#error-password_confirm")).to_have_text("两次输入的密码不一致")
     expect(page.locator("#f-email")).to_be_focused()
     # Only the password wrong: the focus goes to it.
-    page.fill("#f-email", "all-errors@example.com")
-    page.fill("#f-password", "short")
-    page.fill("#f-password_confirm", "short")
+    fill_account(page, "all-errors@example.com", "short", "short")
     page.click("#account-submit")
     expect(page.locator(".field-error")).to_have_count(1)
     expect(page.locator("#f-password")).to_be_focused()

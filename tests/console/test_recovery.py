@@ -11,7 +11,18 @@ from playwright.sync_api import Page, expect
 
 from fastreg.services import confirmations
 from fastreg.testing import LiveServer, SandboxClient
-from tests.console.helpers import decode_qr, login, make_oa, shot, to_account_step, to_admin_step, to_pending
+from tests.console.helpers import (
+    decode_qr,
+    fill_account,
+    login,
+    make_oa,
+    open_wizard,
+    shot,
+    submit_redirected,
+    to_account_step,
+    to_admin_step,
+    to_pending,
+)
 from tests.console.test_wizard import confirm_on_phone
 
 pytestmark = pytest.mark.browser
@@ -27,9 +38,7 @@ def test_login_expired_mid_wizard_returns_to_the_same_step(
     page.goto("/login?next=/oa/fastreg&expired=1&lang=en")
     expect(page.locator("#page-notice")).to_have_text("Your login has expired. Please log in again.")
     page.goto("/login?lang=zh")
-    login(page, oa)
-    page.goto("/oa/fastreg")
-    expect(page.locator("#step-indicator li.current")).to_have_text(STEP5)
+    open_wizard(page, oa, STEP5)
     page.fill("#f-email", "expired-session@example.com")
     # Logged out in a second tab; the first one still shows step 5 and submits it.
     other = page.context.new_page()
@@ -75,24 +84,16 @@ def test_refused_forms_redirect_and_show_their_errors_once(
 ) -> None:
     oa = make_oa(sandbox, tag="重定向")
     to_account_step(server.platform, oa)
-    login(page, oa)
-    page.goto("/oa/fastreg")
+    open_wizard(page, oa, STEP5)
     # Step 5: the refusal is a redirect to the wizard, which shows the error and what was typed.
-    page.fill("#f-email", "prg-mp@example.com")
-    page.fill("#f-password", "short")
-    page.fill("#f-password_confirm", "short")
-    with page.expect_response(re.compile(r"/oa/fastreg/account$")) as posted:
-        page.click("#account-submit")
-    assert posted.value.status == 303
-    expect(page).to_have_url(re.compile(r"/oa/fastreg$"))
+    fill_account(page, "prg-mp@example.com", "short", "short")
+    submit_redirected(page, "#account-submit", "account")
     expect(page.locator("#error-password")).to_have_text("密码至少8位，且须同时包含字母和数字")
     expect(page.locator("#f-email")).to_have_value("prg-mp@example.com")
     # Shown once: a reload shows the step afresh.
     page.reload()
     expect(page.locator("#error-password")).to_have_count(0)
-    page.fill("#f-email", "prg-mp@example.com")
-    page.fill("#f-password", "MiniProg2026")
-    page.fill("#f-password_confirm", "MiniProg2026")
+    fill_account(page, "prg-mp@example.com", "MiniProg2026", "MiniProg2026")
     page.click("#account-submit")
     expect(page.locator("#step-indicator li.current")).to_have_text("邮箱激活")
     # Back after the error and the success: a page, never a form to resubmit.
@@ -102,10 +103,7 @@ def test_refused_forms_redirect_and_show_their_errors_once(
     page.go_forward()
     # Step 6's change-email form: the polling page is at the wizard's URL, so its reloads post nothing.
     page.fill("#f-email", "not-an-email")
-    with page.expect_response(re.compile(r"/oa/fastreg/email$")) as posted:
-        page.click("#change-email")
-    assert posted.value.status == 303
-    expect(page).to_have_url(re.compile(r"/oa/fastreg$"))
+    submit_redirected(page, "#change-email", "email")
     expect(page.locator("#error-email")).to_have_text("邮箱格式不正确")
     expect(page.locator("#f-email")).to_have_value("not-an-email")
     page.reload()
@@ -133,9 +131,7 @@ def test_refused_login_redirects_with_the_email_kept(page: Page, sandbox: Sandbo
 def test_resend_and_change_email_share_one_limit(page: Page, server: LiveServer, sandbox: SandboxClient) -> None:
     oa = make_oa(sandbox, tag="限频")
     to_pending(server.platform, oa, "limit-first@example.com")
-    login(page, oa)
-    page.goto("/oa/fastreg")
-    expect(page.locator("#step-indicator li.current")).to_have_text("邮箱激活")
+    open_wizard(page, oa, "邮箱激活")
     # The same address (however written): nothing changes, nothing is sent.
     for _ in range(3):
         page.fill("#f-email", " Limit-First@example.com ")
@@ -163,15 +159,12 @@ def test_resend_and_change_email_share_one_limit(page: Page, server: LiveServer,
 def test_a_typed_password_never_comes_back_in_the_page(page: Page, server: LiveServer, sandbox: SandboxClient) -> None:
     oa = make_oa(sandbox, tag="密码")
     to_account_step(server.platform, oa)
-    login(page, oa)
-    page.goto("/oa/fastreg")
+    open_wizard(page, oa, STEP5)
     for email, confirm, field in (
         ("bad-email", "Secret123", "email"),
         ("pw@example.com", "Secret124", "password_confirm"),
     ):
-        page.fill("#f-email", email)
-        page.fill("#f-password", "Secret123")
-        page.fill("#f-password_confirm", confirm)
+        fill_account(page, email, "Secret123", confirm)
         page.click("#account-submit")
         expect(page.locator(f"#error-{field}")).to_be_visible()
         assert "Secret12" not in page.content()
@@ -190,9 +183,7 @@ def test_step7_admin_changed_while_waiting_and_an_expired_code_refreshed(
 ) -> None:
     oa = make_oa(sandbox, tag="换管理员")
     to_admin_step(server.platform, oa, "step7-mp@example.com", reuse_operator=True)
-    login(page, oa)
-    page.goto("/oa/fastreg")
-    expect(page.locator("#step-indicator li.current")).to_have_text("绑定管理员")
+    open_wizard(page, oa, "绑定管理员")
     # The wxid is asked only for another WeChat user.
     expect(page.locator("#admin-operator")).to_be_checked()
     expect(page.locator("#f-admin_wxid")).to_be_hidden()
