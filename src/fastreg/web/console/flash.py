@@ -29,6 +29,7 @@ class Flash:
     values: dict[str, str] = field(default_factory=dict)
     error: str | None = None
     step: int | None = None  # the wizard step whose form was refused (shown only at that step)
+    status: int | None = None  # the HTTP status of the page showing the refusal (429: login locked)
 
 
 def _serializer(secret: str) -> URLSafeTimedSerializer:
@@ -51,6 +52,8 @@ def put(response: Response, secret: str, *, page: str, binding: str, flash: Flas
         data["m"] = flash.error
     if flash.step is not None:
         data["s"] = flash.step
+    if flash.status is not None:
+        data["c"] = flash.status
     value = _serializer(secret).dumps(data)
     response.set_cookie(COOKIE, value, max_age=MAX_AGE_SECONDS, httponly=True, samesite="lax")
 
@@ -66,12 +69,13 @@ def take(request: Request, secret: str, *, binding: str) -> Flash | None:
         return None
     if not isinstance(data, dict) or data.get("p") != request.url.path or data.get("b") != _binding(binding):
         return None
-    step = data.get("s")
+    step, status = data.get("s"), data.get("c")
     return Flash(
         errors={str(k): str(v) for k, v in dict(data.get("e") or {}).items()},
         values={str(k): str(v) for k, v in dict(data.get("v") or {}).items()},
         error=str(data["m"]) if data.get("m") else None,
         step=step if isinstance(step, int) else None,
+        status=status if isinstance(status, int) and 400 <= status < 500 else None,
     )
 
 

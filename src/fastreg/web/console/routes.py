@@ -115,6 +115,7 @@ def render(
         ctx["errors"] = flashed.errors or ctx["errors"]
         ctx["values"] = flashed.values or ctx["values"]
         ctx["error"] = flashed.error or ctx["error"]
+        status = flashed.status or status
     response = TEMPLATES.TemplateResponse(request, name, ctx, status_code=status)
     flash.clear(request, response)
     response.headers["Cache-Control"] = "no-store"
@@ -256,7 +257,9 @@ async def _login(request: Request, scope: str) -> Response:
             message = translator(lang_of(request))("login.incomplete")
         next_ = form.get("next", "")
         page = "/mp/login" if scope == sessions.MP else "/login" + ("?" + urlencode({"next": next_}) if next_ else "")
-        refusal = flash.Flash(values={"email": form.get("email", "")[: flash.MAX_VALUE_CHARS]}, error=message)
+        status = 429 if error.err is Err.LOGIN_LOCKED else 400
+        email = form.get("email", "")[: flash.MAX_VALUE_CHARS]
+        refusal = flash.Flash(values={"email": email}, error=message, status=status)
         return refused_form(request, page, request.cookies.get(ANON_COOKIE, ""), refusal)
     if scope == sessions.OPERATOR:
         response = redirect(safe_next(form.get("next"), "/oa"))
