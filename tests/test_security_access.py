@@ -227,7 +227,9 @@ def test_an_operator_cannot_reach_another_oas_pages(
     # B's session changing the profile display of A's MP: refused, A's link unchanged.
     csrf = csrf_of(listing.text)
     toggled = console.post(f"/oa/miniprograms/{mine.mp_appid}/profile", data={"csrf_token": csrf, "show": "1"})
-    assert toggled.status_code == 400
+    assert (toggled.status_code, toggled.headers["location"]) == (303, "/oa/miniprograms")
+    refused = console.get("/oa/miniprograms")  # the refusal is shown on the page the form came from
+    assert 'id="page-error"' in refused.text and mine.mp_appid not in refused.text
     items = world.post("/cgi-bin/wxopen/wxamplinkget", {}, access_token=mine.token)["wxopens"]["items"]
     assert [item["selected"] for item in items if item["appid"] == mine.mp_appid] == [0]
     # A's pending link confirmation is not B's to see.

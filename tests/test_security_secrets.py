@@ -155,12 +155,15 @@ def test_console_login_is_rate_limited(console: httpx.Client, sandbox: SandboxCl
     )
 
     def attempt(password: str) -> httpx.Response:
+        """The login form posted; its refusal is a redirect to the login page, which shows it (400 or 429)."""
         page = console.get("/login")
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
         assert csrf
-        return console.post(
+        posted = console.post(
             "/login", data={"email": "limited-op@example.com", "password": password, "csrf_token": csrf.group(1)}
         )
+        assert posted.status_code == 303
+        return console.get(posted.headers["location"])
 
     failures = live.settings.login_max_failures
     for _ in range(failures):

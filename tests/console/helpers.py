@@ -57,6 +57,27 @@ def login(page: Page, oa: OA) -> None:
     expect(page).to_have_url(re.compile(r"/oa$"))
 
 
+def open_wizard(page: Page, oa: OA, step: str) -> None:
+    """Log in and open the wizard, which resumes at ``step`` (the step indicator's text)."""
+    login(page, oa)
+    page.goto("/oa/fastreg")
+    expect(page.locator("#step-indicator li.current")).to_have_text(step)
+
+
+def fill_account(page: Page, email: str, password: str, confirmation: str) -> None:
+    page.fill("#f-email", email)
+    page.fill("#f-password", password)
+    page.fill("#f-password_confirm", confirmation)
+
+
+def submit_redirected(page: Page, button: str, action: str) -> None:
+    """Click a wizard form's button: its POST to /oa/fastreg/<action> answers with a redirect to the wizard."""
+    with page.expect_response(re.compile(rf"/oa/fastreg/{action}$")) as posted:
+        page.click(button)
+    assert posted.value.status == 303
+    expect(page).to_have_url(re.compile(r"/oa/fastreg$"))
+
+
 def decode_qr(page: Page, selector: str) -> str:
     """Read the QR code as a person's phone would: from the pixels on the screen."""
     png = page.locator(selector).screenshot()
@@ -106,12 +127,26 @@ def activation_link(sandbox: SandboxClient, email: str) -> str:
     return str(links[-1])
 
 
-def to_pending(platform: Platform, oa: OA, email: str) -> int:
-    """Walk a registration to 待完成注册 (pending) through the services."""
+def to_account_step(platform: Platform, oa: OA, *, reuse_operator: bool = False) -> int:
+    """Walk a registration to step 5 (帐号信息) through the services; returns its id."""
     op_id, oa_id = operator_id(platform, oa.email)
     view = registration.start(platform, op_id)
     scan = registration.new_scan(platform, oa_id, view.id)
     confirmations.answer(platform, scan.id, oa.admin_wxid, confirmations.CONFIRM)
-    registration.choose_qualifications(platform, oa_id, view.id, True, False)
-    registration.submit_account(platform, oa_id, view.id, email, "Passw0rd99", "Passw0rd99", None)
+    registration.choose_qualifications(platform, oa_id, view.id, True, reuse_operator)
     return view.id
+
+
+def to_pending(platform: Platform, oa: OA, email: str, *, reuse_operator: bool = False) -> int:
+    """Walk a registration to 待完成注册 (pending) through the services."""
+    rid = to_account_step(platform, oa, reuse_operator=reuse_operator)
+    oa_id = operator_id(platform, oa.email)[1]
+    registration.submit_account(platform, oa_id, rid, email, "Passw0rd99", "Passw0rd99", None)
+    return rid
+
+
+def to_admin_step(platform: Platform, oa: OA, email: str, *, reuse_operator: bool = False) -> int:
+    """Walk a registration to step 7 (绑定管理员): pending with its email activated."""
+    rid = to_pending(platform, oa, email, reuse_operator=reuse_operator)
+    registration.activate(platform, _latest_activation_token(platform, email))
+    return rid

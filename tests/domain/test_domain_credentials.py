@@ -13,6 +13,7 @@ from fastreg.domain.rules import (
     ensure_email_available,
     login_locked,
     normalize_email,
+    password_problems,
     validate_email_format,
     validate_password,
     validate_wxid,
@@ -165,6 +166,19 @@ def test_weak_passwords_are_refused(password: str) -> None:
     assert raised.value.err is Err.PASSWORD_WEAK
     assert raised.value.field == "password"
     assert raised.value.message() == "密码至少8位，且须同时包含字母和数字"
+
+
+def test_password_problems_lists_every_refusal() -> None:
+    both = password_problems("short", "shorter")
+    assert [(p.err, p.field) for p in both] == [
+        (Err.PASSWORD_WEAK, "password"),
+        (Err.PASSWORD_MISMATCH, "password_confirm"),
+    ]
+    assert [p.err for p in password_problems("short", "short")] == [Err.PASSWORD_WEAK]
+    assert password_problems("abcd1234", "abcd1234") == password_problems("abcd1234") == []
+    with pytest.raises(DomainError) as first:  # validate_password refuses the first of them
+        validate_password("short", "shorter")
+    assert first.value.err is Err.PASSWORD_WEAK
 
 
 def test_confirmation_must_match() -> None:

@@ -275,6 +275,30 @@ def test_activation_link_is_single_use_expires_and_resend_replaces_it(
     assert reused.value.err is Err.ACTIVATION_INVALID
 
 
+def test_change_email_shares_the_resend_limit_and_the_same_address_changes_nothing(
+    platform: Platform, outbox: Outbox, clock: FixedClock
+) -> None:
+    oa = make_oa(platform)
+    reg_id = walk_to_pending(platform, oa, "first@example.com")
+    _, oa_id = ids(platform, oa)
+    assert len(outbox.sent) == 1
+    assert registration.change_email(platform, oa_id, reg_id, " First@Example.com ") is False
+    with pytest.raises(DomainError) as too_soon:
+        registration.change_email(platform, oa_id, reg_id, "second@example.com")
+    assert (too_soon.value.err, too_soon.value.field) == (Err.RESEND_TOO_SOON, "email")
+    assert len(outbox.sent) == 1
+    assert registration.get(platform, oa_id, reg_id).email == "first@example.com"
+    clock.advance(61)
+    assert registration.change_email(platform, oa_id, reg_id, "second@example.com") is True
+    assert [to for to, *_ in outbox.sent] == ["first@example.com", "second@example.com"]
+    with pytest.raises(DomainError) as resend:
+        registration.resend_activation(platform, oa_id, reg_id)
+    assert resend.value.err is Err.RESEND_TOO_SOON
+    with platform.uow(readonly=True) as uow:
+        kinds = uow.session.execute(select(AuditEvent.kind).order_by(AuditEvent.id)).scalars().all()
+    assert kinds[-1] == "email_changed" and kinds.count("activation_sent") == 0
+
+
 def test_activation_tokens_are_stored_hashed(platform: Platform, outbox: Outbox) -> None:
     oa = make_oa(platform)
     walk_to_pending(platform, oa, "hash@example.com")

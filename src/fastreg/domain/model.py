@@ -122,6 +122,7 @@ class AuditKind(StrEnum):
     REFUSED = "refused"
     QUOTA_REFUSED = "quota_refused"
     ACTIVATION_SENT = "activation_sent"
+    EMAIL_CHANGED = "email_changed"
     ACTIVATED = "activated"
     ADMIN_BOUND = "admin_bound"
     COMPLETED = "completed"

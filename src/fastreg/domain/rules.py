@@ -321,11 +321,19 @@ def ensure_email_available(email: str, *, used_on_platform: bool, bound_to_perso
         raise DomainError(Err.EMAIL_PERSONAL_WECHAT, field="email")
 
 
-def validate_password(password: str, confirmation: str | None = None) -> None:
+def password_problems(password: str, confirmation: str | None = None) -> list[DomainError]:
+    """Every refusal of a password and its confirmation (a form shows them together)."""
+    problems = []
     if len(password) < 8 or not re.search(r"[A-Za-z]", password) or not re.search(r"\d", password):
-        raise DomainError(Err.PASSWORD_WEAK, field="password")
+        problems.append(DomainError(Err.PASSWORD_WEAK, field="password"))
     if confirmation is not None and confirmation != password:
-        raise DomainError(Err.PASSWORD_MISMATCH, field="password_confirm")
+        problems.append(DomainError(Err.PASSWORD_MISMATCH, field="password_confirm"))
+    return problems
+
+
+def validate_password(password: str, confirmation: str | None = None) -> None:
+    for problem in password_problems(password, confirmation):
+        raise problem
 
 
 def validate_wxid(wxid: str) -> str:

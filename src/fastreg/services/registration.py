@@ -41,6 +41,7 @@ from fastreg.domain.rules import (
     first_refusal,
     is_expired,
     next_status,
+    password_problems,
     validate_email_format,
     validate_mp_name,
     validate_password,
@@ -372,6 +373,18 @@ def _check_email(uow: UnitOfWork, email: str) -> str:
     return normalized
 
 
+def account_problems(platform: Platform, email: str, password: str, password_confirm: str) -> list[DomainError]:
+    """Every refusal of step 5's form at once (the page shows them together): the email (format, taken on the
+    platform, bound to a personal WeChat account) and the password (strength, confirmation). Read only."""
+    problems = password_problems(password, password_confirm)
+    with platform.uow(readonly=True) as uow:
+        try:
+            _check_email(uow, email)
+        except DomainError as problem:
+            problems.insert(0, problem)
+    return problems
+
+
 def submit_account(
     platform: Platform,
     oa_id: int,
@@ -455,6 +468,13 @@ def _send_activation(platform: Platform, email: str, token: str, oa_name: str) -
 # ---------------------------------------------------------------- step 6: activation
 
 
+def _ensure_mail_interval(platform: Platform, registration: Registration, now: datetime, field: str | None) -> None:
+    """At most one activation mail a minute per registration, whether resent or sent to a changed address."""
+    interval = timedelta(seconds=platform.settings.activation_resend_interval_seconds)
+    if registration.activation_sent_at and now - registration.activation_sent_at < interval:
+        raise DomainError(Err.RESEND_TOO_SOON, field=field)
+
+
 def resend_activation(platform: Platform, oa_id: int, registration_id: int) -> RegistrationView:
     """A new link (the previous one stops working), at most once a minute."""
     with platform.uow() as uow:
@@ -462,9 +482,7 @@ def resend_activation(platform: Platform, oa_id: int, registration_id: int) -> R
         registration = _registration(uow, oa_id, registration_id)
         if registration.status != RegistrationStatus.PENDING or registration.email_activated_at is not None:
             raise DomainError(Err.WRONG_STATE)
-        interval = timedelta(seconds=platform.settings.activation_resend_interval_seconds)
-        if registration.activation_sent_at and now - registration.activation_sent_at < interval:
-            raise DomainError(Err.RESEND_TOO_SOON)
+        _ensure_mail_interval(platform, registration, now, None)
         token = _new_activation(uow, platform, registration)
         registration.updated_at = now
         oa = _oa(uow, oa_id)
@@ -476,30 +494,38 @@ def resend_activation(platform: Platform, oa_id: int, registration_id: int) -> R
     return result
 
 
-def change_email(platform: Platform, oa_id: int, registration_id: int, email: str) -> RegistrationView:
-    """Step 6's "change the email": release the old address, reserve the new one, send a new link."""
+def change_email(platform: Platform, oa_id: int, registration_id: int, email: str) -> bool:
+    """Step 6's "change the email": release the old address, reserve the new one, send a new link (under the
+    resend's limit of one mail a minute). The address it already has changes nothing and sends nothing: False."""
     with platform.uow() as uow:
         session, now = uow.session, uow.clock.now()
         registration = _registration(uow, oa_id, registration_id)
         if registration.status != RegistrationStatus.PENDING or registration.email_activated_at is not None:
             raise DomainError(Err.WRONG_STATE)
-        normalized = validate_email_format(email)
-        if normalized != registration.email:
-            normalized = _check_email(uow, email)
-            release_email(session, registration.email)
-            session.flush()
-            claim_identifier(session, normalized, "email")
-            registration.email = normalized
+        if validate_email_format(email) == registration.email:
+            return False
+        _ensure_mail_interval(platform, registration, now, "email")
+        normalized = _check_email(uow, email)
+        previous = registration.email
+        release_email(session, previous)
+        session.flush()
+        claim_identifier(session, normalized, "email")
+        registration.email = normalized
         token = _new_activation(uow, platform, registration)
         registration.updated_at = now
         oa = _oa(uow, oa_id)
         audit.record(
-            session, now, AuditKind.ACTIVATION_SENT, _actor(uow, registration), oa_appid=oa.appid, email=normalized
+            session,
+            now,
+            AuditKind.EMAIL_CHANGED,
+            _actor(uow, registration),
+            oa_appid=oa.appid,
+            email=normalized,
+            previous=previous,
         )
-        result = _view(uow, registration, oa)
         uow.commit()
     _send_activation(platform, normalized, token, oa.name)
-    return result
+    return True
 
 
 def activate(platform: Platform, token: str) -> RegistrationView:
@@ -529,7 +555,9 @@ def activate(platform: Platform, token: str) -> RegistrationView:
 
 
 def bind_admin(platform: Platform, oa_id: int, registration_id: int, wxid: str | None) -> ConfirmationView:
-    """Ask the chosen admin (a wxid typed in, or the reused operator) to confirm on the phone page."""
+    """Ask the chosen admin (a wxid typed in, or the reused operator) to confirm on the phone page. While one
+    admin is asked, the same admin keeps the same code; another admin gets a new code (the first one's is
+    closed); an expired or cancelled code is replaced by a new one."""
     with platform.uow() as uow:
         session, now = uow.session, uow.clock.now()
         registration = _registration(uow, oa_id, registration_id)
@@ -546,12 +574,12 @@ def bind_admin(platform: Platform, oa_id: int, registration_id: int, wxid: str |
             if registration.admin_confirmation_id
             else None
         )
-        if (
-            existing is not None
-            and existing.allowed_wxid == admin
-            and confirmations.effective_status(existing, now) == ConfirmationStatus.PENDING
-        ):
-            return confirmations.view(session, platform, existing, now)
+        waiting = existing is not None and confirmations.effective_status(existing, now) == ConfirmationStatus.PENDING
+        if existing is not None and waiting:
+            if existing.allowed_wxid == admin:
+                return confirmations.view(session, platform, existing, now)
+            # Another admin chosen while the first was asked: the first one's code stops working.
+            existing.status, existing.answered_at = ConfirmationStatus.CANCELLED.value, now
         confirmation = confirmations.create(
             session,
             now,

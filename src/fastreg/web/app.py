@@ -75,14 +75,16 @@ def create_app(
 
     from starlette.exceptions import HTTPException
 
+    from fastreg.web.console import errors as console_errors
     from fastreg.web.console.phone import router as phone_router
     from fastreg.web.console.routes import router as console_router
-    from fastreg.web.openapi.errors import unrouted
     from fastreg.web.openapi.routes import router as openapi_router
     from fastreg.web.sandbox.routes import router as sandbox_router
 
     app.include_router(openapi_router)
-    app.add_exception_handler(HTTPException, unrouted)  # WeChat's errors for unknown /cgi-bin paths and methods
+    # WeChat's errors for unknown /cgi-bin paths and methods; the console's pages for its own and unknown paths.
+    app.add_exception_handler(HTTPException, console_errors.http_error)
+    app.add_exception_handler(500, console_errors.server_error)
     if settings.is_sandbox:
         app.include_router(sandbox_router)
     app.include_router(console_router)

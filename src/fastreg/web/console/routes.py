@@ -2,7 +2,8 @@
 confirmation page, email activation and the MP console. Server-rendered (Jinja2), Chinese by default.
 
 Every page reads its state from the services, so a reload or the back button shows the registration where
-it is; every POST form carries a CSRF token and redirects afterwards (nothing is submitted twice)."""
+it is; every POST form carries a CSRF token and answers with a redirect (post/redirect/get: nothing is submitted
+twice), a refused one back to its page with the errors and typed values in a flash (``flash.py``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -28,14 +29,14 @@ from fastreg.domain.model import (
 )
 from fastreg.platform import Platform
 from fastreg.services import confirmations, links, registration, sessions
-from fastreg.web.console import queries
+from fastreg.web.console import flash, forms, queries
 from fastreg.web.console.translations import DEFAULT_LANG, LANGS, translator
 from fastreg.web.deps import get_platform
 from fastreg.web.inputs import check_form, database_id
 
 HERE = Path(__file__).parent
 TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
-STATIC_FILES = {"console.css": "text/css", "console.js": "text/javascript"}
+STATIC_FILES = {"console.css": "text/css", "console.js": "text/javascript", "favicon.ico": "image/x-icon"}
 
 LANG_COOKIE = "fastreg_lang"
 OPERATOR_COOKIE = "fastreg_session"
@@ -90,13 +91,15 @@ def render(
     csrf: str | None = None,
 ) -> HTMLResponse:
     """Render a page. ``csrf``: the session's token; without one the page gets an anonymous token
-    (a signed copy of a random cookie: double submit)."""
+    (a signed copy of a random cookie: double submit). A flash left by a refused form for this page (its errors
+    and typed values) is shown, once."""
     platform = get_platform(request)
     lang = lang_of(request)
     new_anon: str | None = None
+    binding = csrf
     if csrf is None:
-        raw, new_anon = _anon_token(request)
-        csrf = sessions.sign(platform, raw, ANON_SALT)
+        binding, new_anon = _anon_token(request)
+        csrf = sessions.sign(platform, binding, ANON_SALT)
     ctx: dict[str, Any] = {
         "lang": lang,
         "t": translator(lang),
@@ -108,7 +111,14 @@ def render(
         "notice": None,
     }
     ctx.update(context or {})
+    flashed = flash.take(request, platform.secret_key, binding=binding or "")
+    if flashed is not None and flashed.step in (None, ctx.get("step")):
+        ctx["errors"] = flashed.errors or ctx["errors"]
+        ctx["values"] = flashed.values or ctx["values"]
+        ctx["error"] = flashed.error or ctx["error"]
+        status = flashed.status or status
     response = TEMPLATES.TemplateResponse(request, name, ctx, status_code=status)
+    flash.clear(request, response)
     response.headers["Cache-Control"] = "no-store"
     # No framing (the phone page's buttons must not be clickjacked); tokens in URLs stay on this site.
     response.headers["X-Frame-Options"] = "DENY"
@@ -124,6 +134,13 @@ def render(
 
 def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
+
+
+def refused_form(request: Request, page: str, binding: str, refusal: flash.Flash) -> RedirectResponse:
+    """Post/redirect/get for a refused form: back to ``page``, which shows the refusal (errors, typed values)."""
+    response = redirect(page)
+    flash.put(response, get_platform(request).secret_key, page=page.split("?")[0], binding=binding, flash=refusal)
+    return response
 
 
 def refused(request: Request, message: str, *, status: int = 403, csrf: str | None = None) -> HTMLResponse:
@@ -177,8 +194,13 @@ def operator_of(request: Request) -> OperatorCtx | None:
     return OperatorCtx(view, who) if who else None
 
 
-def login_redirect(request: Request) -> RedirectResponse:
-    return redirect("/login?" + urlencode({"next": request.url.path}))
+def login_redirect(request: Request, owner: str | None = None) -> RedirectResponse:
+    """To the login page, then back to ``owner`` (the page whose form was posted) or to the page asked for.
+    A form posted without a live session (logged out in another tab, expired) says the login has expired."""
+    params = {"next": owner or request.url.path}
+    if request.method == "POST":
+        params["expired"] = "1"
+    return redirect("/login?" + urlencode(params))
 
 
 def safe_next(value: str | None, default: str) -> str:
@@ -200,8 +222,15 @@ def oa_page(
 @router.get("/static/console/{name}")
 def static_file(name: str) -> Response:
     if name not in STATIC_FILES:
-        return Response(status_code=404)
+        raise HTTPException(404)
     return FileResponse(HERE / "static" / name, media_type=STATIC_FILES[name])
+
+
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    response = static_file("favicon.ico")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 @router.get("/")
@@ -216,27 +245,29 @@ def root(request: Request) -> Response:
 def login_page(request: Request) -> Response:
     if operator_of(request):
         return redirect(safe_next(request.query_params.get("next"), "/oa"))
-    return render(request, "login.html", {"scope": "operator", "next": request.query_params.get("next", "")})
+    context: dict[str, Any] = {"scope": "operator", "next": request.query_params.get("next", "")}
+    if request.query_params.get("expired") == "1":
+        context["notice"] = translator(lang_of(request))("login.expired")
+    return render(request, "login.html", context)
 
 
 async def _login(request: Request, scope: str) -> Response:
     platform = get_platform(request)
     form = await form_of(request)
-    template_ctx: dict[str, Any] = {
-        "scope": scope,
-        "next": form.get("next", ""),
-        "values": {"email": form.get("email", "")},
-    }
     if not anon_csrf_ok(request, form):
         return csrf_refusal(request)
     try:
         new = sessions.login(platform, scope, form.get("email", ""), form.get("password", ""))
     except DomainError as error:
-        status = 429 if error.err is Err.LOGIN_LOCKED else 400
         message = err_text(request, error)
         if error.err is Err.NOT_ACTIVATED and error.params.get("stage") == "incomplete":
             message = translator(lang_of(request))("login.incomplete")
-        return render(request, "login.html", {**template_ctx, "error": message}, status=status)
+        next_ = form.get("next", "")
+        page = "/mp/login" if scope == sessions.MP else "/login" + ("?" + urlencode({"next": next_}) if next_ else "")
+        status = 429 if error.err is Err.LOGIN_LOCKED else 400
+        email = form.get("email", "")[: flash.MAX_VALUE_CHARS]
+        refusal = flash.Flash(values={"email": email}, error=message, status=status)
+        return refused_form(request, page, request.cookies.get(ANON_COOKIE, ""), refusal)
     if scope == sessions.OPERATOR:
         response = redirect(safe_next(form.get("next"), "/oa"))
         cookie = OPERATOR_COOKIE
@@ -271,6 +302,12 @@ async def logout(request: Request) -> Response:
     return await _logout(request, OPERATOR_COOKIE, sessions.OPERATOR, "/login")
 
 
+@router.get("/logout")
+def logout_url() -> Response:
+    """Logging out takes the form (a GET must not end a session): opened directly, the console's start page."""
+    return redirect("/")
+
+
 # ---------------------------------------------------------------- OA home and 小程序管理
 
 
@@ -295,10 +332,16 @@ def miniprograms(request: Request) -> Response:
         "links": queries.linked_mps(platform, op.who.oa_id),
         "current": registration.current(platform, op.who.oa_id),
         "refusal": err_text(request, refusal) if refusal else None,
+        # An OA that cannot fast-register at all (personal, unverified, ...) is not told of a quota to use.
+        "blocked": err_text(request, refusal) if refusal and refusal.err not in QUOTA_REFUSALS else None,
         "history": queries.audit_history(platform, op.who.oa_appid),
         "notice": _notice(request),
     }
     return oa_page(request, op, "miniprograms.html", context)
+
+
+# Refusals that leave the month's quota line true (used up, or one registration already under way).
+QUOTA_REFUSALS = frozenset({Err.QUOTA_EXCEEDED, Err.PENDING_EXISTS})
 
 
 def _notice(request: Request) -> str | None:
@@ -322,7 +365,7 @@ def add_chooser(request: Request) -> Response:
 async def toggle_profile(request: Request, mp_appid: str) -> Response:
     op = operator_of(request)
     if op is None:
-        return login_redirect(request)
+        return login_redirect(request, "/oa/miniprograms")
     form = await form_of(request)
     if not sessions.csrf_valid(op.csrf, form.get("csrf_token")):
         return csrf_refusal(request)
@@ -331,7 +374,7 @@ async def toggle_profile(request: Request, mp_appid: str) -> Response:
             get_platform(request), op.who.oa_appid, mp_appid, form.get("show") == "1", actor=op.who.email
         )
     except DomainError as error:
-        return refused(request, err_text(request, error), status=400, csrf=op.csrf)
+        return refused_form(request, "/oa/miniprograms", op.csrf, flash.Flash(error=err_text(request, error)))
     return redirect("/oa/miniprograms?notice=profile_changed")
 
 
@@ -339,15 +382,22 @@ async def toggle_profile(request: Request, mp_appid: str) -> Response:
 async def unlink(request: Request, mp_appid: str) -> Response:
     op = operator_of(request)
     if op is None:
-        return login_redirect(request)
+        return login_redirect(request, "/oa/miniprograms")
     form = await form_of(request)
     if not sessions.csrf_valid(op.csrf, form.get("csrf_token")):
         return csrf_refusal(request)
     try:
         links.unlink(get_platform(request), op.who.oa_appid, mp_appid, actor=op.who.email)
     except DomainError as error:
-        return refused(request, err_text(request, error), status=400, csrf=op.csrf)
+        return refused_form(request, "/oa/miniprograms", op.csrf, flash.Flash(error=err_text(request, error)))
     return redirect("/oa/miniprograms?notice=unlinked")
+
+
+@router.get("/oa/miniprograms/{mp_appid}/profile")
+@router.get("/oa/miniprograms/{mp_appid}/unlink")
+def link_form_url(mp_appid: str) -> Response:
+    """The profile toggle's and the unlink's form URLs opened directly: 小程序管理, which owns those forms."""
+    return redirect("/oa/miniprograms")
 
 
 @router.get("/oa/miniprograms/link")
@@ -362,20 +412,19 @@ def link_page(request: Request) -> Response:
 async def link_submit(request: Request) -> Response:
     op = operator_of(request)
     if op is None:
-        return login_redirect(request)
+        return login_redirect(request, "/oa/miniprograms/link")
     form = await form_of(request)
     if not sessions.csrf_valid(op.csrf, form.get("csrf_token")):
         return csrf_refusal(request)
     mp_appid = form.get("mp_appid", "").strip()
     notify, show = form.get("notify_users") == "1", form.get("show_profile") == "1"
-    values = {"mp_appid": mp_appid, "notify_users": notify, "show_profile": show}
     try:
         confirmation = links.request_link(get_platform(request), op.who.oa_appid, mp_appid, notify, show)
     except DomainError as error:
-        field = error.field or "mp_appid"
-        return oa_page(
-            request, op, "link.html", {"values": values, "errors": {field: err_text(request, error)}}, status=400
+        refusal = flash.Flash(
+            errors={error.field or "mp_appid": err_text(request, error)}, values=flash.kept_values(form)
         )
+        return refused_form(request, "/oa/miniprograms/link", op.csrf, refusal)
     return redirect(f"/oa/miniprograms/link/{confirmation.id}")
 
 
@@ -466,6 +515,17 @@ def _wizard_context(request: Request, op: OperatorCtx, view: Any) -> dict[str, A
         "certification_locked": oa.principal_type in CERTIFICATION_MANDATORY,
         "operator_wxid": op.who.wxid,
     }
+    if admin is not None:  # step 7's forms start from the admin asked so far (refresh, or correct a typo)
+        by_operator = bool(view.reuse_operator and op.who.wxid and admin.allowed_wxid == op.who.wxid)
+        context["current_admin_is_operator"] = by_operator
+        context["values"] = (
+            {"admin_choice": "operator"}
+            if by_operator
+            else {
+                "admin_choice": "wxid",
+                "admin_wxid": admin.allowed_wxid,
+            }
+        )
     live = scan if view.step == 3 else admin
     if live is not None and live.status == ConfirmationStatus.PENDING:
         context["qr"] = qr_data_uri(live.url)
@@ -522,10 +582,14 @@ def wizard_protocol(request: Request) -> Response:
     return oa_page(request, op, "wizard/step2_protocol.html", {"step": 2, "oa": oa})
 
 
-async def _wizard_form(request: Request) -> tuple[OperatorCtx | None, dict[str, str], Response | None]:
+async def _wizard_form(
+    request: Request, owner: str = "/oa/fastreg"
+) -> tuple[OperatorCtx | None, dict[str, str], Response | None]:
+    """The operator and the form of a wizard POST, or the answer that stops it (no session: log in again and
+    come back to ``owner``, the page of the form; a bad CSRF token)."""
     op = operator_of(request)
     if op is None:
-        return None, {}, login_redirect(request)
+        return None, {}, login_redirect(request, owner)
     form = await form_of(request)
     if not sessions.csrf_valid(op.csrf, form.get("csrf_token")):
         return op, form, csrf_refusal(request)
@@ -534,29 +598,19 @@ async def _wizard_form(request: Request) -> tuple[OperatorCtx | None, dict[str, 
 
 @router.post("/oa/fastreg/start")
 async def wizard_start(request: Request) -> Response:
-    op, form, stop = await _wizard_form(request)
+    op, form, stop = await _wizard_form(request, FORM_OWNERS["start"])
     if stop is not None or op is None:
-        return stop or login_redirect(request)
+        return stop or login_redirect(request, FORM_OWNERS["start"])
     platform = get_platform(request)
     if form.get("agree") != "1":
-        oa = queries.oa_summary(platform, op.who.oa_id)
         message = translator(lang_of(request))("protocol.must_agree")
-        return oa_page(
-            request, op, "wizard/step2_protocol.html", {"step": 2, "oa": oa, "errors": {"agree": message}}, status=400
-        )
+        return refused_form(request, FORM_OWNERS["start"], op.csrf, flash.Flash(errors={"agree": message}))
     try:
         view = registration.start(platform, op.who.operator_id)
         if view.step == 3 and not view.scan_confirmation_id:
             registration.new_scan(platform, op.who.oa_id, view.id)
     except DomainError as error:
-        oa = queries.oa_summary(platform, op.who.oa_id)
-        return oa_page(
-            request,
-            op,
-            "wizard/step1_entry.html",
-            {"step": 1, "oa": oa, "refusal": err_text(request, error)},
-            status=400,
-        )
+        return refused_form(request, "/oa/fastreg", op.csrf, flash.Flash(error=err_text(request, error)))
     return redirect("/oa/fastreg")
 
 
@@ -571,13 +625,17 @@ def _current_or_redirect(request: Request, op: OperatorCtx, form: dict[str, str]
 async def _wizard_action(request: Request, action: str) -> Response:
     op, form, stop = await _wizard_form(request)
     if stop is not None or op is None:
-        return stop or login_redirect(request)
+        return stop or login_redirect(request, "/oa/fastreg")
     view, stale = _current_or_redirect(request, op, form)
     if stale is not None:
         return stale
     platform = get_platform(request)
     oa_id, rid = op.who.oa_id, view.id
     notice: str | None = None
+    errors = forms.form_errors(platform, action, form, translator(lang_of(request)), lang_of(request))
+    if errors:  # every refusal of the form at once, empty required fields first
+        refusal = flash.Flash(errors=errors, values=flash.kept_values(form), step=view.step)
+        return refused_form(request, "/oa/fastreg", op.csrf, refusal)
     try:
         if action == "scan":
             registration.new_scan(platform, oa_id, rid, refresh=True)
@@ -602,8 +660,8 @@ async def _wizard_action(request: Request, action: str) -> Response:
             registration.resend_activation(platform, oa_id, rid)
             notice = "activation_resent"
         elif action == "email":
-            registration.change_email(platform, oa_id, rid, form.get("email", ""))
-            notice = "email_changed"
+            changed = registration.change_email(platform, oa_id, rid, form.get("email", ""))
+            notice = "email_changed" if changed else "email_unchanged"
         elif action == "admin":
             wxid = None if form.get("admin_choice") == "operator" else form.get("admin_wxid", "").strip()
             if wxid == "":  # "another WeChat user" chosen, but no wxid given
@@ -616,16 +674,14 @@ async def _wizard_action(request: Request, action: str) -> Response:
         if error.err is Err.WRONG_STATE:
             # A form replayed from the history (back button, resubmission): the registration has moved on.
             return redirect("/oa/fastreg")
-        values = {k: v for k, v in form.items() if k != "csrf_token"}
-        extra: dict[str, Any] = {"values": values}
-        if error.field:
-            extra["errors"] = {error.field: err_text(request, error)}
-        else:
-            extra["error"] = err_text(request, error)
-        fresh = registration.current(platform, oa_id)
-        if fresh is None:
-            return refused(request, err_text(request, error), status=400, csrf=op.csrf)
-        return render_wizard(request, op, fresh, extra, status=400)
+        text = err_text(request, error)
+        refusal = flash.Flash(
+            errors={error.field: text} if error.field else {},
+            error=None if error.field else text,
+            values=flash.kept_values(form),
+            step=view.step,
+        )
+        return refused_form(request, "/oa/fastreg", op.csrf, refusal)
     return redirect("/oa/fastreg" + (f"?notice={notice}" if notice else ""))
 
 
@@ -633,10 +689,14 @@ async def _wizard_action(request: Request, action: str) -> Response:
 WIZARD_ACTIONS = frozenset({"scan", "back", "qualifications", "account", "resend", "email", "admin", "cancel"})
 
 
+# The page that owns each wizard form (where a GET of the form's URL, or a login after an expired session, leads).
+FORM_OWNERS = {"start": "/oa/fastreg/protocol"} | {action: "/oa/fastreg" for action in WIZARD_ACTIONS}
+
+
 @router.post("/oa/fastreg/{action}")
 async def wizard_post(request: Request, action: str) -> Response:
     if action not in WIZARD_ACTIONS:
-        return Response(status_code=404)
+        raise HTTPException(404)
     return await _wizard_action(request, action)
 
 
@@ -644,8 +704,8 @@ async def wizard_post(request: Request, action: str) -> Response:
 def wizard_status(request: Request) -> Response:
     """What the wizard page polls: its state string changes when the page must be reloaded."""
     op = operator_of(request)
-    if op is None:
-        return JSONResponse({"error": "login required"}, status_code=401)
+    if op is None:  # the polling page goes to the login, and back to the wizard
+        return JSONResponse({"error": "login required", "redirect": "/login?next=/oa/fastreg&expired=1"}, 401)
     platform = get_platform(request)
     view = registration.current(platform, op.who.oa_id)
     rid = request.query_params.get("registration_id", "")
@@ -661,13 +721,23 @@ def wizard_status(request: Request) -> Response:
     return JSONResponse({"state": _poll_state(view, scan, admin, refusal), "step": view.step, "status": view.status})
 
 
+@router.get("/oa/fastreg/{action}")
+def wizard_form_url(action: str) -> Response:
+    """A form's URL opened directly (typed, bookmarked, reached by going back): the page that owns the form."""
+    if action not in FORM_OWNERS:
+        raise HTTPException(404)
+    return redirect(FORM_OWNERS[action])
+
+
 @router.get("/oa/fastreg/done/{registration_id}")
 def wizard_done(request: Request, registration_id: str) -> Response:
+    wanted = database_id(registration_id)
+    if wanted is None:
+        raise HTTPException(404)
     op = operator_of(request)
     if op is None:
         return login_redirect(request)
-    wanted = database_id(registration_id)
-    outcome = queries.registration_outcome(get_platform(request), op.who.oa_id, wanted) if wanted else None
+    outcome = queries.registration_outcome(get_platform(request), op.who.oa_id, wanted)
     if outcome is None or outcome.status != "completed":
         return redirect("/oa/fastreg")
     return oa_page(request, op, "wizard/done.html", {"step": 8, "outcome": outcome})
@@ -710,6 +780,11 @@ async def mp_login_submit(request: Request) -> Response:
 @router.post("/mp/logout")
 async def mp_logout(request: Request) -> Response:
     return await _logout(request, MP_COOKIE, sessions.MP, "/mp/login")
+
+
+@router.get("/mp/logout")
+def mp_logout_url() -> Response:
+    return redirect("/mp")
 
 
 @router.get("/mp")
