@@ -1,4 +1,5 @@
-"""The example test of the README's "Open Platform API" section, verbatim: it must keep working."""
+"""The complete test file of the README's "Testing your third-party platform against fastreg" section, verbatim:
+it must keep working."""
 
 from urllib.parse import parse_qs, urlparse
 
