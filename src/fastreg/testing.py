@@ -9,6 +9,8 @@ Fixtures:
 - ``fastreg_base_url``: the server's base URL. Point a WeChat client at it by changing only its base URL,
   e.g. with ``wechatpy``: ``WeChatComponent.API_BASE_URL = base + "/cgi-bin"`` and
   ``WeChatClient.API_BASE_URL = base + "/cgi-bin/"`` (or :func:`wechatpy_component`).
+- ``fastreg_faults``: :class:`Faults`, to inject faults into the Open API for one test (an errcode instead of
+  the answer, a delay, the call committed but its answer dropped or late); cleared after the test.
 - ``fastreg_callback``: a :class:`CallbackServer`, a local HTTP server to use as a component's callback URL;
   it records every push fastreg delivers (encrypted exactly like WeChat's, so
   ``WeChatComponent.parse_message`` decrypts them) and answers ``success``.
@@ -85,15 +87,36 @@ def run_live_server(settings: Settings, *, port: int | None = None) -> tuple[Liv
     return live, stop
 
 
+class SandboxAPIError(httpx.HTTPStatusError):
+    """A refusal of the sandbox API: its HTTP ``status``, and the ``code`` and ``message`` of the server's
+    ``{"error": {"code", "message"}}`` answer."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        try:
+            error = response.json()["error"]
+            code, message = str(error["code"]), str(error["message"])
+        except (ValueError, KeyError, TypeError):
+            code, message = "http_error", response.text[:500]
+        self.status = response.status_code
+        self.code = code
+        self.message = message
+        super().__init__(
+            f"{response.request.method} {response.request.url.path}: {self.status} {code}: {message}",
+            request=response.request,
+            response=response,
+        )
+
+
 class SandboxClient:
-    """Thin client of the sandbox control API (``/sandbox/v1``)."""
+    """Thin client of the sandbox control API (``/sandbox/v1``); a refusal raises :class:`SandboxAPIError`."""
 
     def __init__(self, base_url: str, key: str) -> None:
         self.http = httpx.Client(base_url=base_url + "/sandbox/v1", headers={"X-Sandbox-Key": key}, timeout=30)
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self.http.request(method, path, **kwargs)
-        response.raise_for_status()
+        if response.is_error:
+            raise SandboxAPIError(response)
         return response.json()
 
     def reset(self) -> Any:
@@ -145,6 +168,31 @@ class SandboxClient:
     def audit(self, appid: str | None = None) -> Any:
         return self._call("GET", "/audit", params={"appid": appid} if appid else None)
 
+    def add_fault(
+        self,
+        path: str,
+        *,
+        appid: str | None = None,
+        times: int = 1,
+        errcode: int | None = None,
+        http_status: int | None = None,
+        delay_ms: int | None = None,
+        after_commit: str | None = None,
+    ) -> Any:
+        """Inject a fault into the next ``times`` calls of the Open API route ``path`` (see the README)."""
+        body = {"path": path, "appid": appid, "times": times, "errcode": errcode, "http_status": http_status}
+        body |= {"delay_ms": delay_ms, "after_commit": after_commit}
+        return self._call("POST", "/faults", json={key: value for key, value in body.items() if value is not None})
+
+    def faults(self) -> Any:
+        return self._call("GET", "/faults")
+
+    def delete_fault(self, fault_id: str) -> Any:
+        return self._call("DELETE", f"/faults/{fault_id}")
+
+    def clear_faults(self) -> Any:
+        return self._call("DELETE", "/faults")
+
     def close(self) -> None:
         self.http.close()
 
@@ -171,6 +219,47 @@ def fastreg_sandbox(fastreg_server: LiveServer) -> Iterator[SandboxClient]:
 @pytest.fixture
 def fastreg_base_url(fastreg_server: LiveServer) -> str:
     return fastreg_server.base_url
+
+
+class Faults:
+    """Faults injected into the Open API for one test (the ``fastreg_faults`` fixture); cleared after it."""
+
+    def __init__(self, sandbox: SandboxClient) -> None:
+        self.sandbox = sandbox
+
+    def add(self, path: str, **fields: Any) -> str:
+        """Any fault (``appid``, ``times``, ``errcode``, ``http_status``, ``delay_ms``, ``after_commit``); its id."""
+        fault_id: str = self.sandbox.add_fault(path, **fields)["id"]
+        return fault_id
+
+    def errcode(self, path: str, errcode: int, **fields: Any) -> str:
+        """The call is not run; it answers ``errcode`` with WeChat's errmsg (e.g. -1, 45009, 45011, 61xxx)."""
+        return self.add(path, errcode=errcode, **fields)
+
+    def delay(self, path: str, delay_ms: int, **fields: Any) -> str:
+        """The call runs ``delay_ms`` late."""
+        return self.add(path, delay_ms=delay_ms, **fields)
+
+    def drop(self, path: str, **fields: Any) -> str:
+        """The call runs and commits, then the connection is closed without an answer (the client's timeout)."""
+        return self.add(path, after_commit="drop", **fields)
+
+    def timeout(self, path: str, delay_ms: int, **fields: Any) -> str:
+        """The call runs and commits at once; its answer comes ``delay_ms`` later."""
+        return self.add(path, after_commit="timeout", delay_ms=delay_ms, **fields)
+
+    def list(self) -> Any:
+        return self.sandbox.faults()
+
+    def clear(self) -> None:
+        self.sandbox.clear_faults()
+
+
+@pytest.fixture
+def fastreg_faults(fastreg_sandbox: SandboxClient) -> Iterator[Faults]:
+    faults = Faults(fastreg_sandbox)
+    yield faults
+    faults.clear()
 
 
 # ---------------------------------------------------------------- component callbacks

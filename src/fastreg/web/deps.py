@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -14,6 +14,7 @@ from sqlalchemy.util import greenlet_spawn
 from starlette.concurrency import run_in_threadpool
 
 from fastreg.adapters.db.engine import build_loop_engine
+from fastreg.adapters.db.prepared import PreparedConnection
 from fastreg.adapters.db.uow import run_grouped, run_on_engine, session_factory
 from fastreg.platform import Platform
 
@@ -57,6 +58,7 @@ class WriteGroups:
         self._loop_engine: AsyncEngine | None = None
         self._loop_sessions: sessionmaker[Session] | None = None
         self._postgres_calls: asyncio.Semaphore | None = None
+        self._reader: PreparedConnection | None = None  # SQLite: the loop's own autocommit connection for reads
 
     async def run(self, func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         call = functools.partial(func, *args, **kwargs)
@@ -70,6 +72,24 @@ class WriteGroups:
             self._scheduled = True
             loop.call_soon(self._drain)
         return await future
+
+    async def read(self, func: Callable[Concatenate[PreparedConnection, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """A short read of committed rows by prepared statements, ``func(conn, ...)``, that every request of a kind
+        makes (the sandbox's injected faults). SQLite: right on the loop thread (a WAL reader waits for no writer)
+        on a connection of the loop's own, kept open in autocommit mode so that each statement sees the latest
+        commit: a unit of work, or a worker thread, would cost ten times the read. PostgreSQL: in a greenlet on the
+        loop's connections, in a read-only unit of work."""
+        if self._platform.write_lock is None:
+            return await self._run_on_loop(functools.partial(self._read_in_unit_of_work, func, *args, **kwargs))
+        if self._reader is None:
+            self._reader = PreparedConnection(self._platform.engine.connect())
+        return func(self._reader, *args, **kwargs)
+
+    def _read_in_unit_of_work(
+        self, func: Callable[Concatenate[PreparedConnection, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        with self._platform.uow(readonly=True) as uow:
+            return func(uow.conn, *args, **kwargs)
 
     def _drain(self) -> None:
         self._scheduled = False
@@ -117,7 +137,10 @@ class WriteGroups:
             return result
 
     async def close(self) -> None:
-        """Close the loop's own connections (PostgreSQL), on the loop that opened them."""
+        """Close the loop's own connections, on the loop that opened them."""
+        if self._reader is not None:
+            self._reader.connection.close()
+            self._reader = None
         if self._loop_engine is not None:
             await self._loop_engine.dispose()
             self._loop_engine = None

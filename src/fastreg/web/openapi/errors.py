@@ -126,12 +126,15 @@ def request_id(request: Request) -> str:
 
 
 class WeChatRoute(APIRoute):
-    """Every error of an Open API route becomes WeChat's ``{"errcode","errmsg"}`` answer."""
+    """Every error of an Open API route becomes WeChat's ``{"errcode","errmsg"}`` answer; in the sandbox, the
+    call goes through the injected faults first (``web.openapi.faults``)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        from fastreg.web.openapi.faults import run_with_faults  # it answers with this module's helpers
+
         original = super().get_route_handler()
 
-        async def handler(request: Request) -> Response:
+        async def answer(request: Request) -> Response:
             try:
                 return await original(request)
             except DomainError as error:
@@ -141,11 +144,22 @@ class WeChatRoute(APIRoute):
             except RequestValidationError:
                 return wechat_error(Err.DATA_FORMAT.value.errcode, Err.DATA_FORMAT.value.errmsg)
             except Exception:
-                rid = request_id(request)
-                log.exception("unexpected failure in %s %s (request_id=%s)", request.method, request.url.path, rid)
-                return WeChatJSONResponse({"errcode": -1, "errmsg": "system error", "request_id": rid}, status_code=500)
+                return crashed(request)
+
+        async def handler(request: Request) -> Response:
+            try:
+                return await run_with_faults(request, lambda: answer(request))
+            except Exception:
+                return crashed(request)
 
         return handler
+
+
+def crashed(request: Request) -> WeChatJSONResponse:
+    """A bug: HTTP 500 ``{"errcode": -1}``, logged (with the exception being handled) under the request id."""
+    rid = request_id(request)
+    log.exception("unexpected failure in %s %s (request_id=%s)", request.method, request.url.path, rid)
+    return WeChatJSONResponse({"errcode": -1, "errmsg": "system error", "request_id": rid}, status_code=500)
 
 
 def errcode_table(specs: Iterable[ErrorSpec | Err], intro: str = "") -> str:
