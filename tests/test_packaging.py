@@ -42,3 +42,12 @@ def test_readme_installs_the_distribution_by_its_name() -> None:
     first_integrator_section = first_integrator_section[: first_integrator_section.index("\n## ", 1)]
     assert re.search(r"pip install wechat-fastreg\b", first_integrator_section)
     assert "def test_" in first_integrator_section and "```python" in first_integrator_section
+
+
+def test_readme_test_file_is_the_one_the_suite_runs() -> None:
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("```python\nfrom urllib.parse import parse_qs, urlparse")
+    shown = readme[start + len("```python\n") : readme.index("```\n", start + 10)]
+    suite = (ROOT / "tests" / "e2e" / "test_readme_example.py").read_text()
+    run = suite[suite.index("from urllib.parse") :].replace("  # type: ignore[no-untyped-def]", "")
+    assert shown == run

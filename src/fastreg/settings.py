@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     pending_ttl_seconds: int = 7 * 24 * 3600
     activation_resend_interval_seconds: int = 60
     verify_ticket_interval_seconds: int = 600
+    # The push worker is woken when a push is committed in its process; it also looks every so often.
+    push_poll_seconds: float = 0.5
     login_max_failures: int = 5
     login_window_seconds: int = 15 * 60
     max_body_bytes: int = 1024 * 1024

@@ -21,7 +21,10 @@ a fastregisterauth/componentloginpage QR code encodes, read from the page's ``im
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import certifi
 import httpx
 import pytest
 import uvicorn
@@ -107,11 +111,32 @@ class SandboxAPIError(httpx.HTTPStatusError):
         )
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context for every client the plugin makes: loading the CA bundle costs tens of milliseconds, per
+    client (and so per test) otherwise."""
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 class SandboxClient:
-    """Thin client of the sandbox control API (``/sandbox/v1``); a refusal raises :class:`SandboxAPIError`."""
+    """Thin client of the sandbox control API (``/sandbox/v1``); a refusal raises :class:`SandboxAPIError`.
+    ``open_page`` loads one of fastreg's pages as a browser would."""
 
     def __init__(self, base_url: str, key: str) -> None:
-        self.http = httpx.Client(base_url=base_url + "/sandbox/v1", headers={"X-Sandbox-Key": key}, timeout=30)
+        self.base_url = base_url
+        self.http = httpx.Client(
+            base_url=base_url + "/sandbox/v1", headers={"X-Sandbox-Key": key}, timeout=30, verify=_tls()
+        )
+        self._browser: httpx.Client | None = None
+
+    def open_page(self, url: str, params: dict[str, Any] | None = None) -> str:
+        """The HTML of a page (``/cgi-bin/componentloginpage``, ``/cgi-bin/fastregisterauth``...): an absolute
+        URL, or a path on the server. Read its QR code's URL with :func:`scan_url_from_page`."""
+        if self._browser is None:
+            self._browser = httpx.Client(base_url=self.base_url, timeout=30, verify=_tls())
+        response = self._browser.get(url, params=params)
+        response.raise_for_status()
+        return response.text
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self.http.request(method, path, **kwargs)
@@ -195,6 +220,8 @@ class SandboxClient:
 
     def close(self) -> None:
         self.http.close()
+        if self._browser is not None:
+            self._browser.close()
 
 
 @pytest.fixture(scope="session")
@@ -326,7 +353,8 @@ class CallbackServer:
                 pass
 
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/wechat/callback"
+        self.port: int = self._server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/wechat/callback"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
@@ -350,7 +378,14 @@ class CallbackServer:
             self.pushes.clear()
 
     def close(self) -> None:
-        self._server.shutdown()
+        """Stop at once: ``shutdown`` alone waits for the serving loop's next poll (half a second), so the
+        listening socket is poked with connections until the loop has seen the request to stop."""
+        stopper = threading.Thread(target=self._server.shutdown)
+        stopper.start()
+        while stopper.is_alive():
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                pass
+            stopper.join(0.005)
         self._server.server_close()
 
 

@@ -158,6 +158,7 @@ class UnitOfWork:
             # session back, and that must not take the rest of the group's transaction with it.
             mode = "create_savepoint" if self._outer is not None else "rollback_only"
             self._session = self._factory(bind=self._connection, join_transaction_mode=mode)
+            self._session.info["unit_of_work"] = self  # for code given the session only (``on_commit``)
         return self._session
 
     def __exit__(

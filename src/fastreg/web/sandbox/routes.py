@@ -183,6 +183,7 @@ def create_oa(body: OfficialAccountIn, platform: PlatformDep) -> dict[str, Any]:
             operator_email=body.operator_email,
             operator_password=body.operator_password,
             verify_expires_at=body.verify_expires_at,
+            sandbox_only_cheap_password_hash=True,  # test accounts: fast to create
         )
     return asdict(created)
 
