@@ -27,7 +27,7 @@ def test_the_installed_distribution_provides_the_fastreg_package_command_and_plu
     assert dist.version == fastreg.__version__
     entry_points = {(ep.group, ep.name): ep.value for ep in dist.entry_points}
     assert entry_points[("console_scripts", "fastreg")] == "fastreg.cli:app"
-    assert "fastreg.testing" in {value for (group, _), value in entry_points.items() if group == "pytest11"}
+    assert entry_points[("pytest11", "fastreg.testing")] == "fastreg.testing"
 
 
 def test_no_distribution_of_the_old_name_is_installed() -> None:

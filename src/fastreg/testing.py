@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import socket
 import ssl
 import threading
@@ -37,7 +38,7 @@ import httpx
 import pytest
 import uvicorn
 
-from fastreg.settings import Settings
+from fastreg.settings import Settings, settings_from
 
 
 def free_port() -> int:
@@ -49,13 +50,18 @@ def free_port() -> int:
 
 @dataclass
 class LiveServer:
+    """A fastreg server: one this process runs (``settings`` and ``app`` set), or one that runs elsewhere
+    (``--fastreg-url``: only its URL and key are known)."""
+
     base_url: str
     sandbox_key: str
-    settings: Settings
-    app: Any
+    settings: Settings | None = None
+    app: Any = None
 
     @property
     def platform(self) -> Any:
+        if self.app is None:
+            raise RuntimeError(f"the fastreg server at {self.base_url} runs elsewhere: its platform is not here")
         return self.app.state.platform
 
 
@@ -170,6 +176,9 @@ class SandboxClient:
     def mail(self, to: str | None = None) -> Any:
         return self._call("GET", "/mail", params={"to": to} if to else None)
 
+    def get_clock(self) -> Any:
+        return self._call("GET", "/clock")
+
     def set_clock(self, **body: Any) -> Any:
         return self._call("PUT", "/clock", json=body)
 
@@ -223,11 +232,61 @@ class SandboxClient:
         if self._browser is not None:
             self._browser.close()
 
+    def __enter__(self) -> SandboxClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+URL_VARIABLE, KEY_VARIABLE = "FASTREG_URL", "FASTREG_SANDBOX_KEY"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("fastreg", "fastreg (the WeChat fast-registration twin)")
+    group.addoption(
+        "--fastreg-url",
+        dest="fastreg_url",
+        default=None,
+        help=f"use the fastreg server running at this URL instead of starting one (or {URL_VARIABLE})",
+    )
+    group.addoption(
+        "--fastreg-key",
+        dest="fastreg_key",
+        default=None,
+        help=f"the X-Sandbox-Key of the server given by --fastreg-url (or {KEY_VARIABLE})",
+    )
+
+
+def running_server(url: str, key: str) -> LiveServer:
+    """A server that already runs, checked: it answers, in sandbox mode, and takes the key."""
+    base_url = url.rstrip("/")
+    client = SandboxClient(base_url, key)
+    try:
+        client.get_clock()
+    except SandboxAPIError as refused:
+        raise pytest.UsageError(f"the fastreg server at {base_url} refused the sandbox key: {refused}") from None
+    except httpx.HTTPError as error:
+        raise pytest.UsageError(f"no fastreg server answers at {base_url}: {error}") from None
+    finally:
+        client.close()
+    return LiveServer(base_url, key)
+
 
 @pytest.fixture(scope="session")
-def fastreg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def fastreg_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The server the fixtures use: the one of ``--fastreg-url``/``FASTREG_URL``, or one of the session's own
+    on a fresh SQLite database, configured by its defaults only (the caller's ``FASTREG_*`` variables and
+    ``.env`` file are for the caller's own fastreg, not for this one)."""
+    url = request.config.getoption("fastreg_url") or os.environ.get(URL_VARIABLE)
+    if url:
+        key = request.config.getoption("fastreg_key") or os.environ.get(KEY_VARIABLE)
+        if not key:
+            raise pytest.UsageError(f"--fastreg-url needs the server's sandbox key: --fastreg-key or {KEY_VARIABLE}")
+        yield running_server(url, key)
+        return
     data_dir: Path = tmp_path_factory.mktemp("fastreg")
-    settings = Settings(
+    settings = settings_from(
         database_url=f"sqlite:///{data_dir / 'fastreg.db'}", data_dir=data_dir, sandbox_key="fastreg-test-key"
     )
     live, stop = run_live_server(settings)
@@ -415,5 +474,10 @@ def scan_url_from_page(html: str) -> str:
     tag = re.search(r"<img[^>]*id=\"scan-qr\"[^>]*>", html)
     found = re.search(r'data-confirmation-url="([^"]+)"', tag.group(0)) if tag else None
     if not found:
+        refusal = re.search(r'data-errcode="(-?\d+)"', html)
+        message = re.search(r'<p id="error-message">([^<]*)</p>', html)
+        if refusal:
+            shown = f" ({unescape(message.group(1))})" if message else ""
+            raise ValueError(f"the page shows errcode {refusal.group(1)}{shown} instead of a QR code")
         raise ValueError("no img#scan-qr with a data-confirmation-url on this page")
     return unescape(found.group(1))
