@@ -167,6 +167,7 @@ class UnitOfWork:
         # Closing rolls back whatever was not committed, without expiring the loaded objects.
         try:
             if self._session is not None:
+                self._session.info.pop("unit_of_work", None)  # no reference cycle left for the collector
                 self._session.close()
         finally:
             if self._outer is not None:
