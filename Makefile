@@ -15,6 +15,10 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q --require-hashes -r requirements.lock
+	@# A venv made before the distribution was renamed wechat-fastreg still holds "fastreg" (same package),
+	@# and its metadata may be left in src/ (on sys.path): either would register the pytest plugin twice.
+	@$(PIP) uninstall -q -y fastreg >/dev/null 2>&1 || true
+	@rm -rf src/fastreg.egg-info
 	$(PIP) install -q --no-deps -e .
 	touch $@
 

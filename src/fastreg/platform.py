@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import secrets
 import threading
 from dataclasses import dataclass, field
@@ -38,6 +40,28 @@ class NullObserver:
         pass
 
 
+class Wakeup:
+    """Wakes a coroutine that waits on an event loop, from any thread: an in-process notify. The waiter binds it
+    on its loop; a notify before that, from another process's platform, or after the loop closed does nothing
+    (the waiter polls as well)."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._event: asyncio.Event | None = None
+
+    def bind(self) -> asyncio.Event:
+        """The event that ``notify`` sets, on the running loop."""
+        self._event, self._loop = asyncio.Event(), asyncio.get_running_loop()
+        return self._event
+
+    def notify(self) -> None:
+        loop, event = self._loop, self._event
+        if loop is None or event is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop is closed
+            loop.call_soon_threadsafe(event.set)
+
+
 @dataclass
 class Platform:
     settings: Settings
@@ -49,6 +73,8 @@ class Platform:
     # One writer at a time per process on SQLite (see UnitOfWork); None on PostgreSQL.
     write_lock: threading.RLock | None = None
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    # Set once a component push is committed to the queue: the push worker delivers it at once.
+    push_queued: Wakeup = field(default_factory=Wakeup)
 
     def uow(self, *, readonly: bool = False) -> UnitOfWork:
         return UnitOfWork(

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from fastreg.domain.versions import DEFAULT_VERSION, parse_version
 
@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     pending_ttl_seconds: int = 7 * 24 * 3600
     activation_resend_interval_seconds: int = 60
     verify_ticket_interval_seconds: int = 600
+    # The push worker is woken when a push is committed in its process; it also looks every so often.
+    push_poll_seconds: float = 0.5
     login_max_failures: int = 5
     login_window_seconds: int = 15 * 60
     max_body_bytes: int = 1024 * 1024
@@ -63,3 +65,22 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+class _GivenValuesOnly(Settings):
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def settings_from(**values: object) -> Settings:
+    """Settings made of these values and the defaults alone: no ``FASTREG_*`` variable and no ``.env`` file is
+    read (the pytest plugin's own server, which must not pick up the configuration of the project it tests)."""
+    return _GivenValuesOnly(**values)  # type: ignore[arg-type]

@@ -9,6 +9,8 @@ Fixtures:
 - ``fastreg_base_url``: the server's base URL. Point a WeChat client at it by changing only its base URL,
   e.g. with ``wechatpy``: ``WeChatComponent.API_BASE_URL = base + "/cgi-bin"`` and
   ``WeChatClient.API_BASE_URL = base + "/cgi-bin/"`` (or :func:`wechatpy_component`).
+- ``fastreg_faults``: :class:`Faults`, to inject faults into the Open API for one test (an errcode instead of
+  the answer, a delay, the call committed but its answer dropped or late); cleared after the test.
 - ``fastreg_callback``: a :class:`CallbackServer`, a local HTTP server to use as a component's callback URL;
   it records every push fastreg delivers (encrypted exactly like WeChat's, so
   ``WeChatComponent.parse_message`` decrypts them) and answers ``success``.
@@ -19,7 +21,11 @@ a fastregisterauth/componentloginpage QR code encodes, read from the page's ``im
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import os
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -27,11 +33,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import certifi
 import httpx
 import pytest
 import uvicorn
 
-from fastreg.settings import Settings
+from fastreg.settings import Settings, settings_from
 
 
 def free_port() -> int:
@@ -43,13 +50,18 @@ def free_port() -> int:
 
 @dataclass
 class LiveServer:
+    """A fastreg server: one this process runs (``settings`` and ``app`` set), or one that runs elsewhere
+    (``--fastreg-url``: only its URL and key are known)."""
+
     base_url: str
     sandbox_key: str
-    settings: Settings
-    app: Any
+    settings: Settings | None = None
+    app: Any = None
 
     @property
     def platform(self) -> Any:
+        if self.app is None:
+            raise RuntimeError(f"the fastreg server at {self.base_url} runs elsewhere: its platform is not here")
         return self.app.state.platform
 
 
@@ -90,15 +102,57 @@ def run_live_server(
     return live, stop
 
 
+class SandboxAPIError(httpx.HTTPStatusError):
+    """A refusal of the sandbox API: its HTTP ``status``, and the ``code`` and ``message`` of the server's
+    ``{"error": {"code", "message"}}`` answer."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        try:
+            error = response.json()["error"]
+            code, message = str(error["code"]), str(error["message"])
+        except (ValueError, KeyError, TypeError):
+            code, message = "http_error", response.text[:500]
+        self.status = response.status_code
+        self.code = code
+        self.message = message
+        super().__init__(
+            f"{response.request.method} {response.request.url.path}: {self.status} {code}: {message}",
+            request=response.request,
+            response=response,
+        )
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context for every client the plugin makes: loading the CA bundle costs tens of milliseconds, per
+    client (and so per test) otherwise."""
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 class SandboxClient:
-    """Thin client of the sandbox control API (``/sandbox/v1``)."""
+    """Thin client of the sandbox control API (``/sandbox/v1``); a refusal raises :class:`SandboxAPIError`.
+    ``open_page`` loads one of fastreg's pages as a browser would."""
 
     def __init__(self, base_url: str, key: str) -> None:
-        self.http = httpx.Client(base_url=base_url + "/sandbox/v1", headers={"X-Sandbox-Key": key}, timeout=30)
+        self.base_url = base_url
+        self.http = httpx.Client(
+            base_url=base_url + "/sandbox/v1", headers={"X-Sandbox-Key": key}, timeout=30, verify=_tls()
+        )
+        self._browser: httpx.Client | None = None
+
+    def open_page(self, url: str, params: dict[str, Any] | None = None) -> str:
+        """The HTML of a page (``/cgi-bin/componentloginpage``, ``/cgi-bin/fastregisterauth``...): an absolute
+        URL, or a path on the server. Read its QR code's URL with :func:`scan_url_from_page`."""
+        if self._browser is None:
+            self._browser = httpx.Client(base_url=self.base_url, timeout=30, verify=_tls())
+        response = self._browser.get(url, params=params)
+        response.raise_for_status()
+        return response.text
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self.http.request(method, path, **kwargs)
-        response.raise_for_status()
+        if response.is_error:
+            raise SandboxAPIError(response)
         return response.json()
 
     def reset(self) -> Any:
@@ -127,6 +181,9 @@ class SandboxClient:
     def mail(self, to: str | None = None) -> Any:
         return self._call("GET", "/mail", params={"to": to} if to else None)
 
+    def get_clock(self) -> Any:
+        return self._call("GET", "/clock")
+
     def set_clock(self, **body: Any) -> Any:
         return self._call("PUT", "/clock", json=body)
 
@@ -150,14 +207,91 @@ class SandboxClient:
     def audit(self, appid: str | None = None) -> Any:
         return self._call("GET", "/audit", params={"appid": appid} if appid else None)
 
+    def add_fault(
+        self,
+        path: str,
+        *,
+        appid: str | None = None,
+        times: int = 1,
+        errcode: int | None = None,
+        http_status: int | None = None,
+        delay_ms: int | None = None,
+        after_commit: str | None = None,
+    ) -> Any:
+        """Inject a fault into the next ``times`` calls of the Open API route ``path`` (see the README)."""
+        body = {"path": path, "appid": appid, "times": times, "errcode": errcode, "http_status": http_status}
+        body |= {"delay_ms": delay_ms, "after_commit": after_commit}
+        return self._call("POST", "/faults", json={key: value for key, value in body.items() if value is not None})
+
+    def faults(self) -> Any:
+        return self._call("GET", "/faults")
+
+    def delete_fault(self, fault_id: str) -> Any:
+        return self._call("DELETE", f"/faults/{fault_id}")
+
+    def clear_faults(self) -> Any:
+        return self._call("DELETE", "/faults")
+
     def close(self) -> None:
         self.http.close()
+        if self._browser is not None:
+            self._browser.close()
+
+    def __enter__(self) -> SandboxClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+URL_VARIABLE, KEY_VARIABLE = "FASTREG_URL", "FASTREG_SANDBOX_KEY"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("fastreg", "fastreg (the WeChat fast-registration twin)")
+    group.addoption(
+        "--fastreg-url",
+        dest="fastreg_url",
+        default=None,
+        help=f"use the fastreg server running at this URL instead of starting one (or {URL_VARIABLE})",
+    )
+    group.addoption(
+        "--fastreg-key",
+        dest="fastreg_key",
+        default=None,
+        help=f"the X-Sandbox-Key of the server given by --fastreg-url (or {KEY_VARIABLE})",
+    )
+
+
+def running_server(url: str, key: str) -> LiveServer:
+    """A server that already runs, checked: it answers, in sandbox mode, and takes the key."""
+    base_url = url.rstrip("/")
+    client = SandboxClient(base_url, key)
+    try:
+        client.get_clock()
+    except SandboxAPIError as refused:
+        raise pytest.UsageError(f"the fastreg server at {base_url} refused the sandbox key: {refused}") from None
+    except httpx.HTTPError as error:
+        raise pytest.UsageError(f"no fastreg server answers at {base_url}: {error}") from None
+    finally:
+        client.close()
+    return LiveServer(base_url, key)
 
 
 @pytest.fixture(scope="session")
-def fastreg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def fastreg_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The server the fixtures use: the one of ``--fastreg-url``/``FASTREG_URL``, or one of the session's own
+    on a fresh SQLite database, configured by its defaults only (the caller's ``FASTREG_*`` variables and
+    ``.env`` file are for the caller's own fastreg, not for this one)."""
+    url = request.config.getoption("fastreg_url") or os.environ.get(URL_VARIABLE)
+    if url:
+        key = request.config.getoption("fastreg_key") or os.environ.get(KEY_VARIABLE)
+        if not key:
+            raise pytest.UsageError(f"--fastreg-url needs the server's sandbox key: --fastreg-key or {KEY_VARIABLE}")
+        yield running_server(url, key)
+        return
     data_dir: Path = tmp_path_factory.mktemp("fastreg")
-    settings = Settings(
+    settings = settings_from(
         database_url=f"sqlite:///{data_dir / 'fastreg.db'}", data_dir=data_dir, sandbox_key="fastreg-test-key"
     )
     live, stop = run_live_server(settings)
@@ -176,6 +310,47 @@ def fastreg_sandbox(fastreg_server: LiveServer) -> Iterator[SandboxClient]:
 @pytest.fixture
 def fastreg_base_url(fastreg_server: LiveServer) -> str:
     return fastreg_server.base_url
+
+
+class Faults:
+    """Faults injected into the Open API for one test (the ``fastreg_faults`` fixture); cleared after it."""
+
+    def __init__(self, sandbox: SandboxClient) -> None:
+        self.sandbox = sandbox
+
+    def add(self, path: str, **fields: Any) -> str:
+        """Any fault (``appid``, ``times``, ``errcode``, ``http_status``, ``delay_ms``, ``after_commit``); its id."""
+        fault_id: str = self.sandbox.add_fault(path, **fields)["id"]
+        return fault_id
+
+    def errcode(self, path: str, errcode: int, **fields: Any) -> str:
+        """The call is not run; it answers ``errcode`` with WeChat's errmsg (e.g. -1, 45009, 45011, 61xxx)."""
+        return self.add(path, errcode=errcode, **fields)
+
+    def delay(self, path: str, delay_ms: int, **fields: Any) -> str:
+        """The call runs ``delay_ms`` late."""
+        return self.add(path, delay_ms=delay_ms, **fields)
+
+    def drop(self, path: str, **fields: Any) -> str:
+        """The call runs and commits, then the connection is closed without an answer (the client's timeout)."""
+        return self.add(path, after_commit="drop", **fields)
+
+    def timeout(self, path: str, delay_ms: int, **fields: Any) -> str:
+        """The call runs and commits at once; its answer comes ``delay_ms`` later."""
+        return self.add(path, after_commit="timeout", delay_ms=delay_ms, **fields)
+
+    def list(self) -> Any:
+        return self.sandbox.faults()
+
+    def clear(self) -> None:
+        self.sandbox.clear_faults()
+
+
+@pytest.fixture
+def fastreg_faults(fastreg_sandbox: SandboxClient) -> Iterator[Faults]:
+    faults = Faults(fastreg_sandbox)
+    yield faults
+    faults.clear()
 
 
 # ---------------------------------------------------------------- component callbacks
@@ -244,7 +419,8 @@ class CallbackServer:
                 pass
 
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/wechat/callback"
+        self.port: int = self._server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/wechat/callback"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
@@ -268,7 +444,14 @@ class CallbackServer:
             self.pushes.clear()
 
     def close(self) -> None:
-        self._server.shutdown()
+        """Stop at once: ``shutdown`` alone waits for the serving loop's next poll (half a second), so the
+        listening socket is poked with connections until the loop has seen the request to stop."""
+        stopper = threading.Thread(target=self._server.shutdown)
+        stopper.start()
+        while stopper.is_alive():
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                pass
+            stopper.join(0.005)
         self._server.server_close()
 
 
@@ -298,5 +481,10 @@ def scan_url_from_page(html: str) -> str:
     tag = re.search(r"<img[^>]*id=\"scan-qr\"[^>]*>", html)
     found = re.search(r'data-confirmation-url="([^"]+)"', tag.group(0)) if tag else None
     if not found:
+        refusal = re.search(r'data-errcode="(-?\d+)"', html)
+        message = re.search(r'<p id="error-message">([^<]*)</p>', html)
+        if refusal:
+            shown = f" ({unescape(message.group(1))})" if message else ""
+            raise ValueError(f"the page shows errcode {refusal.group(1)}{shown} instead of a QR code")
         raise ValueError("no img#scan-qr with a data-confirmation-url on this page")
     return unescape(found.group(1))

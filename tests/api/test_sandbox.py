@@ -87,6 +87,10 @@ ROUTES: list[tuple[str, str, Any]] = [
     ("POST", "/personal-wechat-emails", {"email": "a@example.com"}),
     ("GET", "/mini-programs/wx0000000000000000", None),
     ("GET", "/audit", None),
+    ("POST", "/faults", {"path": "/cgi-bin/token", "errcode": -1}),
+    ("GET", "/faults", None),
+    ("DELETE", "/faults", None),
+    ("DELETE", "/faults/0123456789abcdef", None),
 ]
 
 

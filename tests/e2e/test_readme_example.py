@@ -1,8 +1,8 @@
-"""The example test of the README's "Open Platform API" section, verbatim: it must keep working."""
+"""The complete test file of the README's "Testing your third-party platform against fastreg" section, verbatim:
+it must keep working."""
 
 from urllib.parse import parse_qs, urlparse
 
-import httpx
 from wechatpy.component import WeChatComponent
 
 from fastreg.testing import scan_url_from_page
@@ -24,13 +24,15 @@ def test_fast_registration(fastreg_sandbox, fastreg_base_url, fastreg_callback):
     component.session.set("component_verify_ticket", c["component_verify_ticket"])
 
     # The OA admin authorizes the component on the consent page (the QR code is confirmed through the sandbox).
-    page = httpx.get(component.get_pre_auth_url("https://tp.example.com/authorized") + "&biz_appid=" + oa["appid"])
-    done = fastreg_sandbox.scan(scan_url_from_page(page.text), oa["admin_wxid"])
+    page = fastreg_sandbox.open_page(
+        component.get_pre_auth_url("https://tp.example.com/authorized") + "&biz_appid=" + oa["appid"]
+    )
+    done = fastreg_sandbox.scan(scan_url_from_page(page), oa["admin_wxid"])
     component.query_auth(parse_qs(urlparse(done["redirect_url"]).query)["auth_code"][0])
 
     # The OA admin approves the fast registration on the fastregisterauth page; the redirect carries the ticket.
-    page = httpx.get(
-        base + "/cgi-bin/fastregisterauth",
+    page = fastreg_sandbox.open_page(
+        "/cgi-bin/fastregisterauth",
         params={
             "appid": oa["appid"],
             "component_appid": c["component_appid"],
@@ -38,7 +40,7 @@ def test_fast_registration(fastreg_sandbox, fastreg_base_url, fastreg_callback):
             "redirect_uri": "https://tp.example.com/registered",
         },
     )
-    done = fastreg_sandbox.scan(scan_url_from_page(page.text), oa["admin_wxid"])
+    done = fastreg_sandbox.scan(scan_url_from_page(page), oa["admin_wxid"])
     ticket = parse_qs(urlparse(done["redirect_url"]).query)["ticket"][0]
 
     client = component.get_client_by_appid(oa["appid"])

@@ -11,6 +11,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
+# SANDBOX ONLY: argon2's cheapest parameters, for the console passwords of accounts a test creates through the
+# sandbox API (milliseconds instead of most of a second per account on a busy machine). Never for production
+# or for accounts people create in the console. A hash carries its parameters, so verifying needs no flag.
+_SANDBOX_ONLY_CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 
 def new_token(nbytes: int = 24) -> str:
@@ -59,8 +63,9 @@ def new_encoding_aes_key() -> str:
     return "".join(secrets.choice(alphabet) for _ in range(43))
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+def hash_password(password: str, *, sandbox_only_cheap: bool = False) -> str:
+    """argon2id with the library's strong defaults; ``sandbox_only_cheap`` for sandbox-created test accounts."""
+    return (_SANDBOX_ONLY_CHEAP_HASHER if sandbox_only_cheap else _hasher).hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:

@@ -78,8 +78,12 @@ def create_official_account(
     operator_email: str | None = None,
     operator_password: str | None = None,
     verify_expires_at: datetime | None = None,
+    sandbox_only_cheap_password_hash: bool = False,
 ) -> NewOfficialAccount:
+    """``sandbox_only_cheap_password_hash``: the operator's password is hashed with cheap argon2 parameters
+    (``crypto.hash_password``), for accounts the sandbox API creates; ignored outside sandbox mode."""
     session, now = uow.session, uow.clock.now()
+    cheap_hash = sandbox_only_cheap_password_hash and uow.platform is not None and uow.platform.settings.is_sandbox
     principal = get_or_create_principal(session, principal_name, principal_type)
     appid, original_id = new_account_ids(prepared(session))
     secret = crypto.new_secret()
@@ -102,7 +106,14 @@ def create_official_account(
     )
     session.add(oa)
     session.flush()
-    session.add(Operator(oa_id=oa.id, email=email, password_hash=crypto.hash_password(password), wxid=admin))
+    session.add(
+        Operator(
+            oa_id=oa.id,
+            email=email,
+            password_hash=crypto.hash_password(password, sandbox_only_cheap=cheap_hash),
+            wxid=admin,
+        )
+    )
     uow.commit()
     return NewOfficialAccount(appid, secret, original_id, admin, email, password)
 

@@ -4,10 +4,12 @@ events (``authorized``, ``updateauthorized``) and 代认证 events (``notify_3rd
 encrypted and signed exactly as WeChat does (``adapters.wechat_crypto``).
 
 Pushes are queued in the ``push_jobs`` table in the same transaction as the change they announce, so none is
-lost; a background worker (started with the app) delivers them. A job is claimed by a conditional update, so
-any number of workers on any number of hosts deliver each push once; a failed delivery is logged and retried
-with exponential backoff (1 s, 2 s, 4 s ... capped at 10 minutes) until the callback answers 2xx. The callback
-is documented to answer ``success``: a 2xx with another body is delivered, and logged.
+lost; a background worker (started with the app) delivers them, woken as soon as a push is committed in its
+process (every ``settings.push_poll_seconds`` otherwise, for pushes queued elsewhere and retries). A job is
+claimed by a conditional update, so any number of workers on any number of hosts deliver each push once; a failed
+delivery is logged and retried with exponential backoff (1 s, 2 s, 4 s ... capped at 10 minutes) until the
+callback answers 2xx. The callback is documented to answer ``success``: a 2xx with another body is delivered,
+and logged.
 
 Delivery scheduling uses the real clock (it is about the network); message contents (``CreateTime``) and the
 10-minute ticket rhythm use the platform clock, so moving the sandbox clock also moves the ticket pushes.
@@ -88,7 +90,16 @@ def enqueue(session: Session, now: datetime, component: Component, info_type: st
             created_at=now,
         )
     )
+    _wake_worker_on_commit(session)
     return True
+
+
+def _wake_worker_on_commit(session: Session) -> None:
+    """Once the push is committed, this process's worker delivers it at once instead of at its next poll."""
+    uow = session.info.get("unit_of_work")
+    platform = getattr(uow, "platform", None)
+    if uow is not None and platform is not None:
+        uow.on_commit(platform.push_queued.notify)
 
 
 def enqueue_verify_ticket(session: Session, now: datetime, component: Component) -> bool:
@@ -390,9 +401,14 @@ async def run_once(platform: Platform, client: httpx.AsyncClient) -> int:
     return len(deliveries)
 
 
-async def run_worker(platform: Platform, stop: asyncio.Event, poll_seconds: float = POLL_SECONDS) -> None:
+async def run_worker(
+    platform: Platform, stop: asyncio.Event, woken: asyncio.Event, poll_seconds: float = POLL_SECONDS
+) -> None:
+    """Deliver until ``stop``: a pass whenever ``woken`` is set (a push was committed in this process, or the
+    worker is stopping), and every ``poll_seconds`` anyway (pushes queued by other processes, retries due)."""
     async with httpx.AsyncClient(timeout=DELIVERY_TIMEOUT_SECONDS) as client:
         while not stop.is_set():
+            woken.clear()  # before the pass: a push committed during it wakes the next one
             try:
                 attempted = await run_once(platform, client)
             except Exception:  # the worker must outlive a bad pass (e.g. a reset wiping rows mid-flight)
@@ -401,16 +417,18 @@ async def run_worker(platform: Platform, stop: asyncio.Event, poll_seconds: floa
             if attempted:
                 continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
+                await asyncio.wait_for(woken.wait(), timeout=poll_seconds)
 
 
 @dataclass
 class PushWorker:
     stop_event: asyncio.Event
+    woken: asyncio.Event
     task: asyncio.Task[None]
 
     async def stop(self) -> None:
         self.stop_event.set()
+        self.woken.set()
         try:
             await asyncio.wait_for(self.task, timeout=DELIVERY_TIMEOUT_SECONDS + 2)
         except (TimeoutError, asyncio.CancelledError):
@@ -419,5 +437,6 @@ class PushWorker:
 
 def start_worker(platform: Platform) -> PushWorker:
     """Start the delivery loop on the running event loop (called from the app's lifespan)."""
-    stop = asyncio.Event()
-    return PushWorker(stop, asyncio.create_task(run_worker(platform, stop), name="fastreg-push-worker"))
+    stop, woken = asyncio.Event(), platform.push_queued.bind()
+    worker = run_worker(platform, stop, woken, platform.settings.push_poll_seconds)
+    return PushWorker(stop, woken, asyncio.create_task(worker, name="fastreg-push-worker"))

@@ -13,7 +13,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from fastreg.adapters.db import clock as db_clock
-from fastreg.adapters.db.maintenance import wipe
+from fastreg.adapters.db.maintenance import DatabaseBusy, wipe_alone
 from fastreg.adapters.db.models import (
     AuditEvent,
     Component,
@@ -78,15 +78,19 @@ def _ensure_sandbox(platform: Platform) -> None:
 
 
 def reset(platform: Platform) -> float:
-    """Wipe every account, registration, token, confirmation, mail and audit event (and the clock setting)
-    in one transaction; the sandbox key lives outside the database and is kept. Returns the seconds taken."""
+    """Wipe every account, registration, token, confirmation, mail, audit event, injected fault (and the clock
+    setting) in one transaction, with no other transaction in the database meanwhile (``wipe_alone``: calls
+    running at the same time finish before it or see the empty world); the sandbox key lives outside the database
+    and is kept. Returns the seconds taken."""
     from fastreg.adapters.mail import flush_deliveries
 
     _ensure_sandbox(platform)
     flush_deliveries()  # mail received before the reset is stored (and so wiped) now, not after it
     started = time.perf_counter()
-    with platform.sessions() as session, session.begin():
-        wipe(session)
+    try:
+        wipe_alone(platform.sessions)
+    except DatabaseBusy as busy:
+        raise SandboxError(409, "busy", f"reset gave up: {busy}; try again") from None
     return time.perf_counter() - started
 
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from fastapi import Request
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.util import greenlet_spawn
 from starlette.concurrency import run_in_threadpool
 
 from fastreg.adapters.db.engine import build_loop_engine
+from fastreg.adapters.db.prepared import PreparedConnection
 from fastreg.adapters.db.uow import run_grouped, run_on_engine, session_factory
 from fastreg.platform import Platform
 
@@ -62,6 +63,9 @@ class WriteGroups:
         self._loop_engine: AsyncEngine | None = None
         self._loop_sessions: sessionmaker[Session] | None = None
         self._postgres_calls: asyncio.Semaphore | None = None
+        self._reader: PreparedConnection | None = None  # the loop's own autocommit connection for reads
+        self._reader_connection: AsyncConnection | None = None  # PostgreSQL: the reader's, on the loop
+        self._reader_lock = asyncio.Lock()
 
     async def run(self, func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         call = functools.partial(func, *args, **kwargs)
@@ -75,6 +79,25 @@ class WriteGroups:
             self._scheduled = True
             loop.call_soon(self._drain)
         return await future
+
+    async def read(self, func: Callable[Concatenate[PreparedConnection, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """A short read of committed rows by prepared statements, ``func(conn, ...)``, that every request of a kind
+        makes (the sandbox's injected faults), on a connection of the loop's own kept open in autocommit mode, so
+        that each statement sees the latest commit: a unit of work (BEGIN, ROLLBACK, a pooled connection) or a
+        worker thread would cost several times the read. SQLite: right on the loop thread (a WAL reader waits for
+        no writer). PostgreSQL: in a greenlet, one read at a time on the loop's asyncio connection."""
+        if self._platform.write_lock is not None:
+            if self._reader is None:
+                self._reader = PreparedConnection(self._platform.engine.connect())
+            return func(self._reader, *args, **kwargs)
+        if self._reader is None:
+            connection = await self._loop().connect()
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            assert connection.sync_connection is not None
+            self._reader, self._reader_connection = PreparedConnection(connection.sync_connection), connection
+        async with self._reader_lock:
+            result: T = await greenlet_spawn(functools.partial(func, self._reader, *args, **kwargs))
+            return result
 
     def _drain(self) -> None:
         self._scheduled = False
@@ -110,19 +133,30 @@ class WriteGroups:
             else:
                 future.set_exception(failure)
 
-    async def _run_on_loop(self, call: Callable[[], T]) -> T:
+    def _loop(self) -> AsyncEngine:
+        """The loop's PostgreSQL engine: a connection per call at most ``POSTGRES_CALLS`` at once, and the reader's."""
         if self._loop_engine is None or self._loop_sessions is None or self._postgres_calls is None:
             # Made in the running loop, whose connections they are.
-            self._loop_engine = build_loop_engine(self._platform.engine, pool_size=self.POSTGRES_CALLS)
+            self._loop_engine = build_loop_engine(self._platform.engine, pool_size=self.POSTGRES_CALLS + 1)
             self._loop_sessions = session_factory(self._loop_engine.sync_engine)
             self._postgres_calls = asyncio.Semaphore(self.POSTGRES_CALLS)
-        engine, sessions = self._loop_engine.sync_engine, self._loop_sessions
-        async with self._postgres_calls:
+        return self._loop_engine
+
+    async def _run_on_loop(self, call: Callable[[], T]) -> T:
+        engine = self._loop().sync_engine
+        sessions, calls = self._loop_sessions, self._postgres_calls
+        assert sessions is not None and calls is not None
+        async with calls:
             result: T = await greenlet_spawn(run_on_engine, engine, sessions, call)
             return result
 
     async def close(self) -> None:
-        """Close the loop's own connections (PostgreSQL), on the loop that opened them."""
+        """Close the loop's own connections, on the loop that opened them."""
+        if self._reader_connection is not None:
+            await self._reader_connection.close()
+        elif self._reader is not None:
+            self._reader.connection.close()
+        self._reader, self._reader_connection = None, None
         if self._loop_engine is not None:
             await self._loop_engine.dispose()
             self._loop_engine = None

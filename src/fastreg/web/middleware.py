@@ -14,10 +14,14 @@ request): the request id, the body-size limit, the access log line and the reque
 - One access log line per request: ``event=request method path route status duration_ms request_id``.
 - No framing: every HTML answer (console, QR pages, phone pages, error pages, ``/docs``) carries
   ``X-Frame-Options: DENY`` and ``Content-Security-Policy: frame-ancestors 'none'`` unless it set its own.
+- A route that raises :class:`DropConnection` (an injected sandbox fault) gets its connection closed without
+  an answer; it is logged with status 444.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import re
@@ -50,6 +54,29 @@ access_log = structlog.get_logger("fastreg.access")
 
 class BodyTooLarge(Exception):
     """The request body grew past the limit while the application was reading it."""
+
+
+class DropConnection(BaseException):
+    """Raised by a route that has done its work and must not answer (an injected ``after_commit: "drop"``
+    fault): the connection is closed without a byte of answer, as when a client's call times out. A
+    ``BaseException``, so that no route or middleware turns it into an error answer on its way here."""
+
+
+DROPPED = 444  # the status logged for a dropped call (nginx's "connection closed without response")
+
+
+async def close_without_answer(receive: Receive) -> None:
+    """Close the client's connection without answering. The server's ``receive`` is a method of its request
+    cycle, which holds the transport (uvicorn); the server is then left to notice the disconnection, so that it
+    does not answer 500 in the application's place."""
+    transport = getattr(getattr(receive, "__self__", None), "transport", None)
+    if transport is None:
+        raise RuntimeError("closing a connection without an answer needs uvicorn")
+    transport.close()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(5):
+            while (await receive())["type"] != "http.disconnect":
+                pass
 
 
 def new_request_id() -> str:
@@ -161,6 +188,9 @@ class EdgeMiddleware:
                 except BodyTooLarge:
                     if not response_started:
                         await send_with_id({"type": "http.response.start", "status": 413})
+                except DropConnection:
+                    status = DROPPED
+                    await close_without_answer(receive)
         except Exception:
             access_log.exception("request failed", method=scope["method"], path=scope["path"])
             status = 500

@@ -158,6 +158,7 @@ class UnitOfWork:
             # session back, and that must not take the rest of the group's transaction with it.
             mode = "create_savepoint" if self._outer is not None else "rollback_only"
             self._session = self._factory(bind=self._connection, join_transaction_mode=mode)
+            self._session.info["unit_of_work"] = self  # for code given the session only (``on_commit``)
         return self._session
 
     def __exit__(
@@ -166,6 +167,7 @@ class UnitOfWork:
         # Closing rolls back whatever was not committed, without expiring the loaded objects.
         try:
             if self._session is not None:
+                self._session.info.pop("unit_of_work", None)  # no reference cycle left for the collector
                 self._session.close()
         finally:
             if self._outer is not None:

@@ -151,12 +151,15 @@ def bad_input_answer(_request: Request, error: BadInput) -> WeChatJSONResponse:
 
 
 class WeChatRoute(APIRoute):
-    """Every error of an Open API route becomes WeChat's ``{"errcode","errmsg"}`` answer."""
+    """Every error of an Open API route becomes WeChat's ``{"errcode","errmsg"}`` answer; in the sandbox, the
+    call goes through the injected faults first (``web.openapi.faults``)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        from fastreg.web.openapi.faults import run_with_faults  # it answers with this module's helpers
+
         original = super().get_route_handler()
 
-        async def handler(request: Request) -> Response:
+        async def answer(request: Request) -> Response:
             try:
                 return await original(request)
             except DomainError as error:
@@ -166,9 +169,13 @@ class WeChatRoute(APIRoute):
             except RequestValidationError:
                 return wechat_error(Err.DATA_FORMAT.value.errcode, Err.DATA_FORMAT.value.errmsg)
             except Exception:
-                rid = current_request_id()
-                log.exception("unexpected failure in %s %s (request_id=%s)", request.method, request.url.path, rid)
-                return wechat_error(Err.SYSTEM.value.errcode, Err.SYSTEM.value.errmsg, status_code=500)
+                return crashed(request)
+
+        async def handler(request: Request) -> Response:
+            try:
+                return await run_with_faults(request, lambda: answer(request))
+            except Exception:
+                return crashed(request)
 
         return handler
 
@@ -192,6 +199,13 @@ async def unrouted(request: Request, exc: Exception) -> Response:
         spec = unrouted_spec(exc)
         return wechat_error(spec.errcode, spec.errmsg)
     return await http_exception_handler(request, exc)
+
+
+def crashed(request: Request) -> WeChatJSONResponse:
+    """A bug: HTTP 500 ``{"errcode": -1}``, logged (with the exception being handled) under the request id."""
+    rid = current_request_id()
+    log.exception("unexpected failure in %s %s (request_id=%s)", request.method, request.url.path, rid)
+    return wechat_error(Err.SYSTEM.value.errcode, Err.SYSTEM.value.errmsg, status_code=500)
 
 
 def errcode_table(specs: Iterable[ErrorSpec | Err], intro: str = "") -> str:

@@ -19,10 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from fastreg.domain.clock import in_supported_range, range_error
 from fastreg.domain.errors import DomainError, Err
+from fastreg.domain.faults import FaultSpec
 from fastreg.domain.model import PrincipalType
 from fastreg.domain.rules import validate_wxid
 from fastreg.platform import Platform
-from fastreg.services import sandbox, verification, versions
+from fastreg.services import faults, sandbox, verification, versions
 from fastreg.services.accounts import create_component, create_official_account
 from fastreg.services.sandbox import SandboxError
 from fastreg.web.deps import get_platform
@@ -241,6 +242,7 @@ def create_oa(body: OfficialAccountIn, platform: PlatformDep) -> dict[str, Any]:
             operator_email=body.operator_email,
             operator_password=body.operator_password,
             verify_expires_at=body.verify_expires_at,
+            sandbox_only_cheap_password_hash=True,  # test accounts: fast to create
         )
     return asdict(created)
 
@@ -431,6 +433,70 @@ def mini_program(appid: str, platform: PlatformDep) -> dict[str, Any]:
 @router.get("/audit")
 def audit(platform: PlatformDep, appid: Annotated[str | None, Query(max_length=18)] = None) -> list[dict[str, Any]]:
     return sandbox.audit_events(platform, appid)
+
+
+# ---------------------------------------------------------------- injected faults of the Open API
+
+
+class FaultFields(Body):
+    path: str = Field(min_length=1, max_length=200, description="a /cgi-bin route, e.g. /cgi-bin/account/fastregister")
+    appid: str | None = Field(
+        default=None, min_length=1, max_length=32, description="only calls concerning this account or component"
+    )
+    times: int = Field(default=1, description="how many matching calls it hits")
+    errcode: int | None = Field(default=None, description="answer this errcode (WeChat's errmsg) without running")
+    http_status: int | None = Field(default=None, description="answer with this HTTP status without running")
+    delay_ms: int | None = Field(default=None, description="hold the call (or, with after_commit, its answer)")
+    after_commit: Literal["drop", "timeout"] | None = Field(
+        default=None, description="run and commit the call, then drop the connection or answer after delay_ms"
+    )
+
+
+class FaultIn(FaultFields):
+    @model_validator(mode="after")
+    def _injectable(self) -> FaultIn:
+        problem = FaultSpec(**self.model_dump()).problem()
+        if problem:
+            raise ValueError(problem)
+        return self
+
+
+class FaultOut(FaultFields):
+    id: str
+    remaining: int
+    created_at: str
+
+
+def _open_api_paths() -> set[str]:
+    from fastreg.web.openapi.routes import router as open_api
+
+    return {path for route in open_api.routes if (path := getattr(route, "path", "")).startswith("/cgi-bin/")}
+
+
+@router.post("/faults", status_code=201, response_model=FaultOut)
+def add_fault(body: FaultIn, platform: PlatformDep) -> dict[str, Any]:
+    known = _open_api_paths()
+    if body.path not in known:
+        raise SandboxError(422, "invalid_request", f"path: no Open API route {body.path}; one of {sorted(known)}")
+    fault = faults.create(platform, FaultSpec(**body.model_dump()))
+    return fault.as_json()
+
+
+@router.get("/faults", response_model=list[FaultOut])
+def list_faults(platform: PlatformDep) -> list[dict[str, Any]]:
+    return [fault.as_json() for fault in faults.list_all(platform)]
+
+
+@router.delete("/faults")
+def clear_faults(platform: PlatformDep) -> dict[str, Any]:
+    return {"deleted": faults.delete_all(platform)}
+
+
+@router.delete("/faults/{fault_id}")
+def delete_fault(fault_id: str, platform: PlatformDep) -> dict[str, Any]:
+    if not faults.delete(platform, fault_id):
+        raise sandbox.not_found("fault", fault_id)
+    return {"deleted": 1}
 
 
 @router.api_route(
