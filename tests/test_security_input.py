@@ -189,7 +189,9 @@ def test_login_with_a_nul_byte_or_an_over_long_email_is_a_failed_login(
     console: httpx.Client, sandbox: SandboxClient
 ) -> None:
     for email in ("a" * 300 + "@example.com", "x" * 5000):
-        response = log_in(console, email)
+        refused = log_in(console, email)  # post/redirect/get: back to the login page, which says why
+        assert refused.status_code == 303, (email[:20], refused.status_code)
+        response = console.get(refused.headers["location"])
         assert response.status_code == 400, (email[:20], response.status_code)
         assert "text/html" in response.headers["content-type"]
         assert "邮箱或密码错误" in response.text
@@ -230,7 +232,7 @@ def test_console_registration_ids_must_be_plain_digits_in_range(
     assert status.status_code == 200
     assert status.json()["state"] == "gone"
     done = console.get(f"/oa/fastreg/done/{rid}")
-    assert (done.status_code, done.headers.get("location")) == (303, "/oa/fastreg")
+    assert done.status_code == 404 and "<html" in done.text  # the console's own page, not a crash
     same_connection(console)
 
 
@@ -267,9 +269,9 @@ def test_an_mp_name_longer_than_its_column_is_a_field_error_on_both_databases(
         "password_confirm": "Passw0rd2026",
         "mp_name": "名" * 5000,
     }
-    response = console.post("/oa/fastreg/account", data=form)
-    assert response.status_code == 400
-    assert 'id="error-mp_name"' in response.text
+    refused = console.post("/oa/fastreg/account", data=form)  # post/redirect/get: the step shows the error
+    assert refused.status_code == 303
+    assert 'id="error-mp_name"' in console.get(refused.headers["location"]).text
     assert 'id="account-form"' in console.get("/oa/fastreg").text  # still at step 5: nothing was stored
     assert sandbox.mail("new-mp@example.com") == []
     accepted = console.post("/oa/fastreg/account", data={**form, "mp_name": "名" * 200})

@@ -50,8 +50,12 @@ def test_a_sandbox_account_has_a_cheap_hash_and_its_operator_still_logs_in(
         form = {"email": oa["operator_email"], "password": "Quick2026pass", "csrf_token": csrf.group(1), "next": ""}
         logged_in = browser.post("/login", data=form)
         assert (logged_in.status_code, logged_in.headers["location"]) == (303, "/oa")
-        refused = browser.post("/login", data={**form, "password": "Wrong2026pass"})
-        assert refused.status_code == 400
+    with httpx.Client(base_url=live.base_url, timeout=30, follow_redirects=True) as stranger:
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', stranger.get("/login").text)
+        assert csrf is not None
+        wrong = {**form, "password": "Wrong2026pass", "csrf_token": csrf.group(1)}
+        refused = stranger.post("/login", data=wrong)  # redirected back to the login page, which says why
+        assert refused.status_code == 400 and refused.url.path == "/login"
 
 
 @pytest.mark.parametrize("mode", ["sandbox", "production"])
