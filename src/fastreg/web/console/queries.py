@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from fastreg.adapters.db.models import AuditEvent, Link, MiniProgram, OfficialAccount, Principal, Registration
 from fastreg.domain.model import LinkStatus
@@ -113,16 +113,31 @@ def linked_mps(platform: Platform, oa_id: int) -> list[LinkedMP]:
         ]
 
 
-def audit_history(platform: Platform, oa_appid: str, limit: int = 50) -> list[AuditRow]:
-    """Only the events of this OA."""
+@dataclass(frozen=True)
+class AuditPage:
+    rows: list[AuditRow]
+    page: int  # 1-based, within 1..pages
+    pages: int  # at least 1
+
+
+AUDIT_PAGE_SIZE = 20
+
+
+def audit_history(platform: Platform, oa_appid: str, page: int = 1, per_page: int = AUDIT_PAGE_SIZE) -> AuditPage:
+    """Only the events of this OA, newest first, one page of them (a page out of range shows the nearest one)."""
+    mine = AuditEvent.oa_appid == oa_appid
     with platform.uow(readonly=True) as uow:
+        total = uow.session.execute(select(func.count()).select_from(AuditEvent).where(mine)).scalar_one()
+        pages = max(1, -(-total // per_page))
+        page = min(max(page, 1), pages)
         rows = uow.session.execute(
             select(AuditEvent)
-            .where(AuditEvent.oa_appid == oa_appid)
+            .where(mine)
             .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-            .limit(limit)
+            .offset((page - 1) * per_page)
+            .limit(per_page)
         ).scalars()
-        return [AuditRow(e.at, e.kind, e.actor, e.mp_appid, e.detail) for e in rows]
+        return AuditPage([AuditRow(e.at, e.kind, e.actor, e.mp_appid, e.detail) for e in rows], page, pages)
 
 
 def registration_outcome(platform: Platform, oa_id: int, registration_id: int) -> RegistrationOutcome | None:

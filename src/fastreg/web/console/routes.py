@@ -334,10 +334,16 @@ def miniprograms(request: Request) -> Response:
         "refusal": err_text(request, refusal) if refusal else None,
         # An OA that cannot fast-register at all (personal, unverified, ...) is not told of a quota to use.
         "blocked": err_text(request, refusal) if refusal and refusal.err not in QUOTA_REFUSALS else None,
-        "history": queries.audit_history(platform, op.who.oa_appid),
+        "history": queries.audit_history(platform, op.who.oa_appid, _page_number(request)),
         "notice": _notice(request),
     }
     return oa_page(request, op, "miniprograms.html", context)
+
+
+def _page_number(request: Request) -> int:
+    """``?page=N`` (1 when absent or not a small number; the query clamps it to the pages there are)."""
+    raw = request.query_params.get("page", "")
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 6 else 1
 
 
 # Refusals that leave the month's quota line true (used up, or one registration already under way).
