@@ -587,7 +587,12 @@ def bind_admin(platform: Platform, oa_id: int, registration_id: int, wxid: str |
             ConfirmationKind.BIND_ADMIN,
             oa.appid,
             admin,
-            {"registration_id": registration.id, "oa_name": oa.name, "email": registration.email},
+            {
+                "registration_id": registration.id,
+                "oa_name": oa.name,
+                "email": registration.email,
+                "mp_name": registration.mp_name,  # the invitation names the Mini Program being created
+            },
         )
         registration.admin_confirmation_id = confirmation.id
         registration.admin_wxid = admin

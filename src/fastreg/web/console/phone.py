@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from fastreg.domain.errors import DomainError, Err
+from fastreg.domain.model import ConfirmationKind
 from fastreg.platform import Platform
 from fastreg.services import confirmations, sessions, wechat_users
 from fastreg.web.console.routes import (
@@ -123,7 +124,7 @@ def _confirm_page(
         state, who = LOGIN, None
     elif holder.wxid != view.allowed_wxid:
         state, who = NOT_YOURS, None
-        error = error or DomainError(Err.NOT_ALLOWED).message(lang_of(request))
+        error = error or _answer_refusal(request, DomainError(Err.NOT_ALLOWED), view)
     else:
         state, who = DETAILS, holder.wxid
     context: dict[str, Any] = {
@@ -138,6 +139,14 @@ def _confirm_page(
         "values": {},
     }
     return render(request, "phone/confirm.html", context, status=status, csrf=holder.csrf)
+
+
+def _answer_refusal(request: Request, error: DomainError, view: confirmations.ConfirmationView) -> str:
+    """Why an answer is refused; a wrong person is told that the admin invitation is not theirs (there is no
+    account of theirs to administer yet)."""
+    if error.err == Err.NOT_ALLOWED and view.kind == ConfirmationKind.BIND_ADMIN:
+        return translator(lang_of(request))("phone.not_invited")
+    return err_text(request, error)
 
 
 def _missing(request: Request, error: DomainError, holder: Holder) -> HTMLResponse:
@@ -178,7 +187,11 @@ async def phone_answer(request: Request, confirmation_id: str, holder: Holder = 
     except DomainError as error:
         fresh = await run_in_threadpool(confirmations.describe, platform, confirmation_id)
         return _confirm_page(
-            request, fresh, holder, error=err_text(request, error), status=ANSWER_STATUS.get(error.err, 400)
+            request,
+            fresh,
+            holder,
+            error=_answer_refusal(request, error, fresh),
+            status=ANSWER_STATUS.get(error.err, 400),
         )
     view = await run_in_threadpool(confirmations.describe, platform, confirmation_id)
     return render(request, "phone/done.html", {"c": view, "result": result}, csrf=holder.csrf)

@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
 
 from fastreg.adapters import crypto
 from fastreg.adapters.qr import qr_data_uri
@@ -58,9 +60,12 @@ def lang_of(request: Request) -> str:
     return remembered if remembered in LANGS else DEFAULT_LANG
 
 
-def local_time(value: datetime | None, tz: str = "Asia/Shanghai") -> str:
+@pass_context
+def local_time(context: Context, value: datetime | None) -> str:
+    """A time as the console shows it: in the configured time zone (``FASTREG_TIMEZONE``)."""
     if value is None:
         return "-"
+    tz = get_platform(context["request"]).settings.timezone
     return value.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
 
 
@@ -364,7 +369,11 @@ def add_chooser(request: Request) -> Response:
         return login_redirect(request)
     platform = get_platform(request)
     refusal = registration.eligibility(platform, op.who.oa_id)
-    return oa_page(request, op, "add.html", {"refusal": err_text(request, refusal) if refusal else None})
+    context = {
+        "refusal": err_text(request, refusal) if refusal else None,
+        "pending": refusal is not None and refusal.err == Err.PENDING_EXISTS,  # offered 继续
+    }
+    return oa_page(request, op, "add.html", context)
 
 
 @router.post("/oa/miniprograms/{mp_appid}/profile")
@@ -563,11 +572,16 @@ def wizard(request: Request) -> Response:
             "refusal": err_text(request, refusal) if refusal else None,
         }
         return oa_page(request, op, "wizard/step1_entry.html", context)
-    extra: dict[str, Any] = {"notice": _notice(request)}
+    # A step's notice is not shown once the registration has moved on (the page reloads itself in place).
+    notice_step = WIZARD_NOTICE_STEPS.get(request.query_params.get("notice", ""), view.step)
+    extra: dict[str, Any] = {"notice": _notice(request) if notice_step == view.step else None}
     if view.step == 4 and KEPT_NO_CERTIFICATION in request.url.query.split("&"):
         extra["values"] = {"reuse_certification": ""}  # back from step 5: the box stays as it was left
     return render_wizard(request, op, view, extra)
 
+
+# The wizard's notices and the step each belongs to.
+WIZARD_NOTICE_STEPS = {"activation_resent": 6, "email_changed": 6, "email_unchanged": 6, "activated": 7}
 
 # Back from step 5 after choosing not to reuse the OA's certification (step 4's box defaults to reusing it).
 KEPT_NO_CERTIFICATION = "reuse_certification=0"
