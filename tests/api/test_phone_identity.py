@@ -159,6 +159,13 @@ def test_phone_login_and_confirmation_need_the_csrf_token(production: Production
 # ---------------------------------------------------------------- the attack: a stranger holding the QR link
 
 
+def answered(client: httpx.Client, path: str, fields: dict[str, str]) -> httpx.Response:
+    """Answer a confirmation page's form: its POST redirects (post/redirect/get) to the page showing the outcome."""
+    posted = post_form(client, path, fields)
+    assert posted.status_code == 303
+    return client.get(posted.headers["location"])
+
+
 def test_a_stranger_holding_the_qr_link_cannot_approve(production: Production) -> None:
     admin, admin_phone = enrolled_user(production)
     _, stranger_phone = enrolled_user(production, "wxid_stranger_")
@@ -172,7 +179,7 @@ def test_a_stranger_holding_the_qr_link_cannot_approve(production: Production) -
         page = anonymous.get(path)
         assert page.status_code == 200 and 'id="phone-login-form"' in page.text
         assert admin not in page.text and 'id="confirm-button"' not in page.text
-        claimed = post_form(anonymous, path, {"wxid": admin, "action": "confirm"})
+        claimed = answered(anonymous, path, {"wxid": admin, "action": "confirm"})
         assert claimed.status_code == 401 and admin not in claimed.text
     assert status_of(production, url) == "pending"
 
@@ -182,14 +189,14 @@ def test_a_stranger_holding_the_qr_link_cannot_approve(production: Production) -
     assert 'id="confirm-button"' not in page.text
     english = stranger_phone.get(path, params={"lang": "en"})
     assert "You are not allowed to answer this confirmation" in english.text and admin not in english.text
-    claimed = post_form(stranger_phone, path, {"wxid": admin, "action": "confirm"})
+    claimed = answered(stranger_phone, path, {"wxid": admin, "action": "confirm"})
     assert claimed.status_code == 403 and admin not in claimed.text
     assert status_of(production, url) == "pending"
 
     # The rightful admin, logged in, sees what is asked and approves it.
     page = admin_phone.get(path)
     assert 'id="confirm-button"' in page.text and found.oa_appid in page.text
-    done = post_form(admin_phone, path, {"action": "confirm"})
+    done = answered(admin_phone, path, {"action": "confirm"})
     assert done.status_code == 200 and "授权成功" in done.text
     assert status_of(production, url) == "confirmed"
 
@@ -203,7 +210,7 @@ def test_login_from_the_confirmation_page_comes_back_to_it(production: Productio
     with production.client() as phone:
         answer = log_in(phone, admin, next_path=path)
         assert answer.status_code == 303 and answer.headers["location"] == path
-        cancelled = post_form(phone, path, {"action": "cancel"})
+        cancelled = answered(phone, path, {"action": "cancel"})
         assert cancelled.status_code == 200
     assert status_of(production, url) == "cancelled"
 
@@ -216,7 +223,7 @@ def test_scanstatus_gives_the_ticket_only_to_the_browser_that_opened_the_page(pr
     found = accounts_for(production, admin)
     with production.client() as opener, production.client() as onlooker:
         url = open_fastregister_page(opener, found)
-        assert post_form(admin_phone, httpx.URL(url).path, {"action": "confirm"}).status_code == 200
+        assert answered(admin_phone, httpx.URL(url).path, {"action": "confirm"}).status_code == 200
         params = {"id": confirmation_id(url)}
         seen = onlooker.get("/cgi-bin/scanstatus", params=params)
         assert seen.json() == {"errcode": 0, "errmsg": "ok", "status": "confirmed", "redirect_url": None}

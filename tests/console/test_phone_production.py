@@ -55,12 +55,13 @@ def contexts(browser: Browser, production: Production) -> Iterator[Any]:
 
 
 def post_from(page: Page, path: str, fields: dict[str, str]) -> int:
-    """A form post made by the page's own script, with the page's CSRF token: what a stranger could forge."""
+    """A form post made by the page's own script, with the page's CSRF token: what a stranger could forge; the
+    status of the page its redirect (post/redirect/get) ends on."""
     status: int = page.evaluate(
         """async ([path, fields]) => {
             const body = new URLSearchParams(fields);
             body.set("csrf_token", document.querySelector("input[name=csrf_token]").value);
-            const answer = await fetch(path, {method: "POST", body, redirect: "manual"});
+            const answer = await fetch(path, {method: "POST", body});
             return answer.status;
         }""",
         [path, fields],

@@ -20,16 +20,19 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from fastreg.domain.errors import DomainError, Err
-from fastreg.domain.model import ConfirmationKind
+from fastreg.domain.model import ConfirmationKind, ConfirmationStatus
 from fastreg.platform import Platform
 from fastreg.services import confirmations, sessions, wechat_users
+from fastreg.web.console import flash
 from fastreg.web.console.routes import (
+    ANON_COOKIE,
     anon_csrf_ok,
     csrf_refusal,
     err_text,
     form_of,
     lang_of,
     redirect,
+    refused_form,
     render,
     safe_next,
 )
@@ -165,8 +168,26 @@ def phone_page(request: Request, confirmation_id: str, holder: Holder = HolderDe
 ANSWER_STATUS = {Err.NOT_ALLOWED: 403, Err.CONFIRMATION_CLOSED: 409, Err.NOT_FOUND: 404}
 
 
+def _page_of(request: Request, path: str, holder: Holder) -> str:
+    """A phone page's URL for this holder: the sandbox keeps the declared wxid in the query."""
+    declared = get_platform(request).settings.is_sandbox and holder.wxid
+    return path + ("?" + urlencode({"wxid": holder.wxid}) if declared else "")
+
+
+def _refused_answer(request: Request, confirmation_id: str, holder: Holder, refusal: flash.Flash) -> Response:
+    """Post/redirect/get: back to the confirmation page, which shows why (once) with the refusal's status."""
+    binding = holder.csrf or _anon_binding(request)
+    return refused_form(request, _page_of(request, f"/m/confirm/{confirmation_id}", holder), binding, refusal)
+
+
+def _anon_binding(request: Request) -> str:
+    return request.cookies.get(ANON_COOKIE, "")
+
+
 @router.post("/m/confirm/{confirmation_id}")
 async def phone_answer(request: Request, confirmation_id: str, holder: Holder = HolderDep) -> Response:
+    """Confirm or cancel, then post/redirect/get: the answer's result page, or the confirmation page showing
+    why the answer was refused."""
     platform = get_platform(request)
     form = await form_of(request)
     csrf_ok = (
@@ -179,22 +200,29 @@ async def phone_answer(request: Request, confirmation_id: str, holder: Holder = 
     except DomainError as error:
         return _missing(request, error, holder)
     if holder.wxid is None and not platform.settings.is_sandbox:
-        return _confirm_page(request, view, holder, status=401)  # log in first
+        return _refused_answer(request, view.id, holder, flash.Flash(status=401))  # log in first
     try:
-        result = await run_in_threadpool(
+        await run_in_threadpool(
             confirmations.answer, platform, confirmation_id, holder.wxid or "", form.get("action", "")
         )
     except DomainError as error:
-        fresh = await run_in_threadpool(confirmations.describe, platform, confirmation_id)
-        return _confirm_page(
-            request,
-            fresh,
-            holder,
-            error=_answer_refusal(request, error, fresh),
-            status=ANSWER_STATUS.get(error.err, 400),
-        )
-    view = await run_in_threadpool(confirmations.describe, platform, confirmation_id)
-    return render(request, "phone/done.html", {"c": view, "result": result}, csrf=holder.csrf)
+        refusal = flash.Flash(error=_answer_refusal(request, error, view), status=ANSWER_STATUS.get(error.err, 400))
+        return _refused_answer(request, view.id, holder, refusal)
+    return redirect(_page_of(request, f"/m/confirm/{view.id}/result", holder))
+
+
+@router.get("/m/confirm/{confirmation_id}/result")
+def phone_result(request: Request, confirmation_id: str, holder: Holder = HolderDep) -> Response:
+    """What the person's answer did, for the person who answered; anyone else, or a confirmation not answered
+    (still waiting, expired), is sent to the confirmation page."""
+    try:
+        view = confirmations.describe(get_platform(request), confirmation_id)
+    except DomainError as error:
+        return _missing(request, error, holder)
+    answered = view.status in (ConfirmationStatus.CONFIRMED, ConfirmationStatus.CANCELLED)
+    if not answered or holder.wxid != view.allowed_wxid:
+        return redirect(_page_of(request, f"/m/confirm/{view.id}", holder))
+    return render(request, "phone/done.html", {"c": view, "result": view}, csrf=holder.csrf)
 
 
 # ---------------------------------------------------------------- phone login (production)
