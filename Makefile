@@ -8,7 +8,7 @@ PIP := $(VENV)/bin/pip
 FASTREG_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export FASTREG_TEST_POSTGRES_URL
 
-.PHONY: serve test install install-dev browser lint typecheck migration lock clean wrk conformance
+.PHONY: serve test install install-dev browser axe lint typecheck migration lock clean wrk conformance
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "fastreg needs Python 3.11+ (set PYTHON=python3.x)"; exit 1; }
@@ -43,9 +43,14 @@ browser:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	fi
 
+## axe-core for the console's accessibility test, from its committed lock file (test-only node_modules).
+axe: tests/console/node_modules/.package-lock.json
+tests/console/node_modules/.package-lock.json: tests/console/package.json tests/console/package-lock.json
+	cd tests/console && npm ci --no-audit --no-fund
+
 ## Install the test dependencies and run every test, on SQLite and PostgreSQL. PostgreSQL: the server at
 ## FASTREG_TEST_POSTGRES_URL when it answers, else a cluster of the run's own (Debian's postgresql installed if missing).
-test: install-dev browser
+test: install-dev browser axe
 	$(VENV)/bin/ruff check src tests scripts conformance $(wildcard bench)
 	$(VENV)/bin/mypy
 	$(PY) scripts/with_postgres.py $(VENV)/bin/pytest -p no:cacheprovider $(PYTEST_ARGS)
