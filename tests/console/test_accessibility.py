@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +24,27 @@ from tests.console.helpers import (
     login,
     make_oa,
 )
+from tests.production import (
+    PASSWORD,
+    Production,
+    accounts_for,
+    create_user,
+    new_wxid,
+    open_consent_page,
+    production_server,
+)
 
 pytestmark = pytest.mark.browser
 
 HERE = Path(__file__).resolve().parent
 AXE = HERE / "node_modules" / "axe-core" / "axe.min.js"
 BLOCKING = ("serious", "critical")
+
+
+@pytest.fixture(scope="module")
+def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]:
+    with production_server("sqlite", tmp_path_factory.mktemp("production-axe")) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -70,10 +86,10 @@ class Audit:
             if any(v["impact"] in BLOCKING for v in found)
         }
 
-    def save(self) -> None:
+    def save(self, name: str = "axe-report.json") -> None:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         report = json.dumps(self.found, ensure_ascii=False, indent=1)
-        (ARTIFACTS / "axe-report.json").write_text(report, encoding="utf-8")
+        (ARTIFACTS / name).write_text(report, encoding="utf-8")
 
 
 def test_every_console_page_passes_axe(
@@ -173,4 +189,47 @@ def test_every_console_page_passes_axe(
     mp.context.close()
 
     audit.save()
+    assert audit.blocking() == {}
+
+
+def test_the_production_phone_pages_pass_axe(browser: Browser, production: Production, axe_script: Path) -> None:
+    """The phone pages only production has: enrolment, phone login and home, and a confirmation seen by
+    someone it is not for and by someone logged out (the admin never enrols here)."""
+    audit = Audit(axe_script)
+    admin, stranger = new_wxid("wxid_admin_"), new_wxid("wxid_other_")
+    stranger_link = create_user(production.platform, stranger)
+    context = browser.new_context(
+        base_url=production.live.base_url, viewport={"width": 375, "height": 740}, is_mobile=True, locale="zh-CN"
+    )
+    context.set_default_timeout(15_000)
+    phone = context.new_page()
+    phone.goto(stranger_link)
+    audit.check(phone, "phone: enrol")
+    phone.fill("#f-password", "short")
+    phone.fill("#f-password_confirm", "short")
+    phone.click("#enrol-submit")
+    expect(phone.locator("#error-password")).to_be_visible()
+    audit.check(phone, "phone: enrol (refused)")
+    phone.fill("#f-password", PASSWORD)
+    phone.fill("#f-password_confirm", PASSWORD)
+    phone.click("#enrol-submit")
+    expect(phone.locator("#phone-home")).to_be_visible()
+    audit.check(phone, "phone: home")
+
+    with production.client() as desktop:
+        url = open_consent_page(desktop, accounts_for(production, admin))
+    phone.goto(url)
+    audit.check(phone, "phone: confirmation (not yours)")
+    phone.click("#logout-button")
+    expect(phone.locator("#phone-login-form")).to_be_visible()
+    audit.check(phone, "phone: confirmation (logged out)")
+    phone.goto("/m/login")
+    audit.check(phone, "phone: login")
+    phone.fill("#f-wxid", stranger)
+    phone.fill("#f-password", "Wrong2026pass")
+    phone.click("#phone-login-submit")
+    expect(phone.locator("#phone-login-form")).to_be_visible()
+    audit.check(phone, "phone: login (refused)")
+    context.close()
+    audit.save("axe-report-production.json")
     assert audit.blocking() == {}
