@@ -1,6 +1,8 @@
 """The ``fastreg`` command line (Typer). Commands work on the configured database directly, through the same
-services as the web routes (never over HTTP). Configuration: ``FASTREG_*`` environment variables or ``.env``;
-``--db URL`` overrides the database."""
+services as the web routes; ``fastreg sandbox ...`` (:mod:`fastreg.sandbox_cli`) talks to a running server over
+HTTP instead. Configuration: ``FASTREG_*`` environment variables or ``.env``; ``--db URL`` overrides the
+database. Heavy modules (SQLAlchemy, pydantic, the services) are imported by the commands that use them, so
+every command, and ``--help``, starts quickly."""
 
 from __future__ import annotations
 
@@ -14,16 +16,16 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError
 
-from fastreg.domain.errors import DomainError
 from fastreg.domain.model import PrincipalType
-from fastreg.platform import Platform, build_platform
-from fastreg.settings import Settings
+from fastreg.sandbox_cli import parse_duration, sandbox_app
+
+if TYPE_CHECKING:
+    from fastreg.platform import Platform
+    from fastreg.settings import Settings
 
 app = typer.Typer(
     name="fastreg",
@@ -43,6 +45,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(oa_app, name="oa")
 app.add_typer(user_app, name="user")
 app.add_typer(clock_app, name="clock")
+app.add_typer(sandbox_app, name="sandbox")
 
 DbOption = Annotated[
     str | None, typer.Option("--db", help="Database URL (default FASTREG_DATABASE_URL or sqlite:///./var/fastreg.db).")
@@ -56,6 +59,10 @@ def main(ctx: typer.Context, db: DbOption = None) -> None:
 
 
 def settings_of(ctx: typer.Context, **overrides: Any) -> Settings:
+    from pydantic import ValidationError
+
+    from fastreg.settings import Settings
+
     db = (ctx.find_root().obj or {}).get("db")
     if db:
         overrides.setdefault("database_url", db)
@@ -84,6 +91,7 @@ def migrate(database_url: str, revision: str = "head") -> None:
 @contextmanager
 def opened(ctx: typer.Context, *, sandbox_only: bool = False, migrated: bool = True) -> Iterator[Platform]:
     from fastreg.adapters.db.migrate import current_revision
+    from fastreg.platform import build_platform
 
     settings = settings_of(ctx)
     if sandbox_only and not settings.is_sandbox:
@@ -104,6 +112,7 @@ def fail(message: str, code: int = 1) -> None:
 
 def run(call: Callable[[], T]) -> T:
     """Run a service call, turning its refusals into an error message and exit status 1."""
+    from fastreg.domain.errors import DomainError
     from fastreg.services.sandbox import SandboxError
 
     try:
@@ -133,7 +142,10 @@ def serve(
     """Migrate the database, seed the demo data when it is empty, print the console URL, demo logins and
     sandbox key, then serve the console and the APIs."""
     import uvicorn
+    from sqlalchemy.exc import IntegrityError
 
+    from fastreg.domain.errors import DomainError
+    from fastreg.platform import build_platform
     from fastreg.services import demo, sandbox
 
     overrides: dict[str, Any] = {}
@@ -357,17 +369,6 @@ def mail(
 
 
 # ---------------------------------------------------------------- clock
-
-_DURATION = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(value: str) -> float:
-    """Seconds from ``3600``, ``90s``, ``15m``, ``2h`` or ``7d`` (negative moves back)."""
-    match = _DURATION.match(value.lower())
-    if not match:
-        raise typer.BadParameter("use seconds or a number with s, m, h or d (e.g. 3600, 15m, 2h, 7d)")
-    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
 def parse_instant(value: str) -> datetime:
