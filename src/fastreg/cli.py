@@ -7,6 +7,7 @@ every command, and ``--help``, starts quickly."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -152,9 +153,8 @@ def serve(
     if db:
         overrides["database_url"] = db
     settings = settings_of(ctx, **overrides)
-    if "public_url" not in settings.model_fields_set:
-        shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-        settings = settings.model_copy(update={"public_url": f"http://{shown_host}:{port}"})
+    ensure_port_free(host, port)  # before anything is printed or migrated
+    settings = settings.model_copy(update={"public_url": served_url(settings, host, port)})
     migrate(settings.database_url)
     platform = build_platform(settings)
     try:
@@ -192,6 +192,36 @@ def serve(
     )
 
 
+def served_url(settings: Settings, host: str | None, port: int | None) -> str:
+    """Where the console is reached: FASTREG_PUBLIC_URL when configured, else the address served (a wildcard
+    address shown as loopback, an IPv6 address in brackets), else the default public URL."""
+    if "public_url" in settings.model_fields_set or (host is None and port is None):
+        return settings.public_url.rstrip("/")
+    host = host or "127.0.0.1"
+    shown = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port or 8000}"
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    """Fail with a clear message when HOST:PORT cannot be listened on (another server holds it, or the address
+    is not this machine's), instead of printing the banner and then a traceback from uvicorn."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+            probe.bind(address)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        if error.errno == errno.EADDRINUSE:
+            reason = "the port is already in use (another fastreg or server?); choose another with --port"
+        fail(f"cannot listen on {host}:{port}: {reason}")
+
+
 def _safe_url(url: str) -> str:
     return re.sub(r"//([^:/@]+):[^@]+@", r"//\1:***@", url)
 
@@ -222,8 +252,13 @@ def db_current(ctx: typer.Context) -> None:
 
 
 @app.command("demo")
-def demo_command(ctx: typer.Context) -> None:
-    """Seed the demo accounts (idempotent) and print their credentials."""
+def demo_command(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="The host `fastreg serve` listens on (for the printed URL).")] = None,
+    port: Annotated[int | None, typer.Option(help="The port `fastreg serve` listens on (for the printed URL).")] = None,
+) -> None:
+    """Seed the demo accounts (idempotent) and print their credentials, with the console URL of the server
+    (FASTREG_PUBLIC_URL, or --host/--port as given to `fastreg serve`)."""
     from fastreg.services import demo
 
     settings = settings_of(ctx)
@@ -232,7 +267,7 @@ def demo_command(ctx: typer.Context) -> None:
     migrate(settings.database_url)
     with opened(ctx) as platform:
         data = demo.seed(platform)
-        typer.echo(demo.describe(data, settings.public_url.rstrip("/")))
+        typer.echo(demo.describe(data, served_url(settings, host, port)))
 
 
 # ---------------------------------------------------------------- official accounts
