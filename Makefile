@@ -46,7 +46,7 @@ browser:
 ## Install the test dependencies and run every test, on SQLite and PostgreSQL. PostgreSQL: the server at
 ## FASTREG_TEST_POSTGRES_URL when it answers, else a cluster of the run's own (Debian's postgresql installed if missing).
 test: install-dev browser
-	$(VENV)/bin/ruff check src tests scripts conformance $(wildcard bench)
+	$(VENV)/bin/ruff check src tests scripts conformance examples $(wildcard bench)
 	$(VENV)/bin/mypy
 	$(PY) scripts/with_postgres.py $(VENV)/bin/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
@@ -67,7 +67,7 @@ wrk:
 		$$SUDO apt-get install -y -qq wrk >/dev/null 2>&1 || echo "wrk not installed; using the asyncio client"; }
 
 lint: install-dev
-	$(VENV)/bin/ruff check src tests scripts conformance $(wildcard bench)
+	$(VENV)/bin/ruff check src tests scripts conformance examples $(wildcard bench)
 	$(VENV)/bin/ruff format --check src tests scripts conformance $(wildcard bench)
 
 typecheck: install-dev
