@@ -22,7 +22,18 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from fastreg.domain.model import PrincipalType
-from fastreg.sandbox_cli import parse_duration, sandbox_app
+from fastreg.sandbox_cli import (
+    AdminWxid,
+    OaName,
+    OperatorEmail,
+    OperatorPassword,
+    Overseas,
+    PrincipalName,
+    PrincipalTypeOption,
+    Verified,
+    parse_duration,
+    sandbox_app,
+)
 
 if TYPE_CHECKING:
     from fastreg.platform import Platform
@@ -276,14 +287,14 @@ def demo_command(
 @oa_app.command("create")
 def oa_create(
     ctx: typer.Context,
-    name: Annotated[str, typer.Option(help="The OA's name.")],
-    principal_name: Annotated[str, typer.Option(help="Its principal (created when new).")],
-    principal_type: Annotated[PrincipalType, typer.Option(help="The principal's type.")] = PrincipalType.ENTERPRISE,
-    verified: Annotated[bool, typer.Option("--verified/--unverified", help="微信认证 passed.")] = True,
-    overseas: Annotated[bool, typer.Option(help="An overseas account.")] = False,
-    admin_wxid: Annotated[str | None, typer.Option(help="The admin's wxid (generated when absent).")] = None,
-    operator_email: Annotated[str | None, typer.Option(help="Console login (generated when absent).")] = None,
-    operator_password: Annotated[str | None, typer.Option(help="Console password (generated when absent).")] = None,
+    name: OaName,
+    principal_name: PrincipalName,
+    principal_type: PrincipalTypeOption = PrincipalType.ENTERPRISE,
+    verified: Verified = True,
+    overseas: Overseas = False,
+    admin_wxid: AdminWxid = None,
+    operator_email: OperatorEmail = None,
+    operator_password: OperatorPassword = None,
 ) -> None:
     """Create an Official Account; prints appid, secret, original_id, admin wxid and operator login as JSON."""
     from fastreg.domain.rules import validate_wxid

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from fastreg.domain.model import PrincipalType
+
 if TYPE_CHECKING:
     from fastreg.sandbox_client import SandboxClient
 
@@ -139,25 +141,34 @@ def given(**fields: Any) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not None}
 
 
+# The options of `oa create` (also used by the database-level `fastreg oa create`).
+OaName = Annotated[str, typer.Option(help="The OA's name.")]
+PrincipalName = Annotated[str, typer.Option(help="Its principal (created when new).")]
+PrincipalTypeOption = Annotated[PrincipalType, typer.Option(help="The principal's type.")]
+Verified = Annotated[bool, typer.Option("--verified/--unverified", help="微信认证 passed.")]
+Overseas = Annotated[bool, typer.Option(help="An overseas account.")]
+AdminWxid = Annotated[str | None, typer.Option(help="The admin's wxid (generated when absent).")]
+OperatorEmail = Annotated[str | None, typer.Option(help="Console login (generated when absent).")]
+OperatorPassword = Annotated[str | None, typer.Option(help="Console password (generated when absent).")]
+
+
 @oa_app.command("create")
 def oa_create(
     ctx: typer.Context,
-    name: Annotated[str, typer.Option(help="The OA's name.")],
-    principal_name: Annotated[str, typer.Option(help="Its principal (created when new).")],
-    principal_type: Annotated[
-        str, typer.Option(help="enterprise, media, government, other_org, individual_business or personal.")
-    ] = "enterprise",
-    verified: Annotated[bool, typer.Option("--verified/--unverified", help="微信认证 passed.")] = True,
-    overseas: Annotated[bool, typer.Option(help="An overseas account.")] = False,
-    admin_wxid: Annotated[str | None, typer.Option(help="The admin's wxid (generated when absent).")] = None,
-    operator_email: Annotated[str | None, typer.Option(help="Console login (generated when absent).")] = None,
-    operator_password: Annotated[str | None, typer.Option(help="Console password (generated when absent).")] = None,
+    name: OaName,
+    principal_name: PrincipalName,
+    principal_type: PrincipalTypeOption = PrincipalType.ENTERPRISE,
+    verified: Verified = True,
+    overseas: Overseas = False,
+    admin_wxid: AdminWxid = None,
+    operator_email: OperatorEmail = None,
+    operator_password: OperatorPassword = None,
 ) -> None:
     """Create an Official Account: its appid, secret, original_id, admin wxid and console login."""
     body = given(
         name=name,
         principal_name=principal_name,
-        principal_type=principal_type,
+        principal_type=principal_type.value,
         verified=verified,
         overseas=overseas,
         admin_wxid=admin_wxid,
