@@ -51,7 +51,7 @@ tests/console/node_modules/.package-lock.json: tests/console/package.json tests/
 ## Install the test dependencies and run every test, on SQLite and PostgreSQL. PostgreSQL: the server at
 ## FASTREG_TEST_POSTGRES_URL when it answers, else a cluster of the run's own (Debian's postgresql installed if missing).
 test: install-dev browser axe
-	$(VENV)/bin/ruff check src tests scripts conformance $(wildcard bench)
+	$(VENV)/bin/ruff check src tests scripts conformance examples $(wildcard bench)
 	$(VENV)/bin/mypy
 	$(PY) scripts/with_postgres.py $(VENV)/bin/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
@@ -72,7 +72,7 @@ wrk:
 		$$SUDO apt-get install -y -qq wrk >/dev/null 2>&1 || echo "wrk not installed; using the asyncio client"; }
 
 lint: install-dev
-	$(VENV)/bin/ruff check src tests scripts conformance $(wildcard bench)
+	$(VENV)/bin/ruff check src tests scripts conformance examples $(wildcard bench)
 	$(VENV)/bin/ruff format --check src tests scripts conformance $(wildcard bench)
 
 typecheck: install-dev

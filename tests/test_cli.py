@@ -302,3 +302,46 @@ def test_demo_prints_a_verify_ticket_that_works(cli: tuple[CliRunner, str], tmp_
         assert tokens.issue_component_token(platform, spec.appid, spec.secret, second).token
     finally:
         platform.engine.dispose()
+
+
+def printed_component_keys(output: str) -> tuple[str, str]:
+    import re
+
+    found = re.search(r"token (\S+)\s+encoding_aes_key (\S+)", output)
+    assert found, output
+    return found.group(1), found.group(2)
+
+
+def test_demo_component_keeps_its_token_and_key_across_reseeds(cli: tuple[CliRunner, str], tmp_path: Path) -> None:
+    from fastreg.services import sandbox
+
+    token, aes_key = printed_component_keys(invoke(cli, "demo").stdout)
+    assert len(token) == 32 and token.isalnum()
+    assert len(aes_key) == 43 and aes_key.isalnum()  # WeChat's EncodingAESKey: 43 letters and digits
+    platform = platform_for(cli, tmp_path)
+    sandbox.reset(platform)  # wipes the demo component too
+    platform.engine.dispose()
+    assert printed_component_keys(invoke(cli, "demo").stdout) == (token, aes_key)
+    # They derive from the data directory's secret: another installation gets its own.
+    other = tmp_path / "other"
+    other.mkdir()
+    elsewhere = invoke(cli, "--db", f"sqlite:///{other / 'o.db'}", "demo", env={"FASTREG_DATA_DIR": str(other)})
+    other_token, other_key = printed_component_keys(elsewhere.stdout)
+    assert other_token != token and other_key != aes_key
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "url"),
+    [
+        ((), {}, "http://127.0.0.1:8000"),
+        (("--port", "9123"), {}, "http://127.0.0.1:9123"),
+        (("--host", "0.0.0.0", "--port", "9124"), {}, "http://127.0.0.1:9124"),
+        (("--host", "::1", "--port", "9125"), {}, "http://[::1]:9125"),
+        (("--port", "9126"), {"FASTREG_PUBLIC_URL": "https://fastreg.example.com/"}, "https://fastreg.example.com"),
+    ],
+)
+def test_demo_prints_the_console_url_of_the_server(
+    cli: tuple[CliRunner, str], args: tuple[str, ...], env: dict[str, str], url: str
+) -> None:
+    output = invoke(cli, "demo", *args, env=env).stdout
+    assert f"(console {url}/login," in output

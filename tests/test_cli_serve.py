@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -30,7 +31,9 @@ def fastreg_command() -> list[str]:
 
 
 @contextmanager
-def serving(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[tuple[str, float, Path]]:
+def serving(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None, host: str = "127.0.0.1"
+) -> Iterator[tuple[str, float, Path]]:
     """Start ``fastreg serve``; yields (base URL, seconds until /healthz answered, stdout file)."""
     port = free_port()
     out = tmp_path / f"serve-{port}.out"
@@ -39,13 +42,13 @@ def serving(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> It
     with out.open("wb") as sink:
         started = time.monotonic()
         process = subprocess.Popen(
-            [*fastreg_command(), "serve", "--port", str(port), *args],
+            [*fastreg_command(), "serve", "--host", host, "--port", str(port), *args],
             cwd=tmp_path,
             env=environment,
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
-        base = f"http://127.0.0.1:{port}"
+        base = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
         try:
             deadline = started + 60
             while True:
@@ -150,3 +153,38 @@ def test_serve_with_three_workers_on_postgresql(tmp_path: Path, postgres_databas
         assert api.put("/clock", json={"advance_seconds": 1}).status_code == 200
         for appid in appids * 2:
             assert api.get(f"/official-accounts/{appid}").json()["quota"]["month"] == "2026-12"
+
+
+def test_serve_on_a_busy_port_fails_before_the_banner(tmp_path: Path) -> None:
+    db = tmp_path / "busy.db"
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("FASTREG_")}
+        done = subprocess.run(
+            [*fastreg_command(), "serve", "--port", str(port), "--db", f"sqlite:///{db}"],
+            cwd=tmp_path,
+            env=environment | {"FASTREG_DATA_DIR": str(tmp_path / "var")},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert done.stdout == ""  # no banner, no demo logins, no key
+    assert done.stderr.strip() == (
+        f"error: cannot listen on 127.0.0.1:{port}: the port is already in use (another fastreg or server?); "
+        "choose another with --port"
+    )
+    assert "Traceback" not in done.stderr
+    assert not db.exists()  # nothing migrated either
+
+
+def test_serve_prints_the_address_it_serves_an_ipv6_one_in_brackets(tmp_path: Path) -> None:
+    with serving(tmp_path, "--db", f"sqlite:///{tmp_path / 'v6.db'}", host="::1") as (base, _, out):
+        assert base.startswith("http://[::1]:")
+        output = out.read_text()
+        assert f"Console:      {base}/login" in output and f"(console {base}/login," in output
+        key = printed_key(output)
+        page = httpx.get(base + "/sandbox/v1/clock", headers={"X-Sandbox-Key": key})
+        assert page.status_code == 200

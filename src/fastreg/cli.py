@@ -1,10 +1,13 @@
 """The ``fastreg`` command line (Typer). Commands work on the configured database directly, through the same
-services as the web routes (never over HTTP). Configuration: ``FASTREG_*`` environment variables or ``.env``;
-``--db URL`` overrides the database."""
+services as the web routes; ``fastreg sandbox ...`` (:mod:`fastreg.sandbox_cli`) talks to a running server over
+HTTP instead. Configuration: ``FASTREG_*`` environment variables or ``.env``; ``--db URL`` overrides the
+database. Heavy modules (SQLAlchemy, pydantic, the services) are imported by the commands that use them, so
+every command, and ``--help``, starts quickly."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -14,16 +17,27 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError
 
-from fastreg.domain.errors import DomainError
 from fastreg.domain.model import PrincipalType
-from fastreg.platform import Platform, build_platform
-from fastreg.settings import Settings
+from fastreg.sandbox_cli import (
+    AdminWxid,
+    OaName,
+    OperatorEmail,
+    OperatorPassword,
+    Overseas,
+    PrincipalName,
+    PrincipalTypeOption,
+    Verified,
+    parse_duration,
+    sandbox_app,
+)
+
+if TYPE_CHECKING:
+    from fastreg.platform import Platform
+    from fastreg.settings import Settings
 
 app = typer.Typer(
     name="fastreg",
@@ -43,6 +57,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(oa_app, name="oa")
 app.add_typer(user_app, name="user")
 app.add_typer(clock_app, name="clock")
+app.add_typer(sandbox_app, name="sandbox")
 
 DbOption = Annotated[
     str | None, typer.Option("--db", help="Database URL (default FASTREG_DATABASE_URL or sqlite:///./var/fastreg.db).")
@@ -56,6 +71,10 @@ def main(ctx: typer.Context, db: DbOption = None) -> None:
 
 
 def settings_of(ctx: typer.Context, **overrides: Any) -> Settings:
+    from pydantic import ValidationError
+
+    from fastreg.settings import Settings
+
     db = (ctx.find_root().obj or {}).get("db")
     if db:
         overrides.setdefault("database_url", db)
@@ -84,6 +103,7 @@ def migrate(database_url: str, revision: str = "head") -> None:
 @contextmanager
 def opened(ctx: typer.Context, *, sandbox_only: bool = False, migrated: bool = True) -> Iterator[Platform]:
     from fastreg.adapters.db.migrate import current_revision
+    from fastreg.platform import build_platform
 
     settings = settings_of(ctx)
     if sandbox_only and not settings.is_sandbox:
@@ -104,6 +124,7 @@ def fail(message: str, code: int = 1) -> None:
 
 def run(call: Callable[[], T]) -> T:
     """Run a service call, turning its refusals into an error message and exit status 1."""
+    from fastreg.domain.errors import DomainError
     from fastreg.services.sandbox import SandboxError
 
     try:
@@ -133,16 +154,18 @@ def serve(
     """Migrate the database, seed the demo data when it is empty, print the console URL, demo logins and
     sandbox key, then serve the console and the APIs."""
     import uvicorn
+    from sqlalchemy.exc import IntegrityError
 
+    from fastreg.domain.errors import DomainError
+    from fastreg.platform import build_platform
     from fastreg.services import demo, sandbox
 
     overrides: dict[str, Any] = {}
     if db:
         overrides["database_url"] = db
     settings = settings_of(ctx, **overrides)
-    if "public_url" not in settings.model_fields_set:
-        shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-        settings = settings.model_copy(update={"public_url": f"http://{shown_host}:{port}"})
+    ensure_port_free(host, port)  # before anything is printed or migrated
+    settings = settings.model_copy(update={"public_url": served_url(settings, host, port)})
     migrate(settings.database_url)
     platform = build_platform(settings)
     try:
@@ -180,6 +203,36 @@ def serve(
     )
 
 
+def served_url(settings: Settings, host: str | None, port: int | None) -> str:
+    """Where the console is reached: FASTREG_PUBLIC_URL when configured, else the address served (a wildcard
+    address shown as loopback, an IPv6 address in brackets), else the default public URL."""
+    if "public_url" in settings.model_fields_set or (host is None and port is None):
+        return settings.public_url.rstrip("/")
+    host = host or "127.0.0.1"
+    shown = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port or 8000}"
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    """Fail with a clear message when HOST:PORT cannot be listened on (another server holds it, or the address
+    is not this machine's), instead of printing the banner and then a traceback from uvicorn."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+            probe.bind(address)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        if error.errno == errno.EADDRINUSE:
+            reason = "the port is already in use (another fastreg or server?); choose another with --port"
+        fail(f"cannot listen on {host}:{port}: {reason}")
+
+
 def _safe_url(url: str) -> str:
     return re.sub(r"//([^:/@]+):[^@]+@", r"//\1:***@", url)
 
@@ -210,8 +263,13 @@ def db_current(ctx: typer.Context) -> None:
 
 
 @app.command("demo")
-def demo_command(ctx: typer.Context) -> None:
-    """Seed the demo accounts (idempotent) and print their credentials."""
+def demo_command(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="The host `fastreg serve` listens on (for the printed URL).")] = None,
+    port: Annotated[int | None, typer.Option(help="The port `fastreg serve` listens on (for the printed URL).")] = None,
+) -> None:
+    """Seed the demo accounts (idempotent) and print their credentials, with the console URL of the server
+    (FASTREG_PUBLIC_URL, or --host/--port as given to `fastreg serve`)."""
     from fastreg.services import demo
 
     settings = settings_of(ctx)
@@ -220,7 +278,7 @@ def demo_command(ctx: typer.Context) -> None:
     migrate(settings.database_url)
     with opened(ctx) as platform:
         data = demo.seed(platform)
-        typer.echo(demo.describe(data, settings.public_url.rstrip("/")))
+        typer.echo(demo.describe(data, served_url(settings, host, port)))
 
 
 # ---------------------------------------------------------------- official accounts
@@ -229,14 +287,14 @@ def demo_command(ctx: typer.Context) -> None:
 @oa_app.command("create")
 def oa_create(
     ctx: typer.Context,
-    name: Annotated[str, typer.Option(help="The OA's name.")],
-    principal_name: Annotated[str, typer.Option(help="Its principal (created when new).")],
-    principal_type: Annotated[PrincipalType, typer.Option(help="The principal's type.")] = PrincipalType.ENTERPRISE,
-    verified: Annotated[bool, typer.Option("--verified/--unverified", help="微信认证 passed.")] = True,
-    overseas: Annotated[bool, typer.Option(help="An overseas account.")] = False,
-    admin_wxid: Annotated[str | None, typer.Option(help="The admin's wxid (generated when absent).")] = None,
-    operator_email: Annotated[str | None, typer.Option(help="Console login (generated when absent).")] = None,
-    operator_password: Annotated[str | None, typer.Option(help="Console password (generated when absent).")] = None,
+    name: OaName,
+    principal_name: PrincipalName,
+    principal_type: PrincipalTypeOption = PrincipalType.ENTERPRISE,
+    verified: Verified = True,
+    overseas: Overseas = False,
+    admin_wxid: AdminWxid = None,
+    operator_email: OperatorEmail = None,
+    operator_password: OperatorPassword = None,
 ) -> None:
     """Create an Official Account; prints appid, secret, original_id, admin wxid and operator login as JSON."""
     from fastreg.domain.rules import validate_wxid
@@ -357,17 +415,6 @@ def mail(
 
 
 # ---------------------------------------------------------------- clock
-
-_DURATION = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(value: str) -> float:
-    """Seconds from ``3600``, ``90s``, ``15m``, ``2h`` or ``7d`` (negative moves back)."""
-    match = _DURATION.match(value.lower())
-    if not match:
-        raise typer.BadParameter("use seconds or a number with s, m, h or d (e.g. 3600, 15m, 2h, 7d)")
-    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
 def parse_instant(value: str) -> datetime:

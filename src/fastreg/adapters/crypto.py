@@ -57,10 +57,22 @@ def new_wxid() -> str:
     return "wxid_" + secrets.token_hex(7)
 
 
+_ALPHANUMERIC = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
 def new_encoding_aes_key() -> str:
     """43 characters from the base64 alphabet, as WeChat's EncodingAESKey."""
-    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-    return "".join(secrets.choice(alphabet) for _ in range(43))
+    return "".join(secrets.choice(_ALPHANUMERIC) for _ in range(43))
+
+
+def derived_alphanumeric(secret_key: str, purpose: str, length: int) -> str:
+    """``length`` letters and digits computed from the platform's secret key (HMAC-SHA256 in counter mode): the
+    same on every call with the same key, e.g. the demo component's token and EncodingAESKey."""
+    stream = b"".join(
+        hmac.new(secret_key.encode(), f"{purpose}:{block}".encode(), hashlib.sha256).digest()
+        for block in range(length // 32 + 1)
+    )
+    return "".join(_ALPHANUMERIC[byte % len(_ALPHANUMERIC)] for byte in stream[:length])
 
 
 def hash_password(password: str, *, sandbox_only_cheap: bool = False) -> str:

@@ -1,6 +1,7 @@
 """Demo data for a fresh sandbox: four Official Accounts (verified enterprise, individual business,
 unverified, personal), each with a fixed operator login and admin wxid, and one published component.
-Identifiers and secrets are fixed too, so the printed credentials stay the same across runs. Seeding is
+Identifiers and secrets are fixed too, and the component's token and EncodingAESKey derive from the platform's
+secret key, so the printed credentials stay the same across runs, resets and reseeds. Seeding is
 idempotent: accounts that exist are left as they are."""
 
 from __future__ import annotations
@@ -182,6 +183,7 @@ def _seed_component(platform: Platform, spec: DemoComponent) -> tuple[DemoCompon
                 select(Component.id).where(Component.appid == new.component_appid)
             ).scalar_one()
         _rename(platform, Component, row_id, spec.appid, spec.secret)
+        _fix_component_keys(platform, spec)
     with platform.uow() as uow:
         component = uow.session.execute(select(Component).where(Component.appid == spec.appid)).scalar_one()
         if not pushes.verify_ticket_valid(component, uow.clock.now()):  # the printed ticket must work
@@ -189,6 +191,16 @@ def _seed_component(platform: Platform, spec: DemoComponent) -> tuple[DemoCompon
             uow.commit()
         info = DemoComponentInfo(spec, component.token, component.encoding_aes_key, component.verify_ticket or "")
     return info, created
+
+
+def _fix_component_keys(platform: Platform, spec: DemoComponent) -> None:
+    """The demo component's token and EncodingAESKey, derived from the platform's secret key (kept in the data
+    directory): a developer who configured them keeps them across resets and reseeds."""
+    with platform.uow() as uow:
+        component = uow.session.execute(select(Component).where(Component.appid == spec.appid)).scalar_one()
+        component.token = crypto.derived_alphanumeric(platform.secret_key, f"demo-token:{spec.appid}", 32)
+        component.encoding_aes_key = crypto.derived_alphanumeric(platform.secret_key, f"demo-aes:{spec.appid}", 43)
+        uow.commit()
 
 
 def seed(platform: Platform) -> DemoData:

@@ -45,6 +45,8 @@ def create_app(
         description="Fast registration of Mini Programs by reusing a verified Official Account's qualification: "
         "the WeChat-compatible Open Platform API, the sandbox control API and the web console.",
         lifespan=lifespan,
+        docs_url=None,  # Swagger UI from the package instead of a CDN (fastreg.web.docs)
+        redoc_url=None,
     )
     app.state.platform = platform
     from fastreg.web.deps import WriteGroups
@@ -78,9 +80,11 @@ def create_app(
     from fastreg.web.console import errors as console_errors
     from fastreg.web.console.phone import router as phone_router
     from fastreg.web.console.routes import router as console_router
+    from fastreg.web.docs import install_docs
     from fastreg.web.openapi.routes import router as openapi_router
     from fastreg.web.sandbox.routes import router as sandbox_router
 
+    install_docs(app)
     app.include_router(openapi_router)
     # WeChat's errors for unknown /cgi-bin paths and methods; the console's pages for its own and unknown paths.
     app.add_exception_handler(HTTPException, console_errors.http_error)

@@ -11,10 +11,11 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from fastreg.domain.clock import in_supported_range, range_error
@@ -117,7 +118,46 @@ class SandboxRoute(APIRoute):
         return route
 
 
-router = APIRouter(prefix="/sandbox/v1", tags=["sandbox"], route_class=SandboxRoute, strict_content_type=False)
+class ErrorDetail(BaseModel):
+    code: str = Field(description="machine-readable, e.g. not_found, not_allowed, invalid_request")
+    message: str = Field(description="what went wrong, in English")
+
+
+class ErrorBody(BaseModel):
+    """Every refusal of the sandbox API (never FastAPI's ``{"detail": ...}``)."""
+
+    error: ErrorDetail
+
+
+_ERROR_MEANINGS = {
+    400: "the body is not valid JSON (invalid_json)",
+    401: f"missing or wrong {KEY_HEADER} (unauthorized)",
+    403: "this wxid may not answer it (not_allowed)",
+    404: "no such account, component, confirmation or fault (not_found)",
+    409: "conflicts with the current state, e.g. an answered or expired confirmation (confirmation_closed)",
+    422: "a field is missing or invalid (invalid_request and others)",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` of refusals with these statuses, in the sandbox's error shape."""
+    return {status: {"model": ErrorBody, "description": _ERROR_MEANINGS[status]} for status in statuses}
+
+
+sandbox_key = APIKeyHeader(
+    name=KEY_HEADER,
+    scheme_name="SandboxKey",
+    description="FASTREG_SANDBOX_KEY, or the key `fastreg serve` generated and printed",
+    auto_error=False,  # SandboxRoute checks it first and answers 401 in the sandbox's error shape
+)
+router = APIRouter(
+    prefix="/sandbox/v1",
+    tags=["sandbox"],
+    route_class=SandboxRoute,
+    strict_content_type=False,
+    dependencies=[Security(sandbox_key)],
+    responses=errors(400, 401, 422),
+)
 PlatformDep = Annotated[Platform, Depends(get_platform)]
 
 
@@ -128,8 +168,9 @@ class Body(BaseModel):
 # ---------------------------------------------------------------- reset and clock
 
 
-@router.post("/reset")
+@router.post("/reset", summary="Wipe the sandbox")
 def reset(platform: PlatformDep) -> dict[str, Any]:
+    """Wipes all accounts, registrations, tokens, mail, audit and faults; keeps the sandbox key."""
     seconds = sandbox.reset(platform)
     return {"status": "ok", "elapsed_ms": round(seconds * 1000, 3)}
 
@@ -158,13 +199,15 @@ class ClockIn(Body):
         return self
 
 
-@router.get("/clock", response_model=ClockOut)
+@router.get("/clock", response_model=ClockOut, summary="Read the clock")
 def get_clock(platform: PlatformDep) -> dict[str, Any]:
+    """The sandbox's current time (every rule uses it) and whether it is frozen."""
     return sandbox.get_clock(platform).as_json()
 
 
-@router.put("/clock", response_model=ClockOut)
+@router.put("/clock", response_model=ClockOut, summary="Set, advance or release the clock")
 def put_clock(body: ClockIn, platform: PlatformDep) -> dict[str, Any]:
+    """Exactly one of ``now`` (freeze there), ``advance_seconds`` or ``real: true``."""
     view = sandbox.set_clock(platform, now=body.now, advance_seconds=body.advance_seconds, real=bool(body.real))
     return view.as_json()
 
@@ -181,13 +224,15 @@ class PlatformVersionIn(Body):
     version: str = Field(min_length=1, max_length=32, examples=["2023-12-25"])
 
 
-@router.get("/platform-version", response_model=PlatformVersionOut)
+@router.get("/platform-version", response_model=PlatformVersionOut, summary="Read the platform version")
 def get_platform_version(platform: PlatformDep) -> dict[str, Any]:
+    """The WeChat behaviour in force, and the default a reset returns to."""
     return versions.current(platform).as_json()
 
 
-@router.put("/platform-version", response_model=PlatformVersionOut)
+@router.put("/platform-version", response_model=PlatformVersionOut, summary="Choose the platform version")
 def put_platform_version(body: PlatformVersionIn, platform: PlatformDep) -> dict[str, Any]:
+    """Make the sandbox answer as WeChat did from that version on (unknown versions: 422 unknown_version)."""
     try:
         return versions.set_version(platform, body.version).as_json()
     except ValueError as error:
@@ -225,8 +270,16 @@ class OfficialAccountOut(BaseModel):
     operator_password: str
 
 
-@router.post("/official-accounts", status_code=201, response_model=OfficialAccountOut)
+@router.post(
+    "/official-accounts",
+    status_code=201,
+    response_model=OfficialAccountOut,
+    summary="Create an Official Account",
+    responses=errors(409),
+)
 def create_oa(body: OfficialAccountIn, platform: PlatformDep) -> dict[str, Any]:
+    """Its principal is created when new; appid, secret, admin wxid and console login are generated where not
+    given."""
     if body.admin_wxid is not None:
         validate_wxid(body.admin_wxid)
     sandbox.ensure_principal_type(platform, body.principal_name, body.principal_type.value)
@@ -247,8 +300,9 @@ def create_oa(body: OfficialAccountIn, platform: PlatformDep) -> dict[str, Any]:
     return asdict(created)
 
 
-@router.get("/official-accounts/{appid}")
+@router.get("/official-accounts/{appid}", summary="Show an Official Account", responses=errors(404))
 def get_oa(appid: str, platform: PlatformDep) -> dict[str, Any]:
+    """Principal, verification, this month's quota, pending registration and linked Mini Programs."""
     return sandbox.official_account_overview(platform, appid)
 
 
@@ -256,8 +310,9 @@ class PrincipalPatch(Body):
     blacklisted: bool
 
 
-@router.patch("/principals/{name}")
+@router.patch("/principals/{name}", summary="Blacklist a principal", responses=errors(404))
 def patch_principal(name: str, body: PrincipalPatch, platform: PlatformDep) -> dict[str, Any]:
+    """A blacklisted principal may not fast-register."""
     return sandbox.set_blacklisted(platform, name, body.blacklisted)
 
 
@@ -280,8 +335,9 @@ class ComponentOut(BaseModel):
     component_verify_ticket: str
 
 
-@router.post("/components", status_code=201, response_model=ComponentOut)
+@router.post("/components", status_code=201, response_model=ComponentOut, summary="Create a component")
 def create_component_route(body: ComponentIn, platform: PlatformDep) -> dict[str, Any]:
+    """A third-party platform: appid, secret, token, EncodingAESKey and a first component_verify_ticket."""
     with platform.uow() as uow:
         created = create_component(
             uow,
@@ -294,8 +350,9 @@ def create_component_route(body: ComponentIn, platform: PlatformDep) -> dict[str
     return asdict(created)
 
 
-@router.post("/components/{component_appid}/verify-ticket")
+@router.post("/components/{component_appid}/verify-ticket", summary="Issue a verify ticket", responses=errors(404))
 def new_verify_ticket(component_appid: str, platform: PlatformDep) -> dict[str, Any]:
+    """A fresh component_verify_ticket, also pushed to the component's callback URL when it has one."""
     return {"component_verify_ticket": sandbox.issue_verify_ticket(platform, component_appid)}
 
 
@@ -303,8 +360,13 @@ class AuthorizationIn(Body):
     authorizer_appid: str = Field(min_length=1, max_length=18)
 
 
-@router.post("/components/{component_appid}/authorizations")
+@router.post(
+    "/components/{component_appid}/authorizations",
+    summary="Authorize a component (consent shortcut)",
+    responses=errors(404, 409),
+)
 def authorize(component_appid: str, body: AuthorizationIn, platform: PlatformDep) -> dict[str, Any]:
+    """The authorizer grants the component its permission sets, as on the consent page; an authorization_code."""
     code = sandbox.authorize(platform, component_appid, body.authorizer_appid)
     return {"authorization_code": code, "expires_in": sandbox.AUTHORIZATION_CODE_TTL}
 
@@ -323,12 +385,13 @@ class ConfirmationOut(BaseModel):
     expires_at: str
 
 
-@router.get("/confirmations", response_model=list[ConfirmationOut])
+@router.get("/confirmations", response_model=list[ConfirmationOut], summary="Confirmations waiting for a person")
 def list_confirmations(
     platform: PlatformDep,
     wxid: Annotated[str, Query(min_length=1, max_length=64)],
     status: Annotated[Literal["pending", "confirmed", "cancelled", "expired", "all"], Query()] = "pending",
 ) -> list[dict[str, Any]]:
+    """The confirmations (QR codes) addressed to ``wxid``, pending by default."""
     from fastreg.services import confirmations
 
     views = confirmations.list_for(platform, wxid, None if status == "all" else status)
@@ -368,13 +431,21 @@ def _answer(platform: Platform, confirmation_id: str, wxid: str, action: str) ->
     return {"status": result.status, "redirect_url": result.redirect_url}
 
 
-@router.post("/confirmations/{confirmation_id}", response_model=AnswerOut)
+@router.post(
+    "/confirmations/{confirmation_id}",
+    response_model=AnswerOut,
+    summary="Answer a confirmation",
+    responses=errors(403, 404, 409),
+)
 def answer_confirmation(confirmation_id: str, body: AnswerIn, platform: PlatformDep) -> dict[str, Any]:
+    """Confirm or cancel as the phone user ``wxid``; a confirmed fast registration's redirect_url carries the
+    ticket."""
     return _answer(platform, confirmation_id, body.wxid, body.action)
 
 
-@router.post("/scans", response_model=AnswerOut)
+@router.post("/scans", response_model=AnswerOut, summary="Scan a QR code", responses=errors(403, 404, 409))
 def scan(body: ScanIn, platform: PlatformDep) -> dict[str, Any]:
+    """Answer the confirmation a QR code's URL points to, as the phone user ``wxid``."""
     from fastreg.services import confirmations
 
     return _answer(platform, confirmations.id_from_url(body.url.strip()), body.wxid, body.action)
@@ -388,13 +459,15 @@ class ReviewIn(Body):
     reason: str | None = Field(default=None, max_length=500, description="a rejection's fail_reason")
 
 
-@router.get("/verification-tasks/{taskid}")
+@router.get("/verification-tasks/{taskid}", summary="Show a 代认证 review order", responses=errors(404))
 def verification_task(taskid: str, platform: PlatformDep) -> dict[str, Any]:
+    """A 代认证 (verification on behalf) review order and its state."""
     return verification.task_view(platform, taskid)
 
 
-@router.post("/verification-tasks/{taskid}")
+@router.post("/verification-tasks/{taskid}", summary="Approve or reject a 代认证 order", responses=errors(404, 409))
 def review_verification_task(taskid: str, body: ReviewIn, platform: PlatformDep) -> dict[str, Any]:
+    """Play the reviewer: approve, or reject with a reason."""
     return verification.answer_review(platform, taskid, body.action, body.reason)
 
 
@@ -411,8 +484,9 @@ class MailOut(BaseModel):
     sent_at: str
 
 
-@router.get("/mail", response_model=list[MailOut])
+@router.get("/mail", response_model=list[MailOut], summary="The outbox")
 def mail(platform: PlatformDep, to: Annotated[str | None, Query(max_length=254)] = None) -> list[dict[str, Any]]:
+    """Every email fastreg sent, as delivered to the SMTP server, with the links in it."""
     return sandbox.outbox(platform, to)
 
 
@@ -420,18 +494,21 @@ class PersonalEmailIn(Body):
     email: str = Field(min_length=3, max_length=254)
 
 
-@router.post("/personal-wechat-emails", status_code=201)
+@router.post("/personal-wechat-emails", status_code=201, summary="Bind an email to a personal WeChat")
 def personal_wechat_email(body: PersonalEmailIn, platform: PlatformDep) -> dict[str, Any]:
+    """Such an email is refused as a Mini Program's login email."""
     return {"email": sandbox.add_personal_wechat_email(platform, body.email)}
 
 
-@router.get("/mini-programs/{appid}")
+@router.get("/mini-programs/{appid}", summary="Show a Mini Program", responses=errors(404))
 def mini_program(appid: str, platform: PlatformDep) -> dict[str, Any]:
+    """A fast-registered Mini Program: principal, certification, linked OA, admin and status."""
     return sandbox.mini_program_view(platform, appid)
 
 
-@router.get("/audit")
+@router.get("/audit", summary="Audit events")
 def audit(platform: PlatformDep, appid: Annotated[str | None, Query(max_length=18)] = None) -> list[dict[str, Any]]:
+    """What happened, oldest first, optionally for one appid."""
     return sandbox.audit_events(platform, appid)
 
 
@@ -473,8 +550,10 @@ def _open_api_paths() -> set[str]:
     return {path for route in open_api.routes if (path := getattr(route, "path", "")).startswith("/cgi-bin/")}
 
 
-@router.post("/faults", status_code=201, response_model=FaultOut)
+@router.post("/faults", status_code=201, response_model=FaultOut, summary="Inject a fault into the Open API")
 def add_fault(body: FaultIn, platform: PlatformDep) -> dict[str, Any]:
+    """The next ``times`` matching calls answer an errcode or HTTP status, run late, or commit and lose their
+    answer."""
     known = _open_api_paths()
     if body.path not in known:
         raise SandboxError(422, "invalid_request", f"path: no Open API route {body.path}; one of {sorted(known)}")
@@ -482,18 +561,21 @@ def add_fault(body: FaultIn, platform: PlatformDep) -> dict[str, Any]:
     return fault.as_json()
 
 
-@router.get("/faults", response_model=list[FaultOut])
+@router.get("/faults", response_model=list[FaultOut], summary="Faults waiting for calls")
 def list_faults(platform: PlatformDep) -> list[dict[str, Any]]:
+    """The injected faults not used up yet."""
     return [fault.as_json() for fault in faults.list_all(platform)]
 
 
-@router.delete("/faults")
+@router.delete("/faults", summary="Remove every fault")
 def clear_faults(platform: PlatformDep) -> dict[str, Any]:
+    """How many were removed."""
     return {"deleted": faults.delete_all(platform)}
 
 
-@router.delete("/faults/{fault_id}")
+@router.delete("/faults/{fault_id}", summary="Remove a fault", responses=errors(404))
 def delete_fault(fault_id: str, platform: PlatformDep) -> dict[str, Any]:
+    """The fault with this id."""
     if not faults.delete(platform, fault_id):
         raise sandbox.not_found("fault", fault_id)
     return {"deleted": 1}
