@@ -233,8 +233,8 @@ def open_consent(
             component_name=component.name,
             account_appid=account.appid,
             account_name=account.name or account.appid,
-            confirmation_id=confirmation.id,
-            confirmation_url=confirmations.url_of(platform, confirmation.id),
+            confirmation_id=confirmations.public_id(platform, confirmation),
+            confirmation_url=confirmations.url_for(platform, confirmation),
             expires_at=confirmation.expires_at,
         )
         uow.commit()
