@@ -11,7 +11,10 @@ request): the request id, the body-size limit, the access log line and the reque
   The refusal is JSON in the caller's dialect: ``{"error":{"code":"payload_too_large",...}}`` under
   ``/sandbox/``, and ``{"errcode":45002,"errmsg":"content size out of limit rid: <id>"}`` everywhere else (WeChat's code
   for an oversized request).
-- One access log line per request: ``event=request method path route status duration_ms request_id``.
+- One access log line per request: ``event=request method path route status duration_ms request_id``. The
+  ``path`` of a request a route answered is its route template (``/activate/{token}``,
+  ``/m/confirm/{confirmation_id}``): secrets in paths (activation tokens, confirmation ids, enrolment links)
+  are never logged. Only a path no route matched is logged as sent (escaped), to show what was asked for.
 - No framing: every HTML answer (console, QR pages, phone pages, error pages, ``/docs``) carries
   ``X-Frame-Options: DENY`` and ``Content-Security-Policy: frame-ancestors 'none'`` unless it set its own.
 - A route that raises :class:`DropConnection` (an injected sandbox fault) gets its connection closed without
@@ -117,6 +120,12 @@ def route_template(scope: Scope) -> str:
     return path if isinstance(path, str) and path else UNMATCHED
 
 
+def logged_path(scope: Scope) -> str:
+    """The path as the access log shows it: the route template, or the path itself when no route matched."""
+    route = route_template(scope)
+    return str(scope["path"]) if route == UNMATCHED else route
+
+
 class EdgeMiddleware:
     def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int) -> None:
         self.app = app
@@ -192,7 +201,7 @@ class EdgeMiddleware:
                     status = DROPPED
                     await close_without_answer(receive)
         except Exception:
-            access_log.exception("request failed", method=scope["method"], path=scope["path"])
+            access_log.exception("request failed", method=scope["method"], path=logged_path(scope))
             status = 500
             raise
         finally:
@@ -202,7 +211,7 @@ class EdgeMiddleware:
             access_log.info(
                 "request",
                 method=scope["method"],
-                path=scope["path"],
+                path=logged_path(scope),
                 route=route,
                 status=status,
                 duration_ms=round(elapsed * 1000, 2),
