@@ -45,6 +45,10 @@ def create_app(
         description="Fast registration of Mini Programs by reusing a verified Official Account's qualification: "
         "the WeChat-compatible Open Platform API, the sandbox control API and the web console.",
         lifespan=lifespan,
+        # The routes' documentation: served in the sandbox, off in production unless FASTREG_ADMIN_ENDPOINTS.
+        docs_url="/docs" if settings.serves_admin_endpoints else None,
+        redoc_url="/redoc" if settings.serves_admin_endpoints else None,
+        openapi_url="/openapi.json" if settings.serves_admin_endpoints else None,
     )
     app.state.platform = platform
     from fastreg.web.deps import WriteGroups
@@ -53,7 +57,7 @@ def create_app(
     _guard_inputs(app, settings)
     from fastreg.web.middleware import install as install_edge
 
-    install_edge(app, platform)  # request id, access log, metrics, body-size limit, GET /metrics
+    install_edge(app, platform)  # request id, access log, metrics, body-size limit, GET /metrics (if served)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:

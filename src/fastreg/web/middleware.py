@@ -235,7 +235,8 @@ class EdgeMiddleware:
 
 
 def install(app: FastAPI, platform: Platform) -> Metrics:
-    """Configure logging, add the edge middleware and ``GET /metrics`` to ``app``; returns its metrics."""
+    """Configure logging, add the edge middleware and ``GET /metrics`` (unless the admin endpoints are off, as in
+    production by default) to ``app``; returns its metrics."""
     configure_logging(platform.settings)
     metrics = Metrics()
     platform.observer = metrics  # services report registrations and push failures to it
@@ -245,5 +246,6 @@ def install(app: FastAPI, platform: Platform) -> Metrics:
     async def metrics_endpoint(_request: Request) -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
-    app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
+    if platform.settings.serves_admin_endpoints:
+        app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
     return metrics
