@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     login_max_failures: int = 5
     login_window_seconds: int = 15 * 60
     max_body_bytes: int = 1024 * 1024
+    body_timeout_seconds: float = 30.0  # a request body stalled longer than this between chunks: 408
     # /docs, /redoc, /openapi.json and /metrics: served in the sandbox, off in production unless turned on.
     admin_endpoints: bool | None = None
 
