@@ -204,6 +204,31 @@ def test_console_lines_escape_control_characters(platform: Platform, app: FastAP
         configure_logging(platform.settings)
 
 
+def test_secrets_in_paths_are_not_logged_the_route_template_is(platform: Platform, app: FastAPI) -> None:
+    stream = io.StringIO()
+    configure_logging(platform.settings.model_copy(update={"log_format": "json"}), stream=stream)
+    secret = "S3cretPathValue0123456789abcdef"
+    try:
+        client = _SyncAdapter(httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t"))  # type: ignore[arg-type]
+        for path in (f"/activate/{secret}", f"/m/confirm/{secret}", f"/m/enrol/{secret}"):
+            client.get(path)
+        client.post(f"/m/confirm/{secret}", data={"action": "confirm"})
+        # The server's lines only (the test's own HTTP client logs the URLs it requests).
+        lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+        written = json.dumps([line for line in lines if line.get("logger") != "httpx"])
+        assert secret not in written
+        logged = [(line["path"], line["route"]) for line in lines if line["event"] == "request"]
+        assert logged == [
+            ("/activate/{token}", "/activate/{token}"),
+            ("/m/confirm/{confirmation_id}", "/m/confirm/{confirmation_id}"),
+            ("/m/enrol/{token}", "/m/enrol/{token}"),
+            ("/m/confirm/{confirmation_id}", "/m/confirm/{confirmation_id}"),
+        ]
+    finally:
+        configure_logging(platform.settings.model_copy(update={"log_level": "WARNING"}))
+        configure_logging(platform.settings)
+
+
 def test_failed_push_deliveries_are_counted(platform: Platform, client: _SyncAdapter) -> None:
     from sqlalchemy import select
 

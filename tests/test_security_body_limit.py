@@ -1,13 +1,19 @@
-"""Request bodies over 1 MiB are refused with 413 before any route reads them, over real HTTP."""
+"""Request bodies over 1 MiB are refused with 413 before any route reads them, and stalled ones time out with
+408, over real HTTP."""
 
 from __future__ import annotations
 
+import socket
+import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 
 import httpx
 import pytest
 
-from fastreg.testing import LiveServer
+from fastreg.settings import Settings
+from fastreg.testing import LiveServer, run_live_server
+from tests.pg import temporary_database
 
 LIMIT = 1024 * 1024
 
@@ -69,3 +75,47 @@ def test_body_of_exactly_the_limit_reaches_the_route(http: httpx.Client, fastreg
     )
     assert response.status_code != 413
     assert response.status_code in (400, 422)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def impatient_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server whose body time-out is one second."""
+    data_dir = tmp_path_factory.mktemp(f"fastreg-impatient-{request.param}")
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{data_dir / 'fastreg.db'}"
+        else:
+            url = stack.enter_context(temporary_database("fastreg_impatient"))
+        settings = Settings(database_url=url, data_dir=data_dir, sandbox_key="k", body_timeout_seconds=1)
+        live, stop = run_live_server(settings)
+        stack.callback(stop)
+        yield live
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/cgi-bin/component/api_component_token", b'"errcode":-1'),
+        ("/sandbox/v1/official-accounts", b'"code":"request_timeout"'),
+        ("/login", b'"errcode":-1'),
+    ],
+)
+def test_a_stalled_body_times_out(impatient_server: LiveServer, path: str, expected: bytes) -> None:
+    """A client announces 100 bytes, sends one and stalls: 408 after the time-out, and the connection closes."""
+    url = httpx.URL(impatient_server.base_url)
+    with socket.create_connection((url.host, url.port), timeout=10) as conn:
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {url.host}\r\nX-Sandbox-Key: k\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n"
+        )
+        conn.sendall(head.encode() + b"{")
+        started = time.monotonic()
+        answer = b""
+        try:
+            while chunk := conn.recv(65536):  # until the server closes the connection
+                answer += chunk
+        except TimeoutError:
+            pytest.fail(f"no answer to a stalled body within 10 s: {answer!r}")
+    assert answer.startswith(b"HTTP/1.1 408 "), answer
+    assert expected in answer
+    assert time.monotonic() - started < 5

@@ -107,7 +107,9 @@ def flow_secrets(world: World, sandbox: SandboxClient) -> dict[str, str]:
         },
     )
     assert page.status_code == 200, page.text
-    consent = sandbox.scan(scan_url_from_page(page.text), admin_wxid, "confirm")
+    consent_url = scan_url_from_page(page.text)
+    secrets["confirmation id (consent page)"] = consent_url.rsplit("/", 1)[1]
+    consent = sandbox.scan(consent_url, admin_wxid, "confirm")
     secrets["authorization_code (consent page)"] = query_param(consent["redirect_url"], "auth_code")
     code = sandbox.authorize(component.appid, oa_appid)["authorization_code"]
     secrets["authorization_code (consent)"] = code

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import secrets
 import threading
 from dataclasses import dataclass, field
@@ -115,14 +116,19 @@ def build_platform(settings: Settings, *, clock: Clock | None = None, engine: En
     )
 
 
+SECRET_FILE_MODE = 0o600
+
+
 def persistent_secret(data_dir: Path, name: str) -> str:
-    """A random secret generated at first start and kept in the data directory (so workers share it)."""
+    """A random secret generated at first start and kept in the data directory (so workers share it), in a
+    file only its owner can read or write (0600)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / name
     try:
-        with path.open("x") as handle:
-            value = secrets.token_urlsafe(32)
-            handle.write(value)
-            return value
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SECRET_FILE_MODE)
     except FileExistsError:
         return path.read_text().strip()
+    with os.fdopen(descriptor, "w") as handle:
+        value = secrets.token_urlsafe(32)
+        handle.write(value)
+        return value

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     login_max_failures: int = 5
     login_window_seconds: int = 15 * 60
     max_body_bytes: int = 1024 * 1024
+    body_timeout_seconds: float = 30.0  # a request body stalled longer than this between chunks: 408
+    # /docs, /redoc, /openapi.json and /metrics: served in the sandbox, off in production unless turned on.
+    admin_endpoints: bool | None = None
 
     @field_validator("platform_version")
     @classmethod
@@ -61,6 +64,10 @@ class Settings(BaseSettings):
     @property
     def is_sandbox(self) -> bool:
         return self.mode == "sandbox"
+
+    @property
+    def serves_admin_endpoints(self) -> bool:
+        return self.is_sandbox if self.admin_endpoints is None else self.admin_endpoints
 
     @property
     def is_sqlite(self) -> bool:

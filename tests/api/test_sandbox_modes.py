@@ -57,10 +57,27 @@ def test_production_mode_has_no_sandbox_routes(production_server: LiveServer, me
     assert response.status_code == 404
 
 
-def test_production_mode_still_serves_and_documents_no_sandbox(production_server: LiveServer) -> None:
+ADMIN_PATHS = ("/docs", "/redoc", "/openapi.json", "/metrics")
+
+
+def test_production_mode_serves_no_docs_nor_metrics_by_default(production_server: LiveServer) -> None:
     assert httpx.get(production_server.base_url + "/healthz").status_code == 200
-    schema = httpx.get(production_server.base_url + "/openapi.json").json()
-    assert not [p for p in schema["paths"] if p.startswith("/sandbox")]
+    assert {path: httpx.get(production_server.base_url + path).status_code for path in ADMIN_PATHS} == dict.fromkeys(
+        ADMIN_PATHS, 404
+    )
+
+
+def test_production_mode_serves_docs_and_metrics_when_turned_on(tmp_path: Path) -> None:
+    settings = sqlite_settings(tmp_path, mode="production", sandbox_key="k", admin_endpoints=True)
+    live, stop = run_live_server(settings)
+    try:
+        assert {path: httpx.get(live.base_url + path).status_code for path in ADMIN_PATHS} == dict.fromkeys(
+            ADMIN_PATHS, 200
+        )
+        schema = httpx.get(live.base_url + "/openapi.json").json()
+        assert not [p for p in schema["paths"] if p.startswith("/sandbox")]
+    finally:
+        stop()
 
 
 def test_sandbox_mode_documents_its_routes(fastreg_server: LiveServer) -> None:

@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import insert, inspect, select
+from sqlalchemy import insert, inspect, select, text
 
 from fastreg.adapters import crypto
 from fastreg.adapters.db.engine import build_engine
 from fastreg.adapters.db.migrate import current_revision, upgrade
-from fastreg.adapters.db.models import Authorization, Base, Component
+from fastreg.adapters.db.models import Authorization, Base, Component, Confirmation
 from fastreg.domain.clock import FixedClock
 from fastreg.domain.errors import DomainError
 from fastreg.platform import build_platform
-from fastreg.services import authorization, tokens
+from fastreg.services import authorization, confirmations, tokens
 from fastreg.services.credentials import CredentialKind
 from fastreg.settings import Settings
 from tests.pg import temporary_database
@@ -110,5 +110,33 @@ def test_0002_keeps_what_integrators_hold(fresh_url: str, tmp_path: Path) -> Non
         with pytest.raises(DomainError) as expired:
             tokens.issue_component_token(platform, "wx00000000000000c1", secret, "ticket@@@legacy")
         assert expired.value.errcode == 61005
+    finally:
+        platform.engine.dispose()
+
+
+def test_0005_hashes_confirmation_ids(fresh_url: str, tmp_path: Path) -> None:
+    """A confirmation stored under 0004 keeps its URL working after 0005 (looked up by the digest of its id),
+    and one still pending is expired, since its URL cannot be shown again."""
+    created = datetime(2026, 11, 10, 4, tzinfo=UTC)
+    raw = "legacyConfirmationId123"
+    upgrade(fresh_url, "0004")
+    engine = build_engine(fresh_url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO confirmations (id, kind, account_appid, allowed_wxid, status, payload, created_at,"
+                " expires_at) VALUES (:id, 'component_auth', 'wx00000000000000a1', 'wxid_admin', 'pending', '{}',"
+                " :created, :expires)"
+            ),
+            {"id": raw, "created": created, "expires": created + timedelta(minutes=10)},
+        )
+    engine.dispose()
+    upgrade(fresh_url)
+    settings = Settings(database_url=fresh_url, data_dir=tmp_path, sandbox_key="k", public_url="http://testserver")
+    platform = build_platform(settings, clock=FixedClock(created + timedelta(minutes=1)))
+    try:
+        with platform.uow(readonly=True) as uow:
+            assert uow.session.execute(select(Confirmation.id)).scalar_one() == crypto.token_hash(raw)
+        assert confirmations.describe(platform, raw).status == "expired"
     finally:
         platform.engine.dispose()

@@ -4,20 +4,16 @@ registers once, and tokens issued by one worker are honoured by the other."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
 
-from fastreg.testing import CallbackServer, LiveServer, SandboxClient, free_port
+from fastreg.testing import CallbackServer, LiveServer, SandboxClient
 from tests.api.world import World
+from tests.e2e.servers import two_workers as serve_two_workers
 from tests.pg import temporary_database
 
 KEY = "multiworker-key"
@@ -25,37 +21,11 @@ KEY = "multiworker-key"
 
 @pytest.fixture(scope="module")
 def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    data_dir: Path = tmp_path_factory.mktemp("fastreg-mw")
-    with temporary_database("fastreg_mw") as url:
-        port = free_port()
-        env = {**os.environ, "FASTREG_SANDBOX_KEY": KEY, "FASTREG_DATA_DIR": str(data_dir)}
-        process = subprocess.Popen(
-            [sys.executable, "-m", "fastreg.cli", "serve", "--db", url, "--port", str(port), "--workers", "2"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline or process.poll() is not None:
-                    pytest.fail("fastreg serve --workers 2 did not start")
-                time.sleep(0.2)
-            yield base
-        finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+    with (
+        temporary_database("fastreg_mw") as url,
+        serve_two_workers(url, tmp_path_factory.mktemp("fastreg-mw"), KEY) as base,
+    ):
+        yield base
 
 
 def test_two_workers_behave_as_one_server(two_workers: str) -> None:

@@ -81,6 +81,14 @@ def _authorization(session: Session, component_id: int, authorizer_appid: str) -
     ).scalar_one_or_none()
 
 
+def _lock_account(session: Session, appid: str) -> None:
+    """Row lock on the account (OA or MP) until the transaction ends: two components authorized at the same
+    moment take turns, and the second sees (and takes the set from) the first (授权互斥)."""
+    for model in (OfficialAccount, MiniProgram):
+        if session.execute(select(model.id).where(model.appid == appid).with_for_update()).first() is not None:
+            return
+
+
 def grant_authorization(
     session: Session, now: datetime, component_id: int, authorizer_appid: str, func_info: list[int], ttl_seconds: int
 ) -> str:
@@ -91,6 +99,8 @@ def grant_authorization(
     for this account (and is told so by an ``updateauthorized`` push)."""
     from fastreg.services import pushes
 
+    if FASTREGISTER_PERMISSION_SET in func_info:
+        _lock_account(session, authorizer_appid)
     authorization = _authorization(session, component_id, authorizer_appid)
     if authorization is None:
         session.add(
@@ -223,8 +233,8 @@ def open_consent(
             component_name=component.name,
             account_appid=account.appid,
             account_name=account.name or account.appid,
-            confirmation_id=confirmation.id,
-            confirmation_url=confirmations.url_of(platform, confirmation.id),
+            confirmation_id=confirmations.public_id(platform, confirmation),
+            confirmation_url=confirmations.url_for(platform, confirmation),
             expires_at=confirmation.expires_at,
         )
         uow.commit()

@@ -71,6 +71,21 @@ def url_of(platform: Platform, confirmation_id: str) -> str:
     return platform.url(PATH_PREFIX + confirmation_id)
 
 
+def _secret_of(platform: Platform, seed: str) -> str:
+    return crypto.derived_token(platform.secret_key, "confirmation-id", seed)
+
+
+def public_id(platform: Platform, confirmation: Confirmation) -> str:
+    """The id in the confirmation's URL, a bearer secret: the table keeps only its digest (``Confirmation.id``)
+    and the seed it is derived from with the platform's secret key. A confirmation stored before ids were
+    hashed has no seed: its id cannot be shown again (those were expired when the ids were hashed)."""
+    return _secret_of(platform, confirmation.seed) if confirmation.seed else ""
+
+
+def url_for(platform: Platform, confirmation: Confirmation) -> str:
+    return url_of(platform, public_id(platform, confirmation))
+
+
 def id_from_url(url: str) -> str:
     """The confirmation id in a URL decoded from a QR code (or the id itself)."""
     path = urlparse(url).path if "/" in url else PATH_PREFIX + url
@@ -90,8 +105,12 @@ def create(
     *,
     ttl_seconds: int | None = None,
 ) -> Confirmation:
+    seed = crypto.new_secret()
+    while _secret_of(platform, seed).startswith("-"):  # an id must not pass for an option (`fastreg confirm ID`)
+        seed = crypto.new_secret()
     confirmation = Confirmation(
-        id=crypto.new_token(18),
+        id=crypto.token_hash(_secret_of(platform, seed)),
+        seed=seed,
         kind=kind.value,
         account_appid=account_appid,
         allowed_wxid=allowed_wxid,
@@ -152,9 +171,9 @@ def _unseal(platform: Platform, stored: dict[str, Any] | None) -> dict[str, Any]
 
 def view(session: Session, platform: Platform, confirmation: Confirmation, now: datetime) -> ConfirmationView:
     return ConfirmationView(
-        id=confirmation.id,
+        id=public_id(platform, confirmation),
         kind=confirmation.kind,
-        url=url_of(platform, confirmation.id),
+        url=url_for(platform, confirmation),
         account_appid=confirmation.account_appid,
         account_name=_account_name(session, confirmation.account_appid),
         allowed_wxid=confirmation.allowed_wxid,
@@ -182,7 +201,8 @@ def opened_by(confirmation: ConfirmationView, opener: str | None) -> bool:
 
 
 def _get(session: Session, confirmation_id: str) -> Confirmation:
-    confirmation = session.get(Confirmation, confirmation_id)
+    """The confirmation whose URL holds ``confirmation_id`` (looked up by its digest)."""
+    confirmation = session.get(Confirmation, crypto.token_hash(confirmation_id))
     if confirmation is None:
         raise DomainError(Err.NOT_FOUND)
     return confirmation

@@ -14,6 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from fastreg.adapters import crypto
+from fastreg.adapters.db import locks
 from fastreg.adapters.db.models import (
     LoginFailure,
     MiniProgram,
@@ -110,6 +111,9 @@ def login(platform: Platform, scope: str, email: str, password: str) -> NewSessi
     window = timedelta(seconds=settings.login_window_seconds)
     with platform.uow() as uow:
         session, now = uow.session, uow.clock.now()
+        # Concurrent attempts on one login name take turns: each sees the failures of those before it, so no
+        # more than ``login_max_failures`` wrong passwords are ever tried before the lock.
+        locks.lock_name(session, f"login:{scope}:{address}")
         failures = _recent_failures(platform, session, scope, address, now)
         if is_locked(failures, now, settings.login_max_failures, window):
             raise DomainError(Err.LOGIN_LOCKED, field="email")

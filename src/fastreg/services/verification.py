@@ -122,7 +122,7 @@ def submit(platform: Platform, access_token: str | None, auth_data: dict[str, An
             mp_appid=mp.appid,
             taskid=taskid,
         )
-        auth_url = confirmations.url_of(platform, confirmation.id)
+        auth_url = confirmations.url_for(platform, confirmation)
         uow.commit()
         return taskid, auth_url
 
@@ -155,10 +155,12 @@ def query(platform: Platform, access_token: str | None, taskid: str) -> dict[str
         ).scalar_one_or_none()
         if task is None:
             raise DomainError(Err.INVALID_PARAMETER)
-        return _answer(platform, task, mp.appid, uow.clock.now())
+        return _answer(platform, uow.session, task, mp.appid, uow.clock.now())
 
 
-def _answer(platform: Platform, task: VerificationTask, mp_appid: str, now: datetime) -> dict[str, Any]:
+def _answer(
+    platform: Platform, session: Session, task: VerificationTask, mp_appid: str, now: datetime
+) -> dict[str, Any]:
     state = _state(task, now)
     answer: dict[str, Any] = {
         "task_status": int(state.task_status),
@@ -166,7 +168,8 @@ def _answer(platform: Platform, task: VerificationTask, mp_appid: str, now: date
         "appid": mp_appid,
     }
     if state.task_status is TaskStatus.INITIAL:
-        answer["auth_url"] = confirmations.url_of(platform, task.confirmation_id)
+        confirmation = session.get(Confirmation, task.confirmation_id)
+        answer["auth_url"] = confirmations.url_for(platform, confirmation) if confirmation else ""
     if state.task_status is TaskStatus.REVIEW_CREATED:
         answer["orderid"] = task.orderid
     if state.apply_status is ApplyStatus.FAILED:
@@ -207,7 +210,7 @@ def _sandbox_json(platform: Platform, session: Session, task: VerificationTask, 
     component = _component(session, task)
     return {
         "taskid": task.taskid,
-        **_answer(platform, task, _mp_appid(session, task), now),
+        **_answer(platform, session, task, _mp_appid(session, task), now),
         "component_appid": component.appid if component else None,
         "auth_data": task.auth_data,
         "created_at": utc_iso(task.created_at),

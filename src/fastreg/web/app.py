@@ -45,8 +45,11 @@ def create_app(
         description="Fast registration of Mini Programs by reusing a verified Official Account's qualification: "
         "the WeChat-compatible Open Platform API, the sandbox control API and the web console.",
         lifespan=lifespan,
-        docs_url=None,  # Swagger UI from the package instead of a CDN (fastreg.web.docs)
+        # The routes' documentation: served in the sandbox, off in production unless FASTREG_ADMIN_ENDPOINTS;
+        # Swagger UI comes from the package instead of a CDN (fastreg.web.docs).
+        docs_url=None,
         redoc_url=None,
+        openapi_url="/openapi.json" if settings.serves_admin_endpoints else None,
     )
     app.state.platform = platform
     from fastreg.web.deps import WriteGroups
@@ -55,7 +58,7 @@ def create_app(
     _guard_inputs(app, settings)
     from fastreg.web.middleware import install as install_edge
 
-    install_edge(app, platform)  # request id, access log, metrics, body-size limit, GET /metrics
+    install_edge(app, platform)  # request id, access log, metrics, body-size limit, GET /metrics (if served)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:
@@ -84,7 +87,8 @@ def create_app(
     from fastreg.web.openapi.routes import router as openapi_router
     from fastreg.web.sandbox.routes import router as sandbox_router
 
-    install_docs(app)
+    if settings.serves_admin_endpoints:
+        install_docs(app)
     app.include_router(openapi_router)
     # WeChat's errors for unknown /cgi-bin paths and methods; the console's pages for its own and unknown paths.
     app.add_exception_handler(HTTPException, console_errors.http_error)

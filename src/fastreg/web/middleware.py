@@ -11,7 +11,13 @@ request): the request id, the body-size limit, the access log line and the reque
   The refusal is JSON in the caller's dialect: ``{"error":{"code":"payload_too_large",...}}`` under
   ``/sandbox/``, and ``{"errcode":45002,"errmsg":"content size out of limit rid: <id>"}`` everywhere else (WeChat's code
   for an oversized request).
-- One access log line per request: ``event=request method path route status duration_ms request_id``.
+- Body time-out: a body that stalls longer than ``settings.body_timeout_seconds`` between two chunks (a slow or
+  abandoned upload holding a connection) is answered 408, in the same dialects as the 413 (``errcode`` -1 outside
+  ``/sandbox/``), and the connection is closed.
+- One access log line per request: ``event=request method path route status duration_ms request_id``. The
+  ``path`` of a request a route answered is its route template (``/activate/{token}``,
+  ``/m/confirm/{confirmation_id}``): secrets in paths (activation tokens, confirmation ids, enrolment links)
+  are never logged. Only a path no route matched is logged as sent (escaped), to show what was asked for.
 - No framing: every HTML answer (console, QR pages, phone pages, error pages, ``/docs``) carries
   ``X-Frame-Options: DENY`` and ``Content-Security-Policy: frame-ancestors 'none'`` unless it set its own.
 - A route that raises :class:`DropConnection` (an injected sandbox fault) gets its connection closed without
@@ -54,6 +60,13 @@ access_log = structlog.get_logger("fastreg.access")
 
 class BodyTooLarge(Exception):
     """The request body grew past the limit while the application was reading it."""
+
+
+class BodyStalled(Exception):
+    """No chunk of the request body arrived within the body time-out."""
+
+
+REQUEST_TIMEOUT = 408
 
 
 class DropConnection(BaseException):
@@ -101,6 +114,16 @@ def too_large_body(path: str, limit: int, request_id: str) -> bytes:
     return json.dumps(payload, separators=(",", ":")).encode()
 
 
+def stalled_body(path: str, timeout: float, request_id: str) -> bytes:
+    if path.startswith("/sandbox/"):
+        payload: dict[str, Any] = {
+            "error": {"code": "request_timeout", "message": f"the request body stalled for {timeout:g} s"}
+        }
+    else:
+        payload = {"errcode": -1, "errmsg": f"system error rid: {request_id}"}
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
 def with_edge_headers(headers: Any, id_header: tuple[bytes, bytes]) -> list[tuple[bytes, bytes]]:
     """The response's headers, plus the request id and, on an HTML page that did not set its own, no framing."""
     result = [*headers, id_header]
@@ -117,11 +140,18 @@ def route_template(scope: Scope) -> str:
     return path if isinstance(path, str) and path else UNMATCHED
 
 
+def logged_path(scope: Scope) -> str:
+    """The path as the access log shows it: the route template, or the path itself when no route matched."""
+    route = route_template(scope)
+    return str(scope["path"]) if route == UNMATCHED else route
+
+
 class EdgeMiddleware:
-    def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int, body_timeout: float) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        self.body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -148,6 +178,7 @@ class EdgeMiddleware:
         status = 500
         response_started = False
         too_large = False  # the body grew past the limit while being read: answer 413 whatever the app says
+        stalled = False  # the body stopped arriving: answer 408 whatever the app says
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, response_started
@@ -155,23 +186,32 @@ class EdgeMiddleware:
                 if response_started:
                     return
                 response_started = True
-                if too_large:
-                    status = 413
-                    await self._refuse(scope, send, id_header)
+                if too_large or stalled:
+                    status = 413 if too_large else REQUEST_TIMEOUT
+                    await self._refuse(scope, send, id_header, status)
                     return
                 status = message["status"]
                 message["headers"] = with_edge_headers(message.get("headers", ()), id_header)
-            elif too_large:
+            elif too_large or stalled:
                 return  # the body of the application's answer to a refused request
             await send(message)
 
         limit = self.max_body_bytes
         received = 0
+        body_done = False
 
         async def limited_receive() -> Message:
-            nonlocal received, too_large
-            message = await receive()
+            nonlocal received, too_large, stalled, body_done
+            if body_done:  # past the body, ``receive`` waits for the disconnection: no time-out
+                return await receive()
+            try:
+                async with asyncio.timeout(self.body_timeout):
+                    message = await receive()
+            except TimeoutError:
+                stalled = True
+                raise BodyStalled from None
             if message["type"] == "http.request":
+                body_done = not message.get("more_body", False)
                 received += len(message.get("body", b""))
                 if received > limit:
                     too_large = True
@@ -185,14 +225,14 @@ class EdgeMiddleware:
             else:
                 try:
                     await self.app(scope, limited_receive, send_with_id)
-                except BodyTooLarge:
+                except (BodyTooLarge, BodyStalled):
                     if not response_started:
                         await send_with_id({"type": "http.response.start", "status": 413})
                 except DropConnection:
                     status = DROPPED
                     await close_without_answer(receive)
         except Exception:
-            access_log.exception("request failed", method=scope["method"], path=scope["path"])
+            access_log.exception("request failed", method=scope["method"], path=logged_path(scope))
             status = 500
             raise
         finally:
@@ -202,18 +242,22 @@ class EdgeMiddleware:
             access_log.info(
                 "request",
                 method=scope["method"],
-                path=scope["path"],
+                path=logged_path(scope),
                 route=route,
                 status=status,
                 duration_ms=round(elapsed * 1000, 2),
             )
 
-    async def _refuse(self, scope: Scope, send: Send, id_header: tuple[bytes, bytes]) -> None:
-        body = too_large_body(scope["path"], self.max_body_bytes, id_header[1].decode("latin-1"))
+    async def _refuse(self, scope: Scope, send: Send, id_header: tuple[bytes, bytes], status: int) -> None:
+        request_id = id_header[1].decode("latin-1")
+        if status == REQUEST_TIMEOUT:
+            body = stalled_body(scope["path"], self.body_timeout, request_id)
+        else:
+            body = too_large_body(scope["path"], self.max_body_bytes, request_id)
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": status,
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
@@ -226,15 +270,23 @@ class EdgeMiddleware:
 
 
 def install(app: FastAPI, platform: Platform) -> Metrics:
-    """Configure logging, add the edge middleware and ``GET /metrics`` to ``app``; returns its metrics."""
+    """Configure logging, add the edge middleware and ``GET /metrics`` (unless the admin endpoints are off, as in
+    production by default) to ``app``; returns its metrics."""
     configure_logging(platform.settings)
     metrics = Metrics()
     platform.observer = metrics  # services report registrations and push failures to it
     app.state.metrics = metrics
-    app.add_middleware(EdgeMiddleware, metrics=metrics, max_body_bytes=platform.settings.max_body_bytes)
+    settings = platform.settings
+    app.add_middleware(
+        EdgeMiddleware,
+        metrics=metrics,
+        max_body_bytes=settings.max_body_bytes,
+        body_timeout=settings.body_timeout_seconds,
+    )
 
     async def metrics_endpoint(_request: Request) -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
-    app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
+    if platform.settings.serves_admin_endpoints:
+        app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
     return metrics

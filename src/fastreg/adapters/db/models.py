@@ -242,7 +242,10 @@ class Confirmation(Base):
     """An action a person approves on the phone page; only ``allowed_wxid`` may answer it."""
 
     __tablename__ = "confirmations"
+    # The SHA-256 digest of the id in the phone URL (a bearer secret), which is derived from ``seed`` and the
+    # platform's secret key: the database alone never shows it, yet the page that shows the QR can show it again.
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seed: Mapped[str | None] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(32))
     account_appid: Mapped[str] = mapped_column(String(18), index=True)
     allowed_wxid: Mapped[str] = mapped_column(String(64), index=True)

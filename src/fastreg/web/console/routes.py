@@ -33,7 +33,7 @@ from fastreg.platform import Platform
 from fastreg.services import confirmations, links, registration, sessions
 from fastreg.web.console import flash, forms, queries
 from fastreg.web.console.translations import DEFAULT_LANG, LANGS, translator
-from fastreg.web.deps import get_platform
+from fastreg.web.deps import get_platform, secure_cookies
 from fastreg.web.inputs import check_form, database_id
 
 HERE = Path(__file__).parent
@@ -133,7 +133,7 @@ def render(
     if request.query_params.get("lang") in LANGS:
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="lax")
     if new_anon:
-        response.set_cookie(ANON_COOKIE, new_anon, httponly=True, samesite="lax")
+        response.set_cookie(ANON_COOKIE, new_anon, httponly=True, samesite="lax", secure=secure_cookies(platform))
     return response
 
 
@@ -280,7 +280,12 @@ async def _login(request: Request, scope: str) -> Response:
         response = redirect("/mp")
         cookie = MP_COOKIE
     response.set_cookie(
-        cookie, new.cookie, httponly=True, samesite="lax", max_age=int(sessions.SESSION_TTL.total_seconds())
+        cookie,
+        new.cookie,
+        httponly=True,
+        samesite="lax",
+        max_age=int(sessions.SESSION_TTL.total_seconds()),
+        secure=secure_cookies(platform),
     )
     return response
 
