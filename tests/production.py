@@ -75,6 +75,18 @@ def post_form(client: httpx.Client, path: str, fields: dict[str, str]) -> httpx.
     return client.post(path, data={"csrf_token": csrf_of(page.text), **fields})
 
 
+def behind_tls(client: httpx.Client) -> httpx.Client:
+    """Send ``Secure`` cookies over the test's plain HTTP, as a browser does to the https address of a
+    TLS-terminating proxy in front of the server (the cookie jar itself keeps them to https)."""
+
+    def send_secure_cookies(request: httpx.Request) -> None:
+        if "cookie" not in request.headers and client.cookies.jar:
+            request.headers["cookie"] = "; ".join(f"{c.name}={c.value}" for c in client.cookies.jar)
+
+    client.event_hooks["request"].append(send_secure_cookies)
+    return client
+
+
 def enrol(client: httpx.Client, link: str, password: str = PASSWORD) -> httpx.Response:
     return post_form(client, httpx.URL(link).path, {"password": password, "password_confirm": password})
 

@@ -55,7 +55,7 @@ def production_tokens(production: Production) -> dict[str, str]:
     found = accounts_for(production, admin)
     with production.client() as desktop:
         url = open_consent_page(desktop, found)
-        assert post_form(admin_phone, httpx.URL(url).path, {"action": "confirm"}).status_code == 200
+        assert post_form(admin_phone, httpx.URL(url).path, {"action": "confirm"}).status_code == 303
         admin_phone.close()
         polled = desktop.get("/cgi-bin/scanstatus", params={"id": url.rsplit("/", 1)[1]}).json()
         code = parse_qs(urlsplit(polled["redirect_url"]).query)["auth_code"][0]

@@ -20,6 +20,7 @@ from tests.production import (
     PASSWORD,
     Production,
     accounts_for,
+    behind_tls,
     create_user,
     csrf_of,
     enrol,
@@ -254,7 +255,7 @@ def test_cookies_are_secure_when_the_public_url_is_https(https_production: Produ
     link = create_user(https_production.platform, wxid)
     assert link.startswith("https://fastreg.example.com/m/enrol/")
     found = accounts_for(https_production, new_wxid())
-    with https_production.client() as phone:
+    with behind_tls(https_production.client()) as phone:
         done = enrol(phone, link.replace("https://fastreg.example.com", https_production.live.base_url))
         assert done.status_code == 303
         assert "secure" in done.headers["set-cookie"].lower()
