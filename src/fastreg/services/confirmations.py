@@ -213,6 +213,15 @@ def describe(platform: Platform, confirmation_id: str) -> ConfirmationView:
         return view(uow.session, platform, _get(uow.session, confirmation_id), uow.clock.now())
 
 
+def describe_stored(platform: Platform, digest: str) -> ConfirmationView:
+    """The confirmation another record refers to: registrations and tasks keep its digest, not its public id."""
+    with platform.uow(readonly=True) as uow:
+        confirmation = uow.session.get(Confirmation, digest)
+        if confirmation is None:
+            raise DomainError(Err.NOT_FOUND)
+        return view(uow.session, platform, confirmation, uow.clock.now())
+
+
 def list_for(platform: Platform, wxid: str, status: str | None = "pending") -> list[ConfirmationView]:
     with platform.uow(readonly=True) as uow:
         now = uow.clock.now()

@@ -491,11 +491,12 @@ STEP_TEMPLATES = {
 }
 
 
-def _confirmation(platform: Platform, confirmation_id: str | None) -> confirmations.ConfirmationView | None:
-    if not confirmation_id:
+def _confirmation(platform: Platform, digest: str | None) -> confirmations.ConfirmationView | None:
+    """The registration's scan or admin confirmation (the registration keeps its digest)."""
+    if not digest:
         return None
     try:
-        return confirmations.describe(platform, confirmation_id)
+        return confirmations.describe_stored(platform, digest)
     except DomainError:
         return None
 
