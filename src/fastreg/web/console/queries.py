@@ -9,10 +9,11 @@ from typing import Any
 from sqlalchemy import func, select
 
 from fastreg.adapters.db.models import AuditEvent, Link, MiniProgram, OfficialAccount, Principal, Registration
+from fastreg.domain.errors import DomainError
 from fastreg.domain.model import LinkStatus
 from fastreg.domain.rules import QuotaStatus
 from fastreg.platform import Platform
-from fastreg.services import quota
+from fastreg.services import confirmations, quota
 
 
 @dataclass(frozen=True)
@@ -194,3 +195,13 @@ def mp_summary(platform: Platform, mp_id: int) -> MPSummary | None:
             mp.admin_wxid,
             [(appid, name) for appid, name in oas],
         )
+
+
+def confirmation(platform: Platform, confirmation_id: str | None) -> confirmations.ConfirmationView | None:
+    """The confirmation, or None (no id, or no such confirmation)."""
+    if not confirmation_id:
+        return None
+    try:
+        return confirmations.describe(platform, confirmation_id)
+    except DomainError:
+        return None
