@@ -80,9 +80,8 @@ def create_app(
 
     from starlette.exceptions import HTTPException
 
+    from fastreg.web import console
     from fastreg.web.console import errors as console_errors
-    from fastreg.web.console.phone import router as phone_router
-    from fastreg.web.console.routes import router as console_router
     from fastreg.web.docs import install_docs
     from fastreg.web.openapi.routes import router as openapi_router
     from fastreg.web.sandbox.routes import router as sandbox_router
@@ -95,14 +94,13 @@ def create_app(
     app.add_exception_handler(500, console_errors.server_error)
     if settings.is_sandbox:
         app.include_router(sandbox_router)
-    app.include_router(console_router)
-    app.include_router(phone_router)
+    console.install(app)
     return app
 
 
 def _guard_inputs(app: FastAPI, settings: Settings) -> None:
     """Refuse unusable paths, query strings and console forms in the dialect of the surface they are for."""
-    from fastreg.web.console.routes import bad_input_page
+    from fastreg.web.console.render import bad_input_page
     from fastreg.web.inputs import BadInput, InputGuard, Refusal
     from fastreg.web.openapi.errors import bad_input_answer
     from fastreg.web.sandbox.routes import bad_input_response

@@ -9,7 +9,7 @@ from fastapi import Request
 from fastapi.responses import PlainTextResponse, Response
 from starlette.exceptions import HTTPException
 
-from fastreg.web.console.routes import render
+from fastreg.web.console.render import render
 from fastreg.web.openapi.errors import WECHAT_PREFIXES, unrouted
 
 PAGES = (404, 405, 500)

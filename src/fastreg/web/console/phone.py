@@ -24,7 +24,7 @@ from fastreg.domain.model import ConfirmationKind, ConfirmationStatus
 from fastreg.platform import Platform
 from fastreg.services import confirmations, sessions, wechat_users
 from fastreg.web.console import flash
-from fastreg.web.console.routes import (
+from fastreg.web.console.render import (
     ANON_COOKIE,
     anon_csrf_ok,
     csrf_refusal,

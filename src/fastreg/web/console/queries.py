@@ -9,10 +9,11 @@ from typing import Any
 from sqlalchemy import func, select
 
 from fastreg.adapters.db.models import AuditEvent, Link, MiniProgram, OfficialAccount, Principal, Registration
+from fastreg.domain.errors import DomainError
 from fastreg.domain.model import LinkStatus
 from fastreg.domain.rules import QuotaStatus
 from fastreg.platform import Platform
-from fastreg.services import quota
+from fastreg.services import confirmations, quota
 
 
 @dataclass(frozen=True)
@@ -194,3 +195,18 @@ def mp_summary(platform: Platform, mp_id: int) -> MPSummary | None:
             mp.admin_wxid,
             [(appid, name) for appid, name in oas],
         )
+
+
+def confirmation(
+    platform: Platform, confirmation_id: str | None, *, stored: bool = False
+) -> confirmations.ConfirmationView | None:
+    """The confirmation, or None (no id, or no such confirmation). ``stored``: the id is the digest another
+    record keeps (a registration's scan or admin confirmation), not the public id of a URL."""
+    if not confirmation_id:
+        return None
+    try:
+        if stored:
+            return confirmations.describe_stored(platform, confirmation_id)
+        return confirmations.describe(platform, confirmation_id)
+    except DomainError:
+        return None
