@@ -111,3 +111,14 @@ def test_parse_and_link_extraction() -> None:
         "https://x.test/1",
         "https://y.test/2",
     ]
+
+
+def test_activation_mail_escapes_the_official_accounts_name(mailing: Platform) -> None:
+    """The OA's name is operator-controlled text: in the activation mail's HTML it is text, never markup."""
+    from fastreg.services.registration import _send_activation
+
+    _send_activation(mailing, "owner@example.com", "tok123", '<img src=x onerror="alert(1)">公众号')
+    (mail,) = outbox(mailing, to="owner@example.com")
+    assert "<img" not in mail["html"] and "&lt;img src=x" in mail["html"]
+    assert '<img src=x onerror="alert(1)">公众号' in mail["text"]  # the plain-text part says it as typed
+    assert mail["links"] == ["http://testserver/activate/tok123"]

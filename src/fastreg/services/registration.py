@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from html import escape
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -457,10 +458,12 @@ def _send_activation(platform: Platform, email: str, token: str, oa_name: str) -
         f'Hello! The Official Account "{oa_name}" is registering a Mini Program with this email.\n'
         f"Open this link within {hours} hours to activate the account:\n{url}\n"
     )
+    # The OA's name and the address are the operator's text: escaped in the HTML part like any page.
+    name, address, href = escape(oa_name), escape(email), escape(url)
     html = (
-        f"<p>你好！</p><p>公众号「{oa_name}」正在为你复用资质快速注册小程序，登录邮箱为 {email}。</p>"
-        f'<p>请在 {hours} 小时内点击链接激活帐号：<a href="{url}">{url}</a></p>'
-        f'<p>Open this link within {hours} hours to activate the account: <a href="{url}">{url}</a></p>'
+        f"<p>你好！</p><p>公众号「{name}」正在为你复用资质快速注册小程序，登录邮箱为 {address}。</p>"
+        f'<p>请在 {hours} 小时内点击链接激活帐号：<a href="{href}">{href}</a></p>'
+        f'<p>Open this link within {hours} hours to activate the account: <a href="{href}">{href}</a></p>'
     )
     platform.mailer.send(email, subject, text, html)
 
