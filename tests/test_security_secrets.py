@@ -14,7 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from fastreg.adapters.db.models import Base, Operator
+from fastreg.adapters.db.models import Operator, metadata
 from fastreg.testing import LiveServer, SandboxClient, scan_url_from_page
 from tests.api.world import OA, REDIRECT_URI, World, query_param
 
@@ -39,7 +39,7 @@ def database_text(live: LiveServer, *, skip: frozenset[str] = frozenset()) -> st
     """Every value of every row of every table (but the ``table.column`` names in ``skip``), as text."""
     parts: list[str] = []
     with live.platform.uow(readonly=True) as uow:
-        for table in Base.metadata.sorted_tables:
+        for table in metadata.sorted_tables:
             columns = [column for column in table.columns if f"{table.name}.{column.name}" not in skip]
             for row in uow.session.execute(select(*columns)):
                 parts.extend(str(value) for value in row)

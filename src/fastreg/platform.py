@@ -14,6 +14,7 @@ from typing import Protocol
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from fastreg.adapters.crypto import Argon2Passwords
 from fastreg.adapters.db.engine import build_engine
 from fastreg.adapters.db.uow import ClockSource, FixedClockSource, SandboxClockSource, UnitOfWork, session_factory
 from fastreg.domain.clock import Clock, SystemClock
@@ -92,8 +93,15 @@ class Platform:
             links_monthly=s.link_monthly_limit,
         )
 
+    @property
+    def passwords(self) -> Argon2Passwords:
+        return _PASSWORDS
+
     def url(self, path: str) -> str:
         return self.settings.public_url.rstrip("/") + path
+
+
+_PASSWORDS = Argon2Passwords()
 
 
 def build_platform(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None) -> Platform:

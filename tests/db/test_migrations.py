@@ -14,7 +14,7 @@ from sqlalchemy import insert, inspect, select, text
 from fastreg.adapters import crypto
 from fastreg.adapters.db.engine import build_engine
 from fastreg.adapters.db.migrate import current_revision, upgrade
-from fastreg.adapters.db.models import Authorization, Base, Component, Confirmation
+from fastreg.adapters.db.models import Authorization, Component, Confirmation, metadata, table_of
 from fastreg.domain.clock import FixedClock
 from fastreg.domain.errors import DomainError
 from fastreg.platform import build_platform
@@ -28,7 +28,7 @@ def test_migrated_schema_matches_the_models(db_url: str) -> None:
     engine = build_engine(db_url)
     try:
         with engine.connect() as conn:
-            differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+            differences = compare_metadata(MigrationContext.configure(conn), metadata)
         assert differences == []
         assert current_revision(engine) is not None
     finally:
@@ -63,7 +63,7 @@ def test_0002_keeps_what_integrators_hold(fresh_url: str, tmp_path: Path) -> Non
     engine = build_engine(fresh_url)
     with engine.begin() as conn:
         conn.execute(
-            insert(Component.__table__).values(  # type: ignore[arg-type]
+            insert(table_of(Component)).values(
                 id=1,
                 appid="wx00000000000000c1",
                 secret_hash=crypto.token_hash(secret),
@@ -80,7 +80,7 @@ def test_0002_keeps_what_integrators_hold(fresh_url: str, tmp_path: Path) -> Non
             )
         )
         conn.execute(
-            insert(Authorization.__table__).values(  # type: ignore[arg-type]
+            insert(table_of(Authorization)).values(
                 component_id=1,
                 authorizer_appid="wx00000000000000a1",
                 refresh_token_hash=crypto.token_hash(refresh_token),

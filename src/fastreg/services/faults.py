@@ -10,14 +10,14 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import asdict
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import select
 
 from fastreg.adapters import crypto
 from fastreg.adapters.db import statements as sql
 from fastreg.adapters.db.clock import utc_iso
-from fastreg.adapters.db.models import SandboxState
+from fastreg.adapters.db.models import SandboxState, table_of
 from fastreg.adapters.db.prepared import PreparedConnection, prepared
 from fastreg.domain.faults import Fault, FaultSpec
 from fastreg.platform import Platform
@@ -25,7 +25,7 @@ from fastreg.platform import Platform
 KEY_PREFIX = "fault:"
 _KEY_END = "fault;"  # ";" follows ":": the keys of faults are exactly those in [KEY_PREFIX, _KEY_END)
 
-_state = cast(Table, SandboxState.__table__)
+_state = table_of(SandboxState)
 FAULT_ROWS = select(_state.c.key, _state.c.value).where(_state.c.key >= KEY_PREFIX, _state.c.key < _KEY_END)
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import Engine, Table, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from fastreg.adapters.db.models import Base, SandboxState
+from fastreg.adapters.db.models import SandboxState, metadata
 
 READINESS_KEY = "readiness-probe"
 
@@ -26,7 +26,7 @@ class DatabaseBusy(Exception):
 
 
 def _tables() -> list[Table]:
-    return [table for table in reversed(Base.metadata.sorted_tables) if table.name not in KEEP_ON_RESET]
+    return [table for table in reversed(metadata.sorted_tables) if table.name not in KEEP_ON_RESET]
 
 
 def wipe(session: Session) -> None:

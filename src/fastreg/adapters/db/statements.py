@@ -7,15 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Insert, Table, and_, bindparam, func, insert, select, update
+from sqlalchemy import Insert, and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from fastreg.adapters.db.models import (
     AuditEvent,
     Authorization,
-    Base,
     Component,
     Credential,
     Identifier,
@@ -26,20 +25,16 @@ from fastreg.adapters.db.models import (
     Principal,
     Registration,
     SandboxState,
+    table_of,
 )
 
-
-def _table(model: type[Base]) -> Table:
-    return cast(Table, model.__table__)
-
-
-credentials = _table(Credential)
-official_accounts = _table(OfficialAccount)
-components = _table(Component)
-authorizations = _table(Authorization)
-principals = _table(Principal)
-counters = _table(MonthlyCounter)
-registrations = _table(Registration)
+credentials = table_of(Credential)
+official_accounts = table_of(OfficialAccount)
+components = table_of(Component)
+authorizations = table_of(Authorization)
+principals = table_of(Principal)
+counters = table_of(MonthlyCounter)
+registrations = table_of(Registration)
 
 TOKEN = select(
     credentials.c.kind,
@@ -49,7 +44,7 @@ TOKEN = select(
     credentials.c.used_at,
 ).where(credentials.c.token_hash == bindparam("token_hash"))
 
-SANDBOX_STATE = select(_table(SandboxState).c.value).where(_table(SandboxState).c.key == bindparam("key"))
+SANDBOX_STATE = select(table_of(SandboxState).c.value).where(table_of(SandboxState).c.key == bindparam("key"))
 
 # The OA, the component acting for it and what the OA authorized it to do.
 _OA_CONTEXT = (
@@ -139,15 +134,15 @@ SPEND_PRINCIPAL = (
     .values(mp_count=principals.c.mp_count + 1)
 )
 
-INSERT_IDENTIFIER = insert(_table(Identifier))
-INSERT_MINI_PROGRAM = insert(_table(MiniProgram)).returning(_table(MiniProgram).c.id)
+INSERT_IDENTIFIER = insert(table_of(Identifier))
+INSERT_MINI_PROGRAM = insert(table_of(MiniProgram)).returning(table_of(MiniProgram).c.id)
 # The new MP's id by its appid, so that its link and registration can be written in the same batch as the MP.
 _NEW_MP_ID = (
-    select(_table(MiniProgram).c.id).where(_table(MiniProgram).c.appid == bindparam("mp_appid")).scalar_subquery()
+    select(table_of(MiniProgram).c.id).where(table_of(MiniProgram).c.appid == bindparam("mp_appid")).scalar_subquery()
 )
-INSERT_LINK = insert(_table(Link)).values(mp_id=_NEW_MP_ID)
+INSERT_LINK = insert(table_of(Link)).values(mp_id=_NEW_MP_ID)
 INSERT_REGISTRATION = insert(registrations).values(mp_id=_NEW_MP_ID)
-INSERT_AUDIT = insert(_table(AuditEvent))
+INSERT_AUDIT = insert(table_of(AuditEvent))
 INSERT_AUTHORIZATION = insert(authorizations)
 INSERT_CREDENTIAL = insert(credentials)
 

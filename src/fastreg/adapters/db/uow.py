@@ -21,6 +21,25 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from fastreg.adapters.db.clock import load_clock
 from fastreg.adapters.db.prepared import PreparedConnection
+from fastreg.adapters.db.repositories.accounts import (
+    SqlAccountRepository,
+    SqlAuditLog,
+    SqlSessionRepository,
+    SqlWechatUserRepository,
+)
+from fastreg.adapters.db.repositories.components import (
+    SqlAuthorizationRepository,
+    SqlComponentRepository,
+    SqlLinkRepository,
+    SqlVerificationTaskRepository,
+)
+from fastreg.adapters.db.repositories.credentials import SqlCredentialRepository, SqlFastRegisterGateway
+from fastreg.adapters.db.repositories.registrations import (
+    SqlConfirmationRepository,
+    SqlCounterRepository,
+    SqlRegistrationRepository,
+)
+from fastreg.adapters.db.repositories.worker import SqlMailOutbox, SqlPushQueue, SqlSandboxStateRepository
 from fastreg.domain.clock import Clock
 
 T = TypeVar("T")
@@ -116,6 +135,23 @@ class UnitOfWork:
         self._committed = False
         self.conn: PreparedConnection  # the prepared statements' runner, in this transaction
         self.clock: Clock
+        # The repositories of ``services/ports``, each working in this unit of work's transaction.
+        self.accounts = SqlAccountRepository(self)
+        self.audit = SqlAuditLog(self)
+        self.sessions = SqlSessionRepository(self)
+        self.wechat_users = SqlWechatUserRepository(self)
+        self.registrations = SqlRegistrationRepository(self)
+        self.confirmations = SqlConfirmationRepository(self)
+        self.counters = SqlCounterRepository(self)
+        self.credentials = SqlCredentialRepository(self)
+        self.fastregister = SqlFastRegisterGateway(self)
+        self.components = SqlComponentRepository(self)
+        self.authorizations = SqlAuthorizationRepository(self)
+        self.links = SqlLinkRepository(self)
+        self.verification_tasks = SqlVerificationTaskRepository(self)
+        self.pushes = SqlPushQueue(self)
+        self.mail = SqlMailOutbox(self)
+        self.sandbox_state = SqlSandboxStateRepository(self)
 
     def __enter__(self) -> UnitOfWork:
         outer = _group.get()

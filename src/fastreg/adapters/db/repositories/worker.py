@@ -1,0 +1,23 @@
+"""SQL repositories of the worker area (``services/ports/worker.py``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fastreg.adapters.db.uow import UnitOfWork
+
+
+class SqlPushQueue:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+
+class SqlMailOutbox:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+
+class SqlSandboxStateRepository:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow

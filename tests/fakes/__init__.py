@@ -1,0 +1,163 @@
+"""A fake unit of work with in-memory repositories (``services/ports``), and a fake platform context, so that
+the service tests run without a database. Database behaviour is proven once, against the SQL repositories, in
+``tests/db`` on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Self
+
+from fastreg.domain.clock import Clock
+from fastreg.domain.rules import QuotaLimits
+from fastreg.settings import Settings
+from tests.fakes.accounts import FakeAccountRepository, FakeAuditLog, FakeSessionRepository, FakeWechatUserRepository
+from tests.fakes.components import (
+    FakeAuthorizationRepository,
+    FakeComponentRepository,
+    FakeLinkRepository,
+    FakeVerificationTaskRepository,
+)
+from tests.fakes.credentials import FakeCredentialRepository, FakeFastRegisterGateway
+from tests.fakes.registrations import FakeConfirmationRepository, FakeCounterRepository, FakeRegistrationRepository
+from tests.fakes.store import FakeStore
+from tests.fakes.worker import FakeMailOutbox, FakePushQueue, FakeSandboxStateRepository
+
+
+class NestedUnitOfWork(RuntimeError):
+    pass
+
+
+class FakeUnitOfWork:
+    def __init__(self, store: FakeStore, clock: Clock, context: FakeContext) -> None:
+        self._store, self.clock, self._context = store, clock, context
+        self._restore: Callable[[], None] | None = None
+        self._after_commit: list[Callable[[], None]] = []
+        self.commits = 0
+        self.accounts = FakeAccountRepository(store)
+        self.audit = FakeAuditLog(store)
+        self.sessions = FakeSessionRepository(store)
+        self.wechat_users = FakeWechatUserRepository(store)
+        self.registrations = FakeRegistrationRepository(store)
+        self.confirmations = FakeConfirmationRepository(store)
+        self.counters = FakeCounterRepository(store)
+        self.credentials = FakeCredentialRepository(store)
+        self.fastregister = FakeFastRegisterGateway(store)
+        self.components = FakeComponentRepository(store)
+        self.authorizations = FakeAuthorizationRepository(store)
+        self.links = FakeLinkRepository(store)
+        self.verification_tasks = FakeVerificationTaskRepository(store)
+        self.pushes = FakePushQueue(store)
+        self.mail = FakeMailOutbox(store)
+        self.sandbox_state = FakeSandboxStateRepository(store)
+
+    def __enter__(self) -> Self:
+        if self._context.open_uow is not None:
+            raise NestedUnitOfWork("a unit of work is already open")
+        self._context.open_uow = self
+        self._restore = self._store.snapshot()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._context.open_uow = None
+        if self._restore is not None:  # not committed: roll back
+            self._restore()
+            self._restore = None
+
+    def commit(self) -> None:
+        self._restore = None
+        self.commits += 1
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        self._after_commit.append(callback)
+
+
+class CheapPasswords:
+    """Real argon2 at its cheapest parameters: the service tests check hashes, not their strength."""
+
+    def __init__(self) -> None:
+        from argon2 import PasswordHasher
+
+        self._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+    def hash(self, password: str, *, sandbox_only_cheap: bool = False) -> str:
+        return self._hasher.hash(password)
+
+    def verify(self, password_hash: str | None, password: str) -> bool:
+        from argon2.exceptions import InvalidHashError, VerificationError
+
+        if not password_hash:
+            return False
+        try:
+            return self._hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+
+class SentMail:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, str, str]] = []
+
+    def send(self, to: str, subject: str, text: str, html: str) -> None:
+        self.sent.append((to, subject, text, html))
+
+
+class CountingObserver:
+    def __init__(self) -> None:
+        self.registrations: list[tuple[str, int]] = []
+        self.push_failures = 0
+
+    def record_registration(self, outcome: str, errcode: int = 0) -> None:
+        self.registrations.append((outcome, errcode))
+
+    def record_push_failure(self) -> None:
+        self.push_failures += 1
+
+
+class Wakeups:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def notify(self) -> None:
+        self.count += 1
+
+
+@dataclass
+class FakeContext:
+    """The platform context of ``services/ports`` on a ``FakeStore``."""
+
+    clock: Clock
+    settings: Settings = field(default_factory=lambda: Settings(mode="sandbox", secret_key="fake-secret-key"))
+    secret_key: str = "fake-secret-key"
+    mailer: SentMail = field(default_factory=SentMail)
+    observer: CountingObserver = field(default_factory=CountingObserver)
+    push_queued: Wakeups = field(default_factory=Wakeups)
+    store: FakeStore = field(default_factory=FakeStore)
+    open_uow: Any = None
+    _passwords: CheapPasswords = field(default_factory=CheapPasswords)
+
+    def uow(self, *, readonly: bool = False) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self.store, self.clock, self)
+
+    @property
+    def limits(self) -> QuotaLimits:
+        s = self.settings
+        return QuotaLimits(
+            monthly=s.monthly_quota,
+            individual_business_monthly=s.individual_monthly_quota,
+            principal_mps=s.principal_mp_limit,
+            links_monthly=s.link_monthly_limit,
+        )
+
+    @property
+    def passwords(self) -> CheapPasswords:
+        return self._passwords
+
+    def url(self, path: str) -> str:
+        return self.settings.public_url.rstrip("/") + path
