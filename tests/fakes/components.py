@@ -17,6 +17,12 @@ class FakeComponentRepository:
             raise DomainError(Err.INVALID_APPID)
         return component
 
+    def add(self, component: Component, /) -> None:
+        self._store.add(component)
+
+    def has_components(self) -> bool:
+        return bool(self._store.all(Component))
+
 
 class FakeAuthorizationRepository:
     def __init__(self, store: FakeStore) -> None:

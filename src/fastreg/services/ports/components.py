@@ -12,6 +12,12 @@ class ComponentRepository(Protocol):
         """The component of ``appid``; ``DomainError(INVALID_APPID)`` when there is none."""
         ...
 
+    def add(self, component: Component, /) -> None:
+        """Store a new component; it has its ``id`` on return."""
+        ...
+
+    def has_components(self) -> bool: ...
+
 
 class AuthorizationRepository(Protocol):
     pass

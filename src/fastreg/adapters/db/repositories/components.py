@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 
 from fastreg.adapters.db.models import Component, components
 from fastreg.domain.errors import DomainError, Err
@@ -23,6 +23,13 @@ class SqlComponentRepository:
         if component is None:
             raise DomainError(Err.INVALID_APPID)
         return component
+
+    def add(self, component: Component, /) -> None:
+        self._uow.session.add(component)
+        self._uow.session.flush()
+
+    def has_components(self) -> bool:
+        return bool(self._uow.session.execute(select(exists().select_from(components))).scalar())
 
 
 class SqlAuthorizationRepository:
