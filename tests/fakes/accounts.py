@@ -63,10 +63,11 @@ class FakeAccountRepository:
         return self._store.first(Operator, lambda row: row.email == email)
 
     def add(self, entity: Principal | OfficialAccount | Operator, /) -> None:
+        """Refuses what the tables' unique constraints refuse (a bug in the service if it happens)."""
         unique = {Principal: ("name",), OfficialAccount: ("appid", "original_id"), Operator: ("email",)}
         for name in unique[type(entity)]:
             value = getattr(entity, name)
-            if self._store.first(type(entity), lambda row, n=name, v=value: getattr(row, n) == v) is not None:
+            if any(getattr(row, name) == value for row in self._store.all(type(entity))):
                 raise AssertionError(f"unique constraint: {type(entity).__name__}.{name} {value!r}")
         self._store.add(entity)
 
