@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from fastreg.domain.entities import LoginFailure, WebSession, WechatUser
+from fastreg.domain.entities import LoginFailure, Registration, WebSession, WechatUser
 from fastreg.domain.errors import DomainError, Err
 from fastreg.platform import Platform
 from fastreg.services.accounts import create_official_account
@@ -146,3 +146,32 @@ def test_a_wechat_user_added_by_two_transactions_at_once_is_stored_once(platform
         found = uow.wechat_users.user_with_wxid("wxid_person")
         assert found is not None and uow.wechat_users.user(found.id) is found
         assert uow.accounts.identifier_taken("still@example.com")
+
+
+def test_what_the_accounts_services_read_of_other_areas(platform: Platform) -> None:
+    """The methods the accounts services added to other areas' repositories: the pending registration an MP
+    owner logs in with, the sandbox's stored version, whether any component exists."""
+    new = create_official_account(platform, name="公众号", principal_name="某公司", principal_type="enterprise")
+    with platform.uow() as uow:
+        oa = uow.accounts.official_account(new.appid)
+        for status in ("cancelled", "pending"):
+            registration = Registration(
+                oa_id=oa.id,
+                channel="console",
+                status=status,
+                email="owner@example.com",
+                created_at=START,
+                updated_at=START,
+            )
+            uow.session.add(registration)
+            uow.session.flush()
+        uow.sandbox_state.set_value("platform_version", {"version": "a"})
+        uow.sandbox_state.set_value("platform_version", {"version": "b"})
+        assert not uow.components.has_components()
+        uow.commit()
+    with platform.uow(readonly=True) as uow:
+        pending = uow.registrations.pending_with_email("owner@example.com")
+        assert pending is not None and pending.id == registration.id and pending.status == "pending"
+        assert uow.registrations.pending_with_email("other@example.com") is None
+        assert uow.sandbox_state.value("platform_version") == {"version": "b"}
+        assert uow.sandbox_state.value("clock") is None
