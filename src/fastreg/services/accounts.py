@@ -15,6 +15,7 @@ from fastreg.domain.urls import normalized_web_url
 from fastreg.services import pushes
 from fastreg.services.credentials import CredentialKind
 from fastreg.services.ports import Context, UnitOfWork
+from fastreg.services.ports.credentials import CredentialRepository
 
 # Every permission set a component may hold; a new component holds them all unless told otherwise.
 ALL_PERMISSION_SETS = [*range(1, 11), 17, 18, 19, 22, 25, 27, 30, 31, 36, 37, 40, 41, 45, 48, 49, 51, 57]
@@ -133,7 +134,7 @@ def remember_verify_ticket(uow: UnitOfWork, now: datetime, component: Component,
     """Make ``ticket`` the component's latest verify ticket; like every one issued before it, api_component_token
     accepts it for 12 hours (``pushes.remember_verify_ticket`` on the ports)."""
     issue_credential(
-        uow,
+        uow.credentials,
         now,
         CredentialKind.VERIFY_TICKET,
         component.appid,
@@ -145,7 +146,7 @@ def remember_verify_ticket(uow: UnitOfWork, now: datetime, component: Component,
 
 
 def issue_credential(
-    uow: UnitOfWork,
+    store: CredentialRepository,
     now: datetime,
     kind: CredentialKind,
     subject: str,
@@ -155,9 +156,9 @@ def issue_credential(
     raw: str | None = None,
 ) -> str:
     """Store a new bearer secret (``raw``, or a random one), hashed, and return it (``credentials.issue`` on
-    the ports)."""
+    the ports, same signature)."""
     raw = raw or secrets.new_token()
-    uow.credentials.add(
+    store.add(
         Credential(
             token_hash=secrets.token_hash(raw),
             kind=kind.value,
