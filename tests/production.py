@@ -118,16 +118,14 @@ def accounts_for(production: Production, admin_wxid: str, redirect_domain: str =
     """An OA whose admin is ``admin_wxid`` and a component (its access token taken over the Open API)."""
     platform = production.platform
     tag = secrets.token_hex(3)
-    with platform.uow() as uow:
-        oa = accounts.create_official_account(
-            uow,
-            name=f"城市晚报{tag}",
-            principal_name=f"城市晚报社{tag}",
-            principal_type="enterprise",
-            admin_wxid=admin_wxid,
-        )
-    with platform.uow() as uow:
-        component = accounts.create_component(uow, name=f"某第三方平台{tag}", redirect_domain=redirect_domain)
+    oa = accounts.create_official_account(
+        platform,
+        name=f"城市晚报{tag}",
+        principal_name=f"城市晚报社{tag}",
+        principal_type="enterprise",
+        admin_wxid=admin_wxid,
+    )
+    component = accounts.create_component(platform, name=f"某第三方平台{tag}", redirect_domain=redirect_domain)
     with production.client() as api:
         answer = api.post(
             "/cgi-bin/component/api_component_token",

@@ -307,18 +307,17 @@ def oa_create(
             if admin_wxid is not None:
                 validate_wxid(admin_wxid)
             ensure_principal_type(platform, principal_name, principal_type.value)
-            with platform.uow() as uow:
-                created = create_official_account(
-                    uow,
-                    name=name,
-                    principal_name=principal_name,
-                    principal_type=principal_type.value,
-                    verified=verified,
-                    overseas=overseas,
-                    admin_wxid=admin_wxid,
-                    operator_email=operator_email,
-                    operator_password=operator_password,
-                )
+            created = create_official_account(
+                platform,
+                name=name,
+                principal_name=principal_name,
+                principal_type=principal_type.value,
+                verified=verified,
+                overseas=overseas,
+                admin_wxid=admin_wxid,
+                operator_email=operator_email,
+                operator_password=operator_password,
+            )
             return asdict(created)
 
         emit(run(create))

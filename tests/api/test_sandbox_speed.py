@@ -63,12 +63,10 @@ def test_accounts_made_elsewhere_keep_the_strong_hash(platform: Platform, mode: 
     """The CLI and the demo create accounts without asking for the cheap hash; asking for it outside the
     sandbox gets the strong one anyway."""
     platform.settings = platform.settings.model_copy(update={"mode": mode})
-    with platform.uow() as uow:
-        default = create_official_account(uow, name="甲", principal_name="甲公司", principal_type="enterprise")
-    with platform.uow() as uow:
-        asked = create_official_account(
-            uow, name="乙", principal_name="乙公司", principal_type="enterprise", sandbox_only_cheap_password_hash=True
-        )
+    default = create_official_account(platform, name="甲", principal_name="甲公司", principal_type="enterprise")
+    asked = create_official_account(
+        platform, name="乙", principal_name="乙公司", principal_type="enterprise", sandbox_only_cheap_password_hash=True
+    )
     assert extract_parameters(operator_hash(platform, default.operator_email)) == STRONG
     cheap = extract_parameters(operator_hash(platform, asked.operator_email)) != STRONG
     assert cheap is (mode == "sandbox")

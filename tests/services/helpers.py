@@ -31,15 +31,13 @@ class Setup:
 def make_oa(platform: Platform, principal_type: str = "enterprise", **fields: object) -> NewOfficialAccount:
     fields.setdefault("name", f"{principal_type} OA")
     fields.setdefault("principal_name", f"{principal_type} principal {id(fields)}")
-    with platform.uow() as uow:
-        return create_official_account(uow, principal_type=principal_type, **fields)  # type: ignore[arg-type]
+    return create_official_account(platform, principal_type=principal_type, **fields)  # type: ignore[arg-type]
 
 
 def make_component(platform: Platform, **fields: object) -> tuple[NewComponent, int]:
     fields.setdefault("name", "Test component")
     fields.setdefault("redirect_domain", "tp.example.com")
-    with platform.uow() as uow:
-        component = create_component(uow, **fields)  # type: ignore[arg-type]
+    component = create_component(platform, **fields)  # type: ignore[arg-type]
     with platform.uow(readonly=True) as uow:
         component_id = uow.session.execute(
             select(Component.id).where(Component.appid == component.component_appid)

@@ -4,56 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
-
-from fastreg.adapters import crypto
-from fastreg.adapters.db import statements as sql
-from fastreg.adapters.db.models import Component, Identifier, OfficialAccount, Operator, Principal
-from fastreg.adapters.db.prepared import PreparedConnection, prepared
-from fastreg.adapters.db.uow import UnitOfWork
+from fastreg.domain import secrets
+from fastreg.domain.entities import Component, Credential, OfficialAccount, Operator, Principal
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import PrincipalType
 from fastreg.domain.rules import normalize_email, validate_email_format, validate_password
 from fastreg.domain.urls import normalized_web_url
 from fastreg.services import pushes
+from fastreg.services.credentials import CredentialKind
+from fastreg.services.ports import Context, UnitOfWork
+from fastreg.services.ports.credentials import CredentialRepository
 
 # Every permission set a component may hold; a new component holds them all unless told otherwise.
 ALL_PERMISSION_SETS = [*range(1, 11), 17, 18, 19, 22, 25, 27, 30, 31, 36, 37, 40, 41, 45, 48, 49, 51, 57]
-
-
-def claim_identifier(session: Session, value: str, kind: str) -> None:
-    """Reserve an appid, original_id or email platform-wide; refuses one that is taken."""
-    try:
-        with session.begin_nested():
-            session.add(Identifier(value=value, kind=kind))
-    except IntegrityError:
-        raise DomainError(Err.EMAIL_TAKEN if kind == "email" else Err.INVALID_APPID, field=kind) from None
-
-
-def identifier_taken(session: Session, value: str) -> bool:
-    return session.get(Identifier, value) is not None
-
-
-def new_account_ids(conn: PreparedConnection) -> tuple[str, str]:
-    """A fresh (appid, original_id) pair, reserved platform-wide in one statement. They are random (64 and 48
-    bits), so no savepoint is spent on a collision: one would fail the whole transaction, which changes nothing."""
-    appid, original_id = crypto.new_appid(), crypto.new_original_id()
-    conn.execute(
-        sql.INSERT_IDENTIFIER, [{"value": appid, "kind": "appid"}, {"value": original_id, "kind": "original_id"}]
-    )
-    return appid, original_id
-
-
-def get_or_create_principal(session: Session, name: str, principal_type: str) -> Principal:
-    principal = session.execute(select(Principal).where(Principal.name == name)).scalar_one_or_none()
-    if principal is None:
-        principal = Principal(name=name, type=PrincipalType(principal_type).value, blacklisted=False, mp_count=0)
-        session.add(principal)
-        session.flush()
-    return principal
 
 
 @dataclass(frozen=True)
@@ -67,7 +32,7 @@ class NewOfficialAccount:
 
 
 def create_official_account(
-    uow: UnitOfWork,
+    context: Context,
     *,
     name: str,
     principal_name: str,
@@ -80,41 +45,40 @@ def create_official_account(
     verify_expires_at: datetime | None = None,
     sandbox_only_cheap_password_hash: bool = False,
 ) -> NewOfficialAccount:
-    """``sandbox_only_cheap_password_hash``: the operator's password is hashed with cheap argon2 parameters
-    (``crypto.hash_password``), for accounts the sandbox API creates; ignored outside sandbox mode."""
-    session, now = uow.session, uow.clock.now()
-    cheap_hash = sandbox_only_cheap_password_hash and uow.platform is not None and uow.platform.settings.is_sandbox
-    principal = get_or_create_principal(session, principal_name, principal_type)
-    appid, original_id = new_account_ids(prepared(session))
-    secret = crypto.new_secret()
-    admin = admin_wxid or crypto.new_wxid()
-    email = validate_email_format(operator_email) if operator_email else f"operator-{appid}@example.com"
-    password = operator_password or ("Op" + crypto.new_secret()[:10] + "9")
+    """The OA, its principal when new, and its operator login, in one unit of work.
+    ``sandbox_only_cheap_password_hash``: the operator's password is hashed with cheap argon2 parameters, for
+    accounts the sandbox API creates; ignored outside sandbox mode."""
+    email = validate_email_format(operator_email) if operator_email else None
+    password = operator_password or ("Op" + secrets.new_secret()[:10] + "9")
     validate_password(password)
-    claim_identifier(session, normalize_email(email), "email")
-    oa = OfficialAccount(
-        appid=appid,
-        secret_hash=crypto.token_hash(secret),
-        original_id=original_id,
-        name=name,
-        principal_id=principal.id,
-        verified=verified,
-        verify_expires_at=verify_expires_at or ((now + timedelta(days=365)) if verified else None),
-        overseas=overseas,
-        admin_wxid=admin,
-        created_at=now,
-    )
-    session.add(oa)
-    session.flush()
-    session.add(
-        Operator(
-            oa_id=oa.id,
-            email=email,
-            password_hash=crypto.hash_password(password, sandbox_only_cheap=cheap_hash),
-            wxid=admin,
+    cheap_hash = sandbox_only_cheap_password_hash and context.settings.is_sandbox
+    password_hash = context.passwords.hash(password, sandbox_only_cheap=cheap_hash)  # before the transaction
+    secret, admin = secrets.new_secret(), admin_wxid or secrets.new_wxid()
+    with context.uow() as uow:
+        now = uow.clock.now()
+        principal = uow.accounts.principal_named(principal_name)
+        if principal is None:
+            principal_kind = PrincipalType(principal_type).value
+            principal = Principal(name=principal_name, type=principal_kind, blacklisted=False, mp_count=0)
+            uow.accounts.add(principal)
+        appid, original_id = uow.accounts.new_account_ids()
+        email = email or f"operator-{appid}@example.com"
+        uow.accounts.claim_identifier(normalize_email(email), "email")
+        oa = OfficialAccount(
+            appid=appid,
+            secret_hash=secrets.token_hash(secret),
+            original_id=original_id,
+            name=name,
+            principal_id=principal.id,
+            verified=verified,
+            verify_expires_at=verify_expires_at or ((now + timedelta(days=365)) if verified else None),
+            overseas=overseas,
+            admin_wxid=admin,
+            created_at=now,
         )
-    )
-    uow.commit()
+        uow.accounts.add(oa)
+        uow.accounts.add(Operator(oa_id=oa.id, email=email, password_hash=password_hash, wxid=admin))
+        uow.commit()
     return NewOfficialAccount(appid, secret, original_id, admin, email, password)
 
 
@@ -131,7 +95,7 @@ CALLBACK_URL_MAX_LENGTH = 1000  # the column's
 
 
 def create_component(
-    uow: UnitOfWork,
+    context: Context,
     *,
     name: str,
     redirect_domain: str,
@@ -143,39 +107,102 @@ def create_component(
         callback_url = normalized_web_url(callback_url, CALLBACK_URL_MAX_LENGTH)
         if callback_url is None:
             raise DomainError(Err.INVALID_PARAMETER, field="callback_url")
-    session, now = uow.session, uow.clock.now()
-    appid = crypto.new_appid()
-    claim_identifier(session, appid, "appid")
-    secret, token, aes_key = crypto.new_secret(), crypto.new_secret(), crypto.new_encoding_aes_key()
-    component = Component(
-        appid=appid,
-        secret_hash=crypto.token_hash(secret),
-        name=name,
-        redirect_domain=redirect_domain.lower(),
-        callback_url=callback_url,
-        published=published,
-        permission_sets=list(ALL_PERMISSION_SETS if permission_sets is None else permission_sets),
-        token=token,
-        encoding_aes_key=aes_key,
-        created_at=now,
-    )
-    session.add(component)
-    session.flush()
-    ticket = pushes.new_verify_ticket()
-    pushes.remember_verify_ticket(session, now, component, ticket)
-    uow.commit()
+    secret, token, aes_key = secrets.new_secret(), secrets.new_secret(), secrets.new_encoding_aes_key()
+    with context.uow() as uow:
+        now, appid = uow.clock.now(), secrets.new_appid()
+        uow.accounts.claim_identifier(appid, "appid")
+        component = Component(
+            appid=appid,
+            secret_hash=secrets.token_hash(secret),
+            name=name,
+            redirect_domain=redirect_domain.lower(),
+            callback_url=callback_url,
+            published=published,
+            permission_sets=list(ALL_PERMISSION_SETS if permission_sets is None else permission_sets),
+            token=token,
+            encoding_aes_key=aes_key,
+            created_at=now,
+        )
+        uow.components.add(component)
+        ticket = pushes.new_verify_ticket()
+        remember_verify_ticket(uow, now, component, ticket)
+        uow.commit()
     return NewComponent(appid, secret, token, aes_key, ticket)
 
 
-def find_official_account(session: Session, appid: str) -> OfficialAccount:
-    oa = session.execute(select(OfficialAccount).where(OfficialAccount.appid == appid)).scalar_one_or_none()
-    if oa is None:
-        raise DomainError(Err.INVALID_APPID)
-    return oa
+def remember_verify_ticket(uow: UnitOfWork, now: datetime, component: Component, ticket: str) -> None:
+    """Make ``ticket`` the component's latest verify ticket; like every one issued before it, api_component_token
+    accepts it for 12 hours (``pushes.remember_verify_ticket`` on the ports)."""
+    issue_credential(
+        uow.credentials,
+        now,
+        CredentialKind.VERIFY_TICKET,
+        component.appid,
+        pushes.VERIFY_TICKET_TTL_SECONDS,
+        component_id=component.id,
+        raw=ticket,
+    )
+    component.verify_ticket, component.verify_ticket_at = ticket, now
 
 
-def find_component(session: Session, appid: str) -> Component:
-    component = session.execute(select(Component).where(Component.appid == appid)).scalar_one_or_none()
-    if component is None:
-        raise DomainError(Err.INVALID_APPID)
-    return component
+def issue_credential(
+    store: CredentialRepository,
+    now: datetime,
+    kind: CredentialKind,
+    subject: str,
+    ttl_seconds: int,
+    *,
+    component_id: int | None = None,
+    raw: str | None = None,
+) -> str:
+    """Store a new bearer secret (``raw``, or a random one), hashed, and return it (``credentials.issue`` on
+    the ports, same signature)."""
+    raw = raw or secrets.new_token()
+    store.add(
+        Credential(
+            token_hash=secrets.token_hash(raw),
+            kind=kind.value,
+            subject=subject,
+            component_id=component_id,
+            issued_at=now,
+            expires_at=now + timedelta(seconds=ttl_seconds),
+        )
+    )
+    return raw
+
+
+# The helpers below take the ORM session (or the prepared statements' connection) of the SQL unit of work, for
+# the services that do not use the repositories yet: each delegates to ``uow.accounts``/``uow.components``.
+# Delete them once ``registration``, ``completion``, ``links``, ``fastregister``, ``tokens`` and ``sandbox``
+# call the repositories.
+
+
+def _uow_of(session: Any) -> UnitOfWork:
+    uow: UnitOfWork = session.info["unit_of_work"]
+    return uow
+
+
+def find_official_account(session: Any, appid: str) -> OfficialAccount:
+    return _uow_of(session).accounts.official_account(appid)
+
+
+def find_component(session: Any, appid: str) -> Component:
+    return _uow_of(session).components.component(appid)
+
+
+def claim_identifier(session: Any, value: str, kind: str) -> None:
+    _uow_of(session).accounts.claim_identifier(value, kind)
+
+
+def identifier_taken(session: Any, value: str) -> bool:
+    return _uow_of(session).accounts.identifier_taken(value)
+
+
+def new_account_ids(conn: Any) -> tuple[str, str]:
+    """``uow.accounts.new_account_ids()`` for the fast path's prepared-statement connection."""
+    from fastreg.adapters.db import statements  # until the fast path calls the repository
+
+    appid, original_id = secrets.new_appid(), secrets.new_original_id()
+    rows = [{"value": appid, "kind": "appid"}, {"value": original_id, "kind": "original_id"}]
+    conn.execute(statements.INSERT_IDENTIFIER, rows)
+    return appid, original_id

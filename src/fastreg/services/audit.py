@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
-
-from fastreg.adapters.db.models import AuditEvent
+from fastreg.domain.entities import AuditEvent
 from fastreg.domain.model import AuditKind
+from fastreg.services.ports import AuditLog
 
 
 def record(
-    session: Session,
+    log: AuditLog,
     at: datetime,
     kind: AuditKind,
     actor: str,
@@ -21,6 +20,8 @@ def record(
     mp_appid: str | None = None,
     **detail: Any,
 ) -> None:
-    session.add(
+    """Add an event to ``log`` (``uow.audit``; an ORM session, which has the same ``add``, until every caller
+    passes the unit of work's log)."""
+    log.add(
         AuditEvent(at=at, kind=kind.value, actor=actor, oa_appid=oa_appid, mp_appid=mp_appid, detail=detail or None)
     )

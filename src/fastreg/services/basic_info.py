@@ -6,13 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
-from fastreg.adapters.db.models import MiniProgram, OfficialAccount, Principal
+from fastreg.domain.entities import MiniProgram, OfficialAccount
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import PRINCIPAL_TYPE_CODES, PrincipalType
 from fastreg.domain.rules import verification_report
-from fastreg.platform import Platform
+from fastreg.services.ports import Context
 
 # account_type: 1 subscription account, 2 service account, 3 Mini Program. fastreg's OAs are service accounts.
 SERVICE_ACCOUNT, MINI_PROGRAM = 2, 3
@@ -22,19 +20,16 @@ CHINA = 1017
 SIGNATURE_QUOTA, HEAD_IMAGE_QUOTA, NICKNAME_QUOTA = 5, 5, 2
 
 
-def account_basic_info(platform: Platform, appid: str) -> dict[str, Any]:
+def account_basic_info(context: Context, appid: str) -> dict[str, Any]:
     """The answer for the token's account; 48001 when it is neither an OA nor an MP."""
-    with platform.uow(readonly=True) as uow:
-        session, now = uow.session, uow.clock.now()
-        account: OfficialAccount | MiniProgram | None = session.execute(
-            select(OfficialAccount).where(OfficialAccount.appid == appid)
-        ).scalar_one_or_none()
+    with context.uow(readonly=True) as uow:
+        now = uow.clock.now()
+        account: OfficialAccount | MiniProgram | None = uow.accounts.find_official_account(appid)
         if account is None:
-            account = session.execute(select(MiniProgram).where(MiniProgram.appid == appid)).scalar_one_or_none()
+            account = uow.accounts.find_mini_program(appid)
         if account is None:
             raise DomainError(Err.UNAUTHORIZED_API)
-        principal = session.get(Principal, account.principal_id)
-        assert principal is not None
+        principal = uow.accounts.principal(account.principal_id)
         if isinstance(account, OfficialAccount):
             account_type, verified, expires_at = SERVICE_ACCOUNT, account.verified, account.verify_expires_at
         else:

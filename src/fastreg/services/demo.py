@@ -7,16 +7,14 @@ idempotent: accounts that exist are left as they are."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import cast
 
-from sqlalchemy import delete, func, select
-
-from fastreg.adapters import crypto
-from fastreg.adapters.db.models import Component, Identifier, OfficialAccount, Operator
+from fastreg.domain import secrets
+from fastreg.domain.entities import Component, OfficialAccount
+from fastreg.domain.errors import DomainError
 from fastreg.domain.model import PrincipalType
-from fastreg.platform import Platform
 from fastreg.services import pushes
-from fastreg.services.accounts import create_component, create_official_account
+from fastreg.services.accounts import create_component, create_official_account, remember_verify_ticket
+from fastreg.services.ports import Context, UnitOfWork
 
 DEMO_PASSWORD = "demo1234"
 
@@ -117,118 +115,97 @@ DEMO_COMPONENT = DemoComponent(
 )
 
 
-def is_empty(platform: Platform) -> bool:
+def is_empty(context: Context) -> bool:
     """No Official Account and no component yet (a fresh database)."""
-    with platform.uow(readonly=True) as uow:
-        accounts = uow.session.execute(select(func.count()).select_from(OfficialAccount)).scalar_one()
-        components = uow.session.execute(select(func.count()).select_from(Component)).scalar_one()
-    return not accounts and not components
+    with context.uow(readonly=True) as uow:
+        return not uow.accounts.has_official_accounts() and not uow.components.has_components()
 
 
-def _rename(
-    platform: Platform, model: type[OfficialAccount] | type[Component], row_id: int, appid: str, secret: str
-) -> None:
-    """Give a just-created demo account its fixed appid and secret (the identifier registry follows)."""
-    with platform.uow() as uow:
-        session = uow.session
-        row = cast("OfficialAccount | Component | None", session.get(model, row_id))
-        assert row is not None
-        if row.appid != appid:
-            session.execute(delete(Identifier).where(Identifier.value == row.appid))
-            session.add(Identifier(value=appid, kind="appid"))
-            row.appid = appid
-        row.secret_hash = crypto.token_hash(secret)
-        uow.commit()
+def _find_component(uow: UnitOfWork, appid: str) -> Component | None:
+    try:
+        return uow.components.component(appid)
+    except DomainError:
+        return None
 
 
-def _seed_official_account(platform: Platform, spec: DemoOfficialAccount) -> bool:
-    with platform.uow(readonly=True) as uow:
-        existing = uow.session.execute(
-            select(OfficialAccount.id, OfficialAccount.appid)
-            .join(Operator, Operator.oa_id == OfficialAccount.id)
-            .where(Operator.email == spec.operator_email)
-        ).first()
-    created = existing is None
-    if existing is None:
-        with platform.uow() as uow:
-            new = create_official_account(
-                uow,
-                name=spec.name,
-                principal_name=spec.principal_name,
-                principal_type=spec.principal_type.value,
-                verified=spec.verified,
-                admin_wxid=spec.admin_wxid,
-                operator_email=spec.operator_email,
-                operator_password=spec.operator_password,
-            )
-        with platform.uow(readonly=True) as uow:
-            oa_id = uow.session.execute(
-                select(OfficialAccount.id).where(OfficialAccount.appid == new.appid)
-            ).scalar_one()
-        _rename(platform, OfficialAccount, oa_id, spec.appid, spec.secret)
-    elif existing.appid != spec.appid:
-        _rename(platform, OfficialAccount, existing.id, spec.appid, spec.secret)
+def _rename(uow: UnitOfWork, account: OfficialAccount | Component, appid: str, secret: str) -> None:
+    """Give a demo account its fixed appid and secret (the identifier registry follows)."""
+    if account.appid != appid:
+        uow.accounts.release_identifier(account.appid)
+        uow.accounts.claim_identifier(appid, "appid")
+        account.appid = appid
+    account.secret_hash = secrets.token_hash(secret)
+
+
+def _seed_official_account(context: Context, spec: DemoOfficialAccount) -> bool:
+    with context.uow(readonly=True) as uow:
+        operator = uow.accounts.operator_with_email(spec.operator_email)
+        appid = None if operator is None else uow.accounts.official_account_by_id(operator.oa_id).appid
+    created = appid is None
+    if appid is None:
+        appid = create_official_account(
+            context,
+            name=spec.name,
+            principal_name=spec.principal_name,
+            principal_type=spec.principal_type.value,
+            verified=spec.verified,
+            admin_wxid=spec.admin_wxid,
+            operator_email=spec.operator_email,
+            operator_password=spec.operator_password,
+        ).appid
+    if created or appid != spec.appid:
+        with context.uow() as uow:
+            _rename(uow, uow.accounts.official_account(appid), spec.appid, spec.secret)
+            uow.commit()
     return created
 
 
-def _seed_component(platform: Platform, spec: DemoComponent) -> tuple[DemoComponentInfo, bool]:
-    with platform.uow(readonly=True) as uow:
-        existing = uow.session.execute(select(Component).where(Component.appid == spec.appid)).scalar_one_or_none()
-    created = existing is None
-    if existing is None:
-        with platform.uow() as uow:
-            new = create_component(uow, name=spec.name, redirect_domain=spec.redirect_domain, published=True)
-        with platform.uow(readonly=True) as uow:
-            row_id = uow.session.execute(
-                select(Component.id).where(Component.appid == new.component_appid)
-            ).scalar_one()
-        _rename(platform, Component, row_id, spec.appid, spec.secret)
-        _fix_component_keys(platform, spec)
-    with platform.uow() as uow:
-        component = uow.session.execute(select(Component).where(Component.appid == spec.appid)).scalar_one()
-        if not pushes.verify_ticket_valid(component, uow.clock.now()):  # the printed ticket must work
-            pushes.issue_verify_ticket(uow.session, uow.clock.now(), component)
+def _seed_component(context: Context, spec: DemoComponent) -> tuple[DemoComponentInfo, bool]:
+    with context.uow(readonly=True) as uow:
+        created = _find_component(uow, spec.appid) is None
+    if created:
+        new = create_component(context, name=spec.name, redirect_domain=spec.redirect_domain, published=True)
+        with context.uow() as uow:
+            component = uow.components.component(new.component_appid)
+            _rename(uow, component, spec.appid, spec.secret)
+            _fix_component_keys(context, component)
+            uow.commit()
+    with context.uow() as uow:
+        component, now = uow.components.component(spec.appid), uow.clock.now()
+        if not pushes.verify_ticket_valid(component, now):  # the printed ticket must work
+            # The demo component has no callback URL: there is no push to queue.
+            remember_verify_ticket(uow, now, component, pushes.new_verify_ticket())
             uow.commit()
         info = DemoComponentInfo(spec, component.token, component.encoding_aes_key, component.verify_ticket or "")
     return info, created
 
 
-def _fix_component_keys(platform: Platform, spec: DemoComponent) -> None:
+def _fix_component_keys(context: Context, component: Component) -> None:
     """The demo component's token and EncodingAESKey, derived from the platform's secret key (kept in the data
     directory): a developer who configured them keeps them across resets and reseeds."""
-    with platform.uow() as uow:
-        component = uow.session.execute(select(Component).where(Component.appid == spec.appid)).scalar_one()
-        component.token = crypto.derived_alphanumeric(platform.secret_key, f"demo-token:{spec.appid}", 32)
-        component.encoding_aes_key = crypto.derived_alphanumeric(platform.secret_key, f"demo-aes:{spec.appid}", 43)
-        uow.commit()
+    key, appid = context.secret_key, component.appid
+    component.token = secrets.derived_alphanumeric(key, f"demo-token:{appid}", 32)
+    component.encoding_aes_key = secrets.derived_alphanumeric(key, f"demo-aes:{appid}", 43)
 
 
-def seed(platform: Platform) -> DemoData:
+def seed(context: Context) -> DemoData:
     """Create whatever demo account is missing; returns every demo account's credentials."""
-    created = sum(_seed_official_account(platform, spec) for spec in DEMO_OFFICIAL_ACCOUNTS)
-    component, component_created = _seed_component(platform, DEMO_COMPONENT)
+    created = sum(_seed_official_account(context, spec) for spec in DEMO_OFFICIAL_ACCOUNTS)
+    component, component_created = _seed_component(context, DEMO_COMPONENT)
     return DemoData(list(DEMO_OFFICIAL_ACCOUNTS), component, created + component_created)
 
 
-def current(platform: Platform) -> DemoData | None:
+def current(context: Context) -> DemoData | None:
     """The demo accounts present in the database (None when the demo component is not there)."""
-    with platform.uow(readonly=True) as uow:
-        present = set(
-            uow.session.execute(
-                select(OfficialAccount.appid).where(
-                    OfficialAccount.appid.in_([s.appid for s in DEMO_OFFICIAL_ACCOUNTS])
-                )
-            ).scalars()
-        )
-        component = uow.session.execute(
-            select(Component).where(Component.appid == DEMO_COMPONENT.appid)
-        ).scalar_one_or_none()
+    with context.uow(readonly=True) as uow:
+        present = [s for s in DEMO_OFFICIAL_ACCOUNTS if uow.accounts.find_official_account(s.appid) is not None]
+        component = _find_component(uow, DEMO_COMPONENT.appid)
         if component is None:
             return None
         info = DemoComponentInfo(
             DEMO_COMPONENT, component.token, component.encoding_aes_key, component.verify_ticket or ""
         )
-    return DemoData([s for s in DEMO_OFFICIAL_ACCOUNTS if s.appid in present], info, 0)
+    return DemoData(present, info, 0)
 
 
 def describe(data: DemoData, console_url: str) -> str:

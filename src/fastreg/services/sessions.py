@@ -5,30 +5,19 @@ every worker agrees."""
 
 from __future__ import annotations
 
-import functools
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
 
-from fastreg.adapters import crypto
-from fastreg.adapters.db import locks
-from fastreg.adapters.db.models import (
-    LoginFailure,
-    MiniProgram,
-    OfficialAccount,
-    Operator,
-    Registration,
-    WebSession,
-    WechatUser,
-)
+from fastreg.domain import secrets
+from fastreg.domain.entities import LoginFailure, WebSession
 from fastreg.domain.errors import DomainError, Err
-from fastreg.domain.model import AuditKind, RegistrationStatus
+from fastreg.domain.model import AuditKind
 from fastreg.domain.rules import EMAIL_MAX_LENGTH, WXID, normalize_email
-from fastreg.platform import Platform
 from fastreg.services import audit
+from fastreg.services.ports import Context, PasswordHasher, UnitOfWork
 
 OPERATOR = "operator"
 MP = "mp"
@@ -36,11 +25,15 @@ PHONE = "phone"  # a WeChat user on the phone page (production); the login name 
 SESSION_TTL = timedelta(hours=12)
 
 
-@functools.cache
-def _dummy_hash() -> str:
-    """Verifying against this hash when the email is unknown keeps the answer time independent of the account.
-    Made on first use, not at import: it costs an argon2 hash, which start-up need not pay."""
-    return crypto.hash_password("not-a-real-password-0")
+_dummy_hashes: weakref.WeakKeyDictionary[PasswordHasher, str] = weakref.WeakKeyDictionary()
+
+
+def _dummy_hash(passwords: PasswordHasher) -> str:
+    """Verifying against this hash when the login name is unknown keeps the answer time independent of the
+    account. Made on first use, not at import: it costs an argon2 hash, which start-up need not pay."""
+    if passwords not in _dummy_hashes:
+        _dummy_hashes[passwords] = passwords.hash("not-a-real-password-0")
+    return _dummy_hashes[passwords]
 
 
 @dataclass(frozen=True)
@@ -57,19 +50,19 @@ class NewSession:
     csrf_token: str
 
 
-def _signer(platform: Platform, salt: str) -> URLSafeSerializer:
-    return URLSafeSerializer(platform.secret_key, salt=salt)
+def _signer(context: Context, salt: str) -> URLSafeSerializer:
+    return URLSafeSerializer(context.secret_key, salt=salt)
 
 
-def sign(platform: Platform, value: str, salt: str) -> str:
-    return _signer(platform, salt).dumps(value)
+def sign(context: Context, value: str, salt: str) -> str:
+    return _signer(context, salt).dumps(value)
 
 
-def unsign(platform: Platform, signed: str | None, salt: str) -> str | None:
+def unsign(context: Context, signed: str | None, salt: str) -> str | None:
     if not signed:
         return None
     try:
-        value = _signer(platform, salt).loads(signed)
+        value = _signer(context, salt).loads(signed)
     except BadSignature:
         return None
     return value if isinstance(value, str) else None
@@ -87,90 +80,106 @@ def is_locked(failures: list[datetime], now: datetime, max_failures: int, window
     return False
 
 
-def _recent_failures(platform: Platform, session: Session, scope: str, email: str, now: datetime) -> list[datetime]:
-    window = timedelta(seconds=platform.settings.login_window_seconds)
-    rows = session.execute(
-        select(LoginFailure.at)
-        .where(LoginFailure.scope == scope, LoginFailure.email == email, LoginFailure.at > now - 2 * window)
-        .order_by(LoginFailure.at)
-    ).scalars()
-    return list(rows)
+@dataclass(frozen=True)
+class _Account:
+    """Who a login name is, as far as a login needs it (``account_id`` None: nobody)."""
+
+    account_id: int | None = None
+    password_hash: str | None = None
+    active: bool = True
+    activated: bool = False  # a registration waiting for its admin (MP scope, not active yet)
+    oa_appid: str | None = None
+    mp_appid: str | None = None
 
 
-def login(platform: Platform, scope: str, email: str, password: str) -> NewSession:
+def _account(uow: UnitOfWork, scope: str, name: str) -> _Account:
+    if scope == OPERATOR:
+        operator = uow.accounts.operator_with_email(name)
+        if operator is None:
+            return _Account()
+        oa_appid = uow.accounts.official_account_by_id(operator.oa_id).appid
+        return _Account(operator.id, operator.password_hash, oa_appid=oa_appid)
+    if scope == MP:
+        mp = uow.accounts.mini_program_with_email(name)
+        if mp is not None:
+            return _Account(mp.id, mp.password_hash, active=mp.active, mp_appid=mp.appid)
+        # Not an MP yet: a registration still waiting for activation or for its admin.
+        pending = uow.registrations.pending_with_email(name)
+        if pending is None:
+            return _Account()
+        oa_appid = uow.accounts.official_account_by_id(pending.oa_id).appid
+        activated = pending.email_activated_at is not None
+        return _Account(0, pending.password_hash, active=False, activated=activated, oa_appid=oa_appid)
+    if scope == PHONE:
+        user = uow.wechat_users.user_with_wxid(name)
+        return _Account() if user is None else _Account(user.id, user.password_hash)
+    raise ValueError(scope)
+
+
+def _locked(context: Context, uow: UnitOfWork, scope: str, name: str, now: datetime) -> bool:
+    settings = context.settings
+    window = timedelta(seconds=settings.login_window_seconds)
+    failures = uow.sessions.login_failures(scope, name, now - 2 * window)
+    return is_locked(failures, now, settings.login_max_failures, window)
+
+
+def login(context: Context, scope: str, email: str, password: str) -> NewSession:
     """Check the email and password of an operator (``scope="operator"``) or an MP owner (``"mp"``), or the
     wxid and password of a WeChat user (``"phone"``), and open a session. Raises LOGIN_LOCKED, LOGIN_FAILED
-    or (MP before activation) NOT_ACTIVATED."""
-    address = email.strip() if scope == PHONE else normalize_email(email)
-    if scope == PHONE and not WXID.match(address):
+    or (MP before activation) NOT_ACTIVATED.
+
+    argon2 runs between two units of work: the account is read in a short read-only one, the password checked
+    outside any transaction, and the outcome written in a second one. That one takes the login name's lock and
+    counts the failures again, so concurrent attempts on one name take turns there: once
+    ``login_max_failures`` of them have failed, the others are answered LOGIN_LOCKED whatever their password,
+    and none learns more than ``login_max_failures`` answers."""
+    name = email.strip() if scope == PHONE else normalize_email(email)
+    if scope == PHONE and not WXID.match(name):
         raise DomainError(Err.LOGIN_FAILED, field="password")  # no such user can exist: nothing to count
-    if len(address) > EMAIL_MAX_LENGTH:  # no account has such an address: nothing to look up or to count
-        crypto.verify_password(_dummy_hash(), password)
+    passwords = context.passwords
+    if len(name) > EMAIL_MAX_LENGTH:  # no account has such an address: nothing to look up or to count
+        passwords.verify(_dummy_hash(passwords), password)
         raise DomainError(Err.LOGIN_FAILED, field="password")
-    settings = platform.settings
-    window = timedelta(seconds=settings.login_window_seconds)
-    with platform.uow() as uow:
-        session, now = uow.session, uow.clock.now()
-        # Concurrent attempts on one login name take turns: each sees the failures of those before it, so no
-        # more than ``login_max_failures`` wrong passwords are ever tried before the lock.
-        locks.lock_name(session, f"login:{scope}:{address}")
-        failures = _recent_failures(platform, session, scope, address, now)
-        if is_locked(failures, now, settings.login_max_failures, window):
+    with context.uow(readonly=True) as uow:
+        if _locked(context, uow, scope, name, uow.clock.now()):
             raise DomainError(Err.LOGIN_LOCKED, field="email")
-        account_id: int | None = None
-        password_hash: str | None = None
-        oa_appid: str | None = None
-        mp_appid: str | None = None
-        active = True
-        activated = False
-        if scope == OPERATOR:
-            operator = session.execute(select(Operator).where(Operator.email == address)).scalar_one_or_none()
-            if operator is not None:
-                account_id, password_hash = operator.id, operator.password_hash
-                oa_appid = session.execute(
-                    select(OfficialAccount.appid).where(OfficialAccount.id == operator.oa_id)
-                ).scalar_one()
-        elif scope == MP:
-            mp = session.execute(select(MiniProgram).where(MiniProgram.email == address)).scalar_one_or_none()
-            if mp is not None:
-                account_id, password_hash, active, mp_appid = mp.id, mp.password_hash, mp.active, mp.appid
-            else:
-                # Not an MP yet: a registration still waiting for activation or for its admin.
-                pending = _pending_registration(session, address)
-                if pending is not None:
-                    account_id, password_hash, active = 0, pending.password_hash, False
-                    activated = pending.email_activated_at is not None
-                    oa_appid = session.execute(
-                        select(OfficialAccount.appid).where(OfficialAccount.id == pending.oa_id)
-                    ).scalar_one()
-        elif scope == PHONE:
-            user = session.execute(select(WechatUser).where(WechatUser.wxid == address)).scalar_one_or_none()
-            if user is not None:
-                account_id, password_hash = user.id, user.password_hash
-        else:
-            raise ValueError(scope)
-        if not crypto.verify_password(password_hash or _dummy_hash(), password) or account_id is None:
-            session.add(LoginFailure(scope=scope, email=address, at=now))
+        account = _account(uow, scope, name)
+    verified = passwords.verify(account.password_hash or _dummy_hash(passwords), password)
+    with context.uow() as uow:
+        now = uow.clock.now()
+        uow.sessions.lock_login(scope, name)
+        if _locked(context, uow, scope, name, now):
+            raise DomainError(Err.LOGIN_LOCKED, field="email")
+        # The password checked must still be the account's (not changed in between).
+        if not verified or account.account_id is None or _account(uow, scope, name) != account:
+            uow.sessions.add_login_failure(LoginFailure(scope=scope, email=name, at=now))
             audit.record(
-                session, now, AuditKind.LOGIN_FAILED, address, oa_appid=oa_appid, mp_appid=mp_appid, scope=scope
+                uow.audit,
+                now,
+                AuditKind.LOGIN_FAILED,
+                name,
+                oa_appid=account.oa_appid,
+                mp_appid=account.mp_appid,
+                scope=scope,
             )
             uow.commit()
             raise DomainError(Err.LOGIN_FAILED, field="password")
-        if not active:
+        if not account.active:
             # Only someone who knows the password learns how far the registration is.
-            raise DomainError(Err.NOT_ACTIVATED, field="email", stage="incomplete" if activated else "inactive")
-        new = open_session(platform, session, now, scope, account_id)
+            stage = "incomplete" if account.activated else "inactive"
+            raise DomainError(Err.NOT_ACTIVATED, field="email", stage=stage)
+        new = open_session(context, uow, now, scope, account.account_id)
         uow.commit()
     return new
 
 
-def open_session(platform: Platform, session: Session, now: datetime, scope: str, account_id: int) -> NewSession:
-    """A new session of ``account_id`` in the caller's transaction (after a login, or an enrolment)."""
-    raw, csrf = crypto.new_token(), crypto.new_token()
-    session.execute(delete(WebSession).where(WebSession.expires_at <= now))
-    session.add(
+def open_session(context: Context, uow: UnitOfWork, now: datetime, scope: str, account_id: int) -> NewSession:
+    """A new session of ``account_id`` in the caller's unit of work (after a login, or an enrolment)."""
+    raw, csrf = secrets.new_token(), secrets.new_token()
+    uow.sessions.remove_expired(now)
+    uow.sessions.add(
         WebSession(
-            id_hash=crypto.token_hash(raw),
+            id_hash=secrets.token_hash(raw),
             kind=scope,
             account_id=account_id,
             csrf_token=csrf,
@@ -178,41 +187,32 @@ def open_session(platform: Platform, session: Session, now: datetime, scope: str
             expires_at=now + SESSION_TTL,
         )
     )
-    return NewSession(cookie=sign(platform, raw, "session"), csrf_token=csrf)
+    return NewSession(cookie=sign(context, raw, "session"), csrf_token=csrf)
 
 
-def _pending_registration(session: Session, email: str) -> Registration | None:
-    return session.execute(
-        select(Registration)
-        .where(Registration.email == email, Registration.status == RegistrationStatus.PENDING.value)
-        .order_by(Registration.id.desc())
-        .limit(1)
-    ).scalar_one_or_none()
-
-
-def load(platform: Platform, cookie: str | None, scope: str) -> SessionView | None:
+def load(context: Context, cookie: str | None, scope: str) -> SessionView | None:
     """The live session a cookie refers to, or None (missing, forged, expired or of another scope)."""
-    raw = unsign(platform, cookie, "session")
+    raw = unsign(context, cookie, "session")
     if raw is None:
         return None
-    with platform.uow(readonly=True) as uow:
-        row = uow.session.get(WebSession, crypto.token_hash(raw))
+    with context.uow(readonly=True) as uow:
+        row = uow.sessions.session(secrets.token_hash(raw))
         if row is None or row.kind != scope or row.expires_at <= uow.clock.now():
             return None
         return SessionView(row.kind, row.account_id, row.csrf_token, row.expires_at)
 
 
-def logout(platform: Platform, cookie: str | None) -> None:
-    raw = unsign(platform, cookie, "session")
+def logout(context: Context, cookie: str | None) -> None:
+    raw = unsign(context, cookie, "session")
     if raw is None:
         return
-    with platform.uow() as uow:
-        uow.session.execute(delete(WebSession).where(WebSession.id_hash == crypto.token_hash(raw)))
+    with context.uow() as uow:
+        uow.sessions.remove(secrets.token_hash(raw))
         uow.commit()
 
 
 def csrf_valid(expected: str | None, given: str | None) -> bool:
-    return bool(expected) and bool(given) and crypto.secrets_equal(str(expected), str(given))
+    return bool(expected) and bool(given) and secrets.secrets_equal(str(expected), str(given))
 
 
 @dataclass(frozen=True)
@@ -225,11 +225,10 @@ class OperatorIdentity:
     oa_name: str
 
 
-def operator_identity(platform: Platform, operator_id: int) -> OperatorIdentity | None:
-    with platform.uow(readonly=True) as uow:
-        operator = uow.session.get(Operator, operator_id)
+def operator_identity(context: Context, operator_id: int) -> OperatorIdentity | None:
+    with context.uow(readonly=True) as uow:
+        operator = uow.accounts.operator(operator_id)
         if operator is None:
             return None
-        oa = uow.session.get(OfficialAccount, operator.oa_id)
-        assert oa is not None
+        oa = uow.accounts.official_account_by_id(operator.oa_id)
         return OperatorIdentity(operator.id, operator.email, operator.wxid, oa.id, oa.appid, oa.name)

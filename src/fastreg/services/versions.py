@@ -7,33 +7,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fastreg.adapters.db import statements as sql
-from fastreg.adapters.db.models import SandboxState
-from fastreg.adapters.db.prepared import PreparedConnection, Rows
 from fastreg.domain.versions import PlatformVersion, parse_version
-from fastreg.platform import Platform
+from fastreg.services.ports import Context
 
 STATE_KEY = "platform_version"
 
 
-def configured(platform: Platform) -> PlatformVersion:
-    return PlatformVersion(platform.settings.platform_version)
+def configured(context: Context) -> PlatformVersion:
+    return PlatformVersion(context.settings.platform_version)
 
 
-class VersionQuery:
-    """The version in force for a transaction, in two halves: the sandbox setting's read is sent when this is
-    made (inside a batch: along with the caller's other reads), the version is read when asked for. Outside
-    the sandbox the configured version holds and nothing is read."""
-
-    def __init__(self, conn: PreparedConnection, platform: Platform) -> None:
-        self._default = configured(platform)
-        self._rows: Rows | None = None
-        if platform.settings.is_sandbox:
-            self._rows = conn.execute(sql.SANDBOX_STATE, {"key": STATE_KEY})
-
-    def get(self) -> PlatformVersion:
-        row = self._rows.first() if self._rows is not None else None
-        return _stored(row.value if row else None) or self._default
+def in_force(context: Context, stored: dict[str, Any] | None) -> PlatformVersion:
+    """The version in force, given the sandbox setting stored under ``STATE_KEY`` (None when there is none):
+    outside the sandbox the configured version holds whatever is stored."""
+    if not context.settings.is_sandbox:
+        return configured(context)
+    return _stored(stored) or configured(context)
 
 
 def _stored(value: dict[str, Any] | None) -> PlatformVersion | None:
@@ -41,6 +30,24 @@ def _stored(value: dict[str, Any] | None) -> PlatformVersion | None:
         return PlatformVersion(str((value or {})["version"]))
     except (KeyError, ValueError):
         return None
+
+
+class VersionQuery:
+    """The version in force for a transaction of the fast path, in two halves: the sandbox setting's read is
+    sent when this is made (inside a batch: along with the caller's other reads), the version is read when
+    asked for. Until ``fastregister`` and ``completion`` read it through their gateway (then delete this)."""
+
+    def __init__(self, conn: Any, context: Context) -> None:
+        from fastreg.adapters.db import statements  # the fast path's prepared statements, until then
+
+        self._context = context
+        self._rows: Any = None
+        if context.settings.is_sandbox:
+            self._rows = conn.execute(statements.SANDBOX_STATE, {"key": STATE_KEY})
+
+    def get(self) -> PlatformVersion:
+        row = self._rows.first() if self._rows is not None else None
+        return in_force(self._context, row.value if row else None)
 
 
 @dataclass(frozen=True)
@@ -52,19 +59,18 @@ class VersionView:
         return {"version": self.version.value, "default": self.default.value}
 
 
-def current(platform: Platform) -> VersionView:
-    with platform.uow(readonly=True) as uow:
-        return VersionView(VersionQuery(uow.conn, platform).get(), configured(platform))
+def current(context: Context) -> VersionView:
+    if not context.settings.is_sandbox:  # nothing to read
+        return VersionView(configured(context), configured(context))
+    with context.uow(readonly=True) as uow:
+        stored = uow.sandbox_state.value(STATE_KEY)
+    return VersionView(in_force(context, stored), configured(context))
 
 
-def set_version(platform: Platform, value: str) -> VersionView:
+def set_version(context: Context, value: str) -> VersionView:
     """Pin this sandbox to ``value`` (a ``ValueError`` naming the accepted versions when it is unknown)."""
     version = parse_version(value)
-    with platform.uow() as uow:
-        state = uow.session.get(SandboxState, STATE_KEY)
-        if state is None:
-            uow.session.add(SandboxState(key=STATE_KEY, value={"version": version.value}))
-        else:
-            state.value = {"version": version.value}
+    with context.uow() as uow:
+        uow.sandbox_state.set_value(STATE_KEY, {"version": version.value})
         uow.commit()
-    return current(platform)
+    return current(context)

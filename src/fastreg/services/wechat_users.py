@@ -8,17 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
-
-from fastreg.adapters import crypto
-from fastreg.adapters.db.models import WebSession, WechatUser
+from fastreg.domain import secrets
+from fastreg.domain.entities import Credential, WechatUser
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import AuditKind
 from fastreg.domain.rules import validate_password, validate_wxid
-from fastreg.platform import Platform
-from fastreg.services import audit, credentials, sessions
-from fastreg.services.credentials import CredentialKind, Lookup
+from fastreg.services import audit, sessions
+from fastreg.services.accounts import issue_credential
+from fastreg.services.credentials import CredentialKind
+from fastreg.services.ports import Context, UnitOfWork
 
 ENROL_PATH = "/m/enrol/"
 
@@ -36,78 +34,74 @@ class NewWechatUser:
     expires_at: datetime
 
 
-def create(platform: Platform, wxid: str, *, actor: str = "cli") -> NewWechatUser:
+def create(context: Context, wxid: str, *, actor: str = "cli") -> NewWechatUser:
     """A WeChat user without a password yet, and the link through which the person sets one."""
     value = validate_wxid(wxid)
-    ttl = platform.settings.enrolment_ttl_seconds
-    try:
-        with platform.uow() as uow:
-            session, now = uow.session, uow.clock.now()
-            if session.execute(select(WechatUser.id).where(WechatUser.wxid == value)).first() is not None:
-                raise WechatUserExists(value)
-            session.add(WechatUser(wxid=value, password_hash=None, created_at=now, enrolled_at=None))
-            raw = credentials.issue(session, now, CredentialKind.ENROLMENT, value, ttl)
-            audit.record(session, now, AuditKind.WECHAT_USER_CREATED, actor, wxid=value)
-            uow.commit()
-    except IntegrityError:  # created at the same moment by another command
-        raise WechatUserExists(value) from None
-    return NewWechatUser(value, platform.url(ENROL_PATH + raw), now + timedelta(seconds=ttl))
+    ttl = context.settings.enrolment_ttl_seconds
+    with context.uow() as uow:
+        now = uow.clock.now()
+        # Refused also when another command creates it at the same moment (the wxid is unique).
+        if not uow.wechat_users.add(WechatUser(wxid=value, password_hash=None, created_at=now, enrolled_at=None)):
+            raise WechatUserExists(value)
+        raw = issue_credential(uow.credentials, now, CredentialKind.ENROLMENT, value, ttl)
+        audit.record(uow.audit, now, AuditKind.WECHAT_USER_CREATED, actor, wxid=value)
+        uow.commit()
+    return NewWechatUser(value, context.url(ENROL_PATH + raw), now + timedelta(seconds=ttl))
 
 
-def new_enrolment_link(platform: Platform, wxid: str, *, actor: str = "cli") -> NewWechatUser:
+def new_enrolment_link(context: Context, wxid: str, *, actor: str = "cli") -> NewWechatUser:
     """A fresh enrolment link for an existing WeChat user (a forgotten password): the older unused links stop
     working; the password in place keeps working until the person sets a new one through this link."""
     value = wxid.strip()
-    ttl = platform.settings.enrolment_ttl_seconds
-    with platform.uow() as uow:
-        session, now = uow.session, uow.clock.now()
-        if session.execute(select(WechatUser.id).where(WechatUser.wxid == value)).first() is None:
+    ttl = context.settings.enrolment_ttl_seconds
+    with context.uow() as uow:
+        now = uow.clock.now()
+        if uow.wechat_users.user_with_wxid(value) is None:
             raise DomainError(Err.NOT_FOUND)
-        credentials.revoke_unused(session, now, CredentialKind.ENROLMENT, value)
-        raw = credentials.issue(session, now, CredentialKind.ENROLMENT, value, ttl)
-        audit.record(session, now, AuditKind.WECHAT_USER_CREATED, actor, wxid=value, renewed=True)
+        uow.credentials.revoke_unused(CredentialKind.ENROLMENT.value, value, now)
+        raw = issue_credential(uow.credentials, now, CredentialKind.ENROLMENT, value, ttl)
+        audit.record(uow.audit, now, AuditKind.WECHAT_USER_CREATED, actor, wxid=value, renewed=True)
         uow.commit()
-    return NewWechatUser(value, platform.url(ENROL_PATH + raw), now + timedelta(seconds=ttl))
+    return NewWechatUser(value, context.url(ENROL_PATH + raw), now + timedelta(seconds=ttl))
 
 
-def _usable(found: credentials.Found) -> credentials.Found:
-    if found.status is Lookup.EXPIRED:
-        raise DomainError(Err.ACTIVATION_EXPIRED)
-    if found.status is not Lookup.OK:
+def _enrolment(uow: UnitOfWork, token: str) -> Credential:
+    """The usable enrolment link ``token``; refused when unknown, used or expired."""
+    credential = uow.credentials.credential(secrets.token_hash(token))
+    if credential is None or credential.kind != CredentialKind.ENROLMENT.value or credential.used_at is not None:
         raise DomainError(Err.ACTIVATION_INVALID)
-    return found
+    if credential.expires_at <= uow.clock.now():
+        raise DomainError(Err.ACTIVATION_EXPIRED)
+    return credential
 
 
-def enrolment_wxid(platform: Platform, token: str) -> str:
+def enrolment_wxid(context: Context, token: str) -> str:
     """Whose enrolment link this is (the page greets the person); refused when unknown, used or expired."""
-    with platform.uow(readonly=True) as uow:
-        found = _usable(credentials.find(uow.session, uow.clock.now(), CredentialKind.ENROLMENT, token))
-        assert found.credential is not None
-        return found.credential.subject
+    with context.uow(readonly=True) as uow:
+        return _enrolment(uow, token).subject
 
 
-def enrol(platform: Platform, token: str, password: str, confirmation: str) -> sessions.NewSession:
+def enrol(context: Context, token: str, password: str, confirmation: str) -> sessions.NewSession:
     """Set the password through the enrolment link (used up by it) and open a phone session."""
     validate_password(password, confirmation)
-    password_hash = crypto.hash_password(password)  # before the transaction: argon2 takes a while
-    with platform.uow() as uow:
-        session, now = uow.session, uow.clock.now()
-        found = _usable(credentials.find(session, now, CredentialKind.ENROLMENT, token))
-        assert found.credential is not None
-        if not credentials.consume(session, now, found.credential):  # a concurrent enrolment won
+    password_hash = context.passwords.hash(password)  # before the transaction: argon2 takes a while
+    with context.uow() as uow:
+        now = uow.clock.now()
+        credential = _enrolment(uow, token)
+        if not uow.credentials.use(credential, now):  # a concurrent enrolment won
             raise DomainError(Err.ACTIVATION_INVALID)
-        wxid = found.credential.subject
-        user = session.execute(select(WechatUser).where(WechatUser.wxid == wxid)).scalar_one()
+        user = uow.wechat_users.user_with_wxid(credential.subject)
+        assert user is not None, "an enrolment link is issued for an existing WeChat user"
         user.password_hash, user.enrolled_at = password_hash, now
         # A new password ends the sessions opened with the old one.
-        session.execute(delete(WebSession).where(WebSession.kind == sessions.PHONE, WebSession.account_id == user.id))
-        audit.record(session, now, AuditKind.WECHAT_USER_ENROLLED, wxid)
-        new = sessions.open_session(platform, session, now, sessions.PHONE, user.id)
+        uow.sessions.remove_sessions_of(sessions.PHONE, user.id)
+        audit.record(uow.audit, now, AuditKind.WECHAT_USER_ENROLLED, user.wxid)
+        new = sessions.open_session(context, uow, now, sessions.PHONE, user.id)
         uow.commit()
     return new
 
 
-def wxid_of(platform: Platform, user_id: int) -> str | None:
-    with platform.uow(readonly=True) as uow:
-        user = uow.session.get(WechatUser, user_id)
+def wxid_of(context: Context, user_id: int) -> str | None:
+    with context.uow(readonly=True) as uow:
+        user = uow.wechat_users.user(user_id)
         return user.wxid if user is not None else None

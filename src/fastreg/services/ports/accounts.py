@@ -2,20 +2,100 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
+
+from fastreg.domain.entities import (
+    AuditEvent,
+    LoginFailure,
+    MiniProgram,
+    OfficialAccount,
+    Operator,
+    Principal,
+    WebSession,
+    WechatUser,
+)
 
 
 class AccountRepository(Protocol):
-    pass
+    """Official Accounts, Mini Programs, principals, operators, the platform-wide identifiers and the emails
+    bound to a personal WeChat."""
+
+    def official_account(self, appid: str) -> OfficialAccount:
+        """The OA of ``appid``; ``DomainError(INVALID_APPID)`` when there is none."""
+        ...
+
+    def find_official_account(self, appid: str) -> OfficialAccount | None: ...
+
+    def official_account_by_id(self, oa_id: int) -> OfficialAccount: ...
+
+    def has_official_accounts(self) -> bool: ...
+
+    def find_mini_program(self, appid: str) -> MiniProgram | None: ...
+
+    def mini_program_with_email(self, email: str) -> MiniProgram | None: ...
+
+    def principal(self, principal_id: int) -> Principal: ...
+
+    def principal_named(self, name: str) -> Principal | None: ...
+
+    def operator(self, operator_id: int) -> Operator | None: ...
+
+    def operator_with_email(self, email: str) -> Operator | None: ...
+
+    def add(self, entity: Principal | OfficialAccount | Operator, /) -> None:
+        """Store a new entity; it has its ``id`` on return."""
+        ...
+
+    def claim_identifier(self, value: str, kind: str) -> None:
+        """Reserve an appid, original_id or email platform-wide; ``DomainError`` (EMAIL_TAKEN for an email,
+        INVALID_APPID otherwise) when it is taken. A refusal leaves the transaction usable."""
+        ...
+
+    def release_identifier(self, value: str) -> None: ...
+
+    def identifier_taken(self, value: str) -> bool: ...
+
+    def new_account_ids(self) -> tuple[str, str]:
+        """A fresh (appid, original_id) pair, reserved platform-wide."""
+        ...
 
 
 class AuditLog(Protocol):
-    pass
+    def add(self, event: AuditEvent, /) -> None: ...
 
 
 class SessionRepository(Protocol):
-    pass
+    """Console sessions and the login failures the lockout counts."""
+
+    def session(self, id_hash: str) -> WebSession | None: ...
+
+    def add(self, session: WebSession, /) -> None: ...
+
+    def remove(self, id_hash: str) -> None: ...
+
+    def remove_expired(self, now: datetime) -> None: ...
+
+    def remove_sessions_of(self, kind: str, account_id: int) -> None: ...
+
+    def lock_login(self, scope: str, name: str) -> None:
+        """Make concurrent logins with one name take turns until the transaction ends (each then sees the
+        failures recorded before it)."""
+        ...
+
+    def login_failures(self, scope: str, name: str, since: datetime) -> list[datetime]:
+        """The times of the failures after ``since``, oldest first."""
+        ...
+
+    def add_login_failure(self, failure: LoginFailure, /) -> None: ...
 
 
 class WechatUserRepository(Protocol):
-    pass
+    def user(self, user_id: int) -> WechatUser | None: ...
+
+    def user_with_wxid(self, wxid: str) -> WechatUser | None: ...
+
+    def add(self, user: WechatUser, /) -> bool:
+        """Store a new WeChat user (it has its ``id`` on return); False, and nothing stored, when one with
+        that wxid exists (also one added by a concurrent transaction)."""
+        ...

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from fastreg.domain.entities import Component
+
 
 class ComponentRepository(Protocol):
-    pass
+    def component(self, appid: str) -> Component:
+        """The component of ``appid``; ``DomainError(INVALID_APPID)`` when there is none."""
+        ...
+
+    def add(self, component: Component, /) -> None:
+        """Store a new component; it has its ``id`` on return."""
+        ...
+
+    def has_components(self) -> bool: ...
 
 
 class AuthorizationRepository(Protocol):

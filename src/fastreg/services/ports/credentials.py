@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
+
+from fastreg.domain.entities import Credential
 
 
 class CredentialRepository(Protocol):
-    pass
+    def add(self, credential: Credential, /) -> None: ...
+
+    def credential(self, token_hash: str) -> Credential | None: ...
+
+    def use(self, credential: Credential, now: datetime) -> bool:
+        """Mark a single-use secret used, by a conditional update; False when a concurrent caller used it
+        first."""
+        ...
+
+    def revoke_unused(self, kind: str, subject: str, now: datetime) -> None:
+        """Mark every unused secret of a kind for a subject used."""
+        ...
 
 
 class FastRegisterGateway(Protocol):

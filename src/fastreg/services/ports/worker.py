@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class PushQueue(Protocol):
@@ -14,4 +14,6 @@ class MailOutbox(Protocol):
 
 
 class SandboxStateRepository(Protocol):
-    pass
+    def value(self, key: str) -> dict[str, Any] | None: ...
+
+    def set_value(self, key: str, value: dict[str, Any]) -> None: ...

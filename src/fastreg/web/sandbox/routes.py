@@ -283,20 +283,19 @@ def create_oa(body: OfficialAccountIn, platform: PlatformDep) -> dict[str, Any]:
     if body.admin_wxid is not None:
         validate_wxid(body.admin_wxid)
     sandbox.ensure_principal_type(platform, body.principal_name, body.principal_type.value)
-    with platform.uow() as uow:
-        created = create_official_account(
-            uow,
-            name=body.name,
-            principal_name=body.principal_name,
-            principal_type=body.principal_type.value,
-            verified=body.verified,
-            overseas=body.overseas,
-            admin_wxid=body.admin_wxid,
-            operator_email=body.operator_email,
-            operator_password=body.operator_password,
-            verify_expires_at=body.verify_expires_at,
-            sandbox_only_cheap_password_hash=True,  # test accounts: fast to create
-        )
+    created = create_official_account(
+        platform,
+        name=body.name,
+        principal_name=body.principal_name,
+        principal_type=body.principal_type.value,
+        verified=body.verified,
+        overseas=body.overseas,
+        admin_wxid=body.admin_wxid,
+        operator_email=body.operator_email,
+        operator_password=body.operator_password,
+        verify_expires_at=body.verify_expires_at,
+        sandbox_only_cheap_password_hash=True,  # test accounts: fast to create
+    )
     return asdict(created)
 
 
@@ -338,15 +337,14 @@ class ComponentOut(BaseModel):
 @router.post("/components", status_code=201, response_model=ComponentOut, summary="Create a component")
 def create_component_route(body: ComponentIn, platform: PlatformDep) -> dict[str, Any]:
     """A third-party platform: appid, secret, token, EncodingAESKey and a first component_verify_ticket."""
-    with platform.uow() as uow:
-        created = create_component(
-            uow,
-            name=body.name,
-            redirect_domain=body.redirect_domain,
-            callback_url=body.callback_url,
-            published=body.published,
-            permission_sets=body.permission_sets,
-        )
+    created = create_component(
+        platform,
+        name=body.name,
+        redirect_domain=body.redirect_domain,
+        callback_url=body.callback_url,
+        published=body.published,
+        permission_sets=body.permission_sets,
+    )
     return asdict(created)
 
 

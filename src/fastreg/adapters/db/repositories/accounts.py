@@ -2,7 +2,35 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
+
+from sqlalchemy import delete, exists, select
+from sqlalchemy.exc import IntegrityError
+
+from fastreg.adapters.db import locks
+from fastreg.adapters.db import statements as sql
+from fastreg.adapters.db.models import (
+    AuditEvent,
+    Identifier,
+    LoginFailure,
+    MiniProgram,
+    OfficialAccount,
+    Operator,
+    Principal,
+    WebSession,
+    WechatUser,
+    identifiers,
+    login_failures,
+    mini_programs,
+    official_accounts,
+    operators,
+    principals,
+    web_sessions,
+    wechat_users,
+)
+from fastreg.domain import secrets
+from fastreg.domain.errors import DomainError, Err
 
 if TYPE_CHECKING:
     from fastreg.adapters.db.uow import UnitOfWork
@@ -12,17 +40,135 @@ class SqlAccountRepository:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
 
+    def official_account(self, appid: str) -> OfficialAccount:
+        oa = self.find_official_account(appid)
+        if oa is None:
+            raise DomainError(Err.INVALID_APPID)
+        return oa
+
+    def find_official_account(self, appid: str) -> OfficialAccount | None:
+        query = select(OfficialAccount).where(official_accounts.c.appid == appid)
+        return self._uow.session.execute(query).scalar_one_or_none()
+
+    def official_account_by_id(self, oa_id: int) -> OfficialAccount:
+        oa = self._uow.session.get(OfficialAccount, oa_id)
+        assert oa is not None, "referred to by a foreign key"
+        return oa
+
+    def has_official_accounts(self) -> bool:
+        return bool(self._uow.session.execute(select(exists().select_from(official_accounts))).scalar())
+
+    def find_mini_program(self, appid: str) -> MiniProgram | None:
+        query = select(MiniProgram).where(mini_programs.c.appid == appid)
+        return self._uow.session.execute(query).scalar_one_or_none()
+
+    def mini_program_with_email(self, email: str) -> MiniProgram | None:
+        query = select(MiniProgram).where(mini_programs.c.email == email)
+        return self._uow.session.execute(query).scalar_one_or_none()
+
+    def principal(self, principal_id: int) -> Principal:
+        principal = self._uow.session.get(Principal, principal_id)
+        assert principal is not None, "referred to by a foreign key"
+        return principal
+
+    def principal_named(self, name: str) -> Principal | None:
+        query = select(Principal).where(principals.c.name == name)
+        return self._uow.session.execute(query).scalar_one_or_none()
+
+    def operator(self, operator_id: int) -> Operator | None:
+        return self._uow.session.get(Operator, operator_id)
+
+    def operator_with_email(self, email: str) -> Operator | None:
+        query = select(Operator).where(operators.c.email == email)
+        return self._uow.session.execute(query).scalar_one_or_none()
+
+    def add(self, entity: Principal | OfficialAccount | Operator, /) -> None:
+        session = self._uow.session
+        session.add(entity)
+        session.flush()
+
+    def claim_identifier(self, value: str, kind: str) -> None:
+        session = self._uow.session
+        try:
+            with session.begin_nested():  # a refusal rolls back to here, not the whole transaction
+                session.add(Identifier(value=value, kind=kind))
+        except IntegrityError:
+            raise DomainError(Err.EMAIL_TAKEN if kind == "email" else Err.INVALID_APPID, field=kind) from None
+
+    def release_identifier(self, value: str) -> None:
+        self._uow.session.execute(delete(identifiers).where(identifiers.c.value == value))
+
+    def identifier_taken(self, value: str) -> bool:
+        return self._uow.session.get(Identifier, value) is not None
+
+    def new_account_ids(self) -> tuple[str, str]:
+        # Random (64 and 48 bits), so no savepoint is spent on a collision: one would fail the whole
+        # transaction, which changes nothing. One statement for both (in a batch on the fast path).
+        appid, original_id = secrets.new_appid(), secrets.new_original_id()
+        self._uow.conn.execute(
+            sql.INSERT_IDENTIFIER, [{"value": appid, "kind": "appid"}, {"value": original_id, "kind": "original_id"}]
+        )
+        return appid, original_id
+
 
 class SqlAuditLog:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
+
+    def add(self, event: AuditEvent, /) -> None:
+        self._uow.session.add(event)
 
 
 class SqlSessionRepository:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
 
+    def session(self, id_hash: str) -> WebSession | None:
+        return self._uow.session.get(WebSession, id_hash)
+
+    def add(self, session: WebSession, /) -> None:
+        self._uow.session.add(session)
+
+    def remove(self, id_hash: str) -> None:
+        self._uow.session.execute(delete(web_sessions).where(web_sessions.c.id_hash == id_hash))
+
+    def remove_expired(self, now: datetime) -> None:
+        self._uow.session.execute(delete(web_sessions).where(web_sessions.c.expires_at <= now))
+
+    def remove_sessions_of(self, kind: str, account_id: int) -> None:
+        self._uow.session.execute(
+            delete(web_sessions).where(web_sessions.c.kind == kind, web_sessions.c.account_id == account_id)
+        )
+
+    def lock_login(self, scope: str, name: str) -> None:
+        # PostgreSQL: an advisory lock on the name; SQLite: the write transaction holds the database already.
+        locks.lock_name(self._uow.session, f"login:{scope}:{name}")
+
+    def login_failures(self, scope: str, name: str, since: datetime) -> list[datetime]:
+        c = login_failures.c
+        query = select(c.at).where(c.scope == scope, c.email == name, c.at > since).order_by(c.at)
+        return list(self._uow.session.execute(query).scalars())
+
+    def add_login_failure(self, failure: LoginFailure, /) -> None:
+        self._uow.session.add(failure)
+
 
 class SqlWechatUserRepository:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
+
+    def user(self, user_id: int) -> WechatUser | None:
+        return self._uow.session.get(WechatUser, user_id)
+
+    def user_with_wxid(self, wxid: str) -> WechatUser | None:
+        query = select(WechatUser).where(wechat_users.c.wxid == wxid)
+        return self._uow.session.execute(query).scalar_one_or_none()
+
+    def add(self, user: WechatUser, /) -> bool:
+        session = self._uow.session
+        try:
+            with session.begin_nested():  # a concurrent one with that wxid: refused here, the rest stands
+                session.add(user)
+        except IntegrityError:
+            return False
+        return True

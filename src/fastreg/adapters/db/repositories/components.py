@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sqlalchemy import exists, select
+
+from fastreg.adapters.db.models import Component, components
+from fastreg.domain.errors import DomainError, Err
+
 if TYPE_CHECKING:
     from fastreg.adapters.db.uow import UnitOfWork
 
@@ -11,6 +16,20 @@ if TYPE_CHECKING:
 class SqlComponentRepository:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
+
+    def component(self, appid: str) -> Component:
+        session = self._uow.session
+        component = session.execute(select(Component).where(components.c.appid == appid)).scalar_one_or_none()
+        if component is None:
+            raise DomainError(Err.INVALID_APPID)
+        return component
+
+    def add(self, component: Component, /) -> None:
+        self._uow.session.add(component)
+        self._uow.session.flush()
+
+    def has_components(self) -> bool:
+        return bool(self._uow.session.execute(select(exists().select_from(components))).scalar())
 
 
 class SqlAuthorizationRepository:
