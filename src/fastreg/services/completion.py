@@ -18,6 +18,7 @@ from fastreg.adapters import crypto
 from fastreg.adapters.db import statements as sql
 from fastreg.adapters.db.models import Identifier
 from fastreg.adapters.db.prepared import PreparedConnection
+from fastreg.adapters.db.repositories.registrations import EligibilityQuery, spend
 from fastreg.adapters.db.uow import UnitOfWork
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import AuditKind, Channel, LinkedVia, LinkStatus, RegistrationStatus
@@ -32,7 +33,6 @@ from fastreg.domain.versions import certification_at_completion
 from fastreg.platform import Platform
 from fastreg.services import audit
 from fastreg.services.accounts import new_account_ids
-from fastreg.services.quota import AccountFacts, EligibilityQuery, spend
 from fastreg.services.versions import VersionQuery
 
 
@@ -62,7 +62,7 @@ class CreatedMiniProgram:
 def complete(
     uow: UnitOfWork,
     platform: Platform,
-    oa: AccountFacts,
+    oa: Any,
     completion: Completion,
     *,
     actor: str,
@@ -152,7 +152,7 @@ def complete(
 
 def _insert_open_api_registration(
     conn: PreparedConnection,
-    oa: AccountFacts,
+    oa: Any,
     completion: Completion,
     mp_appid: str,
     admin_wxid: str | None,

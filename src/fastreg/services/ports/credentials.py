@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
+
+from fastreg.domain.entities import Credential
 
 
 class CredentialRepository(Protocol):
-    pass
+    # Used by the registrations area (activation links).
+    def add(self, credential: Credential) -> None: ...
+
+    def get(self, token_hash: str) -> Credential | None: ...
+
+    def use(self, credential: Credential, now: datetime) -> bool:
+        """Mark a single-use secret used; False when a concurrent caller used it first (conditional update)."""
+        ...
+
+    def revoke_unused(self, kind: str, subject: str, now: datetime) -> None:
+        """Invalidate every unused secret of a kind for a subject."""
+        ...
 
 
 class FastRegisterGateway(Protocol):
