@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from fastreg.domain.entities import Credential
 from tests.fakes.store import FakeStore
 
 
 class FakeCredentialRepository:
     def __init__(self, store: FakeStore) -> None:
         self._store = store
+
+    # Used by the registrations area (activation links).
+    def add(self, credential: Credential) -> None:
+        self._store.add(credential)
+
+    def get(self, token_hash: str) -> Credential | None:
+        return self._store.first(Credential, lambda c: c.token_hash == token_hash)
+
+    def use(self, credential: Credential, now: datetime) -> bool:
+        if credential.used_at is not None:
+            return False
+        credential.used_at = now
+        return True
+
+    def revoke_unused(self, kind: str, subject: str, now: datetime) -> None:
+        for credential in self._store.where(
+            Credential, lambda c: c.kind == kind and c.subject == subject and c.used_at is None
+        ):
+            credential.used_at = now
 
 
 class FakeFastRegisterGateway:

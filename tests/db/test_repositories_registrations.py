@@ -1,4 +1,7 @@
-"""The console wizard's use cases end to end on a real database, with the fake clock."""
+"""The console wizard against the SQL repositories, on SQLite and PostgreSQL (the fake clock): what the
+database guarantees (the completion's atomic quota and principal counts, the single pending registration, the
+released emails, hashed activation links) and the completion, which runs on the hot path's prepared statements.
+The wizard's rules themselves are tested on the fake unit of work in ``tests/services/test_registration.py``."""
 
 from __future__ import annotations
 
@@ -9,15 +12,20 @@ from sqlalchemy import func, select
 
 from fastreg.adapters.db import counters
 from fastreg.adapters.db.models import AuditEvent, Link, MiniProgram, Operator, Registration
+from fastreg.adapters.db.uow import UnitOfWork
+from fastreg.domain import secrets
 from fastreg.domain.clock import FixedClock
 from fastreg.domain.errors import DomainError, Err
 from fastreg.platform import Platform
-from fastreg.services import confirmations, credentials, registration
+from fastreg.services import confirmations, registration
 from fastreg.services.accounts import NewOfficialAccount, find_official_account
-from fastreg.services.credentials import CredentialKind
+from fastreg.services.ports import UnitOfWork as Port
 from fastreg.services.quota import quota_status
+from tests.services.helpers import make_oa
 
-from .helpers import make_oa
+
+def port(uow: UnitOfWork) -> Port:
+    return uow  # type: ignore[return-value]  # the SQL unit of work is the port's implementation
 
 
 class Outbox:
@@ -69,7 +77,7 @@ def complete_one(platform: Platform, outbox: Outbox, oa: NewOfficialAccount, ema
 def used_quota(platform: Platform, oa: NewOfficialAccount) -> int:
     with platform.uow(readonly=True) as uow:
         oa_row = find_official_account(uow.session, oa.appid)
-        return quota_status(uow.session, oa_row, uow.clock.now(), platform).used
+        return quota_status(port(uow), oa_row, uow.clock.now(), platform).used
 
 
 def test_whole_wizard_creates_certified_linked_mp(platform: Platform, outbox: Outbox) -> None:
@@ -145,7 +153,7 @@ def test_quota_refused_at_completion_leaves_registration_pending(platform: Platf
     bind = registration.bind_admin(platform, oa_id, reg_id, "admin_x1")
     # Meanwhile a racing completion spends the month's only slot (as a concurrent request would).
     with platform.uow() as uow:
-        month = quota_status(uow.session, find_official_account(uow.session, oa.appid), uow.clock.now(), platform).month
+        month = quota_status(port(uow), find_official_account(uow.session, oa.appid), uow.clock.now(), platform).month
         assert counters.try_increment(uow.session, oa_id, counters.REGISTRATION, month, 1)
         uow.commit()
     with pytest.raises(DomainError) as refused:
@@ -164,7 +172,7 @@ def test_completion_at_16_utc_on_30_november_counts_for_december(
     complete_one(platform, outbox, oa, "nov@example.com")
     clock.set(datetime(2026, 11, 30, 16, 0, 0, tzinfo=UTC))
     with platform.uow(readonly=True) as uow:
-        status = quota_status(uow.session, find_official_account(uow.session, oa.appid), uow.clock.now(), platform)
+        status = quota_status(port(uow), find_official_account(uow.session, oa.appid), uow.clock.now(), platform)
     assert (status.month, status.used, status.remaining) == ("2026-12", 0, 1)
     complete_one(platform, outbox, oa, "dec@example.com")
     assert used_quota(platform, oa) == 1
@@ -191,8 +199,7 @@ def test_pending_registration_blocks_another(platform: Platform, outbox: Outbox)
     oa = make_oa(platform)
     walk_to_pending(platform, oa, "first@example.com")
     from fastreg.services.fastregister import fastregister
-
-    from .helpers import connect, issue_ticket
+    from tests.services.helpers import connect, issue_ticket
 
     s = connect(platform, oa)
     with pytest.raises(DomainError) as refused:
@@ -304,8 +311,9 @@ def test_activation_tokens_are_stored_hashed(platform: Platform, outbox: Outbox)
     walk_to_pending(platform, oa, "hash@example.com")
     token = outbox.last_token()
     with platform.uow(readonly=True) as uow:
-        found = credentials.find(uow.session, uow.clock.now(), CredentialKind.ACTIVATION, token)
-        assert found.credential is not None and found.credential.token_hash != token
+        assert uow.credentials.get(token) is None
+        stored = uow.credentials.get(secrets.token_hash(token))
+        assert stored is not None and stored.kind == "activation"
         assert len(token) >= 22  # >= 128 bits of randomness, URL-safe
 
 
