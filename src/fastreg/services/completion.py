@@ -20,6 +20,7 @@ from fastreg.adapters.db.models import Identifier
 from fastreg.adapters.db.prepared import PreparedConnection
 from fastreg.adapters.db.repositories.registrations import EligibilityQuery, spend
 from fastreg.adapters.db.uow import UnitOfWork
+from fastreg.domain.entities import AuditEvent
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import AuditKind, Channel, LinkedVia, LinkStatus, RegistrationStatus
 from fastreg.domain.rules import (
@@ -31,7 +32,6 @@ from fastreg.domain.rules import (
 )
 from fastreg.domain.versions import certification_at_completion
 from fastreg.platform import Platform
-from fastreg.services import audit
 from fastreg.services.accounts import new_account_ids
 from fastreg.services.versions import VersionQuery
 
@@ -187,7 +187,8 @@ def record_refusal(platform: Platform, error: DomainError, *, actor: str, oa_app
     """A refused attempt changes nothing, but is audited (in its own transaction, after the rollback)."""
     kind = AuditKind.QUOTA_REFUSED if error.err is Err.QUOTA_EXCEEDED else AuditKind.REFUSED
     with platform.uow() as uow:
-        audit.record(uow.session, uow.clock.now(), kind, actor, oa_appid=oa_appid, errcode=error.errcode)
+        detail = {"errcode": error.errcode}
+        uow.audit.add(AuditEvent(at=uow.clock.now(), kind=kind.value, actor=actor, oa_appid=oa_appid, detail=detail))
         uow.commit()
     platform.observer.record_registration("refused", error.errcode)
 
