@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from fastreg.domain.entities import Confirmation
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.registration import DONE_STEP, Registration
 
@@ -208,3 +209,31 @@ def test_only_the_current_admin_invitation_completes() -> None:
         registration.ensure_admin_confirmation("admin-1")
     assert closed.value.err is Err.CONFIRMATION_CLOSED
     registration.ensure_admin_confirmation("admin-2")
+
+
+def scan(confirmation_id: str = "scan-1", status: str = "confirmed", wxid: str = "wxid_admin") -> Confirmation:
+    return Confirmation(
+        id=confirmation_id,
+        kind="registration_scan",
+        account_appid="wx0000000000000000",
+        allowed_wxid=wxid,
+        status=status,
+        payload={},
+        created_at=NOW,
+        expires_at=NOW + timedelta(minutes=10),
+    )
+
+
+@pytest.mark.parametrize(
+    ("confirmation", "valid"),
+    [
+        (scan(), True),
+        (None, False),  # missing
+        (scan(status="cancelled"), False),
+        (scan(status="pending"), False),
+        (scan("scan-0"), False),  # not the registration's current scan
+        (scan(wxid="wxid_former_admin"), False),  # made by someone who is not the OA's admin
+    ],
+)
+def test_the_scan_counts_only_when_confirmed_by_the_oa_s_admin(confirmation: Confirmation | None, valid: bool) -> None:
+    assert bound().scan_valid(confirmation, "wxid_admin") is valid

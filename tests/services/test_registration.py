@@ -330,3 +330,15 @@ def test_a_refused_step_rolls_back_what_it_wrote(context: FakeContext) -> None:
         registration.change_email(context, oa_id, reg_id, "busy@example.com")
     assert registration.get(context, oa_id, reg_id).email == "kept@example.com"
     assert context.store.first(Identifier, lambda i: i.value == "kept@example.com") is not None
+
+
+def test_completion_needs_the_scan_of_the_oa_s_current_admin(context: FakeContext) -> None:
+    """rules.md's 61058 at completion: a scan confirmed by someone who is no longer the OA's admin is refused."""
+    operator_id, oa_id = make_oa(context)
+    reg_id = to_pending(context, operator_id, oa_id)
+    registration.activate(context, last_token(context))
+    registration.bind_admin(context, oa_id, reg_id, "wxid_new_admin")
+    assert registration.completion_refusal(context, oa_id, reg_id) is None
+    oa_of(context, oa_id).admin_wxid = "wxid_successor"
+    refusal = registration.completion_refusal(context, oa_id, reg_id)
+    assert refusal is not None and refusal.errcode == 61058

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from fastreg.domain.clock import as_utc
 from fastreg.domain.errors import DomainError, Err
-from fastreg.domain.model import OPEN_STATUSES, Channel, RegistrationStatus
+from fastreg.domain.model import OPEN_STATUSES, Channel, ConfirmationStatus, RegistrationStatus
 from fastreg.domain.rules import certification_locked, next_status
+
+if TYPE_CHECKING:
+    from fastreg.domain.entities import Confirmation
 
 # The wizard's steps while a registration is open (3..7), and the success page once it completed.
 SCAN_STEP, QUALIFICATIONS_STEP, ACCOUNT_STEP, ACTIVATION_STEP, ADMIN_STEP = 3, 4, 5, 6, 7
@@ -77,6 +81,16 @@ class Registration:
         if self.status == RegistrationStatus.PENDING:
             return ADMIN_STEP if self.activated else ACTIVATION_STEP
         return DONE_STEP
+
+    def scan_valid(self, scan: Confirmation | None, admin_wxid: str) -> bool:
+        """rules.md's 61058 at completion: the scan that verified the registration is its current one, was
+        confirmed, and by the OA's admin (a scan by someone who is no longer the admin does not count)."""
+        return (
+            scan is not None
+            and scan.id == self.scan_confirmation_id
+            and scan.status == ConfirmationStatus.CONFIRMED
+            and scan.allowed_wxid == admin_wxid
+        )
 
     def is_stale(self, now: datetime, ttl_seconds: int) -> bool:
         """Open and untouched for longer than the pending time to live (7 days by default)."""

@@ -556,7 +556,8 @@ def on_admin_answered(
         password_hash=registration.password_hash,
         activated=registration.activated,
     )
-    mp = complete(uow, context, oa, completion, actor=wxid, admin_wxid=wxid)  # type: ignore[arg-type]
+    scan_valid = registration.scan_valid(_confirmation(uow, registration.scan_confirmation_id), oa.admin_wxid)
+    mp = complete(uow, context, oa, completion, actor=wxid, admin_wxid=wxid, scan_valid=scan_valid)  # type: ignore[arg-type]
     registration.complete(mp_id=mp.id, admin_wxid=wxid, now=now)
     uow.registrations.save(registration)
     return None
@@ -570,8 +571,12 @@ def completion_refusal(context: Context, oa_id: int, registration_id: int) -> Do
         registration = _registration(uow, oa_id, registration_id)
         if registration.status != RegistrationStatus.PENDING:
             return None
-        facts = eligibility_facts(uow, context, _oa(uow, oa_id), ignore_registration_id=registration.id)
-        completing = facts.at_completion(reuse_certification=bool(registration.reuse_certification), scan_valid=True)
+        oa = _oa(uow, oa_id)
+        facts = eligibility_facts(uow, context, oa, ignore_registration_id=registration.id)
+        scan_valid = registration.scan_valid(_confirmation(uow, registration.scan_confirmation_id), oa.admin_wxid)
+        completing = facts.at_completion(
+            reuse_certification=bool(registration.reuse_certification), scan_valid=scan_valid
+        )
         return first_refusal(completing, Stage.COMPLETE)
 
 
