@@ -5,7 +5,7 @@ The wizard's rules themselves are tested on the fake unit of work in ``tests/ser
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -16,6 +16,7 @@ from fastreg.adapters.db.uow import UnitOfWork
 from fastreg.domain import secrets
 from fastreg.domain.clock import FixedClock
 from fastreg.domain.errors import DomainError, Err
+from fastreg.domain.model import ConfirmationKind
 from fastreg.platform import Platform
 from fastreg.services import confirmations, registration
 from fastreg.services.accounts import NewOfficialAccount, find_official_account
@@ -359,3 +360,94 @@ def test_wizard_completion_leaves_the_mp_uncertified_under_2023_12_25(platform: 
     assert (mp.certified, mp.certified_until) == (False, None)
     assert not registration.get(platform, oa_id, registration_id).mp_certified  # what the done page shows
     assert used_quota(platform, oa) == 1
+
+
+# ---------------------------------------------------------------- the SQL repositories themselves
+
+
+def _oa_row(platform: Platform, oa: NewOfficialAccount) -> int:
+    return ids(platform, oa)[1]
+
+
+def _pending(oa_id: int, now: datetime) -> Registration:
+    return Registration(oa_id=oa_id, channel="open_api", status="pending", created_at=now, updated_at=now)
+
+
+def test_the_database_refuses_a_second_pending_registration_of_an_oa(platform: Platform) -> None:
+    oa_id = _oa_row(platform, make_oa(platform))
+    with platform.uow() as uow:
+        uow.registrations.add(_pending(oa_id, uow.clock.now()))
+        uow.commit()
+    with platform.uow() as uow, pytest.raises(DomainError) as refused:
+        second = uow.registrations.add(Registration.start(oa_id=oa_id, operator_id=1, now=uow.clock.now()))
+        second.status = "pending"
+        uow.registrations.save(second)
+    assert refused.value.err is Err.PENDING_EXISTS
+    with platform.uow(readonly=True) as uow:
+        assert uow.session.execute(select(func.count()).select_from(Registration)).scalar_one() == 1
+
+
+def test_eligibility_facts_count_the_month_and_a_live_pending_registration(
+    platform: Platform, clock: FixedClock
+) -> None:
+    oa = make_oa(platform, "individual_business")
+    oa_id = _oa_row(platform, oa)
+    with platform.uow() as uow:
+        pending = uow.registrations.add(_pending(oa_id, uow.clock.now()))
+        assert uow.counters.try_increment(oa_id, "registration", "2026-11", 1)
+        assert not uow.counters.try_increment(oa_id, "registration", "2026-11", 1)  # the limit holds
+        uow.commit()
+
+    def facts(ignore: int | None = None, ttl: int = 7 * 24 * 3600) -> tuple[bool, int, int]:
+        with platform.uow(readonly=True) as uow:
+            row = uow.accounts.official_account_by_id(oa_id)
+            assert row is not None
+            now = uow.clock.now()
+            found = uow.registrations.eligibility(
+                row,
+                now=now,
+                month="2026-11",
+                limits=platform.limits,
+                pending_since=now - timedelta(seconds=ttl),
+                ignore_registration_id=ignore,
+            )
+        return found.has_pending, found.quota.used, found.quota.limit
+
+    assert facts() == (True, 1, 1)
+    assert facts(ignore=pending.id) == (False, 1, 1)  # the registration being completed does not block itself
+    clock.advance(7 * 24 * 3600)
+    assert facts() == (False, 1, 1)  # past its time to live it no longer counts
+
+
+def test_a_confirmation_is_answered_once(platform: Platform) -> None:
+    oa = make_oa(platform)
+    with platform.uow() as uow:
+        now = uow.clock.now()
+        created = confirmations.create(port(uow), now, platform, ConfirmationKind.BIND_ADMIN, oa.appid, "wxid_x1", {})
+        uow.commit()
+    with platform.uow() as uow:
+        first = uow.confirmations.get(created.id)
+        assert first is not None and uow.confirmations.claim(first, "confirmed", uow.clock.now())
+        uow.commit()
+    with platform.uow() as uow:
+        again = uow.confirmations.get(created.id)
+        assert again is not None and again.status == "confirmed"
+        assert not uow.confirmations.claim(again, "cancelled", uow.clock.now())
+    assert confirmations.describe_stored(platform, created.id).status == "confirmed"
+    assert confirmations.describe_stored(platform, created.id).account_name == "enterprise OA"
+
+
+def test_an_email_is_reserved_once_and_released(platform: Platform) -> None:
+    make_oa(platform, operator_email="op@example.com")
+    with platform.uow() as uow, pytest.raises(DomainError) as taken:
+        uow.accounts.claim_identifier("op@example.com", "email")
+    assert taken.value.err is Err.EMAIL_TAKEN
+    with platform.uow() as uow:
+        uow.accounts.claim_identifier("mp@example.com", "email")
+        uow.commit()
+    with platform.uow() as uow:
+        assert uow.accounts.identifier_taken("mp@example.com")
+        uow.accounts.release_email("mp@example.com")
+        uow.commit()
+    with platform.uow(readonly=True) as uow:
+        assert not uow.accounts.identifier_taken("mp@example.com")
