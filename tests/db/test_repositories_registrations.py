@@ -374,12 +374,12 @@ def _pending(oa_id: int, now: datetime) -> Registration:
 
 
 def test_the_database_refuses_a_second_pending_registration_of_an_oa(platform: Platform) -> None:
-    oa_id = _oa_row(platform, make_oa(platform))
+    operator_id, oa_id = ids(platform, make_oa(platform))
     with platform.uow() as uow:
         uow.registrations.add(_pending(oa_id, uow.clock.now()))
         uow.commit()
     with platform.uow() as uow, pytest.raises(DomainError) as refused:
-        second = uow.registrations.add(Registration.start(oa_id=oa_id, operator_id=1, now=uow.clock.now()))
+        second = uow.registrations.add(Registration.start(oa_id=oa_id, operator_id=operator_id, now=uow.clock.now()))
         second.status = "pending"
         uow.registrations.save(second)
     assert refused.value.err is Err.PENDING_EXISTS
