@@ -342,3 +342,39 @@ def test_completion_needs_the_scan_of_the_oa_s_current_admin(context: FakeContex
     oa_of(context, oa_id).admin_wxid = "wxid_successor"
     refusal = registration.completion_refusal(context, oa_id, reg_id)
     assert refusal is not None and refusal.errcode == 61058
+
+
+def test_a_cancelled_or_expired_scan_is_closed_and_a_new_code_can_be_made(context: FakeContext) -> None:
+    operator_id, oa_id = make_oa(context)
+    admin = oa_of(context, oa_id).admin_wxid
+    view = registration.start(context, operator_id)
+    first = registration.new_scan(context, oa_id, view.id)
+    assert confirmations.answer(context, first.id, admin, confirmations.CANCEL).status == "cancelled"
+    assert registration.get(context, oa_id, view.id).status == "draft"
+    assert audit_kinds(context)[-1] == "scan_cancelled"
+    with pytest.raises(DomainError) as closed:
+        confirmations.answer(context, first.id, admin, confirmations.CONFIRM)
+    assert closed.value.err is Err.CONFIRMATION_CLOSED
+    second = registration.new_scan(context, oa_id, view.id)  # the cancelled code is replaced
+    assert second.id != first.id
+    context.clock.advance(context.settings.confirmation_ttl_seconds)
+    assert registration.scan_status(context, oa_id, view.id) == ("draft", "expired")
+    with pytest.raises(DomainError) as expired:
+        confirmations.answer(context, second.id, admin, confirmations.CONFIRM)
+    assert expired.value.err is Err.CONFIRMATION_CLOSED
+    third = registration.new_scan(context, oa_id, view.id)
+    confirmations.answer(context, third.id, admin, confirmations.CONFIRM)
+    assert registration.get(context, oa_id, view.id).step == 4
+    assert [c.status for c in confirmations.list_for(context, admin, None)] == ["cancelled", "expired", "confirmed"]
+
+
+def test_quota_status_counts_the_shanghai_month(context: FakeContext) -> None:
+    from fastreg.services.quota import quota_status
+
+    _, oa_id = make_oa(context)
+    context.store.add(MonthlyCounter(oa_id=oa_id, kind="registration", month="2026-11", used=2))
+    with context.uow() as uow:
+        status = quota_status(uow, oa_of(context, oa_id), datetime(2026, 11, 30, 15, 59, tzinfo=UTC), context)
+        assert (status.month, status.limit, status.used, status.remaining) == ("2026-11", 5, 2, 3)
+        december = quota_status(uow, oa_of(context, oa_id), datetime(2026, 11, 30, 16, 0, tzinfo=UTC), context)
+        assert (december.month, december.used) == ("2026-12", 0)
