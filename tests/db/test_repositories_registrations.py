@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 
 from fastreg.adapters.db import counters
 from fastreg.adapters.db.models import AuditEvent, Link, MiniProgram, Operator, Registration
-from fastreg.adapters.db.uow import UnitOfWork
 from fastreg.domain import secrets
 from fastreg.domain.clock import FixedClock
 from fastreg.domain.errors import DomainError, Err
@@ -20,13 +19,8 @@ from fastreg.domain.model import ConfirmationKind
 from fastreg.platform import Platform
 from fastreg.services import confirmations, registration
 from fastreg.services.accounts import NewOfficialAccount, find_official_account
-from fastreg.services.ports import UnitOfWork as Port
 from fastreg.services.quota import quota_status
 from tests.services.helpers import make_oa
-
-
-def port(uow: UnitOfWork) -> Port:
-    return uow  # type: ignore[return-value]  # the SQL unit of work is the port's implementation
 
 
 class Outbox:
@@ -78,7 +72,7 @@ def complete_one(platform: Platform, outbox: Outbox, oa: NewOfficialAccount, ema
 def used_quota(platform: Platform, oa: NewOfficialAccount) -> int:
     with platform.uow(readonly=True) as uow:
         oa_row = find_official_account(uow.session, oa.appid)
-        return quota_status(port(uow), oa_row, uow.clock.now(), platform).used
+        return quota_status(uow, oa_row, uow.clock.now(), platform).used
 
 
 def test_whole_wizard_creates_certified_linked_mp(platform: Platform, outbox: Outbox) -> None:
@@ -154,7 +148,7 @@ def test_quota_refused_at_completion_leaves_registration_pending(platform: Platf
     bind = registration.bind_admin(platform, oa_id, reg_id, "admin_x1")
     # Meanwhile a racing completion spends the month's only slot (as a concurrent request would).
     with platform.uow() as uow:
-        month = quota_status(port(uow), find_official_account(uow.session, oa.appid), uow.clock.now(), platform).month
+        month = quota_status(uow, find_official_account(uow.session, oa.appid), uow.clock.now(), platform).month
         assert counters.try_increment(uow.session, oa_id, counters.REGISTRATION, month, 1)
         uow.commit()
     with pytest.raises(DomainError) as refused:
@@ -173,7 +167,7 @@ def test_completion_at_16_utc_on_30_november_counts_for_december(
     complete_one(platform, outbox, oa, "nov@example.com")
     clock.set(datetime(2026, 11, 30, 16, 0, 0, tzinfo=UTC))
     with platform.uow(readonly=True) as uow:
-        status = quota_status(port(uow), find_official_account(uow.session, oa.appid), uow.clock.now(), platform)
+        status = quota_status(uow, find_official_account(uow.session, oa.appid), uow.clock.now(), platform)
     assert (status.month, status.used, status.remaining) == ("2026-12", 0, 1)
     complete_one(platform, outbox, oa, "dec@example.com")
     assert used_quota(platform, oa) == 1
@@ -423,7 +417,7 @@ def test_a_confirmation_is_answered_once(platform: Platform) -> None:
     oa = make_oa(platform)
     with platform.uow() as uow:
         now = uow.clock.now()
-        created = confirmations.create(port(uow), now, platform, ConfirmationKind.BIND_ADMIN, oa.appid, "wxid_x1", {})
+        created = confirmations.create(uow, now, platform, ConfirmationKind.BIND_ADMIN, oa.appid, "wxid_x1", {})
         uow.commit()
     with platform.uow() as uow:
         first = uow.confirmations.get(created.id)

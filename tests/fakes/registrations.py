@@ -108,7 +108,7 @@ class FakeConfirmationRepository:
 
     def account_name(self, appid: str) -> str | None:
         for kind in (OfficialAccount, MiniProgram, Component):
-            account = self._store.first(kind, lambda a: a.appid == appid)  # type: ignore[attr-defined]
+            account = self._store.first(kind, lambda a: a.appid == appid)
             if account is not None and account.name:
                 return str(account.name)
         return None

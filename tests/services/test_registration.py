@@ -5,6 +5,7 @@ The completion itself (the MP, the quota spent atomically, the link) is proven a
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -49,7 +50,7 @@ def make_oa(
         "admin_wxid": secrets.new_wxid(),
         "created_at": NOW,
     }
-    account = store.add(OfficialAccount(**{**fields, **oa}))  # type: ignore[arg-type]
+    account = store.add(OfficialAccount(**{**fields, **oa}))
     email = operator_email or f"operator{account.id}@example.com"
     store.add(Identifier(value=email, kind="email"))
     operator = store.add(Operator(oa_id=account.id, email=email, password_hash="-", wxid="wxid_operator"))
@@ -97,7 +98,8 @@ def test_the_wizard_walks_steps_3_to_7_and_resumes_where_it_stands(context: Fake
     assert wrong.value.err is Err.NOT_ALLOWED
     assert registration.scan_status(context, oa_id, view.id) == ("draft", "pending")
     confirmations.answer(context, scan.id, oa_of(context, oa_id).admin_wxid, confirmations.CONFIRM)
-    assert registration.current(context, oa_id).step == 4  # type: ignore[union-attr]
+    current = registration.current(context, oa_id)
+    assert current is not None and current.step == 4
     assert registration.choose_qualifications(context, oa_id, view.id, False, True).step == 5
     assert registration.back_to_qualifications(context, oa_id, view.id) is False
     assert registration.get(context, oa_id, view.id).step == 4
@@ -203,7 +205,7 @@ def test_government_must_reuse_certification(context: FakeContext) -> None:
     ],
 )
 def test_an_ineligible_oa_cannot_start_and_the_refusal_is_audited(
-    context: FakeContext, principal_type: str, oa_fields: dict[str, object], errcode: int
+    context: FakeContext, principal_type: str, oa_fields: dict[str, Any], errcode: int
 ) -> None:
     operator_id, oa_id = make_oa(context, principal_type, **oa_fields)
     refusal = registration.eligibility(context, oa_id)
