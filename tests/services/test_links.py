@@ -95,7 +95,7 @@ def test_unlink_keeps_the_mp_and_show_profile_toggles(platform: Platform) -> Non
 
 
 def test_stale_pending_registration_stops_blocking_the_api(platform: Platform, clock: FixedClock) -> None:
-    from .test_registration import walk_to_pending
+    from tests.db.test_repositories_registrations import walk_to_pending
 
     platform.mailer = None
     s = setup(platform)

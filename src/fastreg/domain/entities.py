@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+# The registration is an aggregate with its own module (its state machine and wizard step).
+from fastreg.domain.registration import Registration as Registration
+
 
 @dataclass(eq=False, kw_only=True)
 class Identifier:
@@ -71,31 +74,6 @@ class MiniProgram:
     created_via: str
     status: str
     created_at: datetime
-    completed_at: datetime | None = None
-
-
-@dataclass(eq=False, kw_only=True)
-class Registration:
-    id: int = field(init=False)
-    oa_id: int
-    channel: str
-    status: str
-    reuse_certification: bool | None = None
-    reuse_operator: bool = False
-    operator_id: int | None = None
-    component_id: int | None = None
-    scan_confirmation_id: str | None = None
-    admin_confirmation_id: str | None = None
-    email: str | None = None
-    password_hash: str | None = None
-    mp_name: str | None = None
-    email_activated_at: datetime | None = None
-    activation_sent_at: datetime | None = None
-    admin_wxid: str | None = None
-    mp_id: int | None = None
-    refusal_errcode: int | None = None
-    created_at: datetime
-    updated_at: datetime
     completed_at: datetime | None = None
 
 

@@ -212,7 +212,7 @@ def open_consent(
         if (auth_type == AUTH_TYPE_OA and not is_oa) or (auth_type == AUTH_TYPE_MP and is_oa):
             raise DomainError(Err.INVALID_APPID)
         confirmation = confirmations.create(
-            session,
+            uow,
             now,
             platform,
             ConfirmationKind.COMPONENT_AUTH,

@@ -18,7 +18,9 @@ from fastreg.adapters import crypto
 from fastreg.adapters.db import statements as sql
 from fastreg.adapters.db.models import Identifier
 from fastreg.adapters.db.prepared import PreparedConnection
+from fastreg.adapters.db.repositories.registrations import EligibilityQuery, spend
 from fastreg.adapters.db.uow import UnitOfWork
+from fastreg.domain.entities import AuditEvent
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import AuditKind, Channel, LinkedVia, LinkStatus, RegistrationStatus
 from fastreg.domain.rules import (
@@ -30,9 +32,7 @@ from fastreg.domain.rules import (
 )
 from fastreg.domain.versions import certification_at_completion
 from fastreg.platform import Platform
-from fastreg.services import audit
 from fastreg.services.accounts import new_account_ids
-from fastreg.services.quota import AccountFacts, EligibilityQuery, spend
 from fastreg.services.versions import VersionQuery
 
 
@@ -62,7 +62,7 @@ class CreatedMiniProgram:
 def complete(
     uow: UnitOfWork,
     platform: Platform,
-    oa: AccountFacts,
+    oa: Any,
     completion: Completion,
     *,
     actor: str,
@@ -152,7 +152,7 @@ def complete(
 
 def _insert_open_api_registration(
     conn: PreparedConnection,
-    oa: AccountFacts,
+    oa: Any,
     completion: Completion,
     mp_appid: str,
     admin_wxid: str | None,
@@ -187,7 +187,8 @@ def record_refusal(platform: Platform, error: DomainError, *, actor: str, oa_app
     """A refused attempt changes nothing, but is audited (in its own transaction, after the rollback)."""
     kind = AuditKind.QUOTA_REFUSED if error.err is Err.QUOTA_EXCEEDED else AuditKind.REFUSED
     with platform.uow() as uow:
-        audit.record(uow.session, uow.clock.now(), kind, actor, oa_appid=oa_appid, errcode=error.errcode)
+        detail = {"errcode": error.errcode}
+        uow.audit.add(AuditEvent(at=uow.clock.now(), kind=kind.value, actor=actor, oa_appid=oa_appid, detail=detail))
         uow.commit()
     platform.observer.record_registration("refused", error.errcode)
 

@@ -16,18 +16,17 @@ from typing import Any
 from urllib.parse import urlparse
 
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
 
-from fastreg.adapters import crypto
-from fastreg.adapters.db.models import Component, Confirmation, MiniProgram, OfficialAccount
-from fastreg.adapters.db.uow import UnitOfWork
+from fastreg.domain import secrets
+from fastreg.domain.entities import AuditEvent, Confirmation
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import AuditKind, ConfirmationKind, ConfirmationStatus
-from fastreg.platform import Platform
-from fastreg.services import audit
+from fastreg.services.ports import Context, UnitOfWork
 
 Handler = Callable[[UnitOfWork, Confirmation, str, str], "str | None"]
+# A handler of these kinds takes the platform's context first: (context, uow, confirmation, action, wxid).
+ContextHandler = Callable[[Context, UnitOfWork, Confirmation, str, str], "str | None"]
+WITH_CONTEXT = frozenset({ConfirmationKind.REGISTRATION_SCAN, ConfirmationKind.BIND_ADMIN})
 
 # Where each kind's effect lives; imported on first use to keep the service modules independent.
 HANDLERS: dict[str, str] = {
@@ -67,23 +66,23 @@ class AnswerResult:
     redirect_url: str | None
 
 
-def url_of(platform: Platform, confirmation_id: str) -> str:
-    return platform.url(PATH_PREFIX + confirmation_id)
+def url_of(context: Context, confirmation_id: str) -> str:
+    return context.url(PATH_PREFIX + confirmation_id)
 
 
-def _secret_of(platform: Platform, seed: str) -> str:
-    return crypto.derived_token(platform.secret_key, "confirmation-id", seed)
+def _secret_of(context: Context, seed: str) -> str:
+    return secrets.derived_token(context.secret_key, "confirmation-id", seed)
 
 
-def public_id(platform: Platform, confirmation: Confirmation) -> str:
+def public_id(context: Context, confirmation: Confirmation) -> str:
     """The id in the confirmation's URL, a bearer secret: the table keeps only its digest (``Confirmation.id``)
     and the seed it is derived from with the platform's secret key. A confirmation stored before ids were
     hashed has no seed: its id cannot be shown again (those were expired when the ids were hashed)."""
-    return _secret_of(platform, confirmation.seed) if confirmation.seed else ""
+    return _secret_of(context, confirmation.seed) if confirmation.seed else ""
 
 
-def url_for(platform: Platform, confirmation: Confirmation) -> str:
-    return url_of(platform, public_id(platform, confirmation))
+def url_for(context: Context, confirmation: Confirmation) -> str:
+    return url_of(context, public_id(context, confirmation))
 
 
 def id_from_url(url: str) -> str:
@@ -95,9 +94,9 @@ def id_from_url(url: str) -> str:
 
 
 def create(
-    session: Session,
+    uow: UnitOfWork,
     now: datetime,
-    platform: Platform,
+    context: Context,
     kind: ConfirmationKind,
     account_appid: str,
     allowed_wxid: str,
@@ -105,11 +104,11 @@ def create(
     *,
     ttl_seconds: int | None = None,
 ) -> Confirmation:
-    seed = crypto.new_secret()
-    while _secret_of(platform, seed).startswith("-"):  # an id must not pass for an option (`fastreg confirm ID`)
-        seed = crypto.new_secret()
+    seed = secrets.new_secret()
+    while _secret_of(context, seed).startswith("-"):  # an id must not pass for an option (`fastreg confirm ID`)
+        seed = secrets.new_secret()
     confirmation = Confirmation(
-        id=crypto.token_hash(_secret_of(platform, seed)),
+        id=secrets.token_hash(_secret_of(context, seed)),
         seed=seed,
         kind=kind.value,
         account_appid=account_appid,
@@ -118,11 +117,10 @@ def create(
         payload=payload,
         result=None,
         created_at=now,
-        expires_at=now + timedelta(seconds=ttl_seconds or platform.settings.confirmation_ttl_seconds),
+        expires_at=now + timedelta(seconds=ttl_seconds or context.settings.confirmation_ttl_seconds),
         answered_at=None,
     )
-    session.add(confirmation)
-    session.flush()
+    uow.confirmations.add(confirmation)
     return confirmation
 
 
@@ -132,16 +130,8 @@ def effective_status(confirmation: Confirmation, now: datetime) -> str:
     return confirmation.status
 
 
-def _account_name(session: Session, appid: str) -> str:
-    for model in (OfficialAccount, MiniProgram, Component):
-        name = session.execute(select(model.name).where(model.appid == appid)).scalar_one_or_none()
-        if name:
-            return str(name)
-    return appid
-
-
-def _fernet(platform: Platform) -> Fernet:
-    return _fernet_for(platform.secret_key)
+def _fernet(context: Context) -> Fernet:
+    return _fernet_for(context.secret_key)
 
 
 @functools.cache
@@ -150,36 +140,36 @@ def _fernet_for(secret_key: str) -> Fernet:
     return Fernet(key)
 
 
-def _seal(platform: Platform, result: dict[str, Any]) -> dict[str, Any]:
+def _seal(context: Context, result: dict[str, Any]) -> dict[str, Any]:
     """A confirmation's result can carry a bearer secret (the redirect URL holds the fresh ticket or
     authorization code, which the desktop page's poll hands to the browser): stored encrypted with the
     platform's secret key, so the database alone never shows it."""
-    return {"sealed": _fernet(platform).encrypt(json.dumps(result).encode()).decode()}
+    return {"sealed": _fernet(context).encrypt(json.dumps(result).encode()).decode()}
 
 
-def _unseal(platform: Platform, stored: dict[str, Any] | None) -> dict[str, Any] | None:
+def _unseal(context: Context, stored: dict[str, Any] | None) -> dict[str, Any] | None:
     if not stored:
         return None
     if "sealed" not in stored:
         return dict(stored)
     try:
-        opened: dict[str, Any] = json.loads(_fernet(platform).decrypt(stored["sealed"].encode()))
+        opened: dict[str, Any] = json.loads(_fernet(context).decrypt(stored["sealed"].encode()))
     except InvalidToken:  # sealed under another secret key
         return None
     return opened
 
 
-def view(session: Session, platform: Platform, confirmation: Confirmation, now: datetime) -> ConfirmationView:
+def view(uow: UnitOfWork, context: Context, confirmation: Confirmation, now: datetime) -> ConfirmationView:
     return ConfirmationView(
-        id=public_id(platform, confirmation),
+        id=public_id(context, confirmation),
         kind=confirmation.kind,
-        url=url_for(platform, confirmation),
+        url=url_for(context, confirmation),
         account_appid=confirmation.account_appid,
-        account_name=_account_name(session, confirmation.account_appid),
+        account_name=uow.confirmations.account_name(confirmation.account_appid) or confirmation.account_appid,
         allowed_wxid=confirmation.allowed_wxid,
         status=effective_status(confirmation, now),
         payload=dict(confirmation.payload or {}),
-        result=_unseal(platform, confirmation.result),
+        result=_unseal(context, confirmation.result),
         created_at=confirmation.created_at,
         expires_at=confirmation.expires_at,
     )
@@ -192,85 +182,80 @@ OPENER = "opener_hash"
 
 def opener_entry(opener: str | None) -> dict[str, str]:
     """The payload entry binding a page's confirmation to the nonce of the browser that opened it."""
-    return {OPENER: crypto.token_hash(opener)} if opener else {}
+    return {OPENER: secrets.token_hash(opener)} if opener else {}
 
 
 def opened_by(confirmation: ConfirmationView, opener: str | None) -> bool:
     stored = confirmation.payload.get(OPENER)
-    return bool(stored and opener) and crypto.secrets_equal(str(stored), crypto.token_hash(str(opener)))
+    return bool(stored and opener) and secrets.secrets_equal(str(stored), secrets.token_hash(str(opener)))
 
 
-def _get(session: Session, confirmation_id: str) -> Confirmation:
+def _get(uow: UnitOfWork, confirmation_id: str) -> Confirmation:
     """The confirmation whose URL holds ``confirmation_id`` (looked up by its digest)."""
-    confirmation = session.get(Confirmation, crypto.token_hash(confirmation_id))
+    confirmation = uow.confirmations.get(secrets.token_hash(confirmation_id))
     if confirmation is None:
         raise DomainError(Err.NOT_FOUND)
     return confirmation
 
 
-def describe(platform: Platform, confirmation_id: str) -> ConfirmationView:
-    with platform.uow(readonly=True) as uow:
-        return view(uow.session, platform, _get(uow.session, confirmation_id), uow.clock.now())
+def describe(context: Context, confirmation_id: str) -> ConfirmationView:
+    with context.uow(readonly=True) as uow:
+        return view(uow, context, _get(uow, confirmation_id), uow.clock.now())
 
 
-def describe_stored(platform: Platform, digest: str) -> ConfirmationView:
+def describe_stored(context: Context, digest: str) -> ConfirmationView:
     """The confirmation another record refers to: registrations and tasks keep its digest, not its public id."""
-    with platform.uow(readonly=True) as uow:
-        confirmation = uow.session.get(Confirmation, digest)
+    with context.uow(readonly=True) as uow:
+        confirmation = uow.confirmations.get(digest)
         if confirmation is None:
             raise DomainError(Err.NOT_FOUND)
-        return view(uow.session, platform, confirmation, uow.clock.now())
+        return view(uow, context, confirmation, uow.clock.now())
 
 
-def list_for(platform: Platform, wxid: str, status: str | None = "pending") -> list[ConfirmationView]:
-    with platform.uow(readonly=True) as uow:
+def list_for(context: Context, wxid: str, status: str | None = "pending") -> list[ConfirmationView]:
+    with context.uow(readonly=True) as uow:
         now = uow.clock.now()
-        rows = uow.session.execute(
-            select(Confirmation).where(Confirmation.allowed_wxid == wxid).order_by(Confirmation.created_at)
-        ).scalars()
-        views = [view(uow.session, platform, row, now) for row in rows]
+        views = [view(uow, context, row, now) for row in uow.confirmations.for_wxid(wxid)]
     return [v for v in views if status in (None, "", v.status)]
 
 
-def _handler(kind: str) -> Handler:
-    module_name, _, function = HANDLERS[kind].partition(":")
-    handler: Handler = getattr(importlib.import_module(module_name), function)
-    return handler
+def _run_handler(context: Context, uow: UnitOfWork, confirmation: Confirmation, action: str, wxid: str) -> str | None:
+    module_name, _, function = HANDLERS[confirmation.kind].partition(":")
+    handler = getattr(importlib.import_module(module_name), function)
+    if confirmation.kind in WITH_CONTEXT:
+        with_context: ContextHandler = handler
+        return with_context(context, uow, confirmation, action, wxid)
+    plain: Handler = handler
+    return plain(uow, confirmation, action, wxid)
 
 
-def answer(platform: Platform, confirmation_id: str, wxid: str, action: str) -> AnswerResult:
+def answer(context: Context, confirmation_id: str, wxid: str, action: str) -> AnswerResult:
     """Confirm or cancel. Only the allowed wxid may answer, once, before expiry; the kind's effect runs in
     the same transaction. A refused answer changes nothing."""
     if action not in (CONFIRM, CANCEL):
         raise DomainError(Err.INVALID_PARAMETER)
-    with platform.uow() as uow:
-        session, now = uow.session, uow.clock.now()
-        confirmation = _get(session, confirmation_id)
+    with context.uow() as uow:
+        now = uow.clock.now()
+        confirmation = _get(uow, confirmation_id)
         if wxid != confirmation.allowed_wxid:
             raise DomainError(Err.NOT_ALLOWED)
         if effective_status(confirmation, now) != ConfirmationStatus.PENDING:
             raise DomainError(Err.CONFIRMATION_CLOSED)
         new_status = ConfirmationStatus.CONFIRMED if action == CONFIRM else ConfirmationStatus.CANCELLED
         # Conditional update: two concurrent answers cannot both win.
-        claimed = session.execute(
-            update(Confirmation)
-            .where(Confirmation.id == confirmation.id, Confirmation.status == ConfirmationStatus.PENDING.value)
-            .values(status=new_status.value, answered_at=now)
-            .execution_options(synchronize_session=False)
-        ).rowcount  # type: ignore[attr-defined]
-        if not claimed:
+        if not uow.confirmations.claim(confirmation, new_status.value, now):
             raise DomainError(Err.CONFIRMATION_CLOSED)
-        confirmation.status, confirmation.answered_at = new_status.value, now
-        redirect_url = _handler(confirmation.kind)(uow, confirmation, action, wxid)
-        confirmation.result = _seal(platform, {"redirect_url": redirect_url})
+        redirect_url = _run_handler(context, uow, confirmation, action, wxid)
+        confirmation.result = _seal(context, {"redirect_url": redirect_url})
         if new_status is ConfirmationStatus.CANCELLED:
-            audit.record(
-                session,
-                now,
-                AuditKind.SCAN_CANCELLED,
-                wxid,
-                oa_appid=confirmation.account_appid,
-                confirmation=confirmation.kind,
+            uow.audit.add(
+                AuditEvent(
+                    at=now,
+                    kind=AuditKind.SCAN_CANCELLED.value,
+                    actor=wxid,
+                    oa_appid=confirmation.account_appid,
+                    detail={"confirmation": confirmation.kind},
+                )
             )
         uow.commit()
         return AnswerResult(new_status.value, redirect_url)

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from fastreg.adapters.db import statements as sql
 from fastreg.adapters.db.models import Confirmation
+from fastreg.adapters.db.repositories.registrations import EligibilityQuery
 from fastreg.adapters.db.uow import UnitOfWork
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import AuditKind, Channel, ConfirmationKind
@@ -20,7 +21,6 @@ from fastreg.services.accounts import find_component, find_official_account
 from fastreg.services.completion import Completion, complete, record_refusal
 from fastreg.services.confirmations import ConfirmationView
 from fastreg.services.credentials import CredentialKind
-from fastreg.services.quota import EligibilityQuery
 from fastreg.services.versions import VersionQuery
 
 
@@ -76,7 +76,7 @@ def open_auth_page(
         if not facts.redirect_uri_valid:
             raise DomainError(Err.INVALID_REDIRECT)
         confirmation = confirmations.create(
-            session,
+            uow,
             now,
             platform,
             ConfirmationKind.FASTREGISTER_AUTH,
@@ -91,7 +91,7 @@ def open_auth_page(
                 **confirmations.opener_entry(opener),
             },
         )
-        result = confirmations.view(session, platform, confirmation, now)
+        result = confirmations.view(uow, platform, confirmation, now)
         uow.commit()
         return result
 

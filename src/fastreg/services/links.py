@@ -134,7 +134,7 @@ def request_link(
         session.add(link)
         session.flush()
         confirmation = confirmations.create(
-            session,
+            uow,
             now,
             platform,
             ConfirmationKind.LINK_OA_ADMIN,
@@ -143,7 +143,7 @@ def request_link(
             {"link_id": link.id, "mp_appid": mp.appid, "mp_name": mp.name or mp.appid, "oa_name": oa.name},
         )
         audit.record(session, now, AuditKind.LINK_REQUESTED, oa.appid, oa_appid=oa.appid, mp_appid=mp.appid)
-        result = confirmations.view(session, platform, confirmation, now)
+        result = confirmations.view(uow, platform, confirmation, now)
         uow.commit()
         return result
 
@@ -172,7 +172,7 @@ def on_oa_admin_answered(uow: UnitOfWork, confirmation: Confirmation, action: st
         raise DomainError(Err.LINK_LIMIT, limit=platform.limits.links_monthly)
     link.status = LinkStatus.WAITING_MP_ADMIN.value
     confirmations.create(
-        uow.session,
+        uow,
         now,
         platform,
         ConfirmationKind.LINK_MP_ADMIN,
@@ -229,7 +229,7 @@ def request_unlink(platform: Platform, oa_appid: str, mp_appid: str) -> Confirma
         if _awaiting_answer(session, now, ConfirmationKind.UNLINK_OA_ADMIN, oa.appid, link):
             raise DomainError(Err.UNLINK_PENDING)
         confirmation = confirmations.create(
-            session,
+            uow,
             now,
             platform,
             ConfirmationKind.UNLINK_OA_ADMIN,
@@ -238,7 +238,7 @@ def request_unlink(platform: Platform, oa_appid: str, mp_appid: str) -> Confirma
             {"link_id": link.id, "mp_appid": mp.appid, "mp_name": mp.name or mp.appid, "oa_name": oa.name},
         )
         audit.record(session, now, AuditKind.UNLINK_REQUESTED, oa.appid, oa_appid=oa.appid, mp_appid=mp.appid)
-        result = confirmations.view(session, platform, confirmation, now)
+        result = confirmations.view(uow, platform, confirmation, now)
         uow.commit()
         return result
 

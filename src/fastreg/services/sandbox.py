@@ -193,7 +193,7 @@ def official_account_overview(platform: Platform, appid: str) -> dict[str, Any]:
         oa = _oa(session, appid)
         principal = session.get(Principal, oa.principal_id)
         assert principal is not None
-        quota = quota_status(session, oa, now, platform)
+        quota = quota_status(uow, oa, now, platform)
         pending = (
             session.execute(
                 select(Registration)
@@ -233,7 +233,7 @@ def official_account_overview(platform: Platform, appid: str) -> dict[str, Any]:
                 }
                 for link, mp in links
             ],
-            "links_this_month": links_this_month(session, oa, now, platform),
+            "links_this_month": links_this_month(uow, oa, now, platform),
         }
 
 

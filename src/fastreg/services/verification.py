@@ -85,7 +85,7 @@ def submit(platform: Platform, access_token: str | None, auth_data: dict[str, An
         component = session.get(Component, component_id) if component_id is not None else None
         taskid = crypto.new_token(16)
         confirmation = confirmations.create(
-            session,
+            uow,
             now,
             platform,
             ConfirmationKind.WXA_AUTH,

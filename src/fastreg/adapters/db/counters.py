@@ -8,7 +8,7 @@ from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from fastreg.adapters.db import statements as sql
-from fastreg.adapters.db.models import MonthlyCounter
+from fastreg.adapters.db.models import MonthlyCounter, table_of
 from fastreg.adapters.db.prepared import PreparedConnection, Rows, prepared
 
 REGISTRATION = "registration"
@@ -16,10 +16,9 @@ LINK = "link"
 
 
 def used(session: Session, oa_id: int, kind: str, month: str) -> int:
+    c = table_of(MonthlyCounter).c
     value = session.execute(
-        select(MonthlyCounter.used).where(
-            MonthlyCounter.oa_id == oa_id, MonthlyCounter.kind == kind, MonthlyCounter.month == month
-        )
+        select(c.used).where(c.oa_id == oa_id, c.kind == kind, c.month == month)
     ).scalar_one_or_none()
     return value or 0
 

@@ -85,7 +85,7 @@ def oa_summary(platform: Platform, oa_id: int) -> OASummary:
         assert oa is not None
         principal = uow.session.get(Principal, oa.principal_id)
         assert principal is not None
-        status = quota.quota_status(uow.session, oa, uow.clock.now(), platform)
+        status = quota.quota_status(uow, oa, uow.clock.now(), platform)
         return OASummary(
             oa.id,
             oa.appid,

@@ -2,37 +2,226 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
-from fastreg.adapters.db.models import Registration, registrations
-from fastreg.domain.model import RegistrationStatus
+from fastreg.adapters.db import counters
+from fastreg.adapters.db import statements as sql
+from fastreg.adapters.db.models import (
+    Confirmation,
+    OfficialAccount,
+    Registration,
+    components,
+    confirmations,
+    mini_programs,
+    official_accounts,
+    registrations,
+)
+from fastreg.adapters.db.prepared import PreparedConnection, Rows
+from fastreg.domain.errors import DomainError, Err
+from fastreg.domain.model import OPEN_STATUSES, ConfirmationStatus, OfficialAccountFacts
+from fastreg.domain.rules import (
+    ComponentFacts,
+    EligibilityFacts,
+    QuotaLimits,
+    QuotaStatus,
+    calendar_month,
+    monthly_limit,
+)
 
 if TYPE_CHECKING:
     from fastreg.adapters.db.uow import UnitOfWork
+
+_OPEN = [status.value for status in OPEN_STATUSES]
+
+
+@dataclass(frozen=True)
+class _Principal:
+    type: str
+    blacklisted: bool
+
+
+def _facts(row: Any, oa: OfficialAccountFacts, now: datetime, month: str, limits: QuotaLimits) -> EligibilityFacts:
+    """:class:`EligibilityFacts` from a row of ``statements.ELIGIBILITY`` (the one facts query)."""
+    return EligibilityFacts(
+        oa=oa,
+        principal=_Principal(row.type, row.blacklisted),
+        principal_mp_count=row.mp_count,
+        quota=QuotaStatus(month=month, limit=monthly_limit(row.type, limits), used=row.used or 0),
+        has_pending=bool(row.pending),
+        now=now,
+        limits=limits,
+    )
+
+
+def _eligibility_params(
+    oa_id: int, principal_id: int, month: str, pending_since: datetime, ignore_registration_id: int | None
+) -> dict[str, Any]:
+    return {
+        "principal_id": principal_id,
+        "oa_id": oa_id,
+        "counter_kind": counters.REGISTRATION,
+        "month": month,
+        "stale_before": pending_since,
+        "ignore_registration_id": -1 if ignore_registration_id is None else ignore_registration_id,
+    }
 
 
 class SqlRegistrationRepository:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
 
-    def pending_with_email(self, email: str) -> Registration | None:
+    def add(self, registration: Registration) -> Registration:
+        session = self._uow.session
+        session.add(registration)
+        session.flush()
+        return registration
+
+    def get(self, registration_id: int) -> Registration | None:
+        return self._uow.session.get(Registration, registration_id)
+
+    def open_for(self, oa_id: int, channel: str) -> Registration | None:
         c = registrations.c
-        query = (
+        return self._uow.session.execute(
             select(Registration)
-            .where(c.email == email, c.status == RegistrationStatus.PENDING.value)
+            .where(c.oa_id == oa_id, c.channel == channel, c.status.in_(_OPEN))
             .order_by(c.id.desc())
             .limit(1)
+        ).scalar_one_or_none()
+
+    def stale_for(self, oa_id: int, untouched_since: datetime) -> list[Registration]:
+        c = registrations.c
+        rows = self._uow.session.execute(
+            select(Registration).where(c.oa_id == oa_id, c.status.in_(_OPEN), c.updated_at <= untouched_since)
         )
-        return self._uow.session.execute(query).scalar_one_or_none()
+        return list(rows.scalars())
+
+    def save(self, registration: Registration) -> None:
+        try:
+            self._uow.session.flush()  # the partial unique index refuses a second pending registration
+        except IntegrityError:
+            raise DomainError(Err.PENDING_EXISTS) from None
+
+    def eligibility(
+        self,
+        oa: OfficialAccount,
+        *,
+        now: datetime,
+        month: str,
+        limits: QuotaLimits,
+        pending_since: datetime,
+        ignore_registration_id: int | None = None,
+    ) -> EligibilityFacts:
+        params = _eligibility_params(oa.id, oa.principal_id, month, pending_since, ignore_registration_id)
+        row = self._uow.conn.execute(sql.ELIGIBILITY, params).one()
+        return _facts(row, oa, now, month, limits)
 
 
 class SqlConfirmationRepository:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
 
+    def add(self, confirmation: Confirmation) -> None:
+        session = self._uow.session
+        session.add(confirmation)
+        session.flush()
+
+    def get(self, digest: str) -> Confirmation | None:
+        return self._uow.session.get(Confirmation, digest)
+
+    def claim(self, confirmation: Confirmation, status: str, now: datetime) -> bool:
+        c = confirmations.c
+        claimed = self._uow.session.execute(
+            update(confirmations)
+            .where(c.id == confirmation.id, c.status == ConfirmationStatus.PENDING.value)
+            .values(status=status, answered_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount  # type: ignore[attr-defined]
+        if claimed:
+            confirmation.status, confirmation.answered_at = status, now
+        return bool(claimed)
+
+    def close(self, confirmation: Confirmation, now: datetime) -> None:
+        confirmation.status, confirmation.answered_at = ConfirmationStatus.CANCELLED.value, now
+
+    def for_wxid(self, wxid: str) -> list[Confirmation]:
+        c = confirmations.c
+        rows = self._uow.session.execute(select(Confirmation).where(c.allowed_wxid == wxid).order_by(c.created_at))
+        return list(rows.scalars())
+
+    def account_name(self, appid: str) -> str | None:
+        for table in (official_accounts, mini_programs, components):
+            name = self._uow.session.execute(select(table.c.name).where(table.c.appid == appid)).scalar_one_or_none()
+            if name:
+                return str(name)
+        return None
+
 
 class SqlCounterRepository:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
+
+    def used(self, oa_id: int, kind: str, month: str) -> int:
+        return counters.used(self._uow.session, oa_id, kind, month)
+
+    def try_increment(self, oa_id: int, kind: str, month: str, limit: int) -> bool:
+        return counters.try_increment(self._uow.session, oa_id, kind, month, limit)
+
+
+# ---------------------------------------------------------------- the hot path's halves (until its gateway)
+
+
+class EligibilityQuery:
+    """The facts query in two halves for the fast path: sent when made (inside a batch, with the caller's other
+    reads), the :class:`EligibilityFacts` built when asked for."""
+
+    def __init__(
+        self, conn: PreparedConnection, oa: Any, now: datetime, platform: Any, ignore_pending_id: int | None = None
+    ) -> None:
+        self._oa, self._now, self._limits = oa, now, platform.limits
+        self._month = calendar_month(now, platform.settings.timezone)
+        pending_since = now - timedelta(seconds=platform.settings.pending_ttl_seconds)
+        params = _eligibility_params(oa.id, oa.principal_id, self._month, pending_since, ignore_pending_id)
+        self._rows = conn.execute(sql.ELIGIBILITY, params)
+
+    def facts(
+        self,
+        *,
+        reuse_certification: bool | None = None,
+        scan_valid: bool | None = None,
+        component: ComponentFacts | None = None,
+    ) -> EligibilityFacts:
+        facts = _facts(self._rows.one(), self._oa, self._now, self._month, self._limits)
+        return replace(facts, reuse_certification=reuse_certification, scan_valid=scan_valid, component=component)
+
+
+@dataclass(frozen=True)
+class Spending:
+    """A completion counted against the OA's month and its principal's MP total by two conditional statements
+    (atomic in the database: a concurrent completion that would exceed either limit is refused there, whatever
+    Python saw before). Sent with the rest of the completion's writes; ``confirm`` reads them afterwards."""
+
+    counted: Rows
+    principal_counted: Rows
+    limit: int
+
+    def confirm(self) -> None:
+        """Refuse (in the order of the errcode table), which rolls the whole completion back."""
+        if not self.principal_counted.rowcount:
+            raise DomainError(Err.PRINCIPAL_LIMIT)
+        if self.counted.first() is None:
+            raise DomainError(Err.QUOTA_EXCEEDED, limit=self.limit)
+
+
+def spend(conn: PreparedConnection, oa: Any, status: QuotaStatus, platform: Any) -> Spending:
+    if status.limit <= 0:
+        raise DomainError(Err.QUOTA_EXCEEDED, limit=status.limit)
+    counted = counters.increment(conn, oa.id, counters.REGISTRATION, status.month, status.limit)
+    principal_counted = conn.execute(
+        sql.SPEND_PRINCIPAL, {"principal_id": oa.principal_id, "limit": platform.limits.principal_mps}
+    )
+    return Spending(counted, principal_counted, status.limit)
