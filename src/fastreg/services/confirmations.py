@@ -26,8 +26,10 @@ from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import AuditKind, ConfirmationKind, ConfirmationStatus
 from fastreg.platform import Platform
 from fastreg.services import audit
+from fastreg.services.ports import Context
 
-Handler = Callable[[UnitOfWork, Confirmation, str, str], "str | None"]
+# (context, unit of work, confirmation, action, wxid) -> the redirect URL, if any
+Handler = Callable[[Context, UnitOfWork, Confirmation, str, str], "str | None"]
 
 # Where each kind's effect lives; imported on first use to keep the service modules independent.
 HANDLERS: dict[str, str] = {
@@ -67,22 +69,22 @@ class AnswerResult:
     redirect_url: str | None
 
 
-def url_of(platform: Platform, confirmation_id: str) -> str:
+def url_of(platform: Context, confirmation_id: str) -> str:
     return platform.url(PATH_PREFIX + confirmation_id)
 
 
-def _secret_of(platform: Platform, seed: str) -> str:
+def _secret_of(platform: Context, seed: str) -> str:
     return crypto.derived_token(platform.secret_key, "confirmation-id", seed)
 
 
-def public_id(platform: Platform, confirmation: Confirmation) -> str:
+def public_id(platform: Context, confirmation: Confirmation) -> str:
     """The id in the confirmation's URL, a bearer secret: the table keeps only its digest (``Confirmation.id``)
     and the seed it is derived from with the platform's secret key. A confirmation stored before ids were
     hashed has no seed: its id cannot be shown again (those were expired when the ids were hashed)."""
     return _secret_of(platform, confirmation.seed) if confirmation.seed else ""
 
 
-def url_for(platform: Platform, confirmation: Confirmation) -> str:
+def url_for(platform: Context, confirmation: Confirmation) -> str:
     return url_of(platform, public_id(platform, confirmation))
 
 
@@ -92,6 +94,35 @@ def id_from_url(url: str) -> str:
     if not path.startswith(PATH_PREFIX) or len(path) <= len(PATH_PREFIX):
         raise DomainError(Err.NOT_FOUND)
     return path[len(PATH_PREFIX) :].strip("/")
+
+
+def new(
+    context: Context,
+    now: datetime,
+    kind: ConfirmationKind,
+    account_appid: str,
+    allowed_wxid: str,
+    payload: dict[str, Any],
+    *,
+    ttl_seconds: int | None = None,
+) -> Confirmation:
+    """A new pending confirmation (to store with ``uow.confirmations.add``)."""
+    seed = crypto.new_secret()
+    while _secret_of(context, seed).startswith("-"):  # an id must not pass for an option (`fastreg confirm ID`)
+        seed = crypto.new_secret()
+    return Confirmation(
+        id=crypto.token_hash(_secret_of(context, seed)),
+        seed=seed,
+        kind=kind.value,
+        account_appid=account_appid,
+        allowed_wxid=allowed_wxid,
+        status=ConfirmationStatus.PENDING.value,
+        payload=payload,
+        result=None,
+        created_at=now,
+        expires_at=now + timedelta(seconds=ttl_seconds or context.settings.confirmation_ttl_seconds),
+        answered_at=None,
+    )
 
 
 def create(
@@ -105,22 +136,7 @@ def create(
     *,
     ttl_seconds: int | None = None,
 ) -> Confirmation:
-    seed = crypto.new_secret()
-    while _secret_of(platform, seed).startswith("-"):  # an id must not pass for an option (`fastreg confirm ID`)
-        seed = crypto.new_secret()
-    confirmation = Confirmation(
-        id=crypto.token_hash(_secret_of(platform, seed)),
-        seed=seed,
-        kind=kind.value,
-        account_appid=account_appid,
-        allowed_wxid=allowed_wxid,
-        status=ConfirmationStatus.PENDING.value,
-        payload=payload,
-        result=None,
-        created_at=now,
-        expires_at=now + timedelta(seconds=ttl_seconds or platform.settings.confirmation_ttl_seconds),
-        answered_at=None,
-    )
+    confirmation = new(platform, now, kind, account_appid, allowed_wxid, payload, ttl_seconds=ttl_seconds)
     session.add(confirmation)
     session.flush()
     return confirmation
@@ -140,7 +156,7 @@ def _account_name(session: Session, appid: str) -> str:
     return appid
 
 
-def _fernet(platform: Platform) -> Fernet:
+def _fernet(platform: Context) -> Fernet:
     return _fernet_for(platform.secret_key)
 
 
@@ -157,7 +173,7 @@ def _seal(platform: Platform, result: dict[str, Any]) -> dict[str, Any]:
     return {"sealed": _fernet(platform).encrypt(json.dumps(result).encode()).decode()}
 
 
-def _unseal(platform: Platform, stored: dict[str, Any] | None) -> dict[str, Any] | None:
+def _unseal(platform: Context, stored: dict[str, Any] | None) -> dict[str, Any] | None:
     if not stored:
         return None
     if "sealed" not in stored:
@@ -170,16 +186,21 @@ def _unseal(platform: Platform, stored: dict[str, Any] | None) -> dict[str, Any]
 
 
 def view(session: Session, platform: Platform, confirmation: Confirmation, now: datetime) -> ConfirmationView:
+    return view_named(platform, confirmation, now, _account_name(session, confirmation.account_appid))
+
+
+def view_named(context: Context, confirmation: Confirmation, now: datetime, account_name: str) -> ConfirmationView:
+    """:func:`view` with the name of the account it is about (the OA's, MP's or component's name, or appid)."""
     return ConfirmationView(
-        id=public_id(platform, confirmation),
+        id=public_id(context, confirmation),
         kind=confirmation.kind,
-        url=url_for(platform, confirmation),
+        url=url_for(context, confirmation),
         account_appid=confirmation.account_appid,
-        account_name=_account_name(session, confirmation.account_appid),
+        account_name=account_name,
         allowed_wxid=confirmation.allowed_wxid,
         status=effective_status(confirmation, now),
         payload=dict(confirmation.payload or {}),
-        result=_unseal(platform, confirmation.result),
+        result=_unseal(context, confirmation.result),
         created_at=confirmation.created_at,
         expires_at=confirmation.expires_at,
     )
@@ -261,7 +282,7 @@ def answer(platform: Platform, confirmation_id: str, wxid: str, action: str) -> 
         if not claimed:
             raise DomainError(Err.CONFIRMATION_CLOSED)
         confirmation.status, confirmation.answered_at = new_status.value, now
-        redirect_url = _handler(confirmation.kind)(uow, confirmation, action, wxid)
+        redirect_url = _handler(confirmation.kind)(platform, uow, confirmation, action, wxid)
         confirmation.result = _seal(platform, {"redirect_url": redirect_url})
         if new_status is ConfirmationStatus.CANCELLED:
             audit.record(

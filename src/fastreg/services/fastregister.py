@@ -20,6 +20,7 @@ from fastreg.services.accounts import find_component, find_official_account
 from fastreg.services.completion import Completion, complete, record_refusal
 from fastreg.services.confirmations import ConfirmationView
 from fastreg.services.credentials import CredentialKind
+from fastreg.services.ports import Context
 from fastreg.services.quota import EligibilityQuery
 from fastreg.services.versions import VersionQuery
 
@@ -96,7 +97,9 @@ def open_auth_page(
         return result
 
 
-def on_auth_answered(uow: UnitOfWork, confirmation: Confirmation, action: str, wxid: str) -> str | None:
+def on_auth_answered(
+    context: Context, uow: UnitOfWork, confirmation: Confirmation, action: str, wxid: str
+) -> str | None:
     """The OA admin confirmed: issue the single-use ticket and send the browser back with it."""
     if action != confirmations.CONFIRM:
         return None

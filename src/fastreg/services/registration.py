@@ -54,6 +54,7 @@ from fastreg.services.accounts import claim_identifier, identifier_taken
 from fastreg.services.completion import Completion, complete, record_refusal, release_email
 from fastreg.services.confirmations import ConfirmationView
 from fastreg.services.credentials import CredentialKind, Lookup
+from fastreg.services.ports import Context
 from fastreg.services.quota import eligibility_input
 
 DONE_STEP = 8
@@ -299,7 +300,9 @@ def _polled_status(
         return registration.status, status
 
 
-def on_scan_answered(uow: UnitOfWork, confirmation: Confirmation, action: str, wxid: str) -> str | None:
+def on_scan_answered(
+    context: Context, uow: UnitOfWork, confirmation: Confirmation, action: str, wxid: str
+) -> str | None:
     registration = uow.session.get(Registration, int(confirmation.payload["registration_id"]))
     if registration is None or registration.scan_confirmation_id != confirmation.id:
         raise DomainError(Err.CONFIRMATION_CLOSED)
@@ -605,7 +608,9 @@ def bind_admin(platform: Platform, oa_id: int, registration_id: int, wxid: str |
         return result
 
 
-def on_admin_answered(uow: UnitOfWork, confirmation: Confirmation, action: str, wxid: str) -> str | None:
+def on_admin_answered(
+    context: Context, uow: UnitOfWork, confirmation: Confirmation, action: str, wxid: str
+) -> str | None:
     registration = uow.session.get(Registration, int(confirmation.payload["registration_id"]))
     if registration is None or registration.admin_confirmation_id != confirmation.id:
         raise DomainError(Err.CONFIRMATION_CLOSED)

@@ -28,23 +28,57 @@ class UnitOfWork(Protocol):
     """One transaction. ``commit`` once at the end of a use case; leaving without it rolls everything back.
     Opening a unit of work while one is open in the same context raises."""
 
-    clock: Clock
-    accounts: AccountRepository
-    audit: AuditLog
-    sessions: SessionRepository
-    wechat_users: WechatUserRepository
-    registrations: RegistrationRepository
-    confirmations: ConfirmationRepository
-    counters: CounterRepository
-    credentials: CredentialRepository
-    fastregister: FastRegisterGateway
-    components: ComponentRepository
-    authorizations: AuthorizationRepository
-    links: LinkRepository
-    verification_tasks: VerificationTaskRepository
-    pushes: PushQueue
-    mail: MailOutbox
-    sandbox_state: SandboxStateRepository
+    # Read-only members: an implementation may hold a subtype (``SqlLinkRepository`` for ``LinkRepository``).
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def accounts(self) -> AccountRepository: ...
+
+    @property
+    def audit(self) -> AuditLog: ...
+
+    @property
+    def sessions(self) -> SessionRepository: ...
+
+    @property
+    def wechat_users(self) -> WechatUserRepository: ...
+
+    @property
+    def registrations(self) -> RegistrationRepository: ...
+
+    @property
+    def confirmations(self) -> ConfirmationRepository: ...
+
+    @property
+    def counters(self) -> CounterRepository: ...
+
+    @property
+    def credentials(self) -> CredentialRepository: ...
+
+    @property
+    def fastregister(self) -> FastRegisterGateway: ...
+
+    @property
+    def components(self) -> ComponentRepository: ...
+
+    @property
+    def authorizations(self) -> AuthorizationRepository: ...
+
+    @property
+    def links(self) -> LinkRepository: ...
+
+    @property
+    def verification_tasks(self) -> VerificationTaskRepository: ...
+
+    @property
+    def pushes(self) -> PushQueue: ...
+
+    @property
+    def mail(self) -> MailOutbox: ...
+
+    @property
+    def sandbox_state(self) -> SandboxStateRepository: ...
 
     def __enter__(self) -> Self: ...
 
@@ -90,7 +124,9 @@ class Context(Protocol):
     secret_key: str
     mailer: Mailer | None
     observer: Observer
-    push_queued: Wakeup
+
+    @property
+    def push_queued(self) -> Wakeup: ...
 
     def uow(self, *, readonly: bool = False) -> UnitOfWork: ...
 
