@@ -228,7 +228,7 @@ def _fastregister(uow: UnitOfWork, platform: Platform, context: RegistrationCont
     def authorize(appid: str) -> None:
         codes.append(
             authorization.authorize_new_account(
-                conn,
+                uow,
                 now,
                 context.component_id,
                 appid,

@@ -24,7 +24,9 @@ class AuthorizationRepository(Protocol):
         """The component's authorizations oldest first, ``count`` from ``offset``, and how many it has."""
         ...
 
-    def add(self, authorization: Authorization) -> None: ...
+    def add(self, authorization: Authorization) -> None:
+        """Store a new authorization (its id is not needed afterwards)."""
+        ...
 
     def lock_authorizer(self, appid: str) -> None:
         """Hold the account (OA or MP) until the transaction ends: two components authorized by it at the same

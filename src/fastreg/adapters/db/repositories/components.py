@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from fastreg.adapters.db import statements as sql
 from fastreg.adapters.db.models import (
     authorizations,
     components,
@@ -15,6 +16,7 @@ from fastreg.adapters.db.models import (
     official_accounts,
     verification_tasks,
 )
+from fastreg.adapters.db.repositories import columns_of
 from fastreg.domain.entities import Authorization, Component, Link, MiniProgram, VerificationTask
 
 if TYPE_CHECKING:
@@ -59,7 +61,9 @@ class SqlAuthorizationRepository:
         return int(total), list(session.execute(query).scalars())
 
     def add(self, authorization: Authorization) -> None:
-        self._uow.session.add(authorization)
+        """One prepared insert (a fast-registered MP is authorized on the hot path, which makes no ORM session);
+        its id is not read back."""
+        self._uow.conn.execute(sql.INSERT_AUTHORIZATION, columns_of(authorization))
 
     def lock_authorizer(self, appid: str) -> None:
         """A row lock (``FOR UPDATE``, PostgreSQL) on the OA or MP; SQLite's write lock already serializes."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from fastreg.domain.entities import PushJob
+
 if TYPE_CHECKING:
     from fastreg.adapters.db.uow import UnitOfWork
 
@@ -11,6 +13,9 @@ if TYPE_CHECKING:
 class SqlPushQueue:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
+
+    def add(self, job: PushJob) -> None:
+        self._uow.session.add(job)
 
 
 class SqlMailOutbox:
