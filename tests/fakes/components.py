@@ -7,7 +7,6 @@ from fastreg.domain.entities import (
     Component,
     Link,
     MiniProgram,
-    OfficialAccount,
     VerificationTask,
 )
 from tests.fakes.store import FakeStore
@@ -27,7 +26,6 @@ class FakeComponentRepository:
 class FakeAuthorizationRepository:
     def __init__(self, store: FakeStore) -> None:
         self._store = store
-        self.locked: list[str] = []
 
     def authorization(self, component_id: int, authorizer_appid: str) -> Authorization | None:
         return self._store.first(
@@ -45,11 +43,7 @@ class FakeAuthorizationRepository:
         self._store.add(authorization)
 
     def lock_authorizer(self, appid: str) -> None:
-        """One transaction at a time in the fakes: only remember which account was held."""
-        if self._store.first(OfficialAccount, lambda a: a.appid == appid) or self._store.first(
-            MiniProgram, lambda m: m.appid == appid
-        ):
-            self.locked.append(appid)
+        """Nothing to hold: the fakes run one unit of work at a time (the lock is proven in tests/db)."""
 
 
 class FakeLinkRepository:

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import importlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import count
+from typing import Any
 
-from fastreg.domain.entities import Component, Confirmation, MiniProgram, OfficialAccount, Principal
+from fastreg.domain import secrets
+from fastreg.domain.entities import (
+    Authorization,
+    Component,
+    Confirmation,
+    Credential,
+    MiniProgram,
+    OfficialAccount,
+    Principal,
+    PushJob,
+)
 from fastreg.domain.model import ConfirmationKind, ConfirmationStatus
 from fastreg.services import confirmations
 from tests.fakes import FakeContext
@@ -97,3 +108,40 @@ def answer(ctx: FakeContext, confirmation: Confirmation, action: str, wxid: str 
         redirect: str | None = handler(ctx, uow, confirmation, action, wxid or confirmation.allowed_wxid)
         uow.commit()
     return redirect
+
+
+def token(ctx: FakeContext, kind: str, subject: str, *, component_id: int | None = None, ttl: int = 7200) -> str:
+    """A stored bearer token (``access_token``, ``authorizer_token``, ``component_token``, ...); returns it."""
+    raw = f"token-{next(_numbers)}"
+    now = ctx.clock.now()
+    ctx.store.add(
+        Credential(
+            token_hash=secrets.token_hash(raw),
+            kind=kind,
+            subject=subject,
+            component_id=component_id,
+            issued_at=now,
+            expires_at=now + timedelta(seconds=ttl),
+        )
+    )
+    return raw
+
+
+def authorize(ctx: FakeContext, component: Component, appid: str, func_info: list[int]) -> Authorization:
+    now = ctx.clock.now()
+    return ctx.store.add(
+        Authorization(
+            component_id=component.id,
+            authorizer_appid=appid,
+            refresh_token_seed=f"seed-{next(_numbers)}",
+            refresh_token_hash="-",
+            func_info=list(func_info),
+            created_at=now,
+            authorized_at=now,
+        )
+    )
+
+
+def pushes_to(ctx: FakeContext, component: Component) -> list[dict[str, Any]]:
+    """The messages queued for the component's callback, oldest first."""
+    return [job.payload["message"] for job in ctx.store.all(PushJob) if job.component_id == component.id]

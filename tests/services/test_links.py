@@ -18,16 +18,6 @@ from . import seed
 DAY = 24 * 3600
 
 
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(seed.T0)
-
-
-@pytest.fixture
-def ctx(clock: FixedClock) -> FakeContext:
-    return FakeContext(clock=clock)
-
-
 def link_fully(ctx: FakeContext, oa: OfficialAccount, mp: MiniProgram) -> None:
     links.request_link(ctx, oa.appid, mp.appid, notify_users=True, show_profile=True)
     seed.answer(ctx, seed.pending(ctx, ConfirmationKind.LINK_OA_ADMIN, oa.appid), "confirm")
@@ -83,26 +73,26 @@ def test_admins_refusals(ctx: FakeContext) -> None:
     assert status_of(ctx, oa) == ["waiting_oa_admin"]
 
 
-def test_a_waiting_request_blocks_another_until_it_expires(ctx: FakeContext, clock: FixedClock) -> None:
+def test_a_waiting_request_blocks_another_until_it_expires(ctx: FakeContext, fake_clock: FixedClock) -> None:
     oa, mp = seed.oa(ctx), seed.mp(ctx)
     links.request_link(ctx, oa.appid, mp.appid, notify_users=False, show_profile=False)
     refused(Err.LINK_PENDING, links.request_link, ctx, oa.appid, mp.appid, False, False)
     seed.answer(ctx, seed.pending(ctx, ConfirmationKind.LINK_OA_ADMIN, oa.appid), "confirm")
     refused(Err.LINK_PENDING, links.request_link, ctx, oa.appid, mp.appid, False, False)  # waiting for the MP admin
-    clock.advance(ctx.settings.confirmation_ttl_seconds + 1)
+    fake_clock.advance(ctx.settings.confirmation_ttl_seconds + 1)
     again = links.request_link(ctx, oa.appid, mp.appid, notify_users=False, show_profile=True)
     assert status_of(ctx, oa) == ["waiting_oa_admin"] and len(ctx.store.all(Link)) == 1
     assert again.payload["link_id"] == ctx.store.all(Link)[0].id
 
 
-def test_fourteenth_ordinary_link_in_a_month_is_refused(ctx: FakeContext, clock: FixedClock) -> None:
+def test_fourteenth_ordinary_link_in_a_month_is_refused(ctx: FakeContext, fake_clock: FixedClock) -> None:
     oa = seed.oa(ctx)
     mps = [seed.mp(ctx) for _ in range(14)]
     for mp in mps[:13]:
         link_fully(ctx, oa, mp)
     refused(Err.LINK_LIMIT, links.request_link, ctx, oa.appid, mps[13].appid, False, False)
     assert len(links.list_links(ctx, oa.appid)) == 13
-    clock.advance(31 * DAY)  # a new month
+    fake_clock.advance(31 * DAY)  # a new month
     link_fully(ctx, oa, mps[13])
     assert status_of(ctx, oa) == ["linked"] * 14
 
@@ -172,15 +162,15 @@ def test_unlink_request_waits_for_the_oa_admin(ctx: FakeContext) -> None:
     assert status_of(ctx, oa) == []
 
 
-def test_an_unlink_request_is_stale_after_its_confirmation_expires(ctx: FakeContext, clock: FixedClock) -> None:
+def test_an_unlink_request_is_stale_after_its_confirmation_expires(ctx: FakeContext, fake_clock: FixedClock) -> None:
     oa, mp = seed.oa(ctx), seed.mp(ctx)
     link_fully(ctx, oa, mp)
     links.request_unlink(ctx, oa.appid, mp.appid)
-    clock.advance(ctx.settings.confirmation_ttl_seconds + 1)
+    fake_clock.advance(ctx.settings.confirmation_ttl_seconds + 1)
     links.request_unlink(ctx, oa.appid, mp.appid)
 
 
-def test_unlink_confirmation_spares_a_link_made_again_since(ctx: FakeContext, clock: FixedClock) -> None:
+def test_unlink_confirmation_spares_a_link_made_again_since(ctx: FakeContext, fake_clock: FixedClock) -> None:
     """The link goes at once meanwhile and a new one of the pair is made under the same id (SQLite reuses the
     highest id after a delete): the earlier request's confirmation does not remove it."""
     oa, mp = seed.oa(ctx), seed.mp(ctx)
@@ -189,8 +179,8 @@ def test_unlink_confirmation_spares_a_link_made_again_since(ctx: FakeContext, cl
     asked = seed.pending(ctx, ConfirmationKind.UNLINK_OA_ADMIN, oa.appid)
     old_id = ctx.store.all(Link)[0].id
     links.unlink(ctx, oa.appid, mp.appid)
-    clock.advance(60)
-    again = Link(oa_id=oa.id, mp_id=mp.id, status="linked", linked_via="link", created_at=clock.now())
+    fake_clock.advance(60)
+    again = Link(oa_id=oa.id, mp_id=mp.id, status="linked", linked_via="link", created_at=fake_clock.now())
     again.id = old_id
     ctx.store.add(again)
     seed.answer(ctx, asked, "confirm")
