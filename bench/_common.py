@@ -263,7 +263,7 @@ def make_fixture(platform: Any, oas: int, *, batch: int = 250) -> Fixture:
                 session.add(
                     Operator(oa_id=oa.id, email=f"op-{appid}@example.com", password_hash=password_hash, wxid=admin)
                 )
-                grant_authorization(session, now, component_id, appid, list(ALL_PERMISSION_SETS), 3600)
+                grant_authorization(platform, uow, component_id, appid, list(ALL_PERMISSION_SETS), 3600)
                 token = credentials.issue(
                     session, now, CredentialKind.AUTHORIZER_TOKEN, appid, ttl, component_id=component_id
                 )

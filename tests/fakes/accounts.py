@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from fastreg.domain import secrets
 from fastreg.domain.entities import (
@@ -13,11 +14,13 @@ from fastreg.domain.entities import (
     MiniProgram,
     OfficialAccount,
     Operator,
+    PersonalWechatEmail,
     Principal,
     WebSession,
     WechatUser,
 )
 from fastreg.domain.errors import DomainError, Err
+from fastreg.domain.model import AuditKind
 from tests.fakes.store import FakeStore
 
 
@@ -89,12 +92,41 @@ class FakeAccountRepository:
         self.claim_identifier(original_id, "original_id")
         return appid, original_id
 
+    def mini_program_by_id(self, mp_id: int) -> MiniProgram | None:
+        return self._store.first(MiniProgram, lambda mp: mp.id == mp_id)
+
+    def principal_by_id(self, principal_id: int) -> Principal | None:
+        return self._store.first(Principal, lambda p: p.id == principal_id)
+
+    def release_email(self, email: str) -> None:
+        reserved = self._store.first(Identifier, lambda i: i.value == email and i.kind == "email")
+        if reserved is not None:
+            self._store.remove(reserved)
+
+    def bound_to_personal_wechat(self, email: str) -> bool:
+        return self._store.first(PersonalWechatEmail, lambda e: e.email == email) is not None
+
 
 class FakeAuditLog:
     def __init__(self, store: FakeStore) -> None:
         self._store = store
 
     def add(self, event: AuditEvent, /) -> None:
+        self._store.add(event)
+
+    def record(
+        self,
+        at: datetime,
+        kind: AuditKind,
+        actor: str,
+        *,
+        oa_appid: str | None = None,
+        mp_appid: str | None = None,
+        **detail: Any,
+    ) -> None:
+        event = AuditEvent(
+            at=at, kind=kind.value, actor=actor, oa_appid=oa_appid, mp_appid=mp_appid, detail=detail or None
+        )
         self._store.add(event)
 
 

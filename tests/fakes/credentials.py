@@ -29,6 +29,9 @@ class FakeCredentialRepository:
             if row.used_at is None:
                 row.used_at = now
 
+    def get(self, token_hash: str) -> Credential | None:
+        return self._store.first(Credential, lambda c: c.token_hash == token_hash)
+
 
 class FakeFastRegisterGateway:
     def __init__(self, store: FakeStore) -> None:

@@ -14,7 +14,7 @@ from fastreg.domain.entities import (
     Registration,
 )
 from fastreg.domain.errors import DomainError, Err
-from fastreg.domain.model import ConfirmationStatus, RegistrationStatus
+from fastreg.domain.model import ConfirmationKind, ConfirmationStatus, RegistrationStatus
 from fastreg.domain.rules import EligibilityFacts, QuotaLimits, QuotaStatus, monthly_limit
 from fastreg.services.ports.registrations import REGISTRATION
 from tests.fakes.store import FakeStore
@@ -83,6 +83,12 @@ class FakeRegistrationRepository:
             limits=limits,
         )
 
+    def pending_with_email(self, email: str) -> Registration | None:
+        pending = self._store.where(
+            Registration, lambda row: row.email == email and row.status == RegistrationStatus.PENDING.value
+        )
+        return max(pending, key=lambda row: row.id, default=None)
+
 
 class FakeConfirmationRepository:
     def __init__(self, store: FakeStore) -> None:
@@ -113,6 +119,22 @@ class FakeConfirmationRepository:
                 return str(account.name)
         return None
 
+    def confirmation(self, digest: str) -> Confirmation | None:
+        return self._store.first(Confirmation, lambda c: c.id == digest)
+
+    def pending(self, kind: ConfirmationKind, account_appid: str, now: datetime) -> list[Confirmation]:
+        return list(
+            self._store.where(
+                Confirmation,
+                lambda c: (
+                    c.kind == kind.value
+                    and c.account_appid == account_appid
+                    and c.status == ConfirmationStatus.PENDING.value
+                    and c.expires_at > now
+                ),
+            )
+        )
+
 
 class FakeCounterRepository:
     def __init__(self, store: FakeStore) -> None:
@@ -128,6 +150,22 @@ class FakeCounterRepository:
     def try_increment(self, oa_id: int, kind: str, month: str, limit: int) -> bool:
         counter = self._counter(oa_id, kind, month) or self._store.add(
             MonthlyCounter(oa_id=oa_id, kind=kind, month=month)
+        )
+        if counter.used >= limit:
+            return False
+        counter.used += 1
+        return True
+
+    def _link_counter(self, oa_id: int, month: str) -> MonthlyCounter | None:
+        return self._store.first(MonthlyCounter, lambda c: (c.oa_id, c.kind, c.month) == (oa_id, "link", month))
+
+    def links_used(self, oa_id: int, month: str) -> int:
+        counter = self._link_counter(oa_id, month)
+        return counter.used if counter else 0
+
+    def try_count_link(self, oa_id: int, month: str, limit: int) -> bool:
+        counter = self._link_counter(oa_id, month) or self._store.add(
+            MonthlyCounter(oa_id=oa_id, kind="link", month=month)
         )
         if counter.used >= limit:
             return False

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastreg.domain.entities import SandboxState
+from fastreg.domain.entities import PushJob, SandboxState
 from tests.fakes.store import FakeStore
 
 
 class FakePushQueue:
     def __init__(self, store: FakeStore) -> None:
         self._store = store
+
+    def add(self, job: PushJob) -> None:
+        self._store.add(job)
 
 
 class FakeMailOutbox:

@@ -53,7 +53,7 @@ def connect(platform: Platform, oa: NewOfficialAccount) -> Setup:
     """A new component that the OA has authorized (every permission set, the fast-registration one included)."""
     component, component_id = make_component(platform)
     with platform.uow() as uow:
-        grant_authorization(uow.session, uow.clock.now(), component_id, oa.appid, ALL_PERMISSION_SETS, 3600)
+        grant_authorization(platform, uow, component_id, oa.appid, ALL_PERMISSION_SETS, 3600)
         uow.commit()
     return Setup(oa, component, component_id)
 

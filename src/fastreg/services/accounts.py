@@ -187,7 +187,15 @@ def find_official_account(session: Any, appid: str) -> OfficialAccount:
 
 
 def find_component(session: Any, appid: str) -> Component:
-    return _uow_of(session).components.component(appid)
+    return component_of(_uow_of(session), appid)
+
+
+def component_of(uow: UnitOfWork, appid: str) -> Component:
+    """The component with this appid; INVALID_APPID when there is none."""
+    component = uow.components.component(appid)
+    if component is None:
+        raise DomainError(Err.INVALID_APPID)
+    return component
 
 
 def claim_identifier(session: Any, value: str, kind: str) -> None:

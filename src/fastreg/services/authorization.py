@@ -16,30 +16,17 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
-from fastreg.adapters import crypto
-from fastreg.adapters.db import statements as sql
-from fastreg.adapters.db.models import (
-    Authorization,
-    Component,
-    Confirmation,
-    MiniProgram,
-    OfficialAccount,
-    Principal,
-)
-from fastreg.adapters.db.prepared import PreparedConnection
-from fastreg.adapters.db.uow import UnitOfWork
+from fastreg.domain import secrets
 from fastreg.domain.clock import as_utc
+from fastreg.domain.entities import Authorization, Component, Confirmation, MiniProgram, OfficialAccount
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import AuditKind, Channel, ConfirmationKind
 from fastreg.domain.rules import FASTREGISTER_PERMISSION_SET
 from fastreg.domain.urls import on_domain
-from fastreg.platform import Platform
-from fastreg.services import audit, credentials
+from fastreg.services import confirmations, credentials, pushes
 from fastreg.services.credentials import CredentialKind, Lookup
-from fastreg.services.tokens import Caller, component_of
+from fastreg.services.ports import Context, UnitOfWork
+from fastreg.services.tokens import Caller, component_for
 
 REFRESH_TOKEN_PREFIX = "refreshtoken@@@"
 # api_get_authorizer_list: at most this many authorizers per call.
@@ -56,94 +43,79 @@ def func_info_json(func_info: list[Any]) -> list[dict[str, Any]]:
     return [{"funcscope_category": {"id": int(n)}} for n in func_info]
 
 
-def new_refresh_token_columns() -> dict[str, str]:
-    """A new refresh token for an authorization (by its seed); the digest of an earlier one is dropped."""
-    return {"refresh_token_seed": crypto.new_secret(), "refresh_token_hash": crypto.token_hash(crypto.new_token())}
+def _renew_refresh_token(authorization: Authorization) -> None:
+    """A new refresh token for the authorization (by its seed); the digest of an earlier one is dropped."""
+    authorization.refresh_token_seed = secrets.new_secret()
+    authorization.refresh_token_hash = secrets.token_hash(secrets.new_token())
 
 
-def refresh_token_of(platform: Platform, authorization: Authorization) -> str:
+def _new_authorization(now: datetime, component_id: int, authorizer_appid: str, func_info: list[int]) -> Authorization:
+    authorization = Authorization(
+        component_id=component_id,
+        authorizer_appid=authorizer_appid,
+        func_info=list(func_info),
+        created_at=now,
+        authorized_at=now,
+        refresh_token_seed="",
+        refresh_token_hash="",
+    )
+    _renew_refresh_token(authorization)
+    return authorization
+
+
+def refresh_token_of(context: Context, authorization: Authorization) -> str:
     seed = f"{authorization.component_id}:{authorization.authorizer_appid}:{authorization.refresh_token_seed}"
-    return REFRESH_TOKEN_PREFIX + crypto.derived_token(platform.secret_key, "authorizer-refresh-token", seed)
+    return REFRESH_TOKEN_PREFIX + secrets.derived_token(context.secret_key, "authorizer-refresh-token", seed)
 
 
-def refresh_token_valid(platform: Platform, authorization: Authorization, raw: str) -> bool:
+def refresh_token_valid(context: Context, authorization: Authorization, raw: str) -> bool:
     """The authorization's current refresh token (or the one issued before they were derived)."""
-    return crypto.secrets_equal(raw, refresh_token_of(platform, authorization)) or crypto.secrets_equal(
-        crypto.token_hash(raw), authorization.refresh_token_hash
+    return secrets.secrets_equal(raw, refresh_token_of(context, authorization)) or secrets.secrets_equal(
+        secrets.token_hash(raw), authorization.refresh_token_hash
     )
 
 
-def _authorization(session: Session, component_id: int, authorizer_appid: str) -> Authorization | None:
-    return session.execute(
-        select(Authorization).where(
-            Authorization.component_id == component_id, Authorization.authorizer_appid == authorizer_appid
-        )
-    ).scalar_one_or_none()
-
-
-def _lock_account(session: Session, appid: str) -> None:
-    """Row lock on the account (OA or MP) until the transaction ends: two components authorized at the same
-    moment take turns, and the second sees (and takes the set from) the first (授权互斥)."""
-    for model in (OfficialAccount, MiniProgram):
-        if session.execute(select(model.id).where(model.appid == appid).with_for_update()).first() is not None:
-            return
-
-
 def grant_authorization(
-    session: Session, now: datetime, component_id: int, authorizer_appid: str, func_info: list[int], ttl_seconds: int
+    context: Context,
+    uow: UnitOfWork,
+    component_id: int,
+    authorizer_appid: str,
+    func_info: list[int],
+    ttl_seconds: int,
 ) -> str:
     """Record (or renew) the authorization and return a fresh authorization code for api_query_auth. Renewing
     replaces the refresh token.
 
     授权互斥: when ``func_info`` holds the fast-registration permission set, every other component loses it
     for this account (and is told so by an ``updateauthorized`` push)."""
-    from fastreg.services import pushes
-
-    if FASTREGISTER_PERMISSION_SET in func_info:
-        _lock_account(session, authorizer_appid)
-    authorization = _authorization(session, component_id, authorizer_appid)
+    now = uow.clock.now()
+    moves_the_set = FASTREGISTER_PERMISSION_SET in func_info
+    if moves_the_set:
+        uow.authorizations.lock_authorizer(authorizer_appid)
+    authorization = uow.authorizations.authorization(component_id, authorizer_appid)
     if authorization is None:
-        session.add(
-            Authorization(
-                component_id=component_id,
-                authorizer_appid=authorizer_appid,
-                func_info=list(func_info),
-                created_at=now,
-                authorized_at=now,
-                **new_refresh_token_columns(),
-            )
-        )
+        uow.authorizations.add(_new_authorization(now, component_id, authorizer_appid, func_info))
     else:
         authorization.func_info = list(func_info)
         authorization.authorized_at = now
-        for column, value in new_refresh_token_columns().items():
-            setattr(authorization, column, value)
-    if FASTREGISTER_PERMISSION_SET in func_info:
-        others = session.execute(
-            select(Authorization).where(
-                Authorization.authorizer_appid == authorizer_appid, Authorization.component_id != component_id
-            )
-        ).scalars()
-        for other in others:
-            if FASTREGISTER_PERMISSION_SET not in (other.func_info or []):
+        _renew_refresh_token(authorization)
+    if moves_the_set:
+        for other in uow.authorizations.of_authorizer(authorizer_appid):
+            if other.component_id == component_id or FASTREGISTER_PERMISSION_SET not in (other.func_info or []):
                 continue
             other.func_info = [n for n in other.func_info if n != FASTREGISTER_PERMISSION_SET]
-            other_component = session.get(Component, other.component_id)
+            other_component = uow.components.component_by_id(other.component_id)
             if other_component is not None and other_component.callback_url:
-                code = credentials.issue(
-                    session,
-                    now,
-                    CredentialKind.AUTH_CODE,
-                    authorizer_appid,
-                    ttl_seconds,
-                    component_id=other.component_id,
-                )
+                code = _issue_code(uow, now, other.component_id, authorizer_appid, ttl_seconds)
                 pushes.enqueue_authorization_event(
-                    session, now, other_component, "updateauthorized", authorizer_appid, code, ttl_seconds
+                    context, uow, now, other_component, "updateauthorized", authorizer_appid, code, ttl_seconds
                 )
-    session.flush()
-    return credentials.issue(
-        session, now, CredentialKind.AUTH_CODE, authorizer_appid, ttl_seconds, component_id=component_id
+    return _issue_code(uow, now, component_id, authorizer_appid, ttl_seconds)
+
+
+def _issue_code(uow: UnitOfWork, now: datetime, component_id: int, authorizer_appid: str, ttl_seconds: int) -> str:
+    return credentials.issue_in(
+        uow, now, CredentialKind.AUTH_CODE, authorizer_appid, ttl_seconds, component_id=component_id
     )
 
 
@@ -161,26 +133,21 @@ class ConsentRequest:
     expires_at: datetime
 
 
-def _account(session: Session, appid: str) -> OfficialAccount | MiniProgram | None:
-    oa = session.execute(select(OfficialAccount).where(OfficialAccount.appid == appid)).scalar_one_or_none()
-    if oa is not None:
-        return oa
-    return session.execute(select(MiniProgram).where(MiniProgram.appid == appid)).scalar_one_or_none()
+def _account(uow: UnitOfWork, appid: str) -> OfficialAccount | MiniProgram | None:
+    return uow.accounts.find_official_account(appid) or uow.accounts.find_mini_program(appid)
 
 
 def redirect_allowed(component: Component, redirect_uri: str) -> bool:
     return on_domain(redirect_uri, component.redirect_domain)
 
 
-def check_consent_request(
-    session: Session, now: datetime, component_appid: str, pre_auth_code: str, redirect_uri: str
-) -> Component:
+def check_consent_request(uow: UnitOfWork, component_appid: str, pre_auth_code: str, redirect_uri: str) -> Component:
     """Validate the consent page's parameters: known component (40013), a live pre-auth code issued to it
     (40029), a redirect URI on the component's registered domain (61060)."""
-    component = session.execute(select(Component).where(Component.appid == component_appid)).scalar_one_or_none()
+    component = uow.components.component(component_appid)
     if component is None:
         raise DomainError(Err.INVALID_APPID)
-    found = credentials.find(session, now, CredentialKind.PRE_AUTH_CODE, pre_auth_code)
+    found = credentials.find_in(uow, CredentialKind.PRE_AUTH_CODE, pre_auth_code)
     if found.status is not Lookup.OK or found.credential is None or found.credential.component_id != component.id:
         raise DomainError(Err.INVALID_CODE)
     if not redirect_allowed(component, redirect_uri):
@@ -189,7 +156,7 @@ def check_consent_request(
 
 
 def open_consent(
-    platform: Platform,
+    context: Context,
     component_appid: str,
     pre_auth_code: str,
     redirect_uri: str,
@@ -200,21 +167,18 @@ def open_consent(
 ) -> ConsentRequest:
     """The consent page for one account (``biz_appid``): a confirmation only that account's admin may answer
     (``opener``: the nonce of the browser showing it)."""
-    from fastreg.services import confirmations
-
-    with platform.uow() as uow:
-        session, now = uow.session, uow.clock.now()
-        component = check_consent_request(session, now, component_appid, pre_auth_code, redirect_uri)
-        account = _account(session, biz_appid)
+    with context.uow() as uow:
+        now = uow.clock.now()
+        component = check_consent_request(uow, component_appid, pre_auth_code, redirect_uri)
+        account = _account(uow, biz_appid)
         if account is None or not account.admin_wxid:
             raise DomainError(Err.INVALID_APPID)
         is_oa = isinstance(account, OfficialAccount)
         if (auth_type == AUTH_TYPE_OA and not is_oa) or (auth_type == AUTH_TYPE_MP and is_oa):
             raise DomainError(Err.INVALID_APPID)
-        confirmation = confirmations.create(
-            uow,
+        confirmation = confirmations.new(
+            context,
             now,
-            platform,
             ConfirmationKind.COMPONENT_AUTH,
             account.appid,
             account.admin_wxid,
@@ -223,18 +187,19 @@ def open_consent(
                 "component_appid": component.appid,
                 "component_name": component.name,
                 "redirect_uri": redirect_uri,
-                "pre_auth_code_hash": crypto.token_hash(pre_auth_code),
+                "pre_auth_code_hash": secrets.token_hash(pre_auth_code),
                 "func_info": list(component.permission_sets or []),
                 **confirmations.opener_entry(opener),
             },
         )
+        uow.confirmations.add(confirmation)
         result = ConsentRequest(
             component_appid=component.appid,
             component_name=component.name,
             account_appid=account.appid,
             account_name=account.name or account.appid,
-            confirmation_id=confirmations.public_id(platform, confirmation),
-            confirmation_url=confirmations.url_for(platform, confirmation),
+            confirmation_id=confirmations.public_id(context, confirmation),
+            confirmation_url=confirmations.url_for(context, confirmation),
             expires_at=confirmation.expires_at,
         )
         uow.commit()
@@ -248,68 +213,60 @@ def with_params(url: str, **params: str | int) -> str:
     return urlunsplit(parts._replace(query=query))
 
 
-def on_component_auth(uow: UnitOfWork, confirmation: Confirmation, action: str, wxid: str) -> str | None:
+def on_component_auth(
+    context: Context, uow: UnitOfWork, confirmation: Confirmation, action: str, wxid: str
+) -> str | None:
     """The account's admin answered the consent page: on confirm, authorize the component and send the
     browser to ``redirect_uri?auth_code=CODE&expires_in=600``; a cancel authorizes nothing."""
-    if action != "confirm":
+    if action != confirmations.CONFIRM:
         return None
-    from fastreg.services import pushes
-
-    session, now = uow.session, uow.clock.now()
+    now = uow.clock.now()
     payload: dict[str, Any] = dict(confirmation.payload or {})
-    component = session.get(Component, int(payload["component_id"]))
+    component = uow.components.component_by_id(int(payload["component_id"]))
     if component is None:
         raise DomainError(Err.INVALID_APPID)
-    platform: Platform = uow.platform
-    ttl = platform.settings.authorization_code_ttl_seconds
+    ttl = context.settings.authorization_code_ttl_seconds
     func_info = [int(n) for n in payload.get("func_info", component.permission_sets or [])]
-    code = grant_authorization(session, now, component.id, confirmation.account_appid, func_info, ttl)
-    pushes.enqueue_authorization_event(session, now, component, "authorized", confirmation.account_appid, code, ttl)
-    audit.record(
-        session,
-        now,
-        AuditKind.COMPONENT_AUTHORIZED,
-        wxid,
-        oa_appid=confirmation.account_appid,
-        component_appid=component.appid,
-    )
+    appid = confirmation.account_appid
+    code = grant_authorization(context, uow, component.id, appid, func_info, ttl)
+    pushes.enqueue_authorization_event(context, uow, now, component, "authorized", appid, code, ttl)
+    uow.audit.record(now, AuditKind.COMPONENT_AUTHORIZED, wxid, oa_appid=appid, component_appid=component.appid)
     return with_params(str(payload["redirect_uri"]), auth_code=code, expires_in=ttl)
 
 
 # ---------------------------------------------------------------- api_query_auth / api_authorizer_token
 
 
-def _issue_access_token(session: Session, now: datetime, platform: Platform, authorization: Authorization) -> str:
-    return credentials.issue(
-        session,
-        now,
+def _issue_access_token(context: Context, uow: UnitOfWork, authorization: Authorization) -> str:
+    return credentials.issue_in(
+        uow,
+        uow.clock.now(),
         CredentialKind.AUTHORIZER_TOKEN,
         authorization.authorizer_appid,
-        platform.settings.token_ttl_seconds,
+        context.settings.token_ttl_seconds,
         component_id=authorization.component_id,
     )
 
 
-def query_auth(platform: Platform, caller: Caller, component_appid: str, authorization_code: str) -> dict[str, Any]:
+def query_auth(context: Context, caller: Caller, component_appid: str, authorization_code: str) -> dict[str, Any]:
     """``api_query_auth``: exchange an authorization code for the authorizer's access token and the
     authorization's refresh token; 61009 for a code unknown to this component, 61010 for an expired one."""
-    with platform.uow() as uow:
-        session, now = uow.session, uow.clock.now()
-        component = component_of(session, caller, component_appid)
-        found = credentials.find(session, now, CredentialKind.AUTH_CODE, authorization_code)
+    with context.uow() as uow:
+        component = component_for(uow, caller, component_appid)
+        found = credentials.find_in(uow, CredentialKind.AUTH_CODE, authorization_code)
         credential = found.credential
         if credential is None or credential.component_id != component.id:
             raise DomainError(Err.INVALID_AUTH_CODE)
         if found.status is Lookup.EXPIRED:
             raise DomainError(Err.AUTH_CODE_EXPIRED)
-        authorization = _authorization(session, component.id, credential.subject)
+        authorization = uow.authorizations.authorization(component.id, credential.subject)
         if found.status is not Lookup.OK or authorization is None:
             raise DomainError(Err.INVALID_AUTH_CODE)
         info = {
             "authorizer_appid": authorization.authorizer_appid,
-            "authorizer_access_token": _issue_access_token(session, now, platform, authorization),
-            "expires_in": platform.settings.token_ttl_seconds,
-            "authorizer_refresh_token": refresh_token_of(platform, authorization),
+            "authorizer_access_token": _issue_access_token(context, uow, authorization),
+            "expires_in": context.settings.token_ttl_seconds,
+            "authorizer_refresh_token": refresh_token_of(context, authorization),
             "func_info": func_info_json(authorization.func_info or []),
         }
         uow.commit()
@@ -317,41 +274,39 @@ def query_auth(platform: Platform, caller: Caller, component_appid: str, authori
 
 
 def refresh_authorizer_token(
-    platform: Platform, caller: Caller, component_appid: str, authorizer_appid: str, refresh_token: str
+    context: Context, caller: Caller, component_appid: str, authorizer_appid: str, refresh_token: str
 ) -> dict[str, Any]:
     """``api_authorizer_token``: a new authorizer access token for the authorization's current refresh token
     (which stays valid until the account authorizes the component again)."""
-    with platform.uow() as uow:
-        session, now = uow.session, uow.clock.now()
-        component = component_of(session, caller, component_appid)
-        authorization = _authorization(session, component.id, authorizer_appid)
-        if authorization is None or not refresh_token_valid(platform, authorization, refresh_token):
+    with context.uow() as uow:
+        component = component_for(uow, caller, component_appid)
+        authorization = uow.authorizations.authorization(component.id, authorizer_appid)
+        if authorization is None or not refresh_token_valid(context, authorization, refresh_token):
             raise DomainError(Err.INVALID_REFRESH_TOKEN)
-        access = _issue_access_token(session, now, platform, authorization)
+        access = _issue_access_token(context, uow, authorization)
         uow.commit()
         return {
             "authorizer_access_token": access,
-            "expires_in": platform.settings.token_ttl_seconds,
+            "expires_in": context.settings.token_ttl_seconds,
             "authorizer_refresh_token": refresh_token,
         }
 
 
-def authorizer_info(platform: Platform, caller: Caller, component_appid: str, authorizer_appid: str) -> dict[str, Any]:
+def authorizer_info(context: Context, caller: Caller, component_appid: str, authorizer_appid: str) -> dict[str, Any]:
     """``api_get_authorizer_info``: the account's public profile and what it authorized the component to do."""
-    with platform.uow(readonly=True) as uow:
-        session, now = uow.session, uow.clock.now()
-        component = component_of(session, caller, component_appid)
-        authorization = _authorization(session, component.id, authorizer_appid)
-        account = _account(session, authorizer_appid)
+    with context.uow(readonly=True) as uow:
+        component = component_for(uow, caller, component_appid)
+        authorization = uow.authorizations.authorization(component.id, authorizer_appid)
+        account = _account(uow, authorizer_appid)
         if authorization is None or account is None:
             raise DomainError(Err.INVALID_APPID)
-        principal = session.get(Principal, account.principal_id)
+        principal = uow.accounts.principal_by_id(account.principal_id)
         assert principal is not None
         return {
-            "authorizer_info": _profile(account, principal.name, now),
+            "authorizer_info": _profile(account, principal.name, uow.clock.now()),
             "authorization_info": {
                 "authorizer_appid": authorizer_appid,
-                "authorizer_refresh_token": refresh_token_of(platform, authorization),
+                "authorizer_refresh_token": refresh_token_of(context, authorization),
                 "func_info": func_info_json(authorization.func_info or []),
             },
         }
@@ -394,34 +349,22 @@ def _profile(account: OfficialAccount | MiniProgram, principal_name: str, now: d
     return info
 
 
-def authorizer_list(
-    platform: Platform, caller: Caller, component_appid: str, offset: int, count: int
-) -> dict[str, Any]:
+def authorizer_list(context: Context, caller: Caller, component_appid: str, offset: int, count: int) -> dict[str, Any]:
     """``api_get_authorizer_list``: the accounts that authorized the component (fast-registered MPs included),
     oldest first, ``count`` (1–500) from ``offset``: 40170 over 500, 40097 below 1 or for a negative offset."""
     if count > AUTHORIZER_LIST_MAX:
         raise DomainError(Err.COUNT_LIMIT)
     if offset < 0 or count < 1:
         raise DomainError(Err.INVALID_PARAMETER)
-    with platform.uow(readonly=True) as uow:
-        session = uow.session
-        component = component_of(session, caller, component_appid)
-        total = session.execute(
-            select(func.count()).select_from(Authorization).where(Authorization.component_id == component.id)
-        ).scalar_one()
-        page = session.execute(
-            select(Authorization)
-            .where(Authorization.component_id == component.id)
-            .order_by(Authorization.id)
-            .offset(offset)
-            .limit(count)
-        ).scalars()
+    with context.uow(readonly=True) as uow:
+        component = component_for(uow, caller, component_appid)
+        total, page = uow.authorizations.page(component.id, offset, count)
         return {
             "total_count": total,
             "list": [
                 {
                     "authorizer_appid": authorization.authorizer_appid,
-                    "refresh_token": refresh_token_of(platform, authorization),
+                    "refresh_token": refresh_token_of(context, authorization),
                     "auth_time": int(as_utc(authorization.authorized_at).timestamp()),
                 }
                 for authorization in page
@@ -429,25 +372,15 @@ def authorizer_list(
         }
 
 
-def is_official_account(session: Session, appid: str) -> bool:
-    return session.execute(select(OfficialAccount.id).where(OfficialAccount.appid == appid)).first() is not None
+def is_official_account(uow: UnitOfWork, appid: str) -> bool:
+    return uow.accounts.find_official_account(appid) is not None
 
 
 def authorize_new_account(
-    conn: PreparedConnection, now: datetime, component_id: int, appid: str, func_info: list[int], ttl_seconds: int
+    uow: UnitOfWork, now: datetime, component_id: int, appid: str, func_info: list[int], ttl_seconds: int
 ) -> str:
     """Authorize a just-created account (a fast-registered MP) to the component that registered it, and return
     the authorization code for ``api_query_auth``. Two inserts: a new account has no earlier authorization and
     no other component to take the fast-registration permission set from (授权互斥)."""
-    conn.execute(
-        sql.INSERT_AUTHORIZATION,
-        {
-            "component_id": component_id,
-            "authorizer_appid": appid,
-            "func_info": func_info,
-            "created_at": now,
-            "authorized_at": now,
-            **new_refresh_token_columns(),
-        },
-    )
-    return credentials.issue(conn, now, CredentialKind.AUTH_CODE, appid, ttl_seconds, component_id=component_id)
+    uow.authorizations.add(_new_authorization(now, component_id, appid, func_info))
+    return _issue_code(uow, now, component_id, appid, ttl_seconds)

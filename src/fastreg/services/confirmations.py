@@ -23,10 +23,8 @@ from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import AuditKind, ConfirmationKind, ConfirmationStatus
 from fastreg.services.ports import Context, UnitOfWork
 
-Handler = Callable[[UnitOfWork, Confirmation, str, str], "str | None"]
-# A handler of these kinds takes the platform's context first: (context, uow, confirmation, action, wxid).
-ContextHandler = Callable[[Context, UnitOfWork, Confirmation, str, str], "str | None"]
-WITH_CONTEXT = frozenset({ConfirmationKind.REGISTRATION_SCAN, ConfirmationKind.BIND_ADMIN})
+# (context, unit of work, confirmation, action, wxid) -> the redirect URL, if any
+Handler = Callable[[Context, UnitOfWork, Confirmation, str, str], "str | None"]
 
 # Where each kind's effect lives; imported on first use to keep the service modules independent.
 HANDLERS: dict[str, str] = {
@@ -104,10 +102,27 @@ def create(
     *,
     ttl_seconds: int | None = None,
 ) -> Confirmation:
+    """A new pending confirmation, stored in ``uow``."""
+    confirmation = new(context, now, kind, account_appid, allowed_wxid, payload, ttl_seconds=ttl_seconds)
+    uow.confirmations.add(confirmation)
+    return confirmation
+
+
+def new(
+    context: Context,
+    now: datetime,
+    kind: ConfirmationKind,
+    account_appid: str,
+    allowed_wxid: str,
+    payload: dict[str, Any],
+    *,
+    ttl_seconds: int | None = None,
+) -> Confirmation:
+    """A new pending confirmation (not yet stored)."""
     seed = secrets.new_secret()
     while _secret_of(context, seed).startswith("-"):  # an id must not pass for an option (`fastreg confirm ID`)
         seed = secrets.new_secret()
-    confirmation = Confirmation(
+    return Confirmation(
         id=secrets.token_hash(_secret_of(context, seed)),
         seed=seed,
         kind=kind.value,
@@ -120,8 +135,6 @@ def create(
         expires_at=now + timedelta(seconds=ttl_seconds or context.settings.confirmation_ttl_seconds),
         answered_at=None,
     )
-    uow.confirmations.add(confirmation)
-    return confirmation
 
 
 def effective_status(confirmation: Confirmation, now: datetime) -> str:
@@ -160,12 +173,18 @@ def _unseal(context: Context, stored: dict[str, Any] | None) -> dict[str, Any] |
 
 
 def view(uow: UnitOfWork, context: Context, confirmation: Confirmation, now: datetime) -> ConfirmationView:
+    name = uow.confirmations.account_name(confirmation.account_appid) or confirmation.account_appid
+    return view_named(context, confirmation, now, name)
+
+
+def view_named(context: Context, confirmation: Confirmation, now: datetime, account_name: str) -> ConfirmationView:
+    """:func:`view` with the name of the account it is about (the OA's, MP's or component's name, or appid)."""
     return ConfirmationView(
         id=public_id(context, confirmation),
         kind=confirmation.kind,
         url=url_for(context, confirmation),
         account_appid=confirmation.account_appid,
-        account_name=uow.confirmations.account_name(confirmation.account_appid) or confirmation.account_appid,
+        account_name=account_name,
         allowed_wxid=confirmation.allowed_wxid,
         status=effective_status(confirmation, now),
         payload=dict(confirmation.payload or {}),
@@ -222,11 +241,8 @@ def list_for(context: Context, wxid: str, status: str | None = "pending") -> lis
 def _run_handler(context: Context, uow: UnitOfWork, confirmation: Confirmation, action: str, wxid: str) -> str | None:
     module_name, _, function = HANDLERS[confirmation.kind].partition(":")
     handler = getattr(importlib.import_module(module_name), function)
-    if confirmation.kind in WITH_CONTEXT:
-        with_context: ContextHandler = handler
-        return with_context(context, uow, confirmation, action, wxid)
-    plain: Handler = handler
-    return plain(uow, confirmation, action, wxid)
+    run: Handler = handler
+    return run(context, uow, confirmation, action, wxid)
 
 
 def answer(context: Context, confirmation_id: str, wxid: str, action: str) -> AnswerResult:

@@ -15,6 +15,7 @@ from fastreg.adapters import crypto
 from fastreg.adapters.db import statements as sql
 from fastreg.adapters.db.models import Credential
 from fastreg.adapters.db.prepared import PreparedConnection, Rows, prepared
+from fastreg.services.ports import UnitOfWork
 
 
 class CredentialKind(StrEnum):
@@ -42,6 +43,22 @@ class Found:
     credential: Credential | None = None
 
 
+def _row(
+    now: datetime, kind: CredentialKind, raw: str, subject: str, ttl_seconds: int, component_id: int | None, data: Any
+) -> dict[str, Any]:
+    """The stored credential of a secret (its digest), as the columns of its row."""
+    return {
+        "token_hash": crypto.token_hash(raw),
+        "kind": kind.value,
+        "subject": subject,
+        "component_id": component_id,
+        "data": data,
+        "issued_at": now,
+        "expires_at": now + timedelta(seconds=ttl_seconds),
+        "used_at": None,
+    }
+
+
 def issue(
     session: Session | PreparedConnection,
     now: datetime,
@@ -59,25 +76,26 @@ def issue(
     if isinstance(session, Session) and session.new:  # rows this one may refer to
         session.flush()
     conn = prepared(session)
-    conn.execute(
-        sql.INSERT_CREDENTIAL,
-        {
-            "token_hash": crypto.token_hash(raw),
-            "kind": kind.value,
-            "subject": subject,
-            "component_id": component_id,
-            "data": data,
-            "issued_at": now,
-            "expires_at": now + timedelta(seconds=ttl_seconds),
-            "used_at": None,
-        },
-    )
+    conn.execute(sql.INSERT_CREDENTIAL, _row(now, kind, raw, subject, ttl_seconds, component_id, data))
     return raw
 
 
-def find(session: Session, now: datetime, kind: CredentialKind, raw: str) -> Found:
-    """Look a secret up without using it."""
-    credential = session.get(Credential, crypto.token_hash(raw))
+def issue_in(
+    uow: UnitOfWork,
+    now: datetime,
+    kind: CredentialKind,
+    subject: str,
+    ttl_seconds: int,
+    *,
+    component_id: int | None = None,
+) -> str:
+    """:func:`issue` through the unit of work's credentials repository."""
+    raw = crypto.new_token()
+    uow.credentials.add(Credential(**_row(now, kind, raw, subject, ttl_seconds, component_id, None)))
+    return raw
+
+
+def _found(credential: Credential | None, kind: CredentialKind, now: datetime) -> Found:
     if credential is None or credential.kind != kind.value:
         return Found(Lookup.UNKNOWN)
     if credential.used_at is not None:
@@ -85,6 +103,16 @@ def find(session: Session, now: datetime, kind: CredentialKind, raw: str) -> Fou
     if credential.expires_at <= now:
         return Found(Lookup.EXPIRED, credential)
     return Found(Lookup.OK, credential)
+
+
+def find_in(uow: UnitOfWork, kind: CredentialKind, raw: str) -> Found:
+    """:func:`find` through the unit of work's credentials repository."""
+    return _found(uow.credentials.credential(crypto.token_hash(raw)), kind, uow.clock.now())
+
+
+def find(session: Session, now: datetime, kind: CredentialKind, raw: str) -> Found:
+    """Look a secret up without using it."""
+    return _found(session.get(Credential, crypto.token_hash(raw)), kind, now)
 
 
 def consume(session: Session, now: datetime, credential: Credential) -> bool:

@@ -13,7 +13,7 @@ from fastreg.domain.entities import Component, OfficialAccount
 from fastreg.domain.errors import DomainError
 from fastreg.domain.model import PrincipalType
 from fastreg.services import pushes
-from fastreg.services.accounts import create_component, create_official_account, remember_verify_ticket
+from fastreg.services.accounts import component_of, create_component, create_official_account, remember_verify_ticket
 from fastreg.services.ports import Context, UnitOfWork
 
 DEMO_PASSWORD = "demo1234"
@@ -166,12 +166,12 @@ def _seed_component(context: Context, spec: DemoComponent) -> tuple[DemoComponen
     if created:
         new = create_component(context, name=spec.name, redirect_domain=spec.redirect_domain, published=True)
         with context.uow() as uow:
-            component = uow.components.component(new.component_appid)
+            component = component_of(uow, new.component_appid)
             _rename(uow, component, spec.appid, spec.secret)
             _fix_component_keys(context, component)
             uow.commit()
     with context.uow() as uow:
-        component, now = uow.components.component(spec.appid), uow.clock.now()
+        component, now = component_of(uow, spec.appid), uow.clock.now()
         if not pushes.verify_ticket_valid(component, now):  # the printed ticket must work
             # The demo component has no callback URL: there is no push to queue.
             remember_verify_ticket(uow, now, component, pushes.new_verify_ticket())

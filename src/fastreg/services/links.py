@@ -10,19 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from fastreg.adapters.db import counters
-from fastreg.adapters.db.models import Confirmation, Link, MiniProgram, OfficialAccount
-from fastreg.adapters.db.uow import UnitOfWork
+from fastreg.domain.entities import Confirmation, Link, MiniProgram, OfficialAccount
 from fastreg.domain.errors import DomainError, Err
-from fastreg.domain.model import AuditKind, ConfirmationKind, ConfirmationStatus, LinkedVia, LinkStatus
+from fastreg.domain.model import AuditKind, ConfirmationKind, LinkedVia, LinkStatus
 from fastreg.domain.rules import calendar_month, ensure_link_allowed, ordinary_link
-from fastreg.platform import Platform
-from fastreg.services import audit, confirmations
-from fastreg.services.accounts import find_official_account
+from fastreg.services import confirmations
 from fastreg.services.confirmations import ConfirmationView
+from fastreg.services.ports import Context, UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -42,48 +36,32 @@ class LinkView:
 _WAITING = frozenset({LinkStatus.WAITING_OA_ADMIN, LinkStatus.WAITING_MP_ADMIN})
 
 
+def _oa(uow: UnitOfWork, appid: str) -> OfficialAccount:
+    return uow.accounts.official_account(appid)
+
+
 def _mp(uow: UnitOfWork, appid: str) -> MiniProgram:
-    mp = uow.session.execute(select(MiniProgram).where(MiniProgram.appid == appid)).scalar_one_or_none()
+    mp = uow.accounts.find_mini_program(appid)
     if mp is None:
         raise DomainError(Err.INVALID_APPID)
     return mp
 
 
-def _link(uow: UnitOfWork, oa: OfficialAccount, mp: MiniProgram, *, lock: bool = False) -> Link | None:
-    """The OA's link to the MP; ``lock`` holds its row until commit (PostgreSQL), so that two requests about
-    the same link run one after the other."""
-    query = select(Link).where(Link.oa_id == oa.id, Link.mp_id == mp.id)
-    return uow.session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
-
-
-def _awaiting_answer(session: Session, now: datetime, kind: ConfirmationKind, account_appid: str, link: Link) -> bool:
+def _awaiting_answer(uow: UnitOfWork, now: datetime, kind: ConfirmationKind, account_appid: str, link: Link) -> bool:
     """Whether a confirmation of this kind about this link is still waiting for its admin."""
-    rows = session.execute(
-        select(Confirmation.payload).where(
-            Confirmation.kind == kind.value,
-            Confirmation.account_appid == account_appid,
-            Confirmation.status == ConfirmationStatus.PENDING.value,
-            Confirmation.expires_at > now,
-        )
-    ).scalars()
-    return any(int(payload.get("link_id", 0)) == link.id for payload in rows)
+    pending = uow.confirmations.pending(kind, account_appid, now)
+    return any(int(confirmation.payload.get("link_id", 0)) == link.id for confirmation in pending)
 
 
-def _link_request_waiting(session: Session, now: datetime, oa: OfficialAccount, mp: MiniProgram, link: Link) -> bool:
+def _link_request_waiting(uow: UnitOfWork, now: datetime, oa: OfficialAccount, mp: MiniProgram, link: Link) -> bool:
     if link.status == LinkStatus.WAITING_OA_ADMIN:
-        return _awaiting_answer(session, now, ConfirmationKind.LINK_OA_ADMIN, oa.appid, link)
-    return _awaiting_answer(session, now, ConfirmationKind.LINK_MP_ADMIN, mp.appid, link)
+        return _awaiting_answer(uow, now, ConfirmationKind.LINK_OA_ADMIN, oa.appid, link)
+    return _awaiting_answer(uow, now, ConfirmationKind.LINK_MP_ADMIN, mp.appid, link)
 
 
-def list_links(platform: Platform, oa_appid: str) -> list[LinkView]:
-    with platform.uow(readonly=True) as uow:
-        oa = find_official_account(uow.session, oa_appid)
-        rows = uow.session.execute(
-            select(Link, MiniProgram)
-            .join(MiniProgram, MiniProgram.id == Link.mp_id)
-            .where(Link.oa_id == oa.id)
-            .order_by(Link.id)
-        ).all()
+def list_links(context: Context, oa_appid: str) -> list[LinkView]:
+    with context.uow(readonly=True) as uow:
+        oa = _oa(uow, oa_appid)
         return [
             LinkView(
                 appid=mp.appid,
@@ -97,98 +75,116 @@ def list_links(platform: Platform, oa_appid: str) -> list[LinkView]:
                 certified=mp.certified,
                 created_at=link.created_at,
             )
-            for link, mp in rows
+            for link, mp in uow.links.of_oa(oa.id)
         ]
 
 
+def _ask_oa_admin(
+    context: Context,
+    uow: UnitOfWork,
+    kind: ConfirmationKind,
+    requested: AuditKind,
+    oa: OfficialAccount,
+    mp: MiniProgram,
+    link: Link,
+) -> ConfirmationView:
+    """The OA admin's confirmation of a link or unlink request, and the request's audit event."""
+    now = uow.clock.now()
+    confirmation = confirmations.new(
+        context,
+        now,
+        kind,
+        oa.appid,
+        oa.admin_wxid,
+        {"link_id": link.id, "mp_appid": mp.appid, "mp_name": mp.name or mp.appid, "oa_name": oa.name},
+    )
+    uow.confirmations.add(confirmation)
+    uow.audit.record(now, requested, oa.appid, oa_appid=oa.appid, mp_appid=mp.appid)
+    return confirmations.view_named(context, confirmation, now, oa.name or oa.appid)
+
+
 def request_link(
-    platform: Platform, oa_appid: str, mp_appid: str, notify_users: bool, show_profile: bool
+    context: Context, oa_appid: str, mp_appid: str, notify_users: bool, show_profile: bool
 ) -> ConfirmationView:
     """Start an ordinary link: the OA admin confirms first (status 12), then the MP admin (status 2 → 1)."""
-    with platform.uow() as uow:
-        session, now = uow.session, uow.clock.now()
-        oa = find_official_account(session, oa_appid)
+    with context.uow() as uow:
+        now = uow.clock.now()
+        oa = _oa(uow, oa_appid)
         mp = _mp(uow, mp_appid)
-        existing = _link(uow, oa, mp, lock=True)
+        existing = uow.links.lock(oa.id, mp.id)
         if existing is not None:
             if existing.status == LinkStatus.LINKED:
                 raise DomainError(Err.LINK_EXISTS)
-            if existing.status in _WAITING and _link_request_waiting(session, now, oa, mp, existing):
+            if existing.status in _WAITING and _link_request_waiting(uow, now, oa, mp, existing):
                 raise DomainError(Err.LINK_PENDING)
-        month = calendar_month(now, platform.settings.timezone)
-        ensure_link_allowed(counters.used(session, oa.id, counters.LINK, month), platform.limits)
+        month = calendar_month(now, context.settings.timezone)
+        ensure_link_allowed(uow.counters.links_used(oa.id, month), context.limits)
         terms = ordinary_link(notify_users, show_profile)
         if existing is not None:
-            session.delete(existing)
-            session.flush()
-        link = Link(
-            oa_id=oa.id,
-            mp_id=mp.id,
-            status=LinkStatus.WAITING_OA_ADMIN.value,
-            linked_via=LinkedVia.LINK.value,
-            show_profile=terms.show_profile,
-            notify_users=terms.notify_users,
-            created_at=now,
-            linked_at=None,
+            uow.links.remove(existing)
+        link = uow.links.add(
+            Link(
+                oa_id=oa.id,
+                mp_id=mp.id,
+                status=LinkStatus.WAITING_OA_ADMIN.value,
+                linked_via=LinkedVia.LINK.value,
+                show_profile=terms.show_profile,
+                notify_users=terms.notify_users,
+                created_at=now,
+                linked_at=None,
+            )
         )
-        session.add(link)
-        session.flush()
-        confirmation = confirmations.create(
-            uow,
-            now,
-            platform,
-            ConfirmationKind.LINK_OA_ADMIN,
-            oa.appid,
-            oa.admin_wxid,
-            {"link_id": link.id, "mp_appid": mp.appid, "mp_name": mp.name or mp.appid, "oa_name": oa.name},
-        )
-        audit.record(session, now, AuditKind.LINK_REQUESTED, oa.appid, oa_appid=oa.appid, mp_appid=mp.appid)
-        result = confirmations.view(uow, platform, confirmation, now)
+        result = _ask_oa_admin(context, uow, ConfirmationKind.LINK_OA_ADMIN, AuditKind.LINK_REQUESTED, oa, mp, link)
         uow.commit()
         return result
 
 
 def _link_of(uow: UnitOfWork, confirmation: Confirmation) -> Link:
-    link = uow.session.get(Link, int(confirmation.payload["link_id"]))
+    link = uow.links.link_by_id(int(confirmation.payload["link_id"]))
     if link is None:
         raise DomainError(Err.CONFIRMATION_CLOSED)
     return link
 
 
-def on_oa_admin_answered(uow: UnitOfWork, confirmation: Confirmation, action: str, wxid: str) -> str | None:
+def on_oa_admin_answered(
+    context: Context, uow: UnitOfWork, confirmation: Confirmation, action: str, wxid: str
+) -> str | None:
     link = _link_of(uow, confirmation)
     if link.status != LinkStatus.WAITING_OA_ADMIN:
         raise DomainError(Err.CONFIRMATION_CLOSED)
     if action != confirmations.CONFIRM:
-        uow.session.delete(link)
+        uow.links.remove(link)
         return None
-    platform: Platform = uow.platform
     now = uow.clock.now()
-    mp = uow.session.get(MiniProgram, link.mp_id)
+    mp = uow.accounts.mini_program_by_id(link.mp_id)
     assert mp is not None
     # The link counts toward the month's 13 once the OA admin commits to it; the count is atomic.
-    month = calendar_month(now, platform.settings.timezone)
-    if not counters.try_increment(uow.session, link.oa_id, counters.LINK, month, platform.limits.links_monthly):
-        raise DomainError(Err.LINK_LIMIT, limit=platform.limits.links_monthly)
+    month = calendar_month(now, context.settings.timezone)
+    limit = context.limits.links_monthly
+    if not uow.counters.try_count_link(link.oa_id, month, limit):
+        raise DomainError(Err.LINK_LIMIT, limit=limit)
     link.status = LinkStatus.WAITING_MP_ADMIN.value
-    confirmations.create(
-        uow,
-        now,
-        platform,
-        ConfirmationKind.LINK_MP_ADMIN,
-        mp.appid,
-        mp.admin_wxid or "",
-        {
-            "link_id": link.id,
-            "oa_appid": confirmation.account_appid,
-            "oa_name": confirmation.payload.get("oa_name"),
-            "mp_name": mp.name or mp.appid,
-        },
+    uow.confirmations.add(
+        confirmations.new(
+            context,
+            now,
+            ConfirmationKind.LINK_MP_ADMIN,
+            mp.appid,
+            mp.admin_wxid or "",
+            {
+                "link_id": link.id,
+                "oa_appid": confirmation.account_appid,
+                "oa_name": confirmation.payload.get("oa_name"),
+                "mp_name": mp.name or mp.appid,
+            },
+        )
     )
     return None
 
 
-def on_mp_admin_answered(uow: UnitOfWork, confirmation: Confirmation, action: str, wxid: str) -> str | None:
+def on_mp_admin_answered(
+    context: Context, uow: UnitOfWork, confirmation: Confirmation, action: str, wxid: str
+) -> str | None:
     link = _link_of(uow, confirmation)
     if link.status != LinkStatus.WAITING_MP_ADMIN:
         raise DomainError(Err.CONFIRMATION_CLOSED)
@@ -196,8 +192,7 @@ def on_mp_admin_answered(uow: UnitOfWork, confirmation: Confirmation, action: st
     if action == confirmations.CONFIRM:
         link.status = LinkStatus.LINKED.value
         link.linked_at = now
-        audit.record(
-            uow.session,
+        uow.audit.record(
             now,
             AuditKind.LINKED,
             wxid,
@@ -210,65 +205,55 @@ def on_mp_admin_answered(uow: UnitOfWork, confirmation: Confirmation, action: st
     return None
 
 
-def unlink(platform: Platform, oa_appid: str, mp_appid: str, *, actor: str | None = None) -> None:
+def unlink(context: Context, oa_appid: str, mp_appid: str, *, actor: str | None = None) -> None:
     """The console's operator unlinks at once; a fast-registered MP keeps existing with its principal."""
-    with platform.uow() as uow:
+    with context.uow() as uow:
         oa, mp, link = _existing_link(uow, oa_appid, mp_appid)
-        _remove(uow.session, uow.clock.now(), link, actor or oa.appid, oa.appid, mp.appid)
+        _remove(uow, link, actor or oa.appid, oa.appid, mp.appid)
         uow.commit()
 
 
-def request_unlink(platform: Platform, oa_appid: str, mp_appid: str) -> ConfirmationView:
+def request_unlink(context: Context, oa_appid: str, mp_appid: str) -> ConfirmationView:
     """wxampunlink: the OA admin is asked to agree; the link stays (status 1) until they do, and a cancel
     keeps it. 89018 while an earlier request waits for the admin."""
-    with platform.uow() as uow:
-        session, now = uow.session, uow.clock.now()
+    with context.uow() as uow:
         oa, mp, link = _existing_link(uow, oa_appid, mp_appid, lock=True)
         if link.status != LinkStatus.LINKED:
             raise DomainError(Err.INVALID_PARAMETER)
-        if _awaiting_answer(session, now, ConfirmationKind.UNLINK_OA_ADMIN, oa.appid, link):
+        if _awaiting_answer(uow, uow.clock.now(), ConfirmationKind.UNLINK_OA_ADMIN, oa.appid, link):
             raise DomainError(Err.UNLINK_PENDING)
-        confirmation = confirmations.create(
-            uow,
-            now,
-            platform,
-            ConfirmationKind.UNLINK_OA_ADMIN,
-            oa.appid,
-            oa.admin_wxid,
-            {"link_id": link.id, "mp_appid": mp.appid, "mp_name": mp.name or mp.appid, "oa_name": oa.name},
-        )
-        audit.record(session, now, AuditKind.UNLINK_REQUESTED, oa.appid, oa_appid=oa.appid, mp_appid=mp.appid)
-        result = confirmations.view(uow, platform, confirmation, now)
+        result = _ask_oa_admin(context, uow, ConfirmationKind.UNLINK_OA_ADMIN, AuditKind.UNLINK_REQUESTED, oa, mp, link)
         uow.commit()
         return result
 
 
-def on_unlink_answered(uow: UnitOfWork, confirmation: Confirmation, action: str, wxid: str) -> str | None:
+def on_unlink_answered(
+    context: Context, uow: UnitOfWork, confirmation: Confirmation, action: str, wxid: str
+) -> str | None:
     """The OA admin agreed (the link goes) or refused (it stays). A link already gone meanwhile stays gone, and
     one made again since (even under a reused id) is not the one the admin was asked about."""
-    link = uow.session.get(Link, int(confirmation.payload["link_id"]))
+    link = uow.links.link_by_id(int(confirmation.payload["link_id"]))
     asked_about = link is not None and link.created_at <= confirmation.created_at
     if action == confirmations.CONFIRM and link is not None and asked_about:
         mp_appid = str(confirmation.payload.get("mp_appid", ""))
-        _remove(uow.session, uow.clock.now(), link, wxid, confirmation.account_appid, mp_appid)
+        _remove(uow, link, wxid, confirmation.account_appid, mp_appid)
     return None
 
 
-def _remove(session: Session, now: datetime, link: Link, actor: str, oa_appid: str, mp_appid: str) -> None:
-    session.delete(link)
-    audit.record(
-        session, now, AuditKind.UNLINKED, actor, oa_appid=oa_appid, mp_appid=mp_appid, linked_via=link.linked_via
+def _remove(uow: UnitOfWork, link: Link, actor: str, oa_appid: str, mp_appid: str) -> None:
+    uow.links.remove(link)
+    uow.audit.record(
+        uow.clock.now(), AuditKind.UNLINKED, actor, oa_appid=oa_appid, mp_appid=mp_appid, linked_via=link.linked_via
     )
 
 
-def set_show_profile(platform: Platform, oa_appid: str, mp_appid: str, show: bool, *, actor: str | None = None) -> None:
-    with platform.uow() as uow:
+def set_show_profile(context: Context, oa_appid: str, mp_appid: str, show: bool, *, actor: str | None = None) -> None:
+    with context.uow() as uow:
         oa, mp, link = _existing_link(uow, oa_appid, mp_appid)
         if link.status != LinkStatus.LINKED:
             raise DomainError(Err.INVALID_PARAMETER)
         link.show_profile = show
-        audit.record(
-            uow.session,
+        uow.audit.record(
             uow.clock.now(),
             AuditKind.SHOW_PROFILE_CHANGED,
             actor or oa.appid,
@@ -283,9 +268,9 @@ def _existing_link(
     uow: UnitOfWork, oa_appid: str, mp_appid: str, *, lock: bool = False
 ) -> tuple[OfficialAccount, MiniProgram, Link]:
     """The OA, the MP and their link; 40097 (WeChat documents no code for it) when they are not linked."""
-    oa = find_official_account(uow.session, oa_appid)
+    oa = _oa(uow, oa_appid)
     mp = _mp(uow, mp_appid)
-    link = _link(uow, oa, mp, lock=lock)
+    link = uow.links.lock(oa.id, mp.id) if lock else uow.links.link(oa.id, mp.id)
     if link is None:
         raise DomainError(Err.INVALID_PARAMETER)
     return oa, mp, link

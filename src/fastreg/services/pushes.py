@@ -34,6 +34,7 @@ from fastreg.domain.clock import Clock, SystemClock, as_utc
 from fastreg.platform import Platform
 from fastreg.services import credentials
 from fastreg.services.credentials import CredentialKind
+from fastreg.services.ports import Context, UnitOfWork
 
 log = logging.getLogger("fastreg.pushes")
 
@@ -73,24 +74,42 @@ def _timestamp(now: datetime) -> int:
 # ---------------------------------------------------------------- queueing (in the caller's transaction)
 
 
+def _job(now: datetime, component: Component, info_type: str, fields: dict[str, Any]) -> PushJob | None:
+    """The push for the component's callback; None when it has no callback URL."""
+    if not component.callback_url:
+        return None
+    message = {"AppId": component.appid, "CreateTime": _timestamp(now), "InfoType": info_type, **fields}
+    return PushJob(
+        component_id=component.id,
+        info_type=info_type,
+        payload={"message": message},
+        attempts=0,
+        next_attempt_at=_real.now(),
+        delivered_at=None,
+        last_error=None,
+        created_at=now,
+    )
+
+
 def enqueue(session: Session, now: datetime, component: Component, info_type: str, fields: dict[str, Any]) -> bool:
     """Queue a push for the component's callback; False (nothing queued) when it has no callback URL."""
-    if not component.callback_url:
+    job = _job(now, component, info_type, fields)
+    if job is None:
         return False
-    message = {"AppId": component.appid, "CreateTime": _timestamp(now), "InfoType": info_type, **fields}
-    session.add(
-        PushJob(
-            component_id=component.id,
-            info_type=info_type,
-            payload={"message": message},
-            attempts=0,
-            next_attempt_at=_real.now(),
-            delivered_at=None,
-            last_error=None,
-            created_at=now,
-        )
-    )
+    session.add(job)
     _wake_worker_on_commit(session)
+    return True
+
+
+def _queue(
+    context: Context, uow: UnitOfWork, now: datetime, component: Component, info_type: str, fields: dict[str, Any]
+) -> bool:
+    """:func:`enqueue` through the unit of work's push queue; the worker wakes once it commits."""
+    job = _job(now, component, info_type, fields)
+    if job is None:
+        return False
+    uow.pushes.add(job)
+    uow.on_commit(context.push_queued.notify)
     return True
 
 
@@ -109,7 +128,8 @@ def enqueue_verify_ticket(session: Session, now: datetime, component: Component)
 
 
 def enqueue_authorization_event(
-    session: Session,
+    context: Context,
+    uow: UnitOfWork,
     now: datetime,
     component: Component,
     info_type: str,
@@ -123,11 +143,12 @@ def enqueue_authorization_event(
         fields["AuthorizationCode"] = authorization_code
         fields["AuthorizationCodeExpiredTime"] = _timestamp(now) + code_ttl_seconds
         fields["PreAuthCode"] = ""
-    return enqueue(session, now, component, info_type, fields)
+    return _queue(context, uow, now, component, info_type, fields)
 
 
 def enqueue_wxa_auth_event(
-    session: Session,
+    context: Context,
+    uow: UnitOfWork,
     now: datetime,
     component: Component,
     *,
@@ -148,15 +169,22 @@ def enqueue_wxa_auth_event(
     }
     if dispatch_info is not None:
         fields["dispatch_info"] = dispatch_info
-    return enqueue(session, now, component, WXA_AUTH, fields)
+    return _queue(context, uow, now, component, WXA_AUTH, fields)
 
 
 def enqueue_wxa_wxverify_event(
-    session: Session, now: datetime, component: Component, *, mp_appid: str, expires_at: datetime, message: str
+    context: Context,
+    uow: UnitOfWork,
+    now: datetime,
+    component: Component,
+    *,
+    mp_appid: str,
+    expires_at: datetime,
+    message: str,
 ) -> bool:
     """``notify_3rd_wxa_wxverify``: the MP's certification and when it expires (``expired``, in seconds)."""
     fields = {"appid": mp_appid, "expired": _timestamp(expires_at), "message": message}
-    return enqueue(session, now, component, WXA_WXVERIFY, fields)
+    return _queue(context, uow, now, component, WXA_WXVERIFY, fields)
 
 
 def push_verify_ticket(platform: Platform, component_id: int | str) -> bool:

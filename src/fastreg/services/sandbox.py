@@ -293,14 +293,14 @@ def authorize(platform: Platform, component_appid: str, authorizer_appid: str) -
         if not known:
             raise not_found("account", authorizer_appid)
         code = grant_authorization(
-            session, now, component.id, authorizer_appid, list(component.permission_sets), AUTHORIZATION_CODE_TTL
+            platform, uow, component.id, authorizer_appid, list(component.permission_sets), AUTHORIZATION_CODE_TTL
         )
         audit.record(
             session, now, AuditKind.COMPONENT_AUTHORIZED, component.appid, oa_appid=authorizer_appid, via="sandbox"
         )
         # As the consent page does: the component hears of it on its callback URL.
         pushes.enqueue_authorization_event(
-            session, now, component, "authorized", authorizer_appid, code, AUTHORIZATION_CODE_TTL
+            platform, uow, now, component, "authorized", authorizer_appid, code, AUTHORIZATION_CODE_TTL
         )
         uow.commit()
         return code

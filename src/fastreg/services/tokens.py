@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -19,12 +20,14 @@ from fastreg.adapters import crypto
 from fastreg.adapters.db import statements as sql
 from fastreg.adapters.db.models import Component, MiniProgram, OfficialAccount
 from fastreg.adapters.db.prepared import PreparedConnection
+from fastreg.domain import secrets
 from fastreg.domain.clock import Clock
 from fastreg.domain.errors import DomainError, Err
 from fastreg.platform import Platform
 from fastreg.services import credentials, pushes
 from fastreg.services.accounts import find_component
 from fastreg.services.credentials import CredentialKind, Lookup
+from fastreg.services.ports import UnitOfWork
 
 # The kinds of token that act for an account (OA or MP): its own token, or one a component holds for it.
 ACCOUNT_TOKEN_KINDS = (CredentialKind.ACCESS_TOKEN, CredentialKind.AUTHORIZER_TOKEN)
@@ -70,11 +73,24 @@ def authenticate_with(
         found = conn.execute(statement, {"token_hash": crypto.token_hash(raw)})
         now = clock.now()
     credential = found.first()
+    return _caller(credential, now, allowed), credential
+
+
+def _caller(credential: Any, now: datetime, allowed: set[str]) -> Caller:
+    """The caller behind a stored token (a ``Credential`` or a row of its columns)."""
     if credential is None or credential.kind not in allowed or credential.used_at is not None:
         raise DomainError(Err.INVALID_CREDENTIAL)
     if credential.expires_at <= now:
         raise DomainError(Err.TOKEN_EXPIRED)
-    return Caller(CredentialKind(credential.kind), credential.subject, credential.component_id), credential
+    return Caller(CredentialKind(credential.kind), credential.subject, credential.component_id)
+
+
+def caller_in(uow: UnitOfWork, raw: str | None, kinds: Iterable[CredentialKind]) -> Caller:
+    """:func:`authenticate` through the unit of work's credentials repository."""
+    if not raw:
+        raise DomainError(Err.TOKEN_MISSING)
+    credential = uow.credentials.credential(secrets.token_hash(raw))
+    return _caller(credential, uow.clock.now(), {kind.value for kind in kinds})
 
 
 def check_authenticated(platform: Platform, raw: str | None, kinds: Iterable[CredentialKind]) -> Caller:
@@ -86,9 +102,22 @@ def check_authenticated(platform: Platform, raw: str | None, kinds: Iterable[Cre
 def component_of(session: Session, caller: Caller, component_appid: str) -> Component:
     """The component a ``component_access_token`` belongs to; the body's ``component_appid`` must name it
     (40013 otherwise)."""
+    _ensure_component_caller(caller, component_appid)
+    return find_component(session, component_appid)
+
+
+def component_for(uow: UnitOfWork, caller: Caller, component_appid: str) -> Component:
+    """:func:`component_of` through the unit of work's repositories."""
+    _ensure_component_caller(caller, component_appid)
+    component = uow.components.component(component_appid)
+    if component is None:
+        raise DomainError(Err.INVALID_APPID)
+    return component
+
+
+def _ensure_component_caller(caller: Caller, component_appid: str) -> None:
     if caller.kind is not CredentialKind.COMPONENT_TOKEN or caller.appid != component_appid:
         raise DomainError(Err.INVALID_APPID)
-    return find_component(session, component_appid)
 
 
 # ---------------------------------------------------------------- /cgi-bin/token

@@ -14,12 +14,8 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from fastreg.adapters import crypto
-from fastreg.adapters.db.models import Authorization, Component, Confirmation, MiniProgram, VerificationTask
-from fastreg.adapters.db.uow import UnitOfWork
+from fastreg.domain import secrets as tokens_of
+from fastreg.domain.entities import Component, Confirmation, MiniProgram, VerificationTask
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import AuditKind, ConfirmationKind
 from fastreg.domain.versions import (
@@ -32,8 +28,8 @@ from fastreg.domain.versions import (
     ensure_no_open_task,
     review,
 )
-from fastreg.platform import Platform
-from fastreg.services import audit, confirmations, pushes, tokens
+from fastreg.services import confirmations, pushes, tokens
+from fastreg.services.ports import Context, UnitOfWork
 from fastreg.services.sandbox import SandboxError, not_found, utc_iso
 from fastreg.services.tokens import ACCOUNT_TOKEN_KINDS
 
@@ -47,18 +43,13 @@ REVIEWER_CONTACT = "POST /sandbox/v1/verification-tasks/{taskid}"
 def _caller_mp(uow: UnitOfWork, access_token: str | None) -> tuple[MiniProgram, int | None]:
     """The MP the token acts for, and the component holding it (None for the MP's own token): 48001 for
     another account's token, or for a component the MP did not grant permission set 18."""
-    caller = tokens.authenticate(uow.conn, uow.clock, access_token, ACCOUNT_TOKEN_KINDS)
-    session = uow.session
-    mp = session.execute(select(MiniProgram).where(MiniProgram.appid == caller.appid)).scalar_one_or_none()
+    caller = tokens.caller_in(uow, access_token, ACCOUNT_TOKEN_KINDS)
+    mp = uow.accounts.find_mini_program(caller.appid)
     if mp is None:
         raise DomainError(Err.UNAUTHORIZED_API)
     if caller.component_id is not None:
-        func_info = session.execute(
-            select(Authorization.func_info).where(
-                Authorization.component_id == caller.component_id, Authorization.authorizer_appid == mp.appid
-            )
-        ).scalar_one_or_none()
-        if VERIFICATION_PERMISSION_SET not in (func_info or []):
+        authorization = uow.authorizations.authorization(caller.component_id, mp.appid)
+        if authorization is None or VERIFICATION_PERMISSION_SET not in (authorization.func_info or []):
             raise DomainError(Err.UNAUTHORIZED_API)
     return mp, caller.component_id
 
@@ -74,20 +65,18 @@ def _set_state(task: VerificationTask, state: TaskState, now: datetime) -> None:
 # ---------------------------------------------------------------- wxa/sec/wxaauth
 
 
-def submit(platform: Platform, access_token: str | None, auth_data: dict[str, Any]) -> tuple[str, str]:
+def submit(context: Context, access_token: str | None, auth_data: dict[str, Any]) -> tuple[str, str]:
     """Open a 代认证 task for the token's MP; returns (taskid, auth_url). 40097 while another task of the MP is
     open (waiting for the admin or under review)."""
-    with platform.uow() as uow:
-        session, now = uow.session, uow.clock.now()
+    with context.uow() as uow:
+        now = uow.clock.now()
         mp, component_id = _caller_mp(uow, access_token)
-        earlier = session.execute(select(VerificationTask).where(VerificationTask.mp_id == mp.id)).scalars()
-        ensure_no_open_task([_state(task, now) for task in earlier])
-        component = session.get(Component, component_id) if component_id is not None else None
-        taskid = crypto.new_token(16)
-        confirmation = confirmations.create(
-            uow,
+        ensure_no_open_task([_state(task, now) for task in uow.verification_tasks.of_mp(mp.id)])
+        component = uow.components.component_by_id(component_id) if component_id is not None else None
+        taskid = tokens_of.new_token(16)
+        confirmation = confirmations.new(
+            context,
             now,
-            platform,
             ConfirmationKind.WXA_AUTH,
             mp.appid,
             mp.admin_wxid or "",
@@ -98,7 +87,8 @@ def submit(platform: Platform, access_token: str | None, auth_data: dict[str, An
             },
             ttl_seconds=int(TASK_TTL.total_seconds()),
         )
-        session.add(
+        uow.confirmations.add(confirmation)
+        uow.verification_tasks.add(
             VerificationTask(
                 taskid=taskid,
                 mp_id=mp.id,
@@ -114,23 +104,24 @@ def submit(platform: Platform, access_token: str | None, auth_data: dict[str, An
                 updated_at=now,
             )
         )
-        audit.record(
-            session,
+        uow.audit.record(
             now,
             AuditKind.VERIFICATION_SUBMITTED,
             component.appid if component else mp.appid,
             mp_appid=mp.appid,
             taskid=taskid,
         )
-        auth_url = confirmations.url_for(platform, confirmation)
+        auth_url = confirmations.url_for(context, confirmation)
         uow.commit()
         return taskid, auth_url
 
 
-def on_admin_answered(uow: UnitOfWork, confirmation: Confirmation, action: str, wxid: str) -> str | None:
+def on_admin_answered(
+    context: Context, uow: UnitOfWork, confirmation: Confirmation, action: str, wxid: str
+) -> str | None:
     """The MP admin answered auth_url: the review order is created (and dispatched), or the task refused."""
-    session, now = uow.session, uow.clock.now()
-    task = _task(session, str(confirmation.payload["taskid"]))
+    now = uow.clock.now()
+    task = _task(uow, str(confirmation.payload["taskid"]))
     state = admin_answered(_state(task, now), action == confirmations.CONFIRM)
     _set_state(task, state, now)
     if state.task_status is TaskStatus.REVIEW_CREATED:
@@ -139,37 +130,33 @@ def on_admin_answered(uow: UnitOfWork, confirmation: Confirmation, action: str, 
             "contact": REVIEWER_CONTACT.format(taskid=task.taskid),
             "dispatch_time": int(now.timestamp()),
         }
-        _notify(session, now, task, "认证审核单已创建，审核中", dispatch)
+        _notify(context, uow, task, "认证审核单已创建，审核中", dispatch)
     return None
 
 
 # ---------------------------------------------------------------- wxa/sec/queryauth
 
 
-def query(platform: Platform, access_token: str | None, taskid: str) -> dict[str, Any]:
+def query(context: Context, access_token: str | None, taskid: str) -> dict[str, Any]:
     """The task as queryauth shows it (40097 for a task that is not this MP's)."""
-    with platform.uow(readonly=True) as uow:
+    with context.uow(readonly=True) as uow:
         mp, _ = _caller_mp(uow, access_token)
-        task = uow.session.execute(
-            select(VerificationTask).where(VerificationTask.taskid == taskid, VerificationTask.mp_id == mp.id)
-        ).scalar_one_or_none()
-        if task is None:
+        task = uow.verification_tasks.task(taskid)
+        if task is None or task.mp_id != mp.id:
             raise DomainError(Err.INVALID_PARAMETER)
-        return _answer(platform, uow.session, task, mp.appid, uow.clock.now())
+        return _answer(context, uow, task, mp.appid)
 
 
-def _answer(
-    platform: Platform, session: Session, task: VerificationTask, mp_appid: str, now: datetime
-) -> dict[str, Any]:
-    state = _state(task, now)
+def _answer(context: Context, uow: UnitOfWork, task: VerificationTask, mp_appid: str) -> dict[str, Any]:
+    state = _state(task, uow.clock.now())
     answer: dict[str, Any] = {
         "task_status": int(state.task_status),
         "apply_status": int(state.apply_status),
         "appid": mp_appid,
     }
     if state.task_status is TaskStatus.INITIAL:
-        confirmation = session.get(Confirmation, task.confirmation_id)
-        answer["auth_url"] = confirmations.url_for(platform, confirmation) if confirmation else ""
+        confirmation = uow.confirmations.confirmation(task.confirmation_id)
+        answer["auth_url"] = confirmations.url_for(context, confirmation) if confirmation else ""
     if state.task_status is TaskStatus.REVIEW_CREATED:
         answer["orderid"] = task.orderid
     if state.apply_status is ApplyStatus.FAILED:
@@ -180,37 +167,37 @@ def _answer(
 # ---------------------------------------------------------------- the sandbox's review
 
 
-def _task(session: Session, taskid: str) -> VerificationTask:
-    task = session.execute(select(VerificationTask).where(VerificationTask.taskid == taskid)).scalar_one_or_none()
+def _task(uow: UnitOfWork, taskid: str) -> VerificationTask:
+    task = uow.verification_tasks.task(taskid)
     if task is None:
         raise DomainError(Err.NOT_FOUND)
     return task
 
 
-def _mp_appid(session: Session, task: VerificationTask) -> str:
-    return str(session.execute(select(MiniProgram.appid).where(MiniProgram.id == task.mp_id)).scalar_one())
+def _mp_of(uow: UnitOfWork, task: VerificationTask) -> MiniProgram:
+    mp = uow.accounts.mini_program_by_id(task.mp_id)
+    assert mp is not None
+    return mp
 
 
-def task_view(platform: Platform, taskid: str) -> dict[str, Any]:
+def task_view(context: Context, taskid: str) -> dict[str, Any]:
     """The sandbox's view of a task: queryauth's fields and who submitted it."""
-    with platform.uow(readonly=True) as uow:
-        session = uow.session
-        task = _sandbox_task(session, taskid)
-        return _sandbox_json(platform, session, task, uow.clock.now())
+    with context.uow(readonly=True) as uow:
+        return _sandbox_json(context, uow, _sandbox_task(uow, taskid))
 
 
-def _sandbox_task(session: Session, taskid: str) -> VerificationTask:
+def _sandbox_task(uow: UnitOfWork, taskid: str) -> VerificationTask:
     try:
-        return _task(session, taskid)
+        return _task(uow, taskid)
     except DomainError:
         raise not_found("verification task", taskid) from None
 
 
-def _sandbox_json(platform: Platform, session: Session, task: VerificationTask, now: datetime) -> dict[str, Any]:
-    component = _component(session, task)
+def _sandbox_json(context: Context, uow: UnitOfWork, task: VerificationTask) -> dict[str, Any]:
+    component = _component(uow, task)
     return {
         "taskid": task.taskid,
-        **_answer(platform, session, task, _mp_appid(session, task), now),
+        **_answer(context, uow, task, _mp_of(uow, task).appid),
         "component_appid": component.appid if component else None,
         "auth_data": task.auth_data,
         "created_at": utc_iso(task.created_at),
@@ -218,12 +205,12 @@ def _sandbox_json(platform: Platform, session: Session, task: VerificationTask, 
     }
 
 
-def answer_review(platform: Platform, taskid: str, action: str, reason: str | None) -> dict[str, Any]:
+def answer_review(context: Context, taskid: str, action: str, reason: str | None) -> dict[str, Any]:
     """Approve (the MP is certified for a year from now, by the platform clock) or reject (final, with the
     reason) a review order; 409 unless the order is under review."""
-    with platform.uow() as uow:
-        session, now = uow.session, uow.clock.now()
-        task = _sandbox_task(session, taskid)
+    with context.uow() as uow:
+        now = uow.clock.now()
+        task = _sandbox_task(uow, taskid)
         try:
             outcome = review(_state(task, now), action, reason, now)
         except DomainError as error:
@@ -232,12 +219,10 @@ def answer_review(platform: Platform, taskid: str, action: str, reason: str | No
             raise
         _set_state(task, outcome.state, now)
         task.fail_reason = outcome.fail_reason
-        mp = session.get(MiniProgram, task.mp_id)
-        assert mp is not None
+        mp = _mp_of(uow, task)
         if outcome.certification is not None:
             mp.certified, mp.certified_until = outcome.certification.certified, outcome.certification.certified_until
-        audit.record(
-            session,
+        uow.audit.record(
             now,
             AuditKind.VERIFICATION_REVIEWED,
             "sandbox",
@@ -246,33 +231,34 @@ def answer_review(platform: Platform, taskid: str, action: str, reason: str | No
             action=action,
             apply_status=int(outcome.state.apply_status),
         )
-        _notify(session, now, task, outcome.fail_reason or "认证通过")
+        _notify(context, uow, task, outcome.fail_reason or "认证通过")
         if outcome.certification is not None and mp.certified_until is not None:
-            component = _component(session, task)
+            component = _component(uow, task)
             if component is not None:
                 pushes.enqueue_wxa_wxverify_event(
-                    session, now, component, mp_appid=mp.appid, expires_at=mp.certified_until, message="认证通过"
+                    context, uow, now, component, mp_appid=mp.appid, expires_at=mp.certified_until, message="认证通过"
                 )
-        result = _sandbox_json(platform, session, task, now)
+        result = _sandbox_json(context, uow, task)
         uow.commit()
         return result
 
 
-def _component(session: Session, task: VerificationTask) -> Component | None:
-    return session.get(Component, task.component_id) if task.component_id is not None else None
+def _component(uow: UnitOfWork, task: VerificationTask) -> Component | None:
+    return uow.components.component_by_id(task.component_id) if task.component_id is not None else None
 
 
 def _notify(
-    session: Session, now: datetime, task: VerificationTask, message: str, dispatch: dict[str, Any] | None = None
+    context: Context, uow: UnitOfWork, task: VerificationTask, message: str, dispatch: dict[str, Any] | None = None
 ) -> None:
-    component = _component(session, task)
+    component = _component(uow, task)
     if component is None:
         return
     pushes.enqueue_wxa_auth_event(
-        session,
-        now,
+        context,
+        uow,
+        uow.clock.now(),
         component,
-        mp_appid=_mp_appid(session, task),
+        mp_appid=_mp_of(uow, task).appid,
         taskid=task.taskid,
         task_status=task.task_status,
         apply_status=task.apply_status,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from fastreg.domain.entities import (
     AuditEvent,
@@ -15,6 +15,7 @@ from fastreg.domain.entities import (
     WebSession,
     WechatUser,
 )
+from fastreg.domain.model import AuditKind
 
 
 class AccountRepository(Protocol):
@@ -60,9 +61,30 @@ class AccountRepository(Protocol):
         """A fresh (appid, original_id) pair, reserved platform-wide."""
         ...
 
+    def mini_program_by_id(self, mp_id: int) -> MiniProgram | None: ...
+
+    def principal_by_id(self, principal_id: int) -> Principal | None: ...
+
+    def release_email(self, email: str) -> None:
+        """Give back an email reserved by a registration that did not complete."""
+        ...
+
+    def bound_to_personal_wechat(self, email: str) -> bool: ...
+
 
 class AuditLog(Protocol):
     def add(self, event: AuditEvent, /) -> None: ...
+
+    def record(
+        self,
+        at: datetime,
+        kind: AuditKind,
+        actor: str,
+        *,
+        oa_appid: str | None = None,
+        mp_appid: str | None = None,
+        **detail: Any,
+    ) -> None: ...
 
 
 class SessionRepository(Protocol):

@@ -22,6 +22,8 @@ class CredentialRepository(Protocol):
         """Mark every unused secret of a kind for a subject used."""
         ...
 
+    def get(self, token_hash: str) -> Credential | None: ...
+
 
 class FastRegisterGateway(Protocol):
     pass

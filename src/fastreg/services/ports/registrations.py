@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Protocol
 
 from fastreg.domain.entities import Confirmation, OfficialAccount, Registration
+from fastreg.domain.model import ConfirmationKind
 from fastreg.domain.rules import EligibilityFacts, QuotaLimits
 
 # The monthly counters' kinds.
@@ -48,6 +49,10 @@ class RegistrationRepository(Protocol):
         ``ignore_registration_id``, the one being completed)."""
         ...
 
+    def pending_with_email(self, email: str) -> Registration | None:
+        """The latest pending registration that gave ``email`` for its MP."""
+        ...
+
 
 class ConfirmationRepository(Protocol):
     def add(self, confirmation: Confirmation) -> None: ...
@@ -72,6 +77,14 @@ class ConfirmationRepository(Protocol):
         """The name of the OA, MP or component with that appid, for the phone page."""
         ...
 
+    def confirmation(self, digest: str) -> Confirmation | None:
+        """By its stored id (the digest of the id in its URL)."""
+        ...
+
+    def pending(self, kind: ConfirmationKind, account_appid: str, now: datetime) -> list[Confirmation]:
+        """The account's confirmations of this kind still waiting for an answer (not expired at ``now``)."""
+        ...
+
 
 class CounterRepository(Protocol):
     def used(self, oa_id: int, kind: str, month: str) -> int: ...
@@ -79,4 +92,12 @@ class CounterRepository(Protocol):
     def try_increment(self, oa_id: int, kind: str, month: str, limit: int) -> bool:
         """Count one more for the month if that stays within ``limit`` (atomic in the database); False when
         the limit is reached."""
+        ...
+
+    def links_used(self, oa_id: int, month: str) -> int:
+        """The OA's ordinary links counted in the month."""
+        ...
+
+    def try_count_link(self, oa_id: int, month: str, limit: int) -> bool:
+        """Count one more link for the month if that stays within ``limit`` (atomic); False when reached."""
         ...

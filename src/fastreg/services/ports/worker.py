@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from fastreg.domain.entities import PushJob
+
 
 class PushQueue(Protocol):
-    pass
+    def add(self, job: PushJob) -> None:
+        """Queue the push in this transaction (delivered once it commits)."""
+        ...
 
 
 class MailOutbox(Protocol):

@@ -437,9 +437,7 @@ async def componentloginpage(
 
 def _check_consent(platform: Platform, component_appid: str, pre_auth_code: str, redirect_uri: str) -> str:
     with platform.uow(readonly=True) as uow:
-        component = authorization.check_consent_request(
-            uow.session, uow.clock.now(), component_appid, pre_auth_code, redirect_uri
-        )
+        component = authorization.check_consent_request(uow, component_appid, pre_auth_code, redirect_uri)
         return component.name
 
 
@@ -618,7 +616,7 @@ def _oa_caller(platform: Platform, token: str | None, parsed: Parsed[Any]) -> tu
     with platform.uow(readonly=True) as uow:
         caller = tokens.authenticate(uow.conn, uow.clock, token, ACCOUNT_TOKEN_KINDS)
         body = parsed.value
-        if not authorization.is_official_account(uow.session, caller.appid):
+        if not authorization.is_official_account(uow, caller.appid):
             raise DomainError(Err.UNAUTHORIZED_API)
         return caller, body
 

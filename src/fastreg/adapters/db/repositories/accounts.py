@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, exists, select
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +17,7 @@ from fastreg.adapters.db.models import (
     MiniProgram,
     OfficialAccount,
     Operator,
+    PersonalWechatEmail,
     Principal,
     WebSession,
     WechatUser,
@@ -31,6 +32,7 @@ from fastreg.adapters.db.models import (
 )
 from fastreg.domain import secrets
 from fastreg.domain.errors import DomainError, Err
+from fastreg.domain.model import AuditKind
 
 if TYPE_CHECKING:
     from fastreg.adapters.db.uow import UnitOfWork
@@ -110,12 +112,43 @@ class SqlAccountRepository:
         )
         return appid, original_id
 
+    def mini_program_by_id(self, mp_id: int) -> MiniProgram | None:
+        return self._uow.session.get(MiniProgram, mp_id)
+
+    def principal_by_id(self, principal_id: int) -> Principal | None:
+        return self._uow.session.get(Principal, principal_id)
+
+    def release_email(self, email: str) -> None:
+        session = self._uow.session
+        reserved = session.get(Identifier, email)
+        if reserved is not None and reserved.kind == "email":
+            session.delete(reserved)
+            session.flush()
+
+    def bound_to_personal_wechat(self, email: str) -> bool:
+        return self._uow.session.get(PersonalWechatEmail, email) is not None
+
 
 class SqlAuditLog:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
 
     def add(self, event: AuditEvent, /) -> None:
+        self._uow.session.add(event)
+
+    def record(
+        self,
+        at: datetime,
+        kind: AuditKind,
+        actor: str,
+        *,
+        oa_appid: str | None = None,
+        mp_appid: str | None = None,
+        **detail: Any,
+    ) -> None:
+        event = AuditEvent(
+            at=at, kind=kind.value, actor=actor, oa_appid=oa_appid, mp_appid=mp_appid, detail=detail or None
+        )
         self._uow.session.add(event)
 
 

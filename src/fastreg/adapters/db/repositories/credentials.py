@@ -39,6 +39,9 @@ class SqlCredentialRepository:
             update(credentials).where(c.kind == kind, c.subject == subject, c.used_at.is_(None)).values(used_at=now)
         )
 
+    def get(self, token_hash: str) -> Credential | None:
+        return self._uow.session.get(Credential, token_hash)
+
 
 class SqlFastRegisterGateway:
     def __init__(self, uow: UnitOfWork) -> None:

@@ -23,7 +23,13 @@ from fastreg.adapters.db.models import (
 )
 from fastreg.adapters.db.prepared import PreparedConnection, Rows
 from fastreg.domain.errors import DomainError, Err
-from fastreg.domain.model import OPEN_STATUSES, ConfirmationStatus, OfficialAccountFacts
+from fastreg.domain.model import (
+    OPEN_STATUSES,
+    ConfirmationKind,
+    ConfirmationStatus,
+    OfficialAccountFacts,
+    RegistrationStatus,
+)
 from fastreg.domain.rules import (
     ComponentFacts,
     EligibilityFacts,
@@ -120,6 +126,16 @@ class SqlRegistrationRepository:
         row = self._uow.conn.execute(sql.ELIGIBILITY, params).one()
         return _facts(row, oa, now, month, limits)
 
+    def pending_with_email(self, email: str) -> Registration | None:
+        c = registrations.c
+        query = (
+            select(Registration)
+            .where(c.email == email, c.status == RegistrationStatus.PENDING.value)
+            .order_by(c.id.desc())
+            .limit(1)
+        )
+        return self._uow.session.execute(query).scalar_one_or_none()
+
 
 class SqlConfirmationRepository:
     def __init__(self, uow: UnitOfWork) -> None:
@@ -160,6 +176,19 @@ class SqlConfirmationRepository:
                 return str(name)
         return None
 
+    def confirmation(self, digest: str) -> Confirmation | None:
+        return self._uow.session.get(Confirmation, digest)
+
+    def pending(self, kind: ConfirmationKind, account_appid: str, now: datetime) -> list[Confirmation]:
+        c = confirmations.c
+        query = select(Confirmation).where(
+            c.kind == kind.value,
+            c.account_appid == account_appid,
+            c.status == ConfirmationStatus.PENDING.value,
+            c.expires_at > now,
+        )
+        return list(self._uow.session.execute(query).scalars())
+
 
 class SqlCounterRepository:
     def __init__(self, uow: UnitOfWork) -> None:
@@ -170,6 +199,12 @@ class SqlCounterRepository:
 
     def try_increment(self, oa_id: int, kind: str, month: str, limit: int) -> bool:
         return counters.try_increment(self._uow.session, oa_id, kind, month, limit)
+
+    def links_used(self, oa_id: int, month: str) -> int:
+        return counters.used(self._uow.session, oa_id, counters.LINK, month)
+
+    def try_count_link(self, oa_id: int, month: str, limit: int) -> bool:
+        return counters.try_increment(self._uow.session, oa_id, counters.LINK, month, limit)
 
 
 # ---------------------------------------------------------------- the hot path's halves (until its gateway)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from fastreg.adapters.db.models import SandboxState
+from fastreg.domain.entities import PushJob
 
 if TYPE_CHECKING:
     from fastreg.adapters.db.uow import UnitOfWork
@@ -13,6 +14,9 @@ if TYPE_CHECKING:
 class SqlPushQueue:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
+
+    def add(self, job: PushJob) -> None:
+        self._uow.session.add(job)
 
 
 class SqlMailOutbox:
