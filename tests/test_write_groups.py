@@ -1,9 +1,9 @@
-"""The hot short write use cases of the runner (``fastreg.runner``, its ``GROUPED`` placement): on SQLite the calls of one event-loop turn run on the loop
-thread in one transaction, each in its own savepoint, so a refused one leaves the others committed; a caller gone
-before its turn is skipped; while another thread holds the write lock they wait in a worker thread (the loop keeps
-serving); on PostgreSQL each runs on the loop thread with its own transaction on an asyncio connection
-(``AsyncConnection.run_sync``). The background WAL
-checkpointer copies the WAL back and stops cleanly."""
+"""The hot short write use cases of the runner (``fastreg.runner``, its ``GROUPED`` placement): on SQLite the
+calls of one event-loop turn run on the loop thread in one transaction, each in its own savepoint, so a refused one
+leaves the others committed; a caller gone before its turn is skipped; while another thread holds the write lock
+they wait in a worker thread (the loop keeps serving); on PostgreSQL each runs on the loop thread with its own
+transaction on an asyncio connection (``AsyncConnection.run_sync``). The background WAL checkpointer copies the
+WAL back and stops cleanly."""
 
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ from fastreg.adapters.db.models import AuditEvent, Identifier
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import AuditKind
 from fastreg.platform import Platform, build_platform
+from fastreg.runner import Runner
 from fastreg.services import audit
 from fastreg.settings import Settings
-from fastreg.runner import Runner
 
 
 def audited_use_case(platform: Platform, actor: str, *, refuse: bool = False) -> tuple[int, int]:
