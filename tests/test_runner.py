@@ -280,3 +280,23 @@ def test_a_nested_unit_of_work_in_the_runners_group_commit_or_async_engine_raise
     assert outcomes[0] is None and outcomes[2] is None
     assert isinstance(outcomes[1], NestedUnitOfWork)
     assert sorted(actors(platform)) == ["after", "before"]
+
+
+def recording_thread(platform: Platform, actor: str) -> int:
+    record(platform, actor)
+    return threading.get_ident()
+
+
+def test_a_use_case_not_placed_otherwise_runs_in_a_worker_thread(platform: Platform) -> None:
+    """A login, a console page, a sandbox call: a worker thread, so the event loop keeps serving meanwhile."""
+    runner = Runner(platform)
+
+    async def main() -> tuple[int, int]:
+        try:
+            return threading.get_ident(), await runner.run(recording_thread, platform, "threaded")
+        finally:
+            await runner.close()
+
+    loop_thread, ran_on = asyncio.run(main())
+    assert ran_on != loop_thread
+    assert actors(platform) == ["threaded"]
