@@ -1,8 +1,9 @@
-"""Short write use cases from async routes (WriteGroups): on SQLite the calls of one event-loop turn run on the loop
-thread in one transaction, each in its own savepoint, so a refused one leaves the others committed; a caller gone
-before its turn is skipped; while another thread holds the write lock they wait in a worker thread (the loop keeps
-serving); on PostgreSQL each runs on the loop thread in a greenlet with its own transaction. The background WAL
-checkpointer copies the WAL back and stops cleanly."""
+"""The hot short write use cases of the runner (``fastreg.runner``, its ``GROUPED`` placement): on SQLite the
+calls of one event-loop turn run on the loop thread in one transaction, each in its own savepoint, so a refused one
+leaves the others committed; a caller gone before its turn is skipped; while another thread holds the write lock
+they wait in a worker thread (the loop keeps serving); on PostgreSQL each runs on the loop thread with its own
+transaction on an asyncio connection (``AsyncConnection.run_sync``). The background WAL checkpointer copies the
+WAL back and stops cleanly."""
 
 from __future__ import annotations
 
@@ -23,9 +24,9 @@ from fastreg.adapters.db.models import AuditEvent, Identifier
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import AuditKind
 from fastreg.platform import Platform, build_platform
+from fastreg.runner import Runner
 from fastreg.services import audit
 from fastreg.settings import Settings
-from fastreg.web.deps import WriteGroups
 
 
 def audited_use_case(platform: Platform, actor: str, *, refuse: bool = False) -> tuple[int, int]:
@@ -45,7 +46,7 @@ def actors(platform: Platform) -> set[str]:
 
 
 def test_calls_of_one_turn_commit_together_on_the_loop_thread(platform: Platform) -> None:
-    groups = WriteGroups(platform)
+    groups = Runner(platform, grouped={audited_use_case})
 
     async def main() -> tuple[int, list[Any]]:
         calls = [groups.run(audited_use_case, platform, f"call-{n}", refuse=n == 2) for n in range(5)]
@@ -65,7 +66,7 @@ def test_calls_of_one_turn_commit_together_on_the_loop_thread(platform: Platform
 
 
 def test_a_caller_gone_before_its_turn_is_not_run(platform: Platform) -> None:
-    groups = WriteGroups(platform)
+    groups = Runner(platform, grouped={audited_use_case})
 
     async def main() -> None:
         gone = asyncio.ensure_future(groups.run(audited_use_case, platform, "gone"))
@@ -83,12 +84,11 @@ def test_a_caller_gone_before_its_turn_is_not_run(platform: Platform) -> None:
 
 
 def test_on_postgres_the_loop_serves_other_calls_while_one_waits_for_the_database(postgres_url: str) -> None:
-    """Each call runs in a greenlet on the loop thread with its own transaction: one that waits on the
+    """Each call runs on the loop thread with its own transaction (``AsyncConnection.run_sync``): one that waits on the
     database (here a row lock held by another transaction) does not hold up the others, and finishes once the
     lock is released."""
     engine = build_engine(postgres_url)
     platform = build_platform(Settings(database_url=postgres_url, sandbox_key="k"), engine=engine)
-    groups = WriteGroups(platform)
     finished: list[str] = []
 
     def waits_for_lock() -> int:
@@ -103,6 +103,7 @@ def test_on_postgres_the_loop_serves_other_calls_while_one_waits_for_the_databas
             finished.append("quick")
             return threading.get_ident()
 
+    groups = Runner(platform, grouped={waits_for_lock, quick})
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM sandbox_state WHERE key = 'lock-probe'"))
         conn.execute(text("INSERT INTO sandbox_state (key, value) VALUES ('lock-probe', '{}')"))
@@ -150,7 +151,7 @@ def test_waits_in_a_worker_thread_while_another_thread_writes(tmp_path: Path) ->
     thread = threading.Thread(target=writer)
     thread.start()
     held.wait(5)
-    groups = WriteGroups(platform)
+    groups = Runner(platform, grouped={audited_use_case})
 
     async def main() -> tuple[int, tuple[int, int], int]:
         ticks = 0
@@ -214,7 +215,7 @@ def test_a_failed_flush_in_a_group_leaves_the_others_committed(platform: Platfor
     with platform.uow() as uow:
         uow.session.add(Identifier(value="taken", kind="appid"))
         uow.commit()
-    groups = WriteGroups(platform)
+    groups = Runner(platform, grouped={audited_use_case, clashing_use_case})
 
     async def main() -> list[Any]:
         calls = [

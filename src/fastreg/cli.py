@@ -6,6 +6,7 @@ every command, and ``--help``, starts quickly."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import json
@@ -17,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
@@ -63,6 +64,7 @@ DbOption = Annotated[
     str | None, typer.Option("--db", help="Database URL (default FASTREG_DATABASE_URL or sqlite:///./var/fastreg.db).")
 ]
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 @app.callback()
@@ -122,13 +124,27 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def run(call: Callable[[], T]) -> T:
-    """Run a service call, turning its refusals into an error message and exit status 1."""
+def execute(platform: Platform, use_case: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run a use case through the runner (:mod:`fastreg.runner`), as the web routes do."""
+    from fastreg.runner import Runner
+
+    async def main() -> T:
+        runner = Runner(platform)
+        try:
+            return await runner.run(use_case, *args, **kwargs)
+        finally:
+            await runner.close()
+
+    return asyncio.run(main())
+
+
+def run(platform: Platform, use_case: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run a use case (:func:`execute`), turning its refusals into an error message and exit status 1."""
     from fastreg.domain.errors import DomainError
     from fastreg.services.sandbox import SandboxError
 
     try:
-        return call()
+        return execute(platform, use_case, *args, **kwargs)
     except SandboxError as exc:
         fail(exc.message)
     except DomainError as exc:
@@ -169,11 +185,11 @@ def serve(
     migrate(settings.database_url)
     platform = build_platform(settings)
     try:
-        if settings.is_sandbox and demo.is_empty(platform):
+        if settings.is_sandbox and execute(platform, demo.is_empty, platform):
             # Another host seeding the same database at the same moment is fine.
             with contextlib.suppress(DomainError, IntegrityError):
-                demo.seed(platform)
-        data = demo.current(platform) if settings.is_sandbox else None
+                execute(platform, demo.seed, platform)
+        data = execute(platform, demo.current, platform) if settings.is_sandbox else None
     finally:
         platform.engine.dispose()
 
@@ -277,7 +293,7 @@ def demo_command(
         fail("demo accounts have known passwords; they are for the sandbox only")
     migrate(settings.database_url)
     with opened(ctx) as platform:
-        data = demo.seed(platform)
+        data = run(platform, demo.seed, platform)
         typer.echo(demo.describe(data, served_url(settings, host, port)))
 
 
@@ -320,7 +336,7 @@ def oa_create(
             )
             return asdict(created)
 
-        emit(run(create))
+        emit(run(platform, create))
 
 
 @oa_app.command("show")
@@ -329,7 +345,7 @@ def oa_show(ctx: typer.Context, appid: str) -> None:
     from fastreg.services.sandbox import official_account_overview
 
     with opened(ctx) as platform:
-        emit(run(lambda: official_account_overview(platform, appid)))
+        emit(run(platform, official_account_overview, platform, appid))
 
 
 # ---------------------------------------------------------------- WeChat users (production)
@@ -357,7 +373,7 @@ def user_create(
 
     with production_platform(ctx) as platform:
         try:
-            emit_enrolment(run(lambda: wechat_users.create(platform, wxid)))
+            emit_enrolment(run(platform, wechat_users.create, platform, wxid))
         except wechat_users.WechatUserExists as exc:
             fail(f"{exc}; `fastreg user link --wxid {exc.wxid}` prints a new enrolment link")
 
@@ -372,7 +388,7 @@ def user_link(
     from fastreg.services import wechat_users
 
     with production_platform(ctx) as platform:
-        emit_enrolment(run(lambda: wechat_users.new_enrolment_link(platform, wxid)))
+        emit_enrolment(run(platform, wechat_users.new_enrolment_link, platform, wxid))
 
 
 # ---------------------------------------------------------------- confirmations, mail
@@ -399,7 +415,7 @@ def confirm(
             )
             return {"status": result.status, "redirect_url": result.redirect_url}
 
-        emit(run(answer))
+        emit(run(platform, answer))
 
 
 @app.command()
@@ -410,7 +426,7 @@ def mail(
     from fastreg.services.sandbox import outbox
 
     with opened(ctx) as platform:
-        emit(outbox(platform, to))
+        emit(run(platform, outbox, platform, to))
 
 
 # ---------------------------------------------------------------- clock
@@ -433,7 +449,7 @@ def clock_show(ctx: typer.Context) -> None:
         from fastreg.services.sandbox import get_clock
 
         with opened(ctx) as platform:
-            emit(get_clock(platform).as_json())
+            emit(run(platform, get_clock, platform).as_json())
 
 
 @clock_app.command("set")
@@ -443,7 +459,7 @@ def clock_set(ctx: typer.Context, at: Annotated[str, typer.Argument(metavar="ISO
 
     instant = parse_instant(at)
     with opened(ctx, sandbox_only=True) as platform:
-        emit(run(lambda: set_clock(platform, now=instant)).as_json())
+        emit(run(platform, set_clock, platform, now=instant).as_json())
 
 
 @clock_app.command("advance")
@@ -453,7 +469,7 @@ def clock_advance(ctx: typer.Context, duration: Annotated[str, typer.Argument(me
 
     seconds = parse_duration(duration)
     with opened(ctx, sandbox_only=True) as platform:
-        emit(run(lambda: set_clock(platform, advance_seconds=seconds)).as_json())
+        emit(run(platform, set_clock, platform, advance_seconds=seconds).as_json())
 
 
 @clock_app.command("real")
@@ -462,7 +478,7 @@ def clock_real(ctx: typer.Context) -> None:
     from fastreg.services.sandbox import set_clock
 
     with opened(ctx, sandbox_only=True) as platform:
-        emit(run(lambda: set_clock(platform, real=True)).as_json())
+        emit(run(platform, set_clock, platform, real=True).as_json())
 
 
 if __name__ == "__main__":  # pragma: no cover

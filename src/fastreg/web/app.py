@@ -34,7 +34,7 @@ def create_app(
         try:
             yield
         finally:
-            await app.state.write_groups.close()
+            await app.state.runner.close()
             await push_worker.stop()
             stop_mail()
             stop_checkpointer()
@@ -52,9 +52,9 @@ def create_app(
         openapi_url="/openapi.json" if settings.serves_admin_endpoints else None,
     )
     app.state.platform = platform
-    from fastreg.web.deps import WriteGroups
+    from fastreg.runner import Runner
 
-    app.state.write_groups = WriteGroups(platform)
+    app.state.runner = Runner(platform)  # where every route's use case runs
     _guard_inputs(app, settings)
     from fastreg.web.middleware import install as install_edge
 
@@ -66,13 +66,16 @@ def create_app(
         return JSONResponse({"status": "ok"})
 
     @app.get("/readyz", include_in_schema=False)
-    def readyz() -> JSONResponse:
+    async def readyz() -> JSONResponse:
         """Readiness: the database takes a write (rolled back); 503 when it does not."""
         from fastreg.adapters.db.maintenance import probe_write
 
-        try:
+        def probe() -> None:
             with platform.uow() as uow:
                 probe_write(uow.session)  # never committed
+
+        try:
+            await app.state.runner.run(probe)
         except Exception as exc:
             log.warning("not ready: the database cannot write (%s)", type(exc).__name__)
             return JSONResponse({"status": "unavailable", "database": "cannot write"}, status_code=503)

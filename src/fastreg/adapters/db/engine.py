@@ -39,9 +39,9 @@ POSTGRES_CONNECT_ARGS: dict[str, Any] = {"prepare_threshold": None}
 
 def build_loop_engine(engine: Engine, *, pool_size: int) -> AsyncEngine:
     """A PostgreSQL engine on psycopg's asyncio connections, to the same database as ``engine``, for the use
-    cases an event loop runs itself (``web.deps.WriteGroups``): sync code in greenlets, whose waits on the
-    network are the loop's (SQLAlchemy's ``greenlet_spawn``). Its connections belong to the loop that opened
-    them; dispose of it on that loop."""
+    cases an event loop runs itself (``fastreg.runner``): sync code run by ``AsyncConnection.run_sync``, whose
+    waits on the network are the loop's. Its connections belong to the loop that opened them; dispose of it on
+    that loop."""
     return create_async_engine(
         engine.url, pool_size=pool_size, max_overflow=0, pool_pre_ping=False, connect_args=POSTGRES_CONNECT_ARGS
     )

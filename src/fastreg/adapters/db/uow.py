@@ -5,13 +5,18 @@ own savepoint (a refused one rolls back to it and leaves the others alone), and 
 for all of them. Nothing about any of them is answered before that commit, so an answered success is durable
 as before; the commit, the transaction's set-up and the sandbox clock are paid once per group instead of once
 per request.
+
+Units of work do not nest: opening one while another is open in the same thread (or task, or greenlet) raises
+:class:`NestedUnitOfWork` at once. On SQLite the inner one would wait for the write lock the outer one holds (30 s,
+then "database is locked"); on PostgreSQL it would silently be a second transaction, committed or rolled back apart
+from the first. Only a group (``run_grouped``) puts several in one transaction, each in a savepoint of its own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
@@ -89,12 +94,23 @@ class _ClockOnFirstUse:
         return self._clock.now()
 
 
+class NestedUnitOfWork(RuntimeError):
+    """A unit of work opened while another is open in the same context: a bug of the code that opens it."""
+
+
 # The unit of work a group of use cases shares while ``run_grouped`` runs them.
 _group: ContextVar[UnitOfWork | None] = ContextVar("fastreg_write_group", default=None)
+
+# The unit of work open in this context (thread, task or greenlet), if any.
+_open: ContextVar[UnitOfWork | None] = ContextVar("fastreg_open_unit_of_work", default=None)
 
 # The engine (and session factory) of the units of work opened by a use case that an event loop runs in a
 # greenlet (``run_on_engine``), in place of the platform's thread-side engine.
 _engine_here: ContextVar[tuple[Engine, sessionmaker[Session]] | None] = ContextVar("fastreg_engine", default=None)
+
+# The connection lent to the units of work of a use case that an event loop runs (``run_on_connection``): the
+# runner's, opened and closed by it (``AsyncConnection.run_sync``).
+_connection_here: ContextVar[Connection | None] = ContextVar("fastreg_connection", default=None)
 
 
 def run_on_engine(engine: Engine, factory: sessionmaker[Session], call: Callable[[], T]) -> T:
@@ -104,6 +120,15 @@ def run_on_engine(engine: Engine, factory: sessionmaker[Session], call: Callable
         return call()
     finally:
         _engine_here.reset(token)
+
+
+def run_on_connection(connection: Connection, call: Callable[[], T]) -> T:
+    """Run ``call`` with every unit of work it opens (one after the other) on ``connection``, which stays open."""
+    token = _connection_here.set(connection)
+    try:
+        return call()
+    finally:
+        _connection_here.reset(token)
 
 
 class UnitOfWork:
@@ -133,6 +158,8 @@ class UnitOfWork:
         self._savepoint = ""
         self._savepoints = 0
         self._committed = False
+        self._lent = False  # the connection is the runner's: left open (rolled back if not committed)
+        self._opened: Token[UnitOfWork | None] | None = None
         self.conn: PreparedConnection  # the prepared statements' runner, in this transaction
         self.clock: Clock
         # The repositories of ``services/ports``, each working in this unit of work's transaction.
@@ -154,18 +181,33 @@ class UnitOfWork:
         self.sandbox_state = SqlSandboxStateRepository(self)
 
     def __enter__(self) -> UnitOfWork:
-        outer = _group.get()
-        if outer is not None:
-            return self._enter_group(outer)
+        open_here, group = _open.get(), _group.get()
+        if open_here is not None and open_here is not group:
+            raise NestedUnitOfWork(
+                "a unit of work was opened inside another one; run the use cases one after the other, or pass "
+                "the open unit of work down"
+            )
+        self._opened = _open.set(self)
+        if group is not None:
+            try:
+                return self._enter_group(group)
+            except BaseException:
+                _open.reset(self._opened)
+                self._opened = None
+                raise
         here = _engine_here.get()
         if here is not None:
             self._engine, self._factory = here
+        lent = _connection_here.get()
         if self._write_lock is not None:
             self._write_lock.__enter__()
         try:
-            self._connection = self._engine.connect()  # set at once, so that a failure below still closes it
-            if self._readonly:
-                self._connection = self._connection.execution_options(readonly=True)
+            if lent is not None:
+                self._connection, self._lent = lent, True
+            else:
+                self._connection = self._engine.connect()  # set at once, so that a failure below still closes it
+            if self._readonly or self._lent:
+                self._connection = self._connection.execution_options(readonly=self._readonly)
             # Begin now: on SQLite a write transaction takes the write lock here (BEGIN IMMEDIATE).
             self._connection.begin()
             self.conn = PreparedConnection(self._connection)
@@ -206,10 +248,15 @@ class UnitOfWork:
                 self._session.info.pop("unit_of_work", None)  # no reference cycle left for the collector
                 self._session.close()
         finally:
-            if self._outer is not None:
-                self._leave_group()
-            else:
-                self._close()
+            try:
+                if self._outer is not None:
+                    self._leave_group()
+                else:
+                    self._close()
+            finally:
+                if self._opened is not None:
+                    _open.reset(self._opened)
+                    self._opened = None
 
     def _leave_group(self) -> None:
         if not self._committed:
@@ -219,7 +266,10 @@ class UnitOfWork:
     def _close(self) -> None:
         try:
             connection = getattr(self, "_connection", None)
-            if connection is not None:
+            if connection is not None and self._lent:
+                if connection.in_transaction():
+                    connection.rollback()
+            elif connection is not None:
                 connection.close()
         finally:
             if self._write_lock is not None:

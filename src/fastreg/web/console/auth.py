@@ -16,6 +16,7 @@ from fastapi.params import Depends as DependsParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from fastreg.domain.errors import DomainError, Err
+from fastreg.platform import Platform
 from fastreg.services import sessions
 from fastreg.web.console import flash
 from fastreg.web.console.render import (
@@ -31,7 +32,7 @@ from fastreg.web.console.render import (
     safe_next,
 )
 from fastreg.web.console.translations import translator
-from fastreg.web.deps import get_platform, secure_cookies
+from fastreg.web.deps import get_platform, get_runner, secure_cookies
 
 OPERATOR_COOKIE = "fastreg_session"
 MP_COOKIE = "fastreg_mp_session"
@@ -52,13 +53,17 @@ class OperatorCtx:
         return self.session.csrf_token
 
 
-def operator_of(request: Request) -> OperatorCtx | None:
-    platform = get_platform(request)
-    view = sessions.load(platform, request.cookies.get(OPERATOR_COOKIE), sessions.OPERATOR)
+def _operator(platform: Platform, cookie: str | None) -> OperatorCtx | None:
+    view = sessions.load(platform, cookie, sessions.OPERATOR)
     if view is None:
         return None
     who = sessions.operator_identity(platform, view.account_id)
     return OperatorCtx(view, who) if who else None
+
+
+async def operator_of(request: Request) -> OperatorCtx | None:
+    """The logged-in operator, if any (read in a worker thread)."""
+    return await get_runner(request).run(_operator, get_platform(request), request.cookies.get(OPERATOR_COOKIE))
 
 
 def login_redirect(request: Request, owner: str | None = None) -> RedirectResponse:
@@ -106,8 +111,8 @@ def form_owner(page: str) -> DependsParam:
     return Depends(owned)
 
 
-def current_operator(request: Request) -> OperatorCtx:
-    op = operator_of(request)
+async def current_operator(request: Request) -> OperatorCtx:
+    op = await operator_of(request)
     if op is None:
         raise LoginRequired
     return op
@@ -143,7 +148,9 @@ async def log_in(request: Request, scope: str) -> Response:
     if not anon_csrf_ok(request, form):
         return csrf_refusal(request)
     try:
-        new = sessions.login(platform, scope, form.get("email", ""), form.get("password", ""))
+        new = await get_runner(request).run(
+            sessions.login, platform, scope, form.get("email", ""), form.get("password", "")
+        )
     except DomainError as error:
         message = err_text(request, error)
         if error.err is Err.NOT_ACTIVATED and error.params.get("stage") == "incomplete":
@@ -174,23 +181,24 @@ async def log_in(request: Request, scope: str) -> Response:
 async def log_out(request: Request, cookie: str, scope: str, target: str) -> Response:
     platform = get_platform(request)
     form = await form_of(request)
-    view = sessions.load(platform, request.cookies.get(cookie), scope)
+    runner = get_runner(request)
+    view = await runner.run(sessions.load, platform, request.cookies.get(cookie), scope)
     if view is not None and not sessions.csrf_valid(view.csrf_token, form.get("csrf_token")):
         return csrf_refusal(request)
-    sessions.logout(platform, request.cookies.get(cookie))
+    await runner.run(sessions.logout, platform, request.cookies.get(cookie))
     response = redirect(target)
     response.delete_cookie(cookie)
     return response
 
 
 @router.get("/")
-def root(request: Request) -> Response:
-    return redirect("/oa" if operator_of(request) else "/login")
+async def root(request: Request) -> Response:
+    return redirect("/oa" if await operator_of(request) else "/login")
 
 
 @router.get("/login")
-def login_page(request: Request) -> Response:
-    if operator_of(request):
+async def login_page(request: Request) -> Response:
+    if await operator_of(request):
         return redirect(safe_next(request.query_params.get("next"), "/oa"))
     context: dict[str, Any] = {"scope": "operator", "next": request.query_params.get("next", "")}
     if request.query_params.get("expired") == "1":

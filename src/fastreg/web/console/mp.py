@@ -6,19 +6,20 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from fastreg.domain.model import PRINCIPAL_TYPE_NAMES_ZH
+from fastreg.platform import Platform
 from fastreg.services import sessions
 from fastreg.web.console import queries
 from fastreg.web.console.auth import MP_COOKIE, log_in, log_out
 from fastreg.web.console.render import redirect, render
-from fastreg.web.deps import get_platform
+from fastreg.web.deps import get_platform, get_runner
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/mp/login")
-def mp_login_page(request: Request) -> Response:
+async def mp_login_page(request: Request) -> Response:
     platform = get_platform(request)
-    if sessions.load(platform, request.cookies.get(MP_COOKIE), sessions.MP):
+    if await get_runner(request).run(sessions.load, platform, request.cookies.get(MP_COOKIE), sessions.MP):
         return redirect("/mp")
     return render(request, "login.html", {"scope": "mp", "next": ""})
 
@@ -38,13 +39,16 @@ def mp_logout_url() -> Response:
     return redirect("/mp")
 
 
+def _mp_home(platform: Platform, cookie: str | None) -> tuple[sessions.SessionView, queries.MPSummary] | None:
+    view = sessions.load(platform, cookie, sessions.MP)
+    summary = queries.mp_summary(platform, view.account_id) if view is not None else None
+    return (view, summary) if view is not None and summary is not None else None
+
+
 @router.get("/mp")
-def mp_home(request: Request) -> Response:
-    platform = get_platform(request)
-    view = sessions.load(platform, request.cookies.get(MP_COOKIE), sessions.MP)
-    if view is None:
+async def mp_home(request: Request) -> Response:
+    found = await get_runner(request).run(_mp_home, get_platform(request), request.cookies.get(MP_COOKIE))
+    if found is None:
         return redirect("/mp/login")
-    summary = queries.mp_summary(platform, view.account_id)
-    if summary is None:
-        return redirect("/mp/login")
+    view, summary = found
     return render(request, "mp_home.html", {"mp": summary, "type_names": PRINCIPAL_TYPE_NAMES_ZH}, csrf=view.csrf_token)

@@ -15,7 +15,7 @@ from fastreg.services import links, registration
 from fastreg.web.console import flash, queries
 from fastreg.web.console.auth import CsrfForm, CurrentOperator, OperatorCtx, form_owner, oa_page, operator_of
 from fastreg.web.console.render import err_text, notice_of, redirect, refused_form
-from fastreg.web.deps import get_platform
+from fastreg.web.deps import get_platform, get_runner
 
 router = APIRouter(include_in_schema=False)
 
@@ -24,13 +24,17 @@ QUOTA_REFUSALS = frozenset({Err.QUOTA_EXCEEDED, Err.PENDING_EXISTS})
 
 
 @router.get("/oa")
-def oa_home(request: Request, op: CurrentOperator) -> Response:
-    summary = queries.oa_summary(get_platform(request), op.who.oa_id)
+async def oa_home(request: Request, op: CurrentOperator) -> Response:
+    summary = await get_runner(request).run(queries.oa_summary, get_platform(request), op.who.oa_id)
     return oa_page(request, op, "oa_home.html", {"oa": summary, "nav": "home", "type_names": PRINCIPAL_TYPE_NAMES_ZH})
 
 
 @router.get("/oa/miniprograms")
-def miniprograms(request: Request, op: CurrentOperator) -> Response:
+async def miniprograms(request: Request, op: CurrentOperator) -> Response:
+    return await get_runner(request).run(_miniprograms, request, op)
+
+
+def _miniprograms(request: Request, op: OperatorCtx) -> Response:
     platform = get_platform(request)
     refusal = registration.eligibility(platform, op.who.oa_id)
     context = {
@@ -53,9 +57,8 @@ def _page_number(request: Request) -> int:
 
 
 @router.get("/oa/miniprograms/add")
-def add_chooser(request: Request, op: CurrentOperator) -> Response:
-    platform = get_platform(request)
-    refusal = registration.eligibility(platform, op.who.oa_id)
+async def add_chooser(request: Request, op: CurrentOperator) -> Response:
+    refusal = await get_runner(request).run(registration.eligibility, get_platform(request), op.who.oa_id)
     context = {
         "refusal": err_text(request, refusal) if refusal else None,
         "pending": refusal is not None and refusal.err == Err.PENDING_EXISTS,  # offered 继续
@@ -66,8 +69,13 @@ def add_chooser(request: Request, op: CurrentOperator) -> Response:
 @router.post("/oa/miniprograms/{mp_appid}/profile", dependencies=[form_owner("/oa/miniprograms")])
 async def toggle_profile(request: Request, mp_appid: str, op: CurrentOperator, form: CsrfForm) -> Response:
     try:
-        links.set_show_profile(
-            get_platform(request), op.who.oa_appid, mp_appid, form.get("show") == "1", actor=op.who.email
+        await get_runner(request).run(
+            links.set_show_profile,
+            get_platform(request),
+            op.who.oa_appid,
+            mp_appid,
+            form.get("show") == "1",
+            actor=op.who.email,
         )
     except DomainError as error:
         return refused_form(request, "/oa/miniprograms", op.csrf, flash.Flash(error=err_text(request, error)))
@@ -77,7 +85,9 @@ async def toggle_profile(request: Request, mp_appid: str, op: CurrentOperator, f
 @router.post("/oa/miniprograms/{mp_appid}/unlink", dependencies=[form_owner("/oa/miniprograms")])
 async def unlink(request: Request, mp_appid: str, op: CurrentOperator, form: CsrfForm) -> Response:
     try:
-        links.unlink(get_platform(request), op.who.oa_appid, mp_appid, actor=op.who.email)
+        await get_runner(request).run(
+            links.unlink, get_platform(request), op.who.oa_appid, mp_appid, actor=op.who.email
+        )
     except DomainError as error:
         return refused_form(request, "/oa/miniprograms", op.csrf, flash.Flash(error=err_text(request, error)))
     return redirect("/oa/miniprograms?notice=unlinked")
@@ -100,7 +110,9 @@ async def link_submit(request: Request, op: CurrentOperator, form: CsrfForm) -> 
     mp_appid = form.get("mp_appid", "").strip()
     notify, show = form.get("notify_users") == "1", form.get("show_profile") == "1"
     try:
-        confirmation = links.request_link(get_platform(request), op.who.oa_appid, mp_appid, notify, show)
+        confirmation = await get_runner(request).run(
+            links.request_link, get_platform(request), op.who.oa_appid, mp_appid, notify, show
+        )
     except DomainError as error:
         refusal = flash.Flash(
             errors={error.field or "mp_appid": err_text(request, error)}, values=flash.kept_values(form)
@@ -109,17 +121,17 @@ async def link_submit(request: Request, op: CurrentOperator, form: CsrfForm) -> 
     return redirect(f"/oa/miniprograms/link/{confirmation.id}")
 
 
-def _own_link_confirmation(request: Request, op: OperatorCtx, confirmation_id: str) -> Any:
-    view = queries.confirmation(get_platform(request), confirmation_id)
+async def _own_link_confirmation(request: Request, op: OperatorCtx, confirmation_id: str) -> Any:
+    view = await get_runner(request).run(queries.confirmation, get_platform(request), confirmation_id)
     if view is None or view.account_appid != op.who.oa_appid or view.kind != ConfirmationKind.LINK_OA_ADMIN:
         return None
     return view
 
 
 @router.get("/oa/miniprograms/link/{confirmation_id}")
-def link_waiting(request: Request, confirmation_id: str, op: CurrentOperator) -> Response:
+async def link_waiting(request: Request, confirmation_id: str, op: CurrentOperator) -> Response:
     """The OA admin scans to approve the link; then the MP's admin confirms on their phone."""
-    view = _own_link_confirmation(request, op, confirmation_id)
+    view = await _own_link_confirmation(request, op, confirmation_id)
     if view is None:
         return redirect("/oa/miniprograms")
     context: dict[str, Any] = {"c": view}
@@ -129,9 +141,9 @@ def link_waiting(request: Request, confirmation_id: str, op: CurrentOperator) ->
 
 
 @router.get("/oa/miniprograms/link/{confirmation_id}/status")
-def link_status(request: Request, confirmation_id: str) -> Response:
-    op = operator_of(request)
+async def link_status(request: Request, confirmation_id: str) -> Response:
+    op = await operator_of(request)
     if op is None:
         return JSONResponse({"error": "login required"}, status_code=401)
-    view = _own_link_confirmation(request, op, confirmation_id)
+    view = await _own_link_confirmation(request, op, confirmation_id)
     return JSONResponse({"state": view.status if view else "gone"})

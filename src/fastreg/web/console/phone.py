@@ -17,7 +17,6 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import ConfirmationKind, ConfirmationStatus
@@ -37,7 +36,7 @@ from fastreg.web.console.render import (
     safe_next,
 )
 from fastreg.web.console.translations import translator
-from fastreg.web.deps import get_platform, secure_cookies
+from fastreg.web.deps import get_platform, get_runner, secure_cookies
 
 PHONE_COOKIE = "fastreg_phone_session"
 PHONE_COOKIE_PATH = "/m"
@@ -77,7 +76,7 @@ def _logged_in(platform: Platform, cookie: str | None) -> Holder:
 
 async def session_holder(request: Request) -> Holder:
     """Production: the WeChat user of the phone session, if any."""
-    return await run_in_threadpool(_logged_in, get_platform(request), request.cookies.get(PHONE_COOKIE))
+    return await get_runner(request).run(_logged_in, get_platform(request), request.cookies.get(PHONE_COOKIE))
 
 
 async def phone_holder(request: Request) -> Holder:
@@ -157,9 +156,9 @@ def _missing(request: Request, error: DomainError, holder: Holder) -> HTMLRespon
 
 
 @router.get("/m/confirm/{confirmation_id}")
-def phone_page(request: Request, confirmation_id: str, holder: Holder = HolderDep) -> Response:
+async def phone_page(request: Request, confirmation_id: str, holder: Holder = HolderDep) -> Response:
     try:
-        view = confirmations.describe(get_platform(request), confirmation_id)
+        view = await get_runner(request).run(confirmations.describe, get_platform(request), confirmation_id)
     except DomainError as error:
         return _missing(request, error, holder)
     return _confirm_page(request, view, holder)
@@ -196,13 +195,13 @@ async def phone_answer(request: Request, confirmation_id: str, holder: Holder = 
     if not csrf_ok:
         return csrf_refusal(request)
     try:
-        view = await run_in_threadpool(confirmations.describe, platform, confirmation_id)
+        view = await get_runner(request).run(confirmations.describe, platform, confirmation_id)
     except DomainError as error:
         return _missing(request, error, holder)
     if holder.wxid is None and not platform.settings.is_sandbox:
         return _refused_answer(request, view.id, holder, flash.Flash(status=401))  # log in first
     try:
-        await run_in_threadpool(
+        await get_runner(request).run(
             confirmations.answer, platform, confirmation_id, holder.wxid or "", form.get("action", "")
         )
     except DomainError as error:
@@ -212,11 +211,11 @@ async def phone_answer(request: Request, confirmation_id: str, holder: Holder = 
 
 
 @router.get("/m/confirm/{confirmation_id}/result")
-def phone_result(request: Request, confirmation_id: str, holder: Holder = HolderDep) -> Response:
+async def phone_result(request: Request, confirmation_id: str, holder: Holder = HolderDep) -> Response:
     """What the person's answer did, for the person who answered; anyone else, or a confirmation not answered
     (still waiting, expired), is sent to the confirmation page."""
     try:
-        view = confirmations.describe(get_platform(request), confirmation_id)
+        view = await get_runner(request).run(confirmations.describe, get_platform(request), confirmation_id)
     except DomainError as error:
         return _missing(request, error, holder)
     answered = view.status in (ConfirmationStatus.CONFIRMED, ConfirmationStatus.CANCELLED)
@@ -254,7 +253,7 @@ async def phone_login(request: Request) -> Response:
     target = safe_next(form.get("next"), "/m")
     wxid = form.get("wxid", "")
     try:
-        new = await run_in_threadpool(
+        new = await get_runner(request).run(
             sessions.login, get_platform(request), sessions.PHONE, wxid, form.get("password", "")
         )
     except DomainError as error:
@@ -270,7 +269,7 @@ async def phone_logout(request: Request, holder: Holder = HolderDep) -> Response
     form = await form_of(request)
     if holder.session is not None and not sessions.csrf_valid(holder.csrf, form.get("csrf_token")):
         return csrf_refusal(request)
-    await run_in_threadpool(sessions.logout, get_platform(request), request.cookies.get(PHONE_COOKIE))
+    await get_runner(request).run(sessions.logout, get_platform(request), request.cookies.get(PHONE_COOKIE))
     response = redirect("/m/login?" + urlencode({"next": safe_next(form.get("next"), "/m")}))
     response.delete_cookie(PHONE_COOKIE, path=PHONE_COOKIE_PATH)
     return response
@@ -295,7 +294,7 @@ async def enrol_page(request: Request, token: str) -> Response:
     if (stop := _production_only(request)) is not None:
         return stop
     try:
-        wxid = await run_in_threadpool(wechat_users.enrolment_wxid, get_platform(request), token)
+        wxid = await get_runner(request).run(wechat_users.enrolment_wxid, get_platform(request), token)
     except DomainError as error:
         return render(request, "phone/message.html", {"message": err_text(request, error)}, status=400)
     return render(request, "phone/enrol.html", {"wxid": wxid, "token": token})
@@ -311,8 +310,8 @@ async def enrol(request: Request, token: str) -> Response:
         return csrf_refusal(request)
     wxid: str | None = None
     try:
-        wxid = await run_in_threadpool(wechat_users.enrolment_wxid, platform, token)
-        new = await run_in_threadpool(
+        wxid = await get_runner(request).run(wechat_users.enrolment_wxid, platform, token)
+        new = await get_runner(request).run(
             wechat_users.enrol, platform, token, form.get("password", ""), form.get("password_confirm", "")
         )
     except DomainError as error:

@@ -28,7 +28,7 @@ from fastreg.web.console.auth import (
 )
 from fastreg.web.console.render import err_text, lang_of, notice_of, redirect, refused_form, render
 from fastreg.web.console.translations import translator
-from fastreg.web.deps import get_platform
+from fastreg.web.deps import get_platform, get_runner
 from fastreg.web.inputs import database_id
 
 WIZARD = "/oa/fastreg"
@@ -130,8 +130,12 @@ def render_wizard(
 
 
 @router.get(WIZARD)
-def wizard(request: Request, op: CurrentOperator) -> Response:
+async def wizard(request: Request, op: CurrentOperator) -> Response:
     """The wizard at the registration's current step (step 1 when there is none)."""
+    return await get_runner(request).run(_wizard, request, op)
+
+
+def _wizard(request: Request, op: OperatorCtx) -> Response:
     platform = get_platform(request)
     view = registration.current(platform, op.who.oa_id)
     if view is None:
@@ -151,7 +155,11 @@ def wizard(request: Request, op: CurrentOperator) -> Response:
 
 
 @router.get(PROTOCOL)
-def wizard_protocol(request: Request, op: CurrentOperator) -> Response:
+async def wizard_protocol(request: Request, op: CurrentOperator) -> Response:
+    return await get_runner(request).run(_protocol, request, op)
+
+
+def _protocol(request: Request, op: OperatorCtx) -> Response:
     platform = get_platform(request)
     if registration.current(platform, op.who.oa_id) is not None:
         return redirect(WIZARD)
@@ -172,12 +180,16 @@ async def wizard_start(request: Request, op: CurrentOperator, form: CsrfForm) ->
         message = translator(lang_of(request))("protocol.must_agree")
         return refused_form(request, PROTOCOL, op.csrf, flash.Flash(errors={"agree": message}))
     try:
-        view = registration.start(platform, op.who.operator_id)
-        if view.step == 3 and not view.scan_confirmation_id:
-            registration.new_scan(platform, op.who.oa_id, view.id)
+        await get_runner(request).run(_start, platform, op)
     except DomainError as error:
         return refused_form(request, WIZARD, op.csrf, flash.Flash(error=err_text(request, error)))
     return redirect(WIZARD)
+
+
+def _start(platform: Platform, op: OperatorCtx) -> None:
+    view = registration.start(platform, op.who.operator_id)
+    if view.step == 3 and not view.scan_confirmation_id:
+        registration.new_scan(platform, op.who.oa_id, view.id)
 
 
 # What a step's use case answers: nothing (back to the wizard), a notice key for it, or a page of its own.
@@ -185,7 +197,7 @@ Outcome = str | Response | None
 Action = Callable[[Platform, int, int], Outcome]
 
 
-def _step(request: Request, op: OperatorCtx, form: dict[str, str], action: str, run: Action) -> Response:
+def _step(request: Request, op: OperatorCtx, form: dict[str, str], action: str, use_case: Action) -> Response:
     """Run the use case of a step's form for the open registration the form is about (a form for another, stale,
     registration goes back to the wizard), after the form's own checks; a refusal goes back to the step."""
     platform = get_platform(request)
@@ -197,7 +209,7 @@ def _step(request: Request, op: OperatorCtx, form: dict[str, str], action: str, 
         refusal = flash.Flash(errors=errors, values=flash.kept_values(form), step=view.step)
         return refused_form(request, WIZARD, op.csrf, refusal)
     try:
-        outcome = run(platform, op.who.oa_id, view.id)
+        outcome = use_case(platform, op.who.oa_id, view.id)
     except DomainError as error:
         if error.err is Err.WRONG_STATE:
             # A form replayed from the history (back button, resubmission): the registration has moved on.
@@ -217,36 +229,36 @@ def _step(request: Request, op: OperatorCtx, form: dict[str, str], action: str, 
 
 @router.post("/oa/fastreg/scan", dependencies=[form_owner(WIZARD)])
 async def wizard_scan(request: Request, op: CurrentOperator, form: CsrfForm) -> Response:
-    def run(platform: Platform, oa_id: int, rid: int) -> Outcome:
+    def step(platform: Platform, oa_id: int, rid: int) -> Outcome:
         registration.new_scan(platform, oa_id, rid, refresh=True)
         return None
 
-    return _step(request, op, form, "scan", run)
+    return await get_runner(request).run(_step, request, op, form, "scan", step)
 
 
 @router.post("/oa/fastreg/back", dependencies=[form_owner(WIZARD)])
 async def wizard_back(request: Request, op: CurrentOperator, form: CsrfForm) -> Response:
-    def run(platform: Platform, oa_id: int, rid: int) -> Outcome:
+    def step(platform: Platform, oa_id: int, rid: int) -> Outcome:
         if not registration.back_to_qualifications(platform, oa_id, rid):
             return redirect(f"{WIZARD}?{KEPT_NO_CERTIFICATION}")  # step 4 shows the choice made
         return None
 
-    return _step(request, op, form, "back", run)
+    return await get_runner(request).run(_step, request, op, form, "back", step)
 
 
 @router.post("/oa/fastreg/qualifications", dependencies=[form_owner(WIZARD)])
 async def wizard_qualifications(request: Request, op: CurrentOperator, form: CsrfForm) -> Response:
-    def run(platform: Platform, oa_id: int, rid: int) -> Outcome:
+    def step(platform: Platform, oa_id: int, rid: int) -> Outcome:
         reuse_certification, reuse_operator = form.get("reuse_certification") == "1", form.get("reuse_operator") == "1"
         registration.choose_qualifications(platform, oa_id, rid, reuse_certification, reuse_operator)
         return None
 
-    return _step(request, op, form, "qualifications", run)
+    return await get_runner(request).run(_step, request, op, form, "qualifications", step)
 
 
 @router.post("/oa/fastreg/account", dependencies=[form_owner(WIZARD)])
 async def wizard_account(request: Request, op: CurrentOperator, form: CsrfForm) -> Response:
-    def run(platform: Platform, oa_id: int, rid: int) -> Outcome:
+    def step(platform: Platform, oa_id: int, rid: int) -> Outcome:
         registration.submit_account(
             platform,
             oa_id,
@@ -258,46 +270,46 @@ async def wizard_account(request: Request, op: CurrentOperator, form: CsrfForm) 
         )
         return None
 
-    return _step(request, op, form, "account", run)
+    return await get_runner(request).run(_step, request, op, form, "account", step)
 
 
 @router.post("/oa/fastreg/resend", dependencies=[form_owner(WIZARD)])
 async def wizard_resend(request: Request, op: CurrentOperator, form: CsrfForm) -> Response:
-    def run(platform: Platform, oa_id: int, rid: int) -> Outcome:
+    def step(platform: Platform, oa_id: int, rid: int) -> Outcome:
         registration.resend_activation(platform, oa_id, rid)
         return "activation_resent"
 
-    return _step(request, op, form, "resend", run)
+    return await get_runner(request).run(_step, request, op, form, "resend", step)
 
 
 @router.post("/oa/fastreg/email", dependencies=[form_owner(WIZARD)])
 async def wizard_email(request: Request, op: CurrentOperator, form: CsrfForm) -> Response:
-    def run(platform: Platform, oa_id: int, rid: int) -> Outcome:
+    def step(platform: Platform, oa_id: int, rid: int) -> Outcome:
         changed = registration.change_email(platform, oa_id, rid, form.get("email", ""))
         return "email_changed" if changed else "email_unchanged"
 
-    return _step(request, op, form, "email", run)
+    return await get_runner(request).run(_step, request, op, form, "email", step)
 
 
 @router.post("/oa/fastreg/admin", dependencies=[form_owner(WIZARD)])
 async def wizard_admin(request: Request, op: CurrentOperator, form: CsrfForm) -> Response:
-    def run(platform: Platform, oa_id: int, rid: int) -> Outcome:
+    def step(platform: Platform, oa_id: int, rid: int) -> Outcome:
         wxid = None if form.get("admin_choice") == "operator" else form.get("admin_wxid", "").strip()
         if wxid == "":  # "another WeChat user" chosen, but no wxid given
             raise DomainError(Err.WXID_INVALID, field="admin_wxid")
         registration.bind_admin(platform, oa_id, rid, wxid)
         return None
 
-    return _step(request, op, form, "admin", run)
+    return await get_runner(request).run(_step, request, op, form, "admin", step)
 
 
 @router.post("/oa/fastreg/cancel", dependencies=[form_owner(WIZARD)])
 async def wizard_cancel(request: Request, op: CurrentOperator, form: CsrfForm) -> Response:
-    def run(platform: Platform, oa_id: int, rid: int) -> Outcome:
+    def step(platform: Platform, oa_id: int, rid: int) -> Outcome:
         registration.cancel(platform, oa_id, rid)
         return redirect("/oa/miniprograms?notice=registration_cancelled")
 
-    return _step(request, op, form, "cancel", run)
+    return await get_runner(request).run(_step, request, op, form, "cancel", step)
 
 
 @router.post("/oa/fastreg/{action}")
@@ -310,11 +322,15 @@ def wizard_unknown_form(action: str) -> Response:
 
 
 @router.get("/oa/fastreg/status")
-def wizard_status(request: Request) -> Response:
+async def wizard_status(request: Request) -> Response:
     """What the wizard page polls: its state string changes when the page must be reloaded."""
-    op = operator_of(request)
+    op = await operator_of(request)
     if op is None:  # the polling page goes to the login, and back to the wizard
         return JSONResponse({"error": "login required", "redirect": "/login?next=/oa/fastreg&expired=1"}, 401)
+    return await get_runner(request).run(_status, request, op)
+
+
+def _status(request: Request, op: OperatorCtx) -> Response:
     platform = get_platform(request)
     view = registration.current(platform, op.who.oa_id)
     rid = request.query_params.get("registration_id", "")
@@ -338,26 +354,25 @@ def wizard_form_url(action: str) -> Response:
 
 
 @router.get("/oa/fastreg/done/{registration_id}")
-def wizard_done(request: Request, registration_id: str) -> Response:
+async def wizard_done(request: Request, registration_id: str) -> Response:
     wanted = database_id(registration_id)
     if wanted is None:
         raise HTTPException(404)
-    op = operator_of(request)
+    op = await operator_of(request)
     if op is None:
         return login_redirect(request)
-    outcome = queries.registration_outcome(get_platform(request), op.who.oa_id, wanted)
+    outcome = await get_runner(request).run(queries.registration_outcome, get_platform(request), op.who.oa_id, wanted)
     if outcome is None or outcome.status != "completed":
         return redirect(WIZARD)
     return oa_page(request, op, "wizard/done.html", {"step": 8, "outcome": outcome})
 
 
 @router.get("/activate/{token}")
-def activate(request: Request, token: str) -> Response:
-    platform = get_platform(request)
+async def activate(request: Request, token: str) -> Response:
     try:
-        registration.activate(platform, token)
+        await get_runner(request).run(registration.activate, get_platform(request), token)
     except DomainError as error:
         return render(request, "activated.html", {"ok": False, "message": err_text(request, error)}, status=400)
-    if operator_of(request) is not None:
+    if await operator_of(request) is not None:
         return redirect("/oa/fastreg?notice=activated")
     return render(request, "activated.html", {"ok": True})

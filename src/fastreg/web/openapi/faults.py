@@ -12,12 +12,11 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from fastapi import Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from fastreg.domain.faults import Fault
 from fastreg.platform import Platform
 from fastreg.services import faults
-from fastreg.web.deps import get_platform, write_groups
+from fastreg.web.deps import get_platform, get_runner
 from fastreg.web.middleware import DropConnection
 from fastreg.web.openapi.errors import wechat_error
 
@@ -35,7 +34,7 @@ async def run_with_faults(request: Request, call: Call) -> Response:
     if not platform.settings.is_sandbox:
         return await call()
     path = request.url.path
-    armed = await write_groups(request).read(faults.armed, path)
+    armed = await get_runner(request).run(faults.armed, path)
     if not armed:
         return await call()
     fault = await _claim(request, platform, armed)
@@ -49,7 +48,7 @@ async def _claim(request: Request, platform: Platform, armed: list[Fault]) -> Fa
     appids = await request_appids(request, platform) if any(f.appid for f in armed) else frozenset()
     for fault in armed:
         if fault.concerns(appids):
-            taken = await run_in_threadpool(faults.consume, platform, fault.id)
+            taken = await get_runner(request).run(faults.consume, platform, fault.id)
             if taken is not None:
                 return taken
     return None
@@ -68,7 +67,7 @@ async def request_appids(request: Request, platform: Platform) -> frozenset[str]
     for field in TOKEN_FIELDS:
         raw = request.query_params.get(field)
         if raw:
-            named.append(await run_in_threadpool(faults.token_subject, platform, raw))
+            named.append(await get_runner(request).run(faults.token_subject, platform, raw))
     return frozenset(value for value in named if isinstance(value, str) and value)
 
 

@@ -6,7 +6,6 @@ access token is checked before the body; every refusal is HTTP 200 ``{"errcode",
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -15,7 +14,6 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
-from starlette.concurrency import run_in_threadpool
 
 from fastreg.adapters import crypto
 from fastreg.adapters.qr import qr_data_uri
@@ -25,7 +23,7 @@ from fastreg.platform import Platform
 from fastreg.services import authorization, basic_info, confirmations, fastregister, links, tokens, verification
 from fastreg.services.credentials import CredentialKind
 from fastreg.services.tokens import ACCOUNT_TOKEN_KINDS, Caller
-from fastreg.web.deps import get_platform, secure_cookies, write_groups
+from fastreg.web.deps import get_platform, get_runner, secure_cookies
 from fastreg.web.openapi import models as m
 from fastreg.web.openapi.errors import (
     BODY_TOO_LARGE,
@@ -129,7 +127,7 @@ async def cgi_token(
     secret: str | None = Query(None),
 ) -> WeChatJSONResponse:
     platform = get_platform(request)
-    issued = await run_in_threadpool(tokens.issue_account_token, platform, grant_type, appid, secret)
+    issued = await get_runner(request).run(tokens.issue_account_token, platform, grant_type, appid, secret)
     return ok({"access_token": issued.token, "expires_in": issued.expires_in})
 
 
@@ -158,7 +156,7 @@ async def cgi_token(
 async def api_component_token(request: Request) -> WeChatJSONResponse:
     platform = get_platform(request)
     body: m.ComponentTokenRequest = (await _json_body(request, m.ComponentTokenRequest)).value
-    issued = await run_in_threadpool(
+    issued = await get_runner(request).run(
         tokens.issue_component_token,
         platform,
         body.component_appid,
@@ -183,7 +181,7 @@ async def api_component_token(request: Request) -> WeChatJSONResponse:
 async def api_start_push_ticket(request: Request) -> WeChatJSONResponse:
     platform = get_platform(request)
     body: m.StartPushTicketRequest = (await _json_body(request, m.StartPushTicketRequest)).value
-    await run_in_threadpool(tokens.start_push_ticket, platform, body.component_appid, body.component_secret)
+    await get_runner(request).run(tokens.start_push_ticket, platform, body.component_appid, body.component_secret)
     return ok()
 
 
@@ -204,7 +202,7 @@ async def _component_call(request: Request, token: str | None, model: type[Body]
     """The caller behind a component access token and the parsed body (whose refusals come after the token's)."""
     platform = get_platform(request)
     parsed = await _json_body(request, model)
-    caller = await run_in_threadpool(_authenticate, platform, token, [CredentialKind.COMPONENT_TOKEN])
+    caller = await get_runner(request).run(_authenticate, platform, token, [CredentialKind.COMPONENT_TOKEN])
     return platform, caller, parsed.value
 
 
@@ -218,7 +216,7 @@ async def _component_call(request: Request, token: str | None, model: type[Body]
 )
 async def api_create_preauthcode(request: Request, component_access_token: ComponentToken) -> WeChatJSONResponse:
     platform, caller, body = await _component_call(request, component_access_token, m.PreAuthCodeRequest)
-    issued = await run_in_threadpool(tokens.create_pre_auth_code, platform, caller, body.component_appid)
+    issued = await get_runner(request).run(tokens.create_pre_auth_code, platform, caller, body.component_appid)
     return ok({"pre_auth_code": issued.token, "expires_in": issued.expires_in})
 
 
@@ -237,7 +235,7 @@ async def api_create_preauthcode(request: Request, component_access_token: Compo
 )
 async def api_query_auth(request: Request, component_access_token: ComponentToken) -> WeChatJSONResponse:
     platform, caller, body = await _component_call(request, component_access_token, m.QueryAuthRequest)
-    result = await run_in_threadpool(
+    result = await get_runner(request).run(
         authorization.query_auth, platform, caller, body.component_appid, body.authorization_code
     )
     return ok(result)
@@ -256,7 +254,7 @@ async def api_query_auth(request: Request, component_access_token: ComponentToke
 )
 async def api_authorizer_token(request: Request, component_access_token: ComponentToken) -> WeChatJSONResponse:
     platform, caller, body = await _component_call(request, component_access_token, m.AuthorizerTokenRequest)
-    result = await run_in_threadpool(
+    result = await get_runner(request).run(
         authorization.refresh_authorizer_token,
         platform,
         caller,
@@ -281,7 +279,7 @@ async def api_authorizer_token(request: Request, component_access_token: Compone
 )
 async def api_get_authorizer_info(request: Request, component_access_token: ComponentToken) -> WeChatJSONResponse:
     platform, caller, body = await _component_call(request, component_access_token, m.AuthorizerInfoRequest)
-    result = await run_in_threadpool(
+    result = await get_runner(request).run(
         authorization.authorizer_info, platform, caller, body.component_appid, body.authorizer_appid
     )
     return ok(result)
@@ -301,7 +299,7 @@ async def api_get_authorizer_info(request: Request, component_access_token: Comp
 )
 async def api_get_authorizer_list(request: Request, component_access_token: ComponentToken) -> WeChatJSONResponse:
     platform, caller, body = await _component_call(request, component_access_token, m.AuthorizerListRequest)
-    result = await run_in_threadpool(
+    result = await get_runner(request).run(
         authorization.authorizer_list, platform, caller, body.component_appid, body.offset, body.count
     )
     return ok(result)
@@ -398,7 +396,9 @@ async def componentloginpage(
     try:
         kind = int(auth_type) if auth_type.strip() in ("1", "2", "3") else 3
         if not biz_appid:
-            component = await run_in_threadpool(_check_consent, platform, component_appid, pre_auth_code, redirect_uri)
+            component = await get_runner(request).run(
+                _check_consent, platform, component_appid, pre_auth_code, redirect_uri
+            )
             hidden = [
                 ("component_appid", component_appid),
                 ("pre_auth_code", pre_auth_code),
@@ -411,14 +411,15 @@ async def componentloginpage(
                 {"component_name": component, "hidden": hidden, "action": "/cgi-bin/componentloginpage"},
             )
         opener = _opener(request)
-        consent = await run_in_threadpool(
-            functools.partial(authorization.open_consent, opener=opener[0]),
+        consent = await get_runner(request).run(
+            authorization.open_consent,
             platform,
             component_appid,
             pre_auth_code,
             redirect_uri,
             kind,
             biz_appid,
+            opener=opener[0],
         )
     except DomainError as error:
         return _error_page(request, title, error)
@@ -463,13 +464,8 @@ async def fastregisterauth(
     reuse = copy_wx_verify.strip().lower() in ("1", "true")
     opener = _opener(request)
     try:
-        view = await run_in_threadpool(
-            functools.partial(fastregister.open_auth_page, opener=opener[0]),
-            platform,
-            appid,
-            component_appid,
-            reuse,
-            redirect_uri,
+        view = await get_runner(request).run(
+            fastregister.open_auth_page, platform, appid, component_appid, reuse, redirect_uri, opener=opener[0]
         )
     except DomainError as error:
         return _error_page(request, "复用公众号资质快速注册小程序", error)
@@ -514,7 +510,7 @@ _PAGE_KINDS = {ConfirmationKind.COMPONENT_AUTH.value, ConfirmationKind.FASTREGIS
     ),
 )
 async def scanstatus(request: Request, id: str = Query("")) -> WeChatJSONResponse:
-    view = await run_in_threadpool(_page_confirmation, get_platform(request), id)
+    view = await get_runner(request).run(_page_confirmation, get_platform(request), id)
     if view is None:
         response = wechat_error(Err.INVALID_PARAMETER.errcode, Err.INVALID_PARAMETER.value.errmsg)
     else:
@@ -563,8 +559,8 @@ async def account_fastregister(request: Request) -> WeChatJSONResponse:
     access_token = request.query_params.get("access_token")
     parsed = await _json_body(request, m.FastRegisterRequest)
     if parsed.error is not None:  # the token is checked before the body
-        await run_in_threadpool(_authenticate, platform, access_token, list(ACCOUNT_TOKEN_KINDS))
-    result = await write_groups(request).run(
+        await get_runner(request).run(_authenticate, platform, access_token, list(ACCOUNT_TOKEN_KINDS))
+    result = await get_runner(request).run(
         fastregister.fastregister_with_token, platform, access_token, parsed.value.ticket
     )
     return WeChatJSONResponse(
@@ -598,10 +594,10 @@ async def getaccountbasicinfo(request: Request, access_token: str | None = ACCES
     platform = get_platform(request)
     # A POST body carries nothing this call reads ({} from the SDKs), but a malformed one is refused all the same.
     parsed = await _json_body(request, m.LinkGetRequest, required=False) if request.method == "POST" else None
-    caller = await run_in_threadpool(_authenticate, platform, access_token, list(ACCOUNT_TOKEN_KINDS))
+    caller = await get_runner(request).run(_authenticate, platform, access_token, list(ACCOUNT_TOKEN_KINDS))
     if parsed is not None:
         parsed.value  # noqa: B018 - raises the body's 47001/40097 after the token check, as every POST route
-    return ok(await run_in_threadpool(basic_info.account_basic_info, platform, caller.appid))
+    return ok(await get_runner(request).run(basic_info.account_basic_info, platform, caller.appid))
 
 
 # ---------------------------------------------------------------- links
@@ -667,8 +663,8 @@ def link_items(platform: Platform, oa_appid: str) -> list[dict[str, Any]]:
 async def wxamplinkget(request: Request, access_token: str | None = OA_TOKEN) -> WeChatJSONResponse:
     platform = get_platform(request)
     parsed = await _json_body(request, m.LinkGetRequest, required=False)
-    caller, _ = await run_in_threadpool(_oa_caller, platform, access_token, parsed)
-    items = await run_in_threadpool(link_items, platform, caller.appid)
+    caller, _ = await get_runner(request).run(_oa_caller, platform, access_token, parsed)
+    items = await get_runner(request).run(link_items, platform, caller.appid)
     return ok({"wxopens": {"items": items}})
 
 
@@ -689,8 +685,8 @@ async def wxamplinkget(request: Request, access_token: str | None = OA_TOKEN) ->
 async def wxamplink(request: Request, access_token: str | None = OA_TOKEN) -> WeChatJSONResponse:
     platform = get_platform(request)
     parsed = await _json_body(request, m.LinkRequest)
-    caller, body = await run_in_threadpool(_oa_caller, platform, access_token, parsed)
-    await run_in_threadpool(
+    caller, body = await get_runner(request).run(_oa_caller, platform, access_token, parsed)
+    await get_runner(request).run(
         links.request_link, platform, caller.appid, body.appid, body.notify_users, body.show_profile
     )
     return ok()
@@ -713,8 +709,8 @@ async def wxamplink(request: Request, access_token: str | None = OA_TOKEN) -> We
 async def wxampunlink(request: Request, access_token: str | None = OA_TOKEN) -> WeChatJSONResponse:
     platform = get_platform(request)
     parsed = await _json_body(request, m.UnlinkRequest)
-    caller, body = await run_in_threadpool(_oa_caller, platform, access_token, parsed)
-    await run_in_threadpool(links.request_unlink, platform, caller.appid, body.appid)
+    caller, body = await get_runner(request).run(_oa_caller, platform, access_token, parsed)
+    await get_runner(request).run(links.request_unlink, platform, caller.appid, body.appid)
     return ok()
 
 
@@ -742,9 +738,9 @@ async def wxaauth(request: Request, access_token: str | None = MP_TOKEN) -> WeCh
     platform = get_platform(request)
     parsed = await _json_body(request, m.WxaAuthRequest)
     if parsed.error is not None:  # the token is checked before the body
-        await run_in_threadpool(_authenticate, platform, access_token, list(ACCOUNT_TOKEN_KINDS))
+        await get_runner(request).run(_authenticate, platform, access_token, list(ACCOUNT_TOKEN_KINDS))
     auth_data = parsed.value.auth_data.model_dump(mode="json", exclude_none=True)
-    taskid, auth_url = await run_in_threadpool(verification.submit, platform, access_token, auth_data)
+    taskid, auth_url = await get_runner(request).run(verification.submit, platform, access_token, auth_data)
     return ok({"taskid": taskid, "auth_url": auth_url})
 
 
@@ -760,8 +756,8 @@ async def queryauth(request: Request, access_token: str | None = MP_TOKEN) -> We
     platform = get_platform(request)
     parsed = await _json_body(request, m.QueryWxaAuthRequest)
     if parsed.error is not None:
-        await run_in_threadpool(_authenticate, platform, access_token, list(ACCOUNT_TOKEN_KINDS))
-    return ok(await run_in_threadpool(verification.query, platform, access_token, parsed.value.taskid))
+        await get_runner(request).run(_authenticate, platform, access_token, list(ACCOUNT_TOKEN_KINDS))
+    return ok(await get_runner(request).run(verification.query, platform, access_token, parsed.value.taskid))
 
 
 # FastAPI tries the routes in order, twice per request (the application, then this router), and the registration

@@ -27,7 +27,7 @@ from fastreg.platform import Platform
 from fastreg.services import faults, sandbox, verification, versions
 from fastreg.services.accounts import create_component, create_official_account
 from fastreg.services.sandbox import SandboxError
-from fastreg.web.deps import get_platform
+from fastreg.web.deps import RunnerDep, get_platform
 from fastreg.web.inputs import BadInput, load_json
 
 KEY_HEADER = "X-Sandbox-Key"
@@ -169,9 +169,9 @@ class Body(BaseModel):
 
 
 @router.post("/reset", summary="Wipe the sandbox")
-def reset(platform: PlatformDep) -> dict[str, Any]:
+async def reset(platform: PlatformDep, runner: RunnerDep) -> dict[str, Any]:
     """Wipes all accounts, registrations, tokens, mail, audit and faults; keeps the sandbox key."""
-    seconds = sandbox.reset(platform)
+    seconds = await runner.run(sandbox.reset, platform)
     return {"status": "ok", "elapsed_ms": round(seconds * 1000, 3)}
 
 
@@ -200,15 +200,17 @@ class ClockIn(Body):
 
 
 @router.get("/clock", response_model=ClockOut, summary="Read the clock")
-def get_clock(platform: PlatformDep) -> dict[str, Any]:
+async def get_clock(platform: PlatformDep, runner: RunnerDep) -> dict[str, Any]:
     """The sandbox's current time (every rule uses it) and whether it is frozen."""
-    return sandbox.get_clock(platform).as_json()
+    return (await runner.run(sandbox.get_clock, platform)).as_json()
 
 
 @router.put("/clock", response_model=ClockOut, summary="Set, advance or release the clock")
-def put_clock(body: ClockIn, platform: PlatformDep) -> dict[str, Any]:
+async def put_clock(body: ClockIn, platform: PlatformDep, runner: RunnerDep) -> dict[str, Any]:
     """Exactly one of ``now`` (freeze there), ``advance_seconds`` or ``real: true``."""
-    view = sandbox.set_clock(platform, now=body.now, advance_seconds=body.advance_seconds, real=bool(body.real))
+    view = await runner.run(
+        sandbox.set_clock, platform, now=body.now, advance_seconds=body.advance_seconds, real=bool(body.real)
+    )
     return view.as_json()
 
 
@@ -225,16 +227,16 @@ class PlatformVersionIn(Body):
 
 
 @router.get("/platform-version", response_model=PlatformVersionOut, summary="Read the platform version")
-def get_platform_version(platform: PlatformDep) -> dict[str, Any]:
+async def get_platform_version(platform: PlatformDep, runner: RunnerDep) -> dict[str, Any]:
     """The WeChat behaviour in force, and the default a reset returns to."""
-    return versions.current(platform).as_json()
+    return (await runner.run(versions.current, platform)).as_json()
 
 
 @router.put("/platform-version", response_model=PlatformVersionOut, summary="Choose the platform version")
-def put_platform_version(body: PlatformVersionIn, platform: PlatformDep) -> dict[str, Any]:
+async def put_platform_version(body: PlatformVersionIn, platform: PlatformDep, runner: RunnerDep) -> dict[str, Any]:
     """Make the sandbox answer as WeChat did from that version on (unknown versions: 422 unknown_version)."""
     try:
-        return versions.set_version(platform, body.version).as_json()
+        return (await runner.run(versions.set_version, platform, body.version)).as_json()
     except ValueError as error:
         raise SandboxError(422, "unknown_version", str(error)) from None
 
@@ -277,9 +279,13 @@ class OfficialAccountOut(BaseModel):
     summary="Create an Official Account",
     responses=errors(409),
 )
-def create_oa(body: OfficialAccountIn, platform: PlatformDep) -> dict[str, Any]:
+async def create_oa(body: OfficialAccountIn, platform: PlatformDep, runner: RunnerDep) -> dict[str, Any]:
     """Its principal is created when new; appid, secret, admin wxid and console login are generated where not
     given."""
+    return await runner.run(_create_oa, platform, body)
+
+
+def _create_oa(platform: Platform, body: OfficialAccountIn) -> dict[str, Any]:
     if body.admin_wxid is not None:
         validate_wxid(body.admin_wxid)
     sandbox.ensure_principal_type(platform, body.principal_name, body.principal_type.value)
@@ -300,9 +306,9 @@ def create_oa(body: OfficialAccountIn, platform: PlatformDep) -> dict[str, Any]:
 
 
 @router.get("/official-accounts/{appid}", summary="Show an Official Account", responses=errors(404))
-def get_oa(appid: str, platform: PlatformDep) -> dict[str, Any]:
+async def get_oa(appid: str, platform: PlatformDep, runner: RunnerDep) -> dict[str, Any]:
     """Principal, verification, this month's quota, pending registration and linked Mini Programs."""
-    return sandbox.official_account_overview(platform, appid)
+    return await runner.run(sandbox.official_account_overview, platform, appid)
 
 
 class PrincipalPatch(Body):
@@ -310,9 +316,9 @@ class PrincipalPatch(Body):
 
 
 @router.patch("/principals/{name}", summary="Blacklist a principal", responses=errors(404))
-def patch_principal(name: str, body: PrincipalPatch, platform: PlatformDep) -> dict[str, Any]:
+async def patch_principal(name: str, body: PrincipalPatch, platform: PlatformDep, runner: RunnerDep) -> dict[str, Any]:
     """A blacklisted principal may not fast-register."""
-    return sandbox.set_blacklisted(platform, name, body.blacklisted)
+    return await runner.run(sandbox.set_blacklisted, platform, name, body.blacklisted)
 
 
 # ---------------------------------------------------------------- components
@@ -335,8 +341,12 @@ class ComponentOut(BaseModel):
 
 
 @router.post("/components", status_code=201, response_model=ComponentOut, summary="Create a component")
-def create_component_route(body: ComponentIn, platform: PlatformDep) -> dict[str, Any]:
+async def create_component_route(body: ComponentIn, platform: PlatformDep, runner: RunnerDep) -> dict[str, Any]:
     """A third-party platform: appid, secret, token, EncodingAESKey and a first component_verify_ticket."""
+    return await runner.run(_create_component, platform, body)
+
+
+def _create_component(platform: Platform, body: ComponentIn) -> dict[str, Any]:
     created = create_component(
         platform,
         name=body.name,
@@ -349,9 +359,9 @@ def create_component_route(body: ComponentIn, platform: PlatformDep) -> dict[str
 
 
 @router.post("/components/{component_appid}/verify-ticket", summary="Issue a verify ticket", responses=errors(404))
-def new_verify_ticket(component_appid: str, platform: PlatformDep) -> dict[str, Any]:
+async def new_verify_ticket(component_appid: str, platform: PlatformDep, runner: RunnerDep) -> dict[str, Any]:
     """A fresh component_verify_ticket, also pushed to the component's callback URL when it has one."""
-    return {"component_verify_ticket": sandbox.issue_verify_ticket(platform, component_appid)}
+    return {"component_verify_ticket": await runner.run(sandbox.issue_verify_ticket, platform, component_appid)}
 
 
 class AuthorizationIn(Body):
@@ -363,9 +373,11 @@ class AuthorizationIn(Body):
     summary="Authorize a component (consent shortcut)",
     responses=errors(404, 409),
 )
-def authorize(component_appid: str, body: AuthorizationIn, platform: PlatformDep) -> dict[str, Any]:
+async def authorize(
+    component_appid: str, body: AuthorizationIn, platform: PlatformDep, runner: RunnerDep
+) -> dict[str, Any]:
     """The authorizer grants the component its permission sets, as on the consent page; an authorization_code."""
-    code = sandbox.authorize(platform, component_appid, body.authorizer_appid)
+    code = await runner.run(sandbox.authorize, platform, component_appid, body.authorizer_appid)
     return {"authorization_code": code, "expires_in": sandbox.AUTHORIZATION_CODE_TTL}
 
 
@@ -384,15 +396,16 @@ class ConfirmationOut(BaseModel):
 
 
 @router.get("/confirmations", response_model=list[ConfirmationOut], summary="Confirmations waiting for a person")
-def list_confirmations(
+async def list_confirmations(
     platform: PlatformDep,
+    runner: RunnerDep,
     wxid: Annotated[str, Query(min_length=1, max_length=64)],
     status: Annotated[Literal["pending", "confirmed", "cancelled", "expired", "all"], Query()] = "pending",
 ) -> list[dict[str, Any]]:
     """The confirmations (QR codes) addressed to ``wxid``, pending by default."""
     from fastreg.services import confirmations
 
-    views = confirmations.list_for(platform, wxid, None if status == "all" else status)
+    views = await runner.run(confirmations.list_for, platform, wxid, None if status == "all" else status)
     return [
         {
             "id": v.id,
@@ -435,18 +448,20 @@ def _answer(platform: Platform, confirmation_id: str, wxid: str, action: str) ->
     summary="Answer a confirmation",
     responses=errors(403, 404, 409),
 )
-def answer_confirmation(confirmation_id: str, body: AnswerIn, platform: PlatformDep) -> dict[str, Any]:
+async def answer_confirmation(
+    confirmation_id: str, body: AnswerIn, platform: PlatformDep, runner: RunnerDep
+) -> dict[str, Any]:
     """Confirm or cancel as the phone user ``wxid``; a confirmed fast registration's redirect_url carries the
     ticket."""
-    return _answer(platform, confirmation_id, body.wxid, body.action)
+    return await runner.run(_answer, platform, confirmation_id, body.wxid, body.action)
 
 
 @router.post("/scans", response_model=AnswerOut, summary="Scan a QR code", responses=errors(403, 404, 409))
-def scan(body: ScanIn, platform: PlatformDep) -> dict[str, Any]:
+async def scan(body: ScanIn, platform: PlatformDep, runner: RunnerDep) -> dict[str, Any]:
     """Answer the confirmation a QR code's URL points to, as the phone user ``wxid``."""
     from fastreg.services import confirmations
 
-    return _answer(platform, confirmations.id_from_url(body.url.strip()), body.wxid, body.action)
+    return await runner.run(_answer, platform, confirmations.id_from_url(body.url.strip()), body.wxid, body.action)
 
 
 # ---------------------------------------------------------------- 代认证 review orders
@@ -458,15 +473,17 @@ class ReviewIn(Body):
 
 
 @router.get("/verification-tasks/{taskid}", summary="Show a 代认证 review order", responses=errors(404))
-def verification_task(taskid: str, platform: PlatformDep) -> dict[str, Any]:
+async def verification_task(taskid: str, platform: PlatformDep, runner: RunnerDep) -> dict[str, Any]:
     """A 代认证 (verification on behalf) review order and its state."""
-    return verification.task_view(platform, taskid)
+    return await runner.run(verification.task_view, platform, taskid)
 
 
 @router.post("/verification-tasks/{taskid}", summary="Approve or reject a 代认证 order", responses=errors(404, 409))
-def review_verification_task(taskid: str, body: ReviewIn, platform: PlatformDep) -> dict[str, Any]:
+async def review_verification_task(
+    taskid: str, body: ReviewIn, platform: PlatformDep, runner: RunnerDep
+) -> dict[str, Any]:
     """Play the reviewer: approve, or reject with a reason."""
-    return verification.answer_review(platform, taskid, body.action, body.reason)
+    return await runner.run(verification.answer_review, platform, taskid, body.action, body.reason)
 
 
 # ---------------------------------------------------------------- mail, emails, mini programs, audit
@@ -483,9 +500,11 @@ class MailOut(BaseModel):
 
 
 @router.get("/mail", response_model=list[MailOut], summary="The outbox")
-def mail(platform: PlatformDep, to: Annotated[str | None, Query(max_length=254)] = None) -> list[dict[str, Any]]:
+async def mail(
+    platform: PlatformDep, runner: RunnerDep, to: Annotated[str | None, Query(max_length=254)] = None
+) -> list[dict[str, Any]]:
     """Every email fastreg sent, as delivered to the SMTP server, with the links in it."""
-    return sandbox.outbox(platform, to)
+    return await runner.run(sandbox.outbox, platform, to)
 
 
 class PersonalEmailIn(Body):
@@ -493,21 +512,23 @@ class PersonalEmailIn(Body):
 
 
 @router.post("/personal-wechat-emails", status_code=201, summary="Bind an email to a personal WeChat")
-def personal_wechat_email(body: PersonalEmailIn, platform: PlatformDep) -> dict[str, Any]:
+async def personal_wechat_email(body: PersonalEmailIn, platform: PlatformDep, runner: RunnerDep) -> dict[str, Any]:
     """Such an email is refused as a Mini Program's login email."""
-    return {"email": sandbox.add_personal_wechat_email(platform, body.email)}
+    return {"email": await runner.run(sandbox.add_personal_wechat_email, platform, body.email)}
 
 
 @router.get("/mini-programs/{appid}", summary="Show a Mini Program", responses=errors(404))
-def mini_program(appid: str, platform: PlatformDep) -> dict[str, Any]:
+async def mini_program(appid: str, platform: PlatformDep, runner: RunnerDep) -> dict[str, Any]:
     """A fast-registered Mini Program: principal, certification, linked OA, admin and status."""
-    return sandbox.mini_program_view(platform, appid)
+    return await runner.run(sandbox.mini_program_view, platform, appid)
 
 
 @router.get("/audit", summary="Audit events")
-def audit(platform: PlatformDep, appid: Annotated[str | None, Query(max_length=18)] = None) -> list[dict[str, Any]]:
+async def audit(
+    platform: PlatformDep, runner: RunnerDep, appid: Annotated[str | None, Query(max_length=18)] = None
+) -> list[dict[str, Any]]:
     """What happened, oldest first, optionally for one appid."""
-    return sandbox.audit_events(platform, appid)
+    return await runner.run(sandbox.audit_events, platform, appid)
 
 
 # ---------------------------------------------------------------- injected faults of the Open API
@@ -549,32 +570,32 @@ def _open_api_paths() -> set[str]:
 
 
 @router.post("/faults", status_code=201, response_model=FaultOut, summary="Inject a fault into the Open API")
-def add_fault(body: FaultIn, platform: PlatformDep) -> dict[str, Any]:
+async def add_fault(body: FaultIn, platform: PlatformDep, runner: RunnerDep) -> dict[str, Any]:
     """The next ``times`` matching calls answer an errcode or HTTP status, run late, or commit and lose their
     answer."""
     known = _open_api_paths()
     if body.path not in known:
         raise SandboxError(422, "invalid_request", f"path: no Open API route {body.path}; one of {sorted(known)}")
-    fault = faults.create(platform, FaultSpec(**body.model_dump()))
+    fault = await runner.run(faults.create, platform, FaultSpec(**body.model_dump()))
     return fault.as_json()
 
 
 @router.get("/faults", response_model=list[FaultOut], summary="Faults waiting for calls")
-def list_faults(platform: PlatformDep) -> list[dict[str, Any]]:
+async def list_faults(platform: PlatformDep, runner: RunnerDep) -> list[dict[str, Any]]:
     """The injected faults not used up yet."""
-    return [fault.as_json() for fault in faults.list_all(platform)]
+    return [fault.as_json() for fault in await runner.run(faults.list_all, platform)]
 
 
 @router.delete("/faults", summary="Remove every fault")
-def clear_faults(platform: PlatformDep) -> dict[str, Any]:
+async def clear_faults(platform: PlatformDep, runner: RunnerDep) -> dict[str, Any]:
     """How many were removed."""
-    return {"deleted": faults.delete_all(platform)}
+    return {"deleted": await runner.run(faults.delete_all, platform)}
 
 
 @router.delete("/faults/{fault_id}", summary="Remove a fault", responses=errors(404))
-def delete_fault(fault_id: str, platform: PlatformDep) -> dict[str, Any]:
+async def delete_fault(fault_id: str, platform: PlatformDep, runner: RunnerDep) -> dict[str, Any]:
     """The fault with this id."""
-    if not faults.delete(platform, fault_id):
+    if not await runner.run(faults.delete, platform, fault_id):
         raise sandbox.not_found("fault", fault_id)
     return {"deleted": 1}
 

@@ -1,0 +1,201 @@
+"""Where a use case runs: the one way the web routes and the CLI run the services.
+
+``await runner.run(use_case, *args)`` decides, from the use case and the database, where it runs:
+
+- **group commit on SQLite's event loop** for the hot short writes (``GROUPED``: ``account/fastregister``). SQLite
+  lets one writer in at a time and such a call is well under a millisecond of CPU (WAL, no fsync at commit), so it
+  does not go to a worker thread (which would trade the GIL with the loop at each driver call, costing more than
+  the work): the calls that arrived in the same turn of the loop run together on the loop thread, each in its own
+  savepoint of one transaction committed once (``adapters.db.uow.run_grouped``); every answer waits for that
+  commit. While this process's write lock is taken (a console request, the push worker, the mail sink), each
+  call goes to a worker thread on its own.
+- **the async engine on PostgreSQL** for the same use cases: each runs on the loop thread with its own
+  transaction on one of psycopg's asyncio connections, through SQLAlchemy's ``AsyncConnection.run_sync``: while
+  one call waits for the database the loop serves the others, and no thread trades the GIL at every round trip.
+  At most ``POSTGRES_CALLS`` run at once (bench/throughput.py: about 400 registrations/s in worker threads,
+  about 800/s so).
+- **the loop's own reader** for the short reads of committed rows that every request of a kind makes
+  (``LOOP_READS``: the sandbox's injected faults), ``use_case(conn, *args)`` on a connection kept open in
+  autocommit mode: a unit of work or a worker thread would cost several times the read.
+- **a worker thread** for everything else: argon2, SMTP, the console's pages, the sandbox API, the CLI.
+
+Nothing else in ``fastreg.web`` or ``fastreg.cli`` calls a service (tests/test_runner.py checks it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable, Collection
+from typing import Any, Concatenate, ParamSpec, TypeVar, overload
+
+import anyio.to_thread
+from sqlalchemy import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from fastreg.adapters.db.engine import build_loop_engine
+from fastreg.adapters.db.prepared import PreparedConnection
+from fastreg.adapters.db.uow import run_grouped, run_on_connection
+from fastreg.platform import Platform
+from fastreg.services import fastregister, faults
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# The hot short writes: group commit on SQLite, the loop's async engine on PostgreSQL.
+GROUPED: frozenset[Callable[..., Any]] = frozenset({fastregister.fastregister_with_token})
+# The short reads every request of a kind makes, ``use_case(conn, ...)`` on the loop's own connection.
+LOOP_READS: frozenset[Callable[..., Any]] = frozenset({faults.armed})
+
+
+class Runner:
+    """One per event loop (the app's lifespan closes it); ``run`` is its only entry point."""
+
+    MAX_GROUP = 64
+    POSTGRES_CALLS = 8
+
+    def __init__(
+        self,
+        platform: Platform,
+        *,
+        grouped: Collection[Callable[..., Any]] = GROUPED,
+        loop_reads: Collection[Callable[..., Any]] = LOOP_READS,
+    ) -> None:
+        self._platform = platform
+        self._grouped = frozenset(grouped)
+        self._loop_reads = frozenset(loop_reads)
+        self._queue: list[tuple[Callable[[], Any], asyncio.Future[Any]]] = []
+        self._scheduled = False
+        self._alone_tasks: set[asyncio.Future[None]] = set()
+        self._loop_engine: AsyncEngine | None = None
+        self._postgres_calls: asyncio.Semaphore | None = None
+        self._reader: PreparedConnection | None = None  # the loop's own autocommit connection for reads
+        self._reader_connection: AsyncConnection | None = None  # PostgreSQL: the reader's, on the loop
+        self._reader_lock = asyncio.Lock()
+
+    @overload
+    async def run(
+        self, use_case: Callable[Concatenate[PreparedConnection, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T: ...
+
+    @overload
+    async def run(self, use_case: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T: ...
+
+    async def run(self, use_case: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``use_case(*args, **kwargs)`` where it belongs; its result, or the exception it raised."""
+        if use_case in self._loop_reads:
+            return await self._read(use_case, *args, **kwargs)
+        call = functools.partial(use_case, *args, **kwargs)
+        if use_case in self._grouped:
+            return await self._write(call)
+        return await anyio.to_thread.run_sync(call)
+
+    async def close(self) -> None:
+        """Close the loop's own connections, on the loop that opened them."""
+        if self._reader_connection is not None:
+            await self._reader_connection.close()
+        elif self._reader is not None:
+            self._reader.connection.close()
+        self._reader, self._reader_connection = None, None
+        if self._loop_engine is not None:
+            await self._loop_engine.dispose()
+            self._loop_engine = None
+
+    # ------------------------------------------------------------ the hot writes
+
+    async def _write(self, call: Callable[[], T]) -> T:
+        if self._platform.write_lock is None:
+            return await self._on_loop_engine(call)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.append((call, future))
+        if not self._scheduled:
+            # After the callbacks already queued: the other requests read in this turn join the group.
+            self._scheduled = True
+            loop.call_soon(self._drain)
+        return await future
+
+    def _drain(self) -> None:
+        self._scheduled = False
+        batch = [(call, future) for call, future in self._queue[: self.MAX_GROUP] if not future.cancelled()]
+        del self._queue[: self.MAX_GROUP]
+        if self._queue:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._drain)
+        if not batch:
+            return
+        lock = self._platform.write_lock
+        assert lock is not None
+        if not lock.acquire(blocking=False):
+            for call, future in batch:
+                task = asyncio.ensure_future(self._alone(call, future))
+                self._alone_tasks.add(task)  # the loop keeps only weak references to tasks
+                task.add_done_callback(self._alone_tasks.discard)
+            return
+        try:
+            outcomes = run_grouped(self._platform.uow(), [call for call, _ in batch])
+        except Exception as error:  # the commit failed: none of the group's work was kept
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        finally:
+            lock.release()
+        for (_, future), (result, failure) in zip(batch, outcomes, strict=True):
+            if future.done():
+                continue
+            if failure is None:
+                future.set_result(result)
+            else:
+                future.set_exception(failure)
+
+    @staticmethod
+    async def _alone(call: Callable[[], Any], future: asyncio.Future[Any]) -> None:
+        try:
+            result = await anyio.to_thread.run_sync(call)
+        except Exception as error:
+            if not future.done():
+                future.set_exception(error)
+        else:
+            if not future.done():
+                future.set_result(result)
+
+    def _loop(self) -> tuple[AsyncEngine, asyncio.Semaphore]:
+        """The loop's PostgreSQL engine: a connection per call at most ``POSTGRES_CALLS`` at once, and the reader's."""
+        if self._loop_engine is None or self._postgres_calls is None:
+            # Made in the running loop, whose connections they are.
+            self._loop_engine = build_loop_engine(self._platform.engine, pool_size=self.POSTGRES_CALLS + 1)
+            self._postgres_calls = asyncio.Semaphore(self.POSTGRES_CALLS)
+        return self._loop_engine, self._postgres_calls
+
+    async def _on_loop_engine(self, call: Callable[[], T]) -> T:
+        """``call`` on the loop thread, its units of work on one asyncio connection (``AsyncConnection.run_sync``)."""
+        engine, calls = self._loop()
+        async with calls, engine.connect() as connection:
+            result: T = await connection.run_sync(run_on_connection, call)
+            return result
+
+    # ------------------------------------------------------------ the loop's reads
+
+    async def _read(self, use_case: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """SQLite: right on the loop thread (a WAL reader waits for no writer). PostgreSQL: one read at a time on
+        the loop's asyncio connection."""
+        if self._platform.write_lock is not None:
+            if self._reader is None:
+                self._reader = PreparedConnection(self._platform.engine.connect())
+            return use_case(self._reader, *args, **kwargs)
+        async with self._reader_lock:
+            if self._reader_connection is None:
+                connection = await self._loop()[0].connect()
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
+                assert connection.sync_connection is not None
+                self._reader_connection = connection
+                self._reader = PreparedConnection(connection.sync_connection)
+            reader = self._reader
+            assert reader is not None
+
+            def read(_: Connection) -> T:
+                return use_case(reader, *args, **kwargs)
+
+            result: T = await self._reader_connection.run_sync(read)
+            return result

@@ -1,0 +1,302 @@
+"""Where use cases run (``fastreg.runner``): nothing in ``fastreg.web`` or ``fastreg.cli`` calls a service but
+through the runner's entry point, and a unit of work opened inside another one raises at once (SQLite and
+PostgreSQL) instead of waiting 30 s for the write lock or silently becoming a second transaction."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import importlib
+import inspect
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+import fastreg
+from fastreg.adapters.db.models import AuditEvent
+from fastreg.adapters.db.uow import NestedUnitOfWork
+from fastreg.domain.model import AuditKind
+from fastreg.platform import Platform
+from fastreg.runner import Runner
+from fastreg.services import audit
+
+PACKAGE = Path(fastreg.__file__).parent
+
+# A service function whose first parameter is one of these reaches the database: a use case.
+STORAGE_PARAMETERS = frozenset({"platform", "uow", "session", "conn"})
+# Service functions that take the platform but run no use case: signing with its secret key, and starting the
+# push worker's task on the loop (its units of work run in threads).
+NOT_USE_CASES = frozenset(
+    {"fastreg.services.sessions.sign", "fastreg.services.sessions.unsign", "fastreg.services.pushes.start_worker"}
+)
+
+
+def is_use_case(qualified: str) -> bool:
+    """``fastreg.services.<module>.<function>`` taking the platform, a unit of work, a session or a connection."""
+    module_name, _, name = qualified.rpartition(".")
+    if not module_name.startswith("fastreg.services") or qualified in NOT_USE_CASES:
+        return False
+    try:
+        target = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError):
+        return False
+    if not inspect.isfunction(target):
+        return False
+    parameters = list(inspect.signature(target).parameters)
+    return bool(parameters) and parameters[0] in STORAGE_PARAMETERS
+
+
+@dataclass
+class Module:
+    name: str
+    path: Path
+    tree: ast.Module
+    names: dict[str, str] = field(default_factory=dict)  # local name -> qualified name
+    functions: dict[str, list[ast.FunctionDef]] = field(default_factory=dict)  # sync defs, nested ones too
+    async_functions: list[ast.AsyncFunctionDef] = field(default_factory=list)
+
+    def qualify(self, node: ast.expr) -> str | None:
+        if isinstance(node, ast.Name):
+            if node.id in self.names:
+                return self.names[node.id]
+            return f"{self.name}.{node.id}" if node.id in self.functions else None
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in self.names:
+            return f"{self.names[node.value.id]}.{node.attr}"
+        return None
+
+
+def load(path: Path, root: Path) -> Module:
+    name = ".".join(("fastreg", *path.relative_to(root).with_suffix("").parts))
+    module = Module(name, path, ast.parse(path.read_text(), str(path)))
+    for node in ast.walk(module.tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            for alias in node.names:
+                module.names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    module.names[alias.asname] = alias.name
+                else:
+                    module.names[alias.name.split(".")[0]] = alias.name.split(".")[0]
+        elif isinstance(node, ast.FunctionDef):
+            module.functions.setdefault(node.name, []).append(node)
+        elif isinstance(node, ast.AsyncFunctionDef):
+            module.async_functions.append(node)
+    return module
+
+
+def own_calls(function: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ast.Call]:
+    """The calls a function makes itself (not those of the functions and lambdas it defines)."""
+    stack: list[ast.AST] = list(function.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            continue
+        if isinstance(node, ast.Call):
+            yield node
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def storage_functions(modules: list[Module]) -> set[str]:
+    """The sync functions of the scanned modules that run a use case, directly or through one another."""
+    found: set[str] = set()
+    while True:
+        before = len(found)
+        for module in modules:
+            for name, definitions in module.functions.items():
+                for definition in definitions:
+                    for call in own_calls(definition):
+                        callee = module.qualify(call.func)
+                        if callee is not None and (callee in found or is_use_case(callee)):
+                            found.add(f"{module.name}.{name}")
+        if len(found) == before:
+            return found
+
+
+def runner_bypasses(root: Path) -> list[str]:
+    """Every place under ``root`` (a copy of ``src/fastreg``) where web/ or the CLI runs a use case other than as
+    an argument of the runner's entry point: a call from an ``async def`` (on the event loop), and a route, CLI
+    command or FastAPI dependency that is itself a plain function running one (FastAPI's threadpool, or the
+    command's own thread)."""
+    paths = [*sorted((root / "web").rglob("*.py")), root / "cli.py"]
+    modules = [load(path, root) for path in paths]
+    storage = storage_functions(modules)
+    found: list[str] = []
+    for module in modules:
+        where = f"{module.path.relative_to(root.parent)}"
+        for function in module.async_functions:
+            for call in own_calls(function):
+                callee = module.qualify(call.func)
+                if callee is not None and (callee in storage or is_use_case(callee)):
+                    found.append(f"{where}:{call.lineno} {function.name} calls {callee} on the event loop")
+        for name, definitions in module.functions.items():
+            for definition in definitions:
+                if f"{module.name}.{name}" in storage and definition.decorator_list:
+                    found.append(f"{where}:{definition.lineno} {name} runs a use case outside the runner")
+        for node in ast.walk(module.tree):
+            if not isinstance(node, ast.Call):
+                continue
+            for argument in [*node.args, *(keyword.value for keyword in node.keywords)]:
+                callee = module.qualify(argument)
+                if callee is None or not (callee in storage or is_use_case(callee)):
+                    continue
+                if isinstance(node.func, ast.Name) and node.func.id == "Depends":
+                    found.append(f"{where}:{node.lineno} dependency {callee} runs a use case outside the runner")
+                elif not is_runner_call(module, node):
+                    found.append(
+                        f"{where}:{node.lineno} {callee} is handed to {ast.unparse(node.func)}, not the runner"
+                    )
+    return found
+
+
+def is_runner_call(module: Module, call: ast.Call) -> bool:
+    """``<runner>.run(use_case, ...)``, or the CLI's ``run``/``execute`` (which call the runner's ``run``)."""
+    if isinstance(call.func, ast.Attribute):
+        return call.func.attr == "run"
+    return module.name == "fastreg.cli" and isinstance(call.func, ast.Name) and call.func.id in ("run", "execute")
+
+
+def test_web_and_cli_run_use_cases_only_through_the_runner() -> None:
+    assert runner_bypasses(PACKAGE) == []
+
+
+def test_the_scan_sees_a_route_that_calls_a_service_on_the_loop(tmp_path: Path) -> None:
+    """The check itself: an ``async def`` route calling a service directly, a plain route doing so in FastAPI's
+    threadpool, a dependency doing so, and a service handed to another way of running it, are each reported."""
+    root = tmp_path / "fastreg"
+    (root / "web").mkdir(parents=True)
+    (root / "cli.py").write_text("")
+    (root / "web" / "bad.py").write_text(
+        "from fastapi import Depends\n"
+        "from fastreg.services import sessions\n"
+        "from fastreg.services.confirmations import describe\n"
+        "def _who(platform, cookie):\n"
+        "    return sessions.load(platform, cookie, 'operator')\n"
+        "@router.post('/login')\n"
+        "async def login(request, platform):\n"
+        "    return sessions.login(platform, 'operator', 'e', 'p')\n"
+        "@router.get('/page')\n"
+        "def page(request, platform):\n"
+        "    return describe(platform, 'id')\n"
+        "@router.get('/threadpool')\n"
+        "async def threadpool(request, platform):\n"
+        "    return await run_in_threadpool(describe, platform, 'id')\n"
+        "@router.get('/fine')\n"
+        "async def fine(request, runner, platform):\n"
+        "    return await runner.run(_who, platform, None)\n"
+        "def dependency(request, who=Depends(_who)):\n"
+        "    return who\n"
+    )
+    found = runner_bypasses(root)
+    assert any("login calls fastreg.services.sessions.login on the event loop" in line for line in found)
+    assert any("page runs a use case outside the runner" in line for line in found)
+    assert any("dependency fastreg.web.bad._who" in line for line in found)
+    assert any("describe is handed to run_in_threadpool, not the runner" in line for line in found)
+    assert not any(" fine " in line for line in found)
+
+
+# ---------------------------------------------------------------- nested units of work
+
+
+def record(platform: Platform, actor: str) -> None:
+    with platform.uow() as uow:
+        audit.record(uow.session, uow.clock.now(), AuditKind.REFUSED, actor)
+        uow.commit()
+
+
+def actors(platform: Platform) -> list[str]:
+    with platform.uow(readonly=True) as uow:
+        return list(uow.session.scalars(select(AuditEvent.actor).order_by(AuditEvent.id)))
+
+
+def test_a_unit_of_work_opened_inside_another_raises_at_once(platform: Platform) -> None:
+    started = time.monotonic()
+    with pytest.raises(NestedUnitOfWork), platform.uow() as uow:
+        audit.record(uow.session, uow.clock.now(), AuditKind.REFUSED, "outer")
+        uow.session.flush()
+        record(platform, "inner")  # SQLite: waited 30 s for the outer write lock; PostgreSQL: committed apart
+    assert time.monotonic() - started < 5
+    assert actors(platform) == []  # neither the outer nor the inner one was kept
+    # Both units of work are closed: the next ones open, one after the other, as usual.
+    record(platform, "after")
+    record(platform, "again")
+    assert actors(platform) == ["after", "again"]
+
+
+def test_a_read_opened_inside_a_write_raises_too(platform: Platform) -> None:
+    with pytest.raises(NestedUnitOfWork), platform.uow(), platform.uow(readonly=True):
+        pass
+
+
+def test_units_of_work_of_other_threads_are_not_nested(platform: Platform) -> None:
+    """Another thread's unit of work waits for this one (SQLite's write lock) or runs beside it: not nested."""
+    errors: list[BaseException] = []
+
+    def other() -> None:
+        try:
+            record(platform, "other thread")
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    with platform.uow() as uow:
+        thread = threading.Thread(target=other)
+        thread.start()
+        audit.record(uow.session, uow.clock.now(), AuditKind.REFUSED, "this thread")
+        uow.commit()
+    thread.join(10)
+    assert errors == []
+    assert sorted(actors(platform)) == ["other thread", "this thread"]
+
+
+def nesting_use_case(platform: Platform, actor: str) -> None:
+    with platform.uow() as uow:
+        audit.record(uow.session, uow.clock.now(), AuditKind.REFUSED, actor)
+        record(platform, actor + " inner")
+        uow.commit()
+
+
+def test_a_nested_unit_of_work_in_the_runners_group_commit_or_async_engine_raises(platform: Platform) -> None:
+    """In a group (SQLite) a use case's units of work are savepoints of the group's transaction, and on
+    PostgreSQL they share the runner's connection: a nested one raises there too, and only its use case fails."""
+    runner = Runner(platform, grouped={record, nesting_use_case})
+
+    async def main() -> list[object]:
+        try:
+            calls = [
+                runner.run(record, platform, "before"),
+                runner.run(nesting_use_case, platform, "nested"),
+                runner.run(record, platform, "after"),
+            ]
+            return await asyncio.gather(*calls, return_exceptions=True)
+        finally:
+            await runner.close()
+
+    outcomes = asyncio.run(main())
+    assert outcomes[0] is None and outcomes[2] is None
+    assert isinstance(outcomes[1], NestedUnitOfWork)
+    assert sorted(actors(platform)) == ["after", "before"]
+
+
+def recording_thread(platform: Platform, actor: str) -> int:
+    record(platform, actor)
+    return threading.get_ident()
+
+
+def test_a_use_case_not_placed_otherwise_runs_in_a_worker_thread(platform: Platform) -> None:
+    """A login, a console page, a sandbox call: a worker thread, so the event loop keeps serving meanwhile."""
+    runner = Runner(platform)
+
+    async def main() -> tuple[int, int]:
+        try:
+            return threading.get_ident(), await runner.run(recording_thread, platform, "threaded")
+        finally:
+            await runner.close()
+
+    loop_thread, ran_on = asyncio.run(main())
+    assert ran_on != loop_thread
+    assert actors(platform) == ["threaded"]
