@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from fastreg.adapters.crypto import Argon2Passwords
 from fastreg.adapters.db.engine import build_engine
 from fastreg.adapters.db.uow import ClockSource, FixedClockSource, SandboxClockSource, UnitOfWork, session_factory
+from fastreg.adapters.mail.render import JinjaMailTemplates
+from fastreg.adapters.wechat_crypto import WechatPushSealer
 from fastreg.domain.clock import Clock, SystemClock
 from fastreg.domain.rules import QuotaLimits
 from fastreg.settings import Settings
@@ -77,6 +79,9 @@ class Platform:
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     # Set once a component push is committed to the queue: the push worker delivers it at once.
     push_queued: Wakeup = field(default_factory=Wakeup)
+    # The words of the mails (templates and catalogues) and the encryption of component pushes.
+    mail_templates: JinjaMailTemplates = field(default_factory=JinjaMailTemplates)
+    push_sealer: WechatPushSealer = field(default_factory=WechatPushSealer)
 
     def uow(self, *, readonly: bool = False) -> UnitOfWork:
         return UnitOfWork(

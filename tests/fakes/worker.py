@@ -2,19 +2,156 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime
+
+from fastreg.domain.entities import Component, Credential, OutgoingMail, PushJob, SandboxState
+from fastreg.domain.faults import Fault
+from fastreg.services.ports.worker import DuePush
 from tests.fakes.store import FakeStore
+
+FAULT_PREFIX = "fault:"
 
 
 class FakePushQueue:
     def __init__(self, store: FakeStore) -> None:
         self._store = store
 
+    def add(self, job: PushJob) -> None:
+        self._store.add(job)
+
+    def _due(self, now: datetime) -> list[PushJob]:
+        due = self._store.where(PushJob, lambda j: j.delivered_at is None and j.next_attempt_at <= now)
+        return sorted(due, key=lambda j: (j.next_attempt_at, j.id))
+
+    def any_due(self, now: datetime) -> bool:
+        return bool(self._due(now))
+
+    def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[DuePush]:
+        claimed = []
+        for job in self._due(now)[:limit]:
+            job.next_attempt_at = lease_until
+            claimed.append(DuePush(replace(job), self.component(job.component_id)))
+        return claimed
+
+    def record_attempt(
+        self,
+        job_id: int,
+        *,
+        attempts: int,
+        next_attempt_at: datetime,
+        delivered_at: datetime | None,
+        last_error: str | None,
+    ) -> None:
+        job = self._store.first(PushJob, lambda j: j.id == job_id)
+        if job is not None:
+            job.attempts, job.next_attempt_at, job.delivered_at, job.last_error = (
+                attempts,
+                next_attempt_at,
+                delivered_at,
+                last_error,
+            )
+
+    def component(self, key: int | str) -> Component | None:
+        return self._store.first(Component, lambda c: (c.id if isinstance(key, int) else c.appid) == key)
+
+    def components_due_for_ticket(self, issued_before: datetime) -> list[int]:
+        return [
+            c.id
+            for c in self._store.all(Component)
+            if c.callback_url and (c.verify_ticket_at is None or c.verify_ticket_at <= issued_before)
+        ]
+
+    def claim_ticket_renewal(self, component: Component, previous: datetime | None, ticket: str, now: datetime) -> bool:
+        if component.verify_ticket_at != previous:
+            return False
+        component.verify_ticket, component.verify_ticket_at = ticket, now
+        return True
+
+    def store_verify_ticket(self, component: Component, credential: Credential, ticket: str) -> None:
+        self._store.add(credential)
+        component.verify_ticket, component.verify_ticket_at = ticket, credential.issued_at
+
 
 class FakeMailOutbox:
     def __init__(self, store: FakeStore) -> None:
         self._store = store
 
+    def queue(self, mail: OutgoingMail) -> None:
+        self._store.add(mail)
+
+    def _due(self, now: datetime) -> list[OutgoingMail]:
+        due = self._store.where(OutgoingMail, lambda m: m.sent_at is None and m.next_attempt_at <= now)
+        return sorted(due, key=lambda m: (m.next_attempt_at, m.id))
+
+    def any_due(self, now: datetime) -> bool:
+        return bool(self._due(now))
+
+    def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[OutgoingMail]:
+        claimed = []
+        for mail in self._due(now)[:limit]:
+            mail.next_attempt_at = lease_until
+            claimed.append(replace(mail))
+        return claimed
+
+    def record_attempt(
+        self,
+        mail_id: int,
+        *,
+        attempts: int,
+        next_attempt_at: datetime,
+        sent_at: datetime | None,
+        last_error: str | None,
+    ) -> None:
+        mail = self._store.first(OutgoingMail, lambda m: m.id == mail_id)
+        if mail is not None:
+            mail.attempts, mail.next_attempt_at, mail.sent_at, mail.last_error = (
+                attempts,
+                next_attempt_at,
+                sent_at,
+                last_error,
+            )
+
+    def untried(self) -> int:
+        return sum(1 for m in self._store.all(OutgoingMail) if m.sent_at is None and m.attempts == 0)
+
 
 class FakeSandboxStateRepository:
     def __init__(self, store: FakeStore) -> None:
         self._store = store
+
+    def _row(self, fault_id: str) -> SandboxState | None:
+        return self._store.first(SandboxState, lambda s: s.key == FAULT_PREFIX + fault_id)
+
+    def faults(self) -> list[Fault]:
+        found = [
+            Fault.from_state(s.key.removeprefix(FAULT_PREFIX), dict(s.value))
+            for s in self._store.all(SandboxState)
+            if s.key.startswith(FAULT_PREFIX)
+        ]
+        return sorted(found, key=lambda f: (f.order, f.id))
+
+    def add_fault(self, fault: Fault) -> None:
+        self._store.add(SandboxState(key=FAULT_PREFIX + fault.id, value=fault.state()))
+
+    def lock_fault(self, fault_id: str) -> Fault | None:
+        row = self._row(fault_id)
+        return None if row is None else Fault.from_state(fault_id, dict(row.value))
+
+    def save_fault(self, fault: Fault) -> None:
+        row = self._row(fault.id)
+        if row is not None:
+            row.value = fault.state()
+
+    def delete_fault(self, fault_id: str) -> bool:
+        row = self._row(fault_id)
+        if row is None:
+            return False
+        self._store.remove(row)
+        return True
+
+    def delete_faults(self) -> int:
+        rows = [s for s in self._store.all(SandboxState) if s.key.startswith(FAULT_PREFIX)]
+        for row in rows:
+            self._store.remove(row)
+        return len(rows)

@@ -162,7 +162,7 @@ def create_component(
     session.add(component)
     session.flush()
     ticket = pushes.new_verify_ticket()
-    pushes.remember_verify_ticket(session, now, component, ticket)
+    pushes.remember_verify_ticket(session.info["unit_of_work"].pushes, now, component, ticket)
     uow.commit()
     return NewComponent(appid, secret, token, aes_key, ticket)
 

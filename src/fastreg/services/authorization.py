@@ -139,7 +139,13 @@ def grant_authorization(
                     component_id=other.component_id,
                 )
                 pushes.enqueue_authorization_event(
-                    session, now, other_component, "updateauthorized", authorizer_appid, code, ttl_seconds
+                    session.info["unit_of_work"].pushes,
+                    now,
+                    other_component,
+                    "updateauthorized",
+                    authorizer_appid,
+                    code,
+                    ttl_seconds,
                 )
     session.flush()
     return credentials.issue(
@@ -264,7 +270,7 @@ def on_component_auth(uow: UnitOfWork, confirmation: Confirmation, action: str, 
     ttl = platform.settings.authorization_code_ttl_seconds
     func_info = [int(n) for n in payload.get("func_info", component.permission_sets or [])]
     code = grant_authorization(session, now, component.id, confirmation.account_appid, func_info, ttl)
-    pushes.enqueue_authorization_event(session, now, component, "authorized", confirmation.account_appid, code, ttl)
+    pushes.enqueue_authorization_event(uow.pushes, now, component, "authorized", confirmation.account_appid, code, ttl)
     audit.record(
         session,
         now,

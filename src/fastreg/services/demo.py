@@ -187,7 +187,7 @@ def _seed_component(platform: Platform, spec: DemoComponent) -> tuple[DemoCompon
     with platform.uow() as uow:
         component = uow.session.execute(select(Component).where(Component.appid == spec.appid)).scalar_one()
         if not pushes.verify_ticket_valid(component, uow.clock.now()):  # the printed ticket must work
-            pushes.issue_verify_ticket(uow.session, uow.clock.now(), component)
+            pushes.issue_verify_ticket(uow.pushes, uow.clock.now(), component)
             uow.commit()
         info = DemoComponentInfo(spec, component.token, component.encoding_aes_key, component.verify_ticket or "")
     return info, created

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from html import escape
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -188,13 +187,14 @@ def eligibility(platform: Platform, oa_id: int) -> DomainError | None:
 
 
 def current(platform: Platform, oa_id: int) -> RegistrationView | None:
-    """The OA's open registration, where the wizard resumes (expired ones are closed first)."""
-    with platform.uow() as uow:
-        _expire_stale(uow, platform, oa_id)
+    """The OA's open registration, where the wizard resumes: a read (one past its time to live counts as
+    expired, and the worker's sweep closes it, ``expire_stale``)."""
+    with platform.uow(readonly=True) as uow:
         registration = _open_registration(uow, oa_id)
-        result = _view(uow, registration, _oa(uow, oa_id)) if registration else None
-        uow.commit()
-        return result
+        ttl = platform.settings.pending_ttl_seconds
+        if registration is None or is_expired(registration.status, registration.updated_at, uow.clock.now(), ttl):
+            return None
+        return _view(uow, registration, _oa(uow, oa_id))
 
 
 def get(platform: Platform, oa_id: int, registration_id: int) -> RegistrationView:
@@ -422,8 +422,8 @@ def submit_account(
             session, now, AuditKind.ACCOUNT_SUBMITTED, _actor(uow, registration), oa_appid=oa.appid, email=normalized
         )
         result = _view(uow, registration, oa)
+        _send_activation(uow, platform, normalized, token, oa.name)
         uow.commit()
-    _send_activation(platform, normalized, token, oa.name)
     return result
 
 
@@ -446,26 +446,14 @@ def activation_url(platform: Platform, token: str) -> str:
     return platform.url(f"/activate/{token}")
 
 
-def _send_activation(platform: Platform, email: str, token: str, oa_name: str) -> None:
-    if platform.mailer is None:
-        return
+def _send_activation(uow: UnitOfWork, platform: Platform, email: str, token: str, oa_name: str) -> None:
+    """Queue the activation mail in ``uow``'s transaction (the worker sends it after the commit)."""
+    from fastreg.services import pushes
+
     url = activation_url(platform, token)
     hours = platform.settings.activation_ttl_seconds // 3600
-    subject = "激活你的小程序帐号 / Activate your Mini Program account"
-    text = (
-        f"你好！\n\n公众号「{oa_name}」正在为你复用资质快速注册小程序，登录邮箱为 {email}。\n"
-        f"请在 {hours} 小时内点击以下链接激活帐号：\n{url}\n\n"
-        f'Hello! The Official Account "{oa_name}" is registering a Mini Program with this email.\n'
-        f"Open this link within {hours} hours to activate the account:\n{url}\n"
-    )
-    # The OA's name and the address are the operator's text: escaped in the HTML part like any page.
-    name, address, href = escape(oa_name), escape(email), escape(url)
-    html = (
-        f"<p>你好！</p><p>公众号「{name}」正在为你复用资质快速注册小程序，登录邮箱为 {address}。</p>"
-        f'<p>请在 {hours} 小时内点击链接激活帐号：<a href="{href}">{href}</a></p>'
-        f'<p>Open this link within {hours} hours to activate the account: <a href="{href}">{href}</a></p>'
-    )
-    platform.mailer.send(email, subject, text, html)
+    # Platform and the SQL unit of work are the ports' Context and UnitOfWork (mypy: invariant attributes).
+    pushes.queue_mail(platform, uow, email, "activation", oa_name=oa_name, email=email, url=url, hours=hours)  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------- step 6: activation
@@ -492,8 +480,8 @@ def resend_activation(platform: Platform, oa_id: int, registration_id: int) -> R
         audit.record(uow.session, now, AuditKind.ACTIVATION_SENT, _actor(uow, registration), oa_appid=oa.appid)
         result = _view(uow, registration, oa)
         email = str(registration.email)
+        _send_activation(uow, platform, email, token, oa.name)
         uow.commit()
-    _send_activation(platform, email, token, oa.name)
     return result
 
 
@@ -526,8 +514,8 @@ def change_email(platform: Platform, oa_id: int, registration_id: int, email: st
             email=normalized,
             previous=previous,
         )
+        _send_activation(uow, platform, normalized, token, oa.name)
         uow.commit()
-    _send_activation(platform, normalized, token, oa.name)
     return True
 
 
@@ -676,3 +664,24 @@ def cancel(platform: Platform, oa_id: int, registration_id: int) -> Registration
         result = _view(uow, registration, oa)
         uow.commit()
         return result
+
+
+def expire_stale(platform: Platform) -> int:
+    """The worker's sweep: close the open registrations untouched for longer than the pending TTL (pages and
+    polls only read, counting them expired). Returns how many OAs had one."""
+    with platform.uow(readonly=True) as uow:
+        cutoff = uow.clock.now() - timedelta(seconds=platform.settings.pending_ttl_seconds)
+        oa_ids = list(
+            uow.session.execute(
+                select(Registration.oa_id)
+                .where(Registration.status.in_([s.value for s in OPEN_STATUSES]), Registration.updated_at <= cutoff)
+                .distinct()
+            ).scalars()
+        )
+    if not oa_ids:
+        return 0
+    with platform.uow() as uow:
+        for oa_id in oa_ids:
+            _expire_stale(uow, platform, oa_id)
+        uow.commit()
+    return len(oa_ids)

@@ -276,7 +276,7 @@ def issue_verify_ticket(platform: Platform, component_appid: str) -> str:
 
     with platform.uow() as uow:
         component = _component(uow.session, component_appid)
-        ticket = pushes.issue_verify_ticket(uow.session, uow.clock.now(), component)
+        ticket = pushes.issue_verify_ticket(uow.pushes, uow.clock.now(), component)
         uow.commit()
     return ticket
 
@@ -300,7 +300,7 @@ def authorize(platform: Platform, component_appid: str, authorizer_appid: str) -
         )
         # As the consent page does: the component hears of it on its callback URL.
         pushes.enqueue_authorization_event(
-            session, now, component, "authorized", authorizer_appid, code, AUTHORIZATION_CODE_TTL
+            uow.pushes, now, component, "authorized", authorizer_appid, code, AUTHORIZATION_CODE_TTL
         )
         uow.commit()
         return code

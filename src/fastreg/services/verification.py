@@ -251,7 +251,7 @@ def answer_review(platform: Platform, taskid: str, action: str, reason: str | No
             component = _component(session, task)
             if component is not None:
                 pushes.enqueue_wxa_wxverify_event(
-                    session, now, component, mp_appid=mp.appid, expires_at=mp.certified_until, message="认证通过"
+                    uow.pushes, now, component, mp_appid=mp.appid, expires_at=mp.certified_until, message="认证通过"
                 )
         result = _sandbox_json(platform, session, task, now)
         uow.commit()
@@ -269,7 +269,7 @@ def _notify(
     if component is None:
         return
     pushes.enqueue_wxa_auth_event(
-        session,
+        session.info["unit_of_work"].pushes,
         now,
         component,
         mp_appid=_mp_appid(session, task),

@@ -5,6 +5,7 @@ no service imports SQLAlchemy, psycopg or ``fastreg.adapters``."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from types import TracebackType
 from typing import Protocol, Self
@@ -20,7 +21,7 @@ from fastreg.services.ports.components import (
 )
 from fastreg.services.ports.credentials import CredentialRepository, FastRegisterGateway
 from fastreg.services.ports.registrations import ConfirmationRepository, CounterRepository, RegistrationRepository
-from fastreg.services.ports.worker import MailOutbox, PushQueue, SandboxStateRepository
+from fastreg.services.ports.worker import MailOutbox, MailTemplates, PushQueue, PushSealer, SandboxStateRepository
 from fastreg.settings import Settings
 
 
@@ -82,6 +83,10 @@ class Observer(Protocol):
 class Wakeup(Protocol):
     def notify(self) -> None: ...
 
+    def bind(self) -> asyncio.Event:
+        """The event ``notify`` sets, on the running loop (the worker waits on it)."""
+        ...
+
 
 class Context(Protocol):
     """The platform as the services see it (``fastreg.platform.Platform`` in the application)."""
@@ -91,6 +96,8 @@ class Context(Protocol):
     mailer: Mailer | None
     observer: Observer
     push_queued: Wakeup
+    mail_templates: MailTemplates
+    push_sealer: PushSealer
 
     def uow(self, *, readonly: bool = False) -> UnitOfWork: ...
 

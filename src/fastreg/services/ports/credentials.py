@@ -6,7 +6,9 @@ from typing import Protocol
 
 
 class CredentialRepository(Protocol):
-    pass
+    def token_subject(self, token_hash: str) -> str | None:
+        """The subject (an appid) of the token with this digest, whatever its state; None when unknown."""
+        ...
 
 
 class FastRegisterGateway(Protocol):

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from fastreg.adapters.db.repositories.worker import read_faults
 from fastreg.domain.faults import Fault
 from fastreg.platform import Platform
 from fastreg.services import faults
@@ -35,7 +36,7 @@ async def run_with_faults(request: Request, call: Call) -> Response:
     if not platform.settings.is_sandbox:
         return await call()
     path = request.url.path
-    armed = await write_groups(request).read(faults.armed, path)
+    armed = faults.armed(await write_groups(request).read(read_faults), path)
     if not armed:
         return await call()
     fault = await _claim(request, platform, armed)

@@ -1,23 +1,236 @@
-"""SQL repositories of the worker area (``services/ports/worker.py``)."""
+"""SQL repositories of the worker area (``services/ports/worker.py``): the push queue, the mail outbox and the
+sandbox's key/value state. A queued job (push or mail) is claimed by a conditional update of its
+``next_attempt_at`` (a lease), so any number of workers on any number of hosts take each job once."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Table, delete, func, or_, select, update
+
+from fastreg.adapters.db import statements as sql
+from fastreg.adapters.db.models import (
+    Component,
+    Credential,
+    OutgoingMail,
+    PushJob,
+    SandboxState,
+    components,
+    credentials,
+    outgoing_mail,
+    push_jobs,
+    sandbox_state,
+)
+from fastreg.adapters.db.prepared import PreparedConnection, prepared
+from fastreg.domain.faults import Fault
+from fastreg.services.ports.worker import DuePush
 
 if TYPE_CHECKING:
     from fastreg.adapters.db.uow import UnitOfWork
+
+FAULT_PREFIX = "fault:"
+_FAULT_END = "fault;"  # ";" follows ":": the keys of faults are exactly those in [FAULT_PREFIX, _FAULT_END)
+FAULT_ROWS = select(sandbox_state.c.key, sandbox_state.c.value).where(
+    sandbox_state.c.key >= FAULT_PREFIX, sandbox_state.c.key < _FAULT_END
+)
+
+
+def _faults(rows: Any) -> list[Fault]:
+    found = [Fault.from_state(key.removeprefix(FAULT_PREFIX), dict(value)) for key, value in rows]
+    return sorted(found, key=lambda fault: (fault.order, fault.id))
+
+
+def read_faults(conn: PreparedConnection) -> list[Fault]:
+    """Every injected fault, oldest first, by one prepared statement (the web layer's short read)."""
+    rows = conn.execute(FAULT_ROWS, {}).rows
+    return _faults(rows) if rows else []
+
+
+def _wake_worker_on_commit(uow: UnitOfWork) -> None:
+    """Once the job is committed, this process's worker takes it at once instead of at its next poll."""
+    platform = getattr(uow, "platform", None)
+    if platform is not None:
+        uow.on_commit(platform.push_queued.notify)
+
+
+class _Leases:
+    """Claiming due rows of a job table (``push_jobs``, ``outgoing_mail``) by a conditional update."""
+
+    def __init__(self, uow: UnitOfWork, table: Table, done: str) -> None:
+        self._uow, self._table, self._done = uow, table, done
+
+    def any_due(self, now: datetime) -> bool:
+        t = self._table
+        query = select(t.c.id).where(t.c[self._done].is_(None), t.c.next_attempt_at <= now).limit(1)
+        return self._uow.session.execute(query).first() is not None
+
+    def claim(self, now: datetime, lease_until: datetime, limit: int) -> Sequence[Any]:
+        """The due rows' ids this transaction leased (the others were leased by another worker meanwhile)."""
+        t, session = self._table, self._uow.session
+        due = session.execute(
+            select(t.c.id, t.c.next_attempt_at)
+            .where(t.c[self._done].is_(None), t.c.next_attempt_at <= now)
+            .order_by(t.c.next_attempt_at, t.c.id)
+            .limit(limit)
+        ).all()
+        claimed = []
+        for row_id, attempt_at in due:
+            leased = session.execute(
+                update(t)
+                .where(t.c.id == row_id, t.c[self._done].is_(None), t.c.next_attempt_at == attempt_at)
+                .values(next_attempt_at=lease_until)
+                .execution_options(synchronize_session=False)
+            ).rowcount  # type: ignore[attr-defined]
+            if leased:
+                claimed.append(row_id)
+        return claimed
+
+    def record(self, row_id: int, **values: Any) -> None:
+        t = self._table
+        self._uow.session.execute(
+            update(t).where(t.c.id == row_id).values(**values).execution_options(synchronize_session=False)
+        )
 
 
 class SqlPushQueue:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
+        self._leases = _Leases(uow, push_jobs, "delivered_at")
+
+    def add(self, job: PushJob) -> None:
+        self._uow.session.add(job)
+        _wake_worker_on_commit(self._uow)
+
+    def any_due(self, now: datetime) -> bool:
+        return self._leases.any_due(now)
+
+    def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[DuePush]:
+        session = self._uow.session
+        claimed: list[DuePush] = []
+        for job_id in self._leases.claim(now, lease_until, limit):
+            job = session.get(PushJob, job_id, populate_existing=True)
+            if job is not None:
+                claimed.append(DuePush(job, session.get(Component, job.component_id)))
+        return claimed
+
+    def record_attempt(
+        self,
+        job_id: int,
+        *,
+        attempts: int,
+        next_attempt_at: datetime,
+        delivered_at: datetime | None,
+        last_error: str | None,
+    ) -> None:
+        self._leases.record(
+            job_id,
+            attempts=attempts,
+            next_attempt_at=next_attempt_at,
+            delivered_at=delivered_at,
+            last_error=last_error,
+        )
+
+    def component(self, key: int | str) -> Component | None:
+        session = self._uow.session
+        if isinstance(key, int):
+            return session.get(Component, key)
+        return session.execute(select(Component).where(components.c.appid == key)).scalar_one_or_none()
+
+    def components_due_for_ticket(self, issued_before: datetime) -> list[int]:
+        c = components
+        query = select(c.c.id).where(
+            c.c.callback_url.is_not(None), or_(c.c.verify_ticket_at.is_(None), c.c.verify_ticket_at <= issued_before)
+        )
+        return [row_id for (row_id,) in self._uow.session.execute(query)]
+
+    def claim_ticket_renewal(self, component: Component, previous: datetime | None, ticket: str, now: datetime) -> bool:
+        c = components
+        unchanged = c.c.verify_ticket_at.is_(None) if previous is None else c.c.verify_ticket_at == previous
+        claimed = self._uow.session.execute(
+            update(c)
+            .where(c.c.id == component.id, unchanged)
+            .values(verify_ticket=ticket, verify_ticket_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount  # type: ignore[attr-defined]
+        return bool(claimed)
+
+    def store_verify_ticket(self, component: Component, credential: Credential, ticket: str) -> None:
+        session = self._uow.session
+        if session.new:  # rows the credential may refer to
+            session.flush()
+        values = {column.key: getattr(credential, column.key) for column in credentials.columns}
+        prepared(session).execute(sql.INSERT_CREDENTIAL, values)
+        component.verify_ticket, component.verify_ticket_at = ticket, credential.issued_at
 
 
 class SqlMailOutbox:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
+        self._leases = _Leases(uow, outgoing_mail, "sent_at")
+
+    def queue(self, mail: OutgoingMail) -> None:
+        self._uow.session.add(mail)
+        _wake_worker_on_commit(self._uow)
+
+    def any_due(self, now: datetime) -> bool:
+        return self._leases.any_due(now)
+
+    def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[OutgoingMail]:
+        ids = self._leases.claim(now, lease_until, limit)
+        if not ids:
+            return []
+        query = select(OutgoingMail).where(outgoing_mail.c.id.in_(ids)).order_by(outgoing_mail.c.id)
+        return list(self._uow.session.execute(query.execution_options(populate_existing=True)).scalars())
+
+    def record_attempt(
+        self,
+        mail_id: int,
+        *,
+        attempts: int,
+        next_attempt_at: datetime,
+        sent_at: datetime | None,
+        last_error: str | None,
+    ) -> None:
+        self._leases.record(
+            mail_id, attempts=attempts, next_attempt_at=next_attempt_at, sent_at=sent_at, last_error=last_error
+        )
+
+    def untried(self) -> int:
+        t = outgoing_mail
+        query = select(func.count()).select_from(t).where(t.c.sent_at.is_(None), t.c.attempts == 0)
+        return int(self._uow.session.execute(query).scalar_one())
 
 
 class SqlSandboxStateRepository:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
+
+    def faults(self) -> list[Fault]:
+        return read_faults(prepared(self._uow.session))
+
+    def add_fault(self, fault: Fault) -> None:
+        self._uow.session.add(SandboxState(key=FAULT_PREFIX + fault.id, value=fault.state()))
+
+    def lock_fault(self, fault_id: str) -> Fault | None:
+        row = self._uow.session.get(SandboxState, FAULT_PREFIX + fault_id, with_for_update=True)
+        return None if row is None else Fault.from_state(fault_id, dict(row.value))
+
+    def save_fault(self, fault: Fault) -> None:
+        self._uow.session.execute(
+            update(sandbox_state)
+            .where(sandbox_state.c.key == FAULT_PREFIX + fault.id)
+            .values(value=fault.state())
+            .execution_options(synchronize_session=False)
+        )
+
+    def delete_fault(self, fault_id: str) -> bool:
+        result = self._uow.session.execute(delete(sandbox_state).where(sandbox_state.c.key == FAULT_PREFIX + fault_id))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def delete_faults(self) -> int:
+        result = self._uow.session.execute(
+            delete(sandbox_state).where(sandbox_state.c.key >= FAULT_PREFIX, sandbox_state.c.key < _FAULT_END)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
