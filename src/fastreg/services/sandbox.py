@@ -382,10 +382,28 @@ def mail_json(message: MailMessage) -> dict[str, Any]:
     }
 
 
+MAIL_WAIT_SECONDS = 5.0
+
+
+def wait_for_queued_mail(platform: Platform, timeout: float = MAIL_WAIT_SECONDS) -> None:
+    """Wait (reading only) until the worker has tried every mail queued so far: one that failed stays queued for
+    its retry and is not waited for again."""
+    deadline = time.monotonic() + timeout
+    delay = 0.002
+    while time.monotonic() < deadline:
+        with platform.uow(readonly=True) as uow:
+            if not uow.mail.untried():
+                return
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
 def outbox(platform: Platform, to: str | None = None) -> list[dict[str, Any]]:
-    """Every email as delivered to the SMTP server, oldest first; ``to`` filters by recipient."""
+    """Every email as delivered to the SMTP server, oldest first; ``to`` filters by recipient. Mail queued
+    before the call is waited for (the worker, woken by its commit, sends it within milliseconds)."""
     from fastreg.adapters.mail import flush_deliveries
 
+    wait_for_queued_mail(platform)
     flush_deliveries()
     with platform.uow(readonly=True) as uow:
         query = select(MailMessage).order_by(MailMessage.id)
