@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from copy import copy
 from datetime import datetime
 
 from fastreg.domain.entities import Component, Credential, OutgoingMail, PushJob, SandboxState
@@ -31,7 +31,7 @@ class FakePushQueue:
         claimed = []
         for job in self._due(now)[:limit]:
             job.next_attempt_at = lease_until
-            claimed.append(DuePush(replace(job), self.component(job.component_id)))
+            claimed.append(DuePush(copy(job), self.component(job.component_id)))
         return claimed
 
     def record_attempt(
@@ -91,7 +91,7 @@ class FakeMailOutbox:
         claimed = []
         for mail in self._due(now)[:limit]:
             mail.next_attempt_at = lease_until
-            claimed.append(replace(mail))
+            claimed.append(copy(mail))
         return claimed
 
     def record_attempt(
