@@ -169,3 +169,13 @@ class FakeContext:
 
     def url(self, path: str) -> str:
         return self.settings.public_url.rstrip("/") + path
+
+    @property
+    def sandbox_clock_over(self) -> Clock | None:
+        return None
+
+    def flush_mail(self) -> None:
+        pass
+
+    def wipe(self) -> None:
+        self.store = FakeStore()

@@ -8,7 +8,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from fastreg.domain.entities import Component, Credential, OutgoingMail, PushJob
+from fastreg.domain.clock import Clock
+from fastreg.domain.entities import (
+    AuditEvent,
+    Component,
+    Credential,
+    Link,
+    MailMessage,
+    MiniProgram,
+    OfficialAccount,
+    OutgoingMail,
+    Principal,
+    PushJob,
+    Registration,
+)
 from fastreg.domain.faults import Fault
 
 
@@ -23,6 +36,10 @@ class MailTemplates(Protocol):
     def render(self, template: str, **params: object) -> MailContent:
         """The mail ``template`` says with ``params`` (autoescaped in its HTML part)."""
         ...
+
+
+class DatabaseBusy(Exception):
+    """The sandbox reset could not have the database to itself in time."""
 
 
 @dataclass(frozen=True)
@@ -131,3 +148,53 @@ class SandboxStateRepository(Protocol):
     def delete_fault(self, fault_id: str) -> bool: ...
 
     def delete_faults(self) -> int: ...
+
+    # The sandbox clock (a setting every worker reads).
+    def clock_setting(self, real: Clock) -> tuple[Clock, bool]:
+        """The stored sandbox clock over ``real`` and whether it is frozen."""
+        ...
+
+    def freeze_clock(self, at: datetime) -> None: ...
+
+    def advance_clock(self, real: Clock, seconds: float) -> None: ...
+
+    def make_clock_real(self) -> None: ...
+
+    # What the sandbox control API shows and sets directly.
+    def official_account(self, appid: str) -> OfficialAccount | None: ...
+
+    def official_account_by_id(self, oa_id: int) -> OfficialAccount | None: ...
+
+    def principal(self, principal_id: int) -> Principal | None: ...
+
+    def principal_named(self, name: str) -> Principal | None: ...
+
+    def pending_registration(self, oa_id: int) -> Registration | None: ...
+
+    def links_of_oa(self, oa_id: int) -> list[tuple[Link, MiniProgram]]:
+        """The OA's links (any status) with their MPs, oldest first."""
+        ...
+
+    def mini_program(self, appid: str) -> MiniProgram | None: ...
+
+    def current_link_of_mp(self, mp_id: int) -> tuple[Link, str] | None:
+        """The MP's link (a live one first) and its OA's appid."""
+        ...
+
+    def monthly_used(self, oa_id: int, kind: str, month: str) -> int:
+        """A monthly counter (``registration``, ``link``) of the OA."""
+        ...
+
+    def audit_events(self, appid: str | None) -> list[AuditEvent]: ...
+
+    def delivered_mail(self, to: str | None) -> list[MailMessage]:
+        """Every email the SMTP sink received, oldest first."""
+        ...
+
+    def add_personal_wechat_email(self, email: str) -> None:
+        """Mark the address as a personal WeChat's (kept once)."""
+        ...
+
+    def account_exists(self, appid: str) -> bool:
+        """An OA or MP of that appid exists."""
+        ...

@@ -10,21 +10,40 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table, delete, func, or_, select, update
 
+from fastreg.adapters.db import clock as db_clock
+from fastreg.adapters.db import counters
 from fastreg.adapters.db import statements as sql
 from fastreg.adapters.db.models import (
+    AuditEvent,
     Component,
     Credential,
+    Link,
+    MailMessage,
+    MiniProgram,
+    OfficialAccount,
     OutgoingMail,
+    PersonalWechatEmail,
+    Principal,
     PushJob,
+    Registration,
     SandboxState,
+    audit_events,
     components,
     credentials,
+    links,
+    mail_outbox,
+    mini_programs,
+    official_accounts,
     outgoing_mail,
+    principals,
     push_jobs,
+    registrations,
     sandbox_state,
 )
 from fastreg.adapters.db.prepared import PreparedConnection, prepared
+from fastreg.domain.clock import Clock
 from fastreg.domain.faults import Fault
+from fastreg.domain.model import LinkStatus, RegistrationStatus
 from fastreg.services.ports.worker import DuePush
 
 if TYPE_CHECKING:
@@ -234,3 +253,89 @@ class SqlSandboxStateRepository:
             delete(sandbox_state).where(sandbox_state.c.key >= FAULT_PREFIX, sandbox_state.c.key < _FAULT_END)
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
+
+    # ---------------------------------------------------------------- the sandbox clock
+
+    def clock_setting(self, real: Clock) -> tuple[Clock, bool]:
+        return db_clock.load_clock(self._uow.session, real)
+
+    def freeze_clock(self, at: datetime) -> None:
+        db_clock.freeze(self._uow.session, at)
+
+    def advance_clock(self, real: Clock, seconds: float) -> None:
+        db_clock.advance(self._uow.session, real, seconds)
+
+    def make_clock_real(self) -> None:
+        db_clock.make_real(self._uow.session)
+
+    # ---------------------------------------------------------------- what the control API shows and sets
+
+    def official_account(self, appid: str) -> OfficialAccount | None:
+        query = select(OfficialAccount).where(official_accounts.c.appid == appid)
+        return self._uow.session.execute(query).scalar_one_or_none()
+
+    def official_account_by_id(self, oa_id: int) -> OfficialAccount | None:
+        return self._uow.session.get(OfficialAccount, oa_id)
+
+    def principal(self, principal_id: int) -> Principal | None:
+        return self._uow.session.get(Principal, principal_id)
+
+    def principal_named(self, name: str) -> Principal | None:
+        query = select(Principal).where(principals.c.name == name)
+        return self._uow.session.execute(query).scalar_one_or_none()
+
+    def pending_registration(self, oa_id: int) -> Registration | None:
+        r = registrations
+        query = select(Registration).where(r.c.oa_id == oa_id, r.c.status == RegistrationStatus.PENDING.value)
+        return self._uow.session.execute(query.limit(1)).scalars().first()
+
+    def links_of_oa(self, oa_id: int) -> list[tuple[Link, MiniProgram]]:
+        query = (
+            select(Link, MiniProgram)
+            .join(mini_programs, mini_programs.c.id == links.c.mp_id)
+            .where(links.c.oa_id == oa_id)
+            .order_by(links.c.id)
+        )
+        return [(link, mp) for link, mp in self._uow.session.execute(query)]
+
+    def mini_program(self, appid: str) -> MiniProgram | None:
+        query = select(MiniProgram).where(mini_programs.c.appid == appid)
+        return self._uow.session.execute(query).scalar_one_or_none()
+
+    def current_link_of_mp(self, mp_id: int) -> tuple[Link, str] | None:
+        query = (
+            select(Link, official_accounts.c.appid)
+            .join(official_accounts, official_accounts.c.id == links.c.oa_id)
+            .where(links.c.mp_id == mp_id)
+            .order_by((links.c.status == LinkStatus.LINKED.value).desc(), links.c.id)
+            .limit(1)
+        )
+        row = self._uow.session.execute(query).first()
+        return None if row is None else (row[0], str(row[1]))
+
+    def monthly_used(self, oa_id: int, kind: str, month: str) -> int:
+        return counters.used(self._uow.session, oa_id, kind, month)
+
+    def audit_events(self, appid: str | None) -> list[AuditEvent]:
+        query = select(AuditEvent).order_by(audit_events.c.id)
+        if appid:
+            query = query.where(or_(audit_events.c.oa_appid == appid, audit_events.c.mp_appid == appid))
+        return list(self._uow.session.execute(query).scalars())
+
+    def delivered_mail(self, to: str | None) -> list[MailMessage]:
+        query = select(MailMessage).order_by(mail_outbox.c.id)
+        if to:
+            query = query.where(mail_outbox.c.to == to)
+        return list(self._uow.session.execute(query).scalars())
+
+    def add_personal_wechat_email(self, email: str) -> None:
+        session = self._uow.session
+        if session.get(PersonalWechatEmail, email) is None:
+            session.add(PersonalWechatEmail(email=email))
+
+    def account_exists(self, appid: str) -> bool:
+        session = self._uow.session
+        return bool(
+            session.execute(select(official_accounts.c.id).where(official_accounts.c.appid == appid)).first()
+            or session.execute(select(mini_programs.c.id).where(mini_programs.c.appid == appid)).first()
+        )
