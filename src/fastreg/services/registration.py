@@ -452,8 +452,7 @@ def _send_activation(uow: UnitOfWork, platform: Platform, email: str, token: str
 
     url = activation_url(platform, token)
     hours = platform.settings.activation_ttl_seconds // 3600
-    # Platform and the SQL unit of work are the ports' Context and UnitOfWork (mypy: invariant attributes).
-    pushes.queue_mail(platform, uow, email, "activation", oa_name=oa_name, email=email, url=url, hours=hours)  # type: ignore[arg-type]
+    pushes.queue_mail(platform, uow, email, "activation", oa_name=oa_name, email=email, url=url, hours=hours)
 
 
 # ---------------------------------------------------------------- step 6: activation
