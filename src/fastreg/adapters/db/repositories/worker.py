@@ -4,10 +4,14 @@ sandbox's key/value state. A queued job (push or mail) is claimed by a condition
 
 from __future__ import annotations
 
+import base64
+import functools
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from cryptography.fernet import Fernet
 from sqlalchemy import Table, delete, func, or_, select, update
 
 from fastreg.adapters.db import clock as db_clock
@@ -65,6 +69,11 @@ def read_faults(conn: PreparedConnection) -> list[Fault]:
     """Every injected fault, oldest first, by one prepared statement (the web layer's short read)."""
     rows = conn.execute(FAULT_ROWS, {}).rows
     return _faults(rows) if rows else []
+
+
+@functools.cache
+def _mail_fernet(secret_key: str) -> Fernet:
+    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(("outgoing-mail:" + secret_key).encode()).digest()))
 
 
 def _wake_worker_on_commit(uow: UnitOfWork) -> None:
@@ -190,8 +199,32 @@ class SqlMailOutbox:
         self._leases = _Leases(uow, outgoing_mail, "sent_at")
 
     def queue(self, mail: OutgoingMail) -> None:
+        # A mail can carry a bearer secret (the activation link): its parts are stored sealed with the
+        # platform's secret key, so the database alone never shows it.
+        fernet = self._fernet()
+        mail.text, mail.html = fernet.encrypt(mail.text.encode()).decode(), fernet.encrypt(mail.html.encode()).decode()
         self._uow.session.add(mail)
         _wake_worker_on_commit(self._uow)
+
+    def _fernet(self) -> Fernet:
+        return _mail_fernet(self._uow.platform.secret_key)
+
+    def _opened(self, stored: OutgoingMail) -> OutgoingMail:
+        """A detached copy with its parts unsealed (the stored row keeps them sealed)."""
+        fernet = self._fernet()
+        mail = OutgoingMail(
+            to=stored.to,
+            subject=stored.subject,
+            text=fernet.decrypt(stored.text.encode()).decode(),
+            html=fernet.decrypt(stored.html.encode()).decode(),
+            attempts=stored.attempts,
+            next_attempt_at=stored.next_attempt_at,
+            sent_at=stored.sent_at,
+            last_error=stored.last_error,
+            created_at=stored.created_at,
+        )
+        mail.id = stored.id
+        return mail
 
     def any_due(self, now: datetime) -> bool:
         return self._leases.any_due(now)
@@ -201,7 +234,8 @@ class SqlMailOutbox:
         if not ids:
             return []
         query = select(OutgoingMail).where(outgoing_mail.c.id.in_(ids)).order_by(outgoing_mail.c.id)
-        return list(self._uow.session.execute(query.execution_options(populate_existing=True)).scalars())
+        stored = self._uow.session.execute(query.execution_options(populate_existing=True)).scalars()
+        return [self._opened(mail) for mail in stored]
 
     def record_attempt(
         self,
