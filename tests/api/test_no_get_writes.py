@@ -66,17 +66,41 @@ def test_console_pages_polls_and_sandbox_reads_write_nothing(live: LiveServer, s
 
         pages = ["/", "/oa", "/oa/miniprograms", "/oa/miniprograms/add", "/oa/miniprograms/link", "/oa/fastreg"]
         polls = [f"/oa/fastreg/status?registration_id={registration_id}"] * 3
-        with counting_writes(live) as writes:
-            for path in [*pages, *polls, *phone_links, *(link + "/result" for link in phone_links)]:
-                assert browser.get(path).status_code < 500, path
-            with httpx.Client(base_url=live.base_url, timeout=30) as phone:
-                for link in phone_links:
-                    assert phone.get(link).status_code < 500
-            sandbox.official_account(oa["appid"])
-            sandbox.mail()
-            sandbox.get_clock()
-            sandbox.audit(oa["appid"])
-        assert writes == []
+
+        def read_everything(phone_links: list[str]) -> None:
+            """Every page and poll of the registration where it stands, counting the writes they make."""
+            with counting_writes(live) as writes:
+                for path in [*pages, *polls, *phone_links, *(link + "/result" for link in phone_links)]:
+                    assert browser.get(path).status_code < 500, path
+                with httpx.Client(base_url=live.base_url, timeout=30) as phone:
+                    for link in phone_links:
+                        assert phone.get(link).status_code < 500
+                sandbox.official_account(oa["appid"])
+                sandbox.get_clock()
+                sandbox.audit(oa["appid"])
+                sandbox.confirmations(oa["admin_wxid"])
+            assert writes == [], browser.get(polls[0]).json()
+
+        def post(action: str, **fields: str) -> None:
+            csrf = _csrf(browser.get("/oa/fastreg").text)
+            form = {"csrf_token": csrf, "registration_id": registration_id, **fields}
+            assert browser.post(f"/oa/fastreg/{action}", data=form).status_code == 200
+
+        read_everything(phone_links)  # step 3: the admin's scan
+        sandbox.scan(sandbox.confirmations(oa["admin_wxid"])[0]["url"], oa["admin_wxid"], "confirm")
+        read_everything([])  # step 4: the qualifications
+        post("qualifications", reuse_certification="1", reuse_operator="1")
+        read_everything([])  # step 5: the account
+        post("account", email="readonly-mp@example.com", password="Secret2026pw", password_confirm="Secret2026pw")
+        (mail,) = sandbox.mail("readonly-mp@example.com")  # sent by the worker once the step committed
+        read_everything([])  # step 6: the activation
+        activation = next(link for link in mail["links"] if "/activate/" in link)
+        assert browser.get(httpx.URL(activation).path).status_code == 200  # the mail's link: it activates
+        read_everything([])  # step 7: binding the admin
+        post("admin", admin_choice="wxid", admin_wxid=oa["admin_wxid"])
+        invitations = [httpx.URL(c["url"]).path for c in sandbox.confirmations(oa["admin_wxid"])]
+        assert invitations
+        read_everything(invitations)  # step 7: the admin's invitation waits on the phone
 
         # Past its time to live the registration is closed by the worker, not by a page: the pages only read.
         sandbox.set_clock(advance_seconds=8 * 86400)
