@@ -1,15 +1,20 @@
-"""Component pushes: ``component_verify_ticket`` every 10 minutes (each ticket valid 12 hours), authorization
-events (``authorized``, ``updateauthorized``) and 代认证 events (``notify_3rd_wxa_auth``,
-``notify_3rd_wxa_wxverify``), POSTed to the component's callback URL
-encrypted and signed exactly as WeChat does (``adapters.wechat_crypto``).
+"""The worker: component pushes, the mail outbox and the expiry sweeps.
 
-Pushes are queued in the ``push_jobs`` table in the same transaction as the change they announce, so none is
-lost; a background worker (started with the app) delivers them, woken as soon as a push is committed in its
-process (every ``settings.push_poll_seconds`` otherwise, for pushes queued elsewhere and retries). A job is
-claimed by a conditional update, so any number of workers on any number of hosts deliver each push once; a failed
-delivery is logged and retried with exponential backoff (1 s, 2 s, 4 s ... capped at 10 minutes) until the
-callback answers 2xx. The callback is documented to answer ``success``: a 2xx with another body is delivered,
-and logged.
+Component pushes: ``component_verify_ticket`` every 10 minutes (each ticket valid 12 hours), authorization
+events (``authorized``, ``updateauthorized``) and 代认证 events (``notify_3rd_wxa_auth``,
+``notify_3rd_wxa_wxverify``), POSTed to the component's callback URL encrypted and signed exactly as WeChat does
+(``context.push_sealer``).
+
+Pushes are queued (``uow.pushes``) in the same transaction as the change they announce, so none is lost; a
+background worker (started with the app) delivers them, woken as soon as a push is committed in its process
+(every ``settings.push_poll_seconds`` otherwise, for pushes queued elsewhere and retries). A job is claimed by a
+conditional update, so any number of workers on any number of hosts deliver each push once; a failed delivery is
+logged and retried with exponential backoff (1 s, 2 s, 4 s ... capped at 10 minutes) until the callback answers
+2xx. The callback is documented to answer ``success``: a 2xx with another body is delivered, and logged.
+
+Mail goes the same way (``queue_mail``, ``uow.mail``): a use case queues it in its transaction, the same worker
+sends it through the SMTP mailer after the commit, retried with the same backoff while the SMTP server is down.
+The worker also closes what expired (``sweep_expired``), so that pages and polls only read.
 
 Delivery scheduling uses the real clock (it is about the network); message contents (``CreateTime``) and the
 10-minute ticket rhythm use the platform clock, so moving the sandbox clock also moves the ticket pushes.
