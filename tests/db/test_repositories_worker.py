@@ -6,6 +6,9 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
+
+from fastreg.domain.clock import FixedClock
 from fastreg.domain.entities import OutgoingMail
 from fastreg.domain.faults import FaultSpec
 from fastreg.platform import Platform
@@ -53,3 +56,24 @@ def test_concurrent_calls_take_a_fault_at_most_its_times(platform: Platform) -> 
     assert sum(t is not None for t in taken) == 3
     (left,) = faults.list_all(platform)
     assert left.remaining == 0
+
+
+def test_concurrent_sweeps_expire_a_registration_once(platform: Platform, clock: FixedClock) -> None:
+    from fastreg.adapters.db.models import AuditEvent, Operator, Registration, operators
+    from fastreg.services import registration
+    from fastreg.services.pushes import sweep_expired
+    from tests.services.helpers import make_oa
+
+    oa = make_oa(platform)
+    with platform.uow(readonly=True) as uow:
+        operator = uow.session.execute(select(Operator).where(operators.c.email == oa.operator_email)).scalar_one()
+    started = registration.start(platform, operator.id)
+    clock.advance(platform.settings.pending_ttl_seconds + 1)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        swept = list(pool.map(lambda _: sweep_expired(platform), range(4)))
+    assert sum(swept) >= 1
+    with platform.uow(readonly=True) as uow:
+        row = uow.session.get(Registration, started.id)
+        assert row is not None and row.status == "expired"
+        expired = [e for e in uow.session.execute(select(AuditEvent)).scalars() if e.kind == "expired"]
+    assert len(expired) == 1

@@ -152,11 +152,13 @@ def _expire_stale(uow: UnitOfWork, platform: Platform, oa_id: int) -> None:
     now = uow.clock.now()
     cutoff = now - timedelta(seconds=platform.settings.pending_ttl_seconds)
     stale = uow.session.execute(
-        select(Registration).where(
+        select(Registration)
+        .where(
             Registration.oa_id == oa_id,
             Registration.status.in_([s.value for s in OPEN_STATUSES]),
             Registration.updated_at <= cutoff,
         )
+        .with_for_update()  # workers sweeping at once: the second one waits, then finds it closed
     ).scalars()
     oa = _oa(uow, oa_id)
     for registration in stale:
