@@ -672,13 +672,7 @@ def expire_stale(platform: Platform) -> int:
     polls only read, counting them expired). Returns how many OAs had one."""
     with platform.uow(readonly=True) as uow:
         cutoff = uow.clock.now() - timedelta(seconds=platform.settings.pending_ttl_seconds)
-        oa_ids = list(
-            uow.session.execute(
-                select(Registration.oa_id)
-                .where(Registration.status.in_([s.value for s in OPEN_STATUSES]), Registration.updated_at <= cutoff)
-                .distinct()
-            ).scalars()
-        )
+        oa_ids = uow.registrations.oas_with_stale_open(cutoff)
     if not oa_ids:
         return 0
     with platform.uow() as uow:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
 
 class RegistrationRepository(Protocol):
-    pass
+    def oas_with_stale_open(self, untouched_since: datetime) -> list[int]:
+        """The OAs with an open registration not updated since ``untouched_since`` (the worker's sweep)."""
+        ...
 
 
 class ConfirmationRepository(Protocol):
