@@ -135,13 +135,13 @@ def test_activation_mail_escapes_the_official_accounts_name() -> None:
 
 def _queue(platform: Platform, to: str) -> None:
     with platform.uow() as uow:
-        queue_mail(platform, uow, to, "activation", oa_name="号", email=to, url="http://t/activate/x", hours=48)  # type: ignore[arg-type]
+        queue_mail(platform, uow, to, "activation", oa_name="号", email=to, url="http://t/activate/x", hours=48)
         uow.commit()
 
 
 def test_queued_mail_is_sent_after_commit_and_only_then(mailing: Platform) -> None:
     with mailing.uow() as uow:  # rolled back: nothing is ever sent
-        queue_mail(mailing, uow, "gone@example.com", "activation", oa_name="号", email="g", url="http://t/a", hours=1)  # type: ignore[arg-type]
+        queue_mail(mailing, uow, "gone@example.com", "activation", oa_name="号", email="g", url="http://t/a", hours=1)
     _queue(mailing, "owner@example.com")
     assert outbox(mailing, to="owner@example.com") == []  # queued, not sent: the worker sends it
     assert send_due_mail(mailing) == 1

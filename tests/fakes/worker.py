@@ -3,9 +3,27 @@
 from __future__ import annotations
 
 from copy import copy
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
-from fastreg.domain.entities import Component, Credential, OutgoingMail, PushJob, SandboxState
+from fastreg.adapters.db.clock import CLOCK_KEY, clock_from_state
+from fastreg.domain.clock import Clock, as_utc
+from fastreg.domain.entities import (
+    AuditEvent,
+    Component,
+    Credential,
+    Link,
+    MailMessage,
+    MiniProgram,
+    MonthlyCounter,
+    OfficialAccount,
+    OutgoingMail,
+    PersonalWechatEmail,
+    Principal,
+    PushJob,
+    Registration,
+    SandboxState,
+)
 from fastreg.domain.faults import Fault
 from fastreg.services.ports.worker import DuePush
 from tests.fakes.store import FakeStore
@@ -155,3 +173,89 @@ class FakeSandboxStateRepository:
         for row in rows:
             self._store.remove(row)
         return len(rows)
+
+    # ---------------------------------------------------------------- the sandbox clock
+
+    def _clock_row(self) -> SandboxState | None:
+        return self._store.first(SandboxState, lambda s: s.key == CLOCK_KEY)
+
+    def clock_setting(self, real: Clock) -> tuple[Clock, bool]:
+        row = self._clock_row()
+        return clock_from_state(row.value if row else None, real)
+
+    def _store_clock(self, value: dict[str, Any]) -> None:
+        row = self._clock_row()
+        if row is None:
+            self._store.add(SandboxState(key=CLOCK_KEY, value=value))
+        else:
+            row.value = value
+
+    def freeze_clock(self, at: datetime) -> None:
+        self._store_clock({"frozen_at": as_utc(at).isoformat()})
+
+    def advance_clock(self, real: Clock, seconds: float) -> None:
+        clock, frozen = self.clock_setting(real)
+        if frozen:
+            self.freeze_clock(clock.now() + timedelta(seconds=seconds))
+        else:
+            row = self._clock_row()
+            offset = float((row.value if row else {}).get("offset_seconds", 0))
+            self._store_clock({"offset_seconds": offset + seconds})
+
+    def make_clock_real(self) -> None:
+        self._store_clock({})
+
+    # ---------------------------------------------------------------- what the control API shows and sets
+
+    def official_account(self, appid: str) -> OfficialAccount | None:
+        return self._store.first(OfficialAccount, lambda oa: oa.appid == appid)
+
+    def official_account_by_id(self, oa_id: int) -> OfficialAccount | None:
+        return self._store.first(OfficialAccount, lambda oa: oa.id == oa_id)
+
+    def principal(self, principal_id: int) -> Principal | None:
+        return self._store.first(Principal, lambda p: p.id == principal_id)
+
+    def principal_named(self, name: str) -> Principal | None:
+        return self._store.first(Principal, lambda p: p.name == name)
+
+    def pending_registration(self, oa_id: int) -> Registration | None:
+        return self._store.first(Registration, lambda r: r.oa_id == oa_id and r.status == "pending")
+
+    def links_of_oa(self, oa_id: int) -> list[tuple[Link, MiniProgram]]:
+        mps = {mp.id: mp for mp in self._store.all(MiniProgram)}
+        links = sorted(self._store.where(Link, lambda link: link.oa_id == oa_id), key=lambda link: link.id)
+        return [(link, mps[link.mp_id]) for link in links]
+
+    def mini_program(self, appid: str) -> MiniProgram | None:
+        return self._store.first(MiniProgram, lambda mp: mp.appid == appid)
+
+    def current_link_of_mp(self, mp_id: int) -> tuple[Link, str] | None:
+        links = sorted(
+            self._store.where(Link, lambda link: link.mp_id == mp_id),
+            key=lambda link: (link.status != "linked", link.id),
+        )
+        if not links:
+            return None
+        oa = self.official_account_by_id(links[0].oa_id)
+        return links[0], oa.appid if oa else ""
+
+    def monthly_used(self, oa_id: int, kind: str, month: str) -> int:
+        found = self._store.first(MonthlyCounter, lambda c: (c.oa_id, c.kind, c.month) == (oa_id, kind, month))
+        return found.used if found else 0
+
+    def audit_events(self, appid: str | None) -> list[AuditEvent]:
+        events = self._store.all(AuditEvent)
+        if appid:
+            events = [e for e in events if appid in (e.oa_appid, e.mp_appid)]
+        return sorted(events, key=lambda e: e.id)
+
+    def delivered_mail(self, to: str | None) -> list[MailMessage]:
+        return sorted(self._store.where(MailMessage, lambda m: to is None or m.to == to), key=lambda m: m.id)
+
+    def add_personal_wechat_email(self, email: str) -> None:
+        if self._store.first(PersonalWechatEmail, lambda e: e.email == email) is None:
+            self._store.add(PersonalWechatEmail(email=email))
+
+    def account_exists(self, appid: str) -> bool:
+        return self.official_account(appid) is not None or self.mini_program(appid) is not None

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from fastreg.domain.clock import FixedClock
-from fastreg.domain.entities import Component, Credential, OutgoingMail, PushJob
+from fastreg.domain.entities import Component, Credential, MailMessage, OutgoingMail, PushJob
 from fastreg.domain.faults import FaultSpec
-from fastreg.services import faults, pushes
+from fastreg.services import faults, pushes, sandbox
 from tests.fakes import FakeContext
 
 START = datetime(2026, 11, 10, 4, 0, tzinfo=UTC)
@@ -151,3 +151,27 @@ def test_mail_waits_with_backoff_while_smtp_is_down(context: FakeContext) -> Non
     mail.next_attempt_at = datetime.now(UTC) - timedelta(seconds=1)
     assert pushes.send_due_mail(context) == 1
     assert [m[0] for m in working.sent] == ["later@example.com"] and mail.sent_at is not None
+
+
+# ---------------------------------------------------------------- the sandbox
+
+
+def test_the_sandbox_clock_takes_exactly_one_setting_and_moves_a_frozen_clock(context: FakeContext) -> None:
+    with pytest.raises(sandbox.SandboxError) as refused:
+        sandbox.set_clock(context, now=START, advance_seconds=60)
+    assert refused.value.status == 422
+    sandbox.set_clock(context, now=START)
+    sandbox.set_clock(context, advance_seconds=90)
+    with context.uow(readonly=True) as uow:
+        clock, frozen = uow.sandbox_state.clock_setting(FixedClock(START))
+    assert frozen and clock.now() == START + timedelta(seconds=90)
+    sandbox.set_clock(context, real=True)
+    with context.uow(readonly=True) as uow:
+        assert uow.sandbox_state.clock_setting(FixedClock(START))[1] is False
+
+
+def test_the_sandbox_outbox_lists_delivered_mail_by_recipient(context: FakeContext) -> None:
+    for to in ("a@example.com", "b@example.com", "a@example.com"):
+        context.store.add(MailMessage(to=to, subject=to, text="", html="", links=[], sent_at=START))
+    assert [m["to"] for m in sandbox.outbox(context, " A@example.com ")] == ["a@example.com", "a@example.com"]
+    assert len(sandbox.outbox(context)) == 3
