@@ -10,9 +10,13 @@ from email.message import EmailMessage
 import pytest
 
 from fastreg.adapters.mail import SmtpMailer, extract_links, parse_mail, start_mail
+from fastreg.adapters.mail.render import JinjaMailTemplates
 from fastreg.domain.clock import FixedClock
+from fastreg.domain.entities import OutgoingMail
 from fastreg.platform import Platform
+from fastreg.services.pushes import queue_mail, send_due_mail
 from fastreg.services.sandbox import outbox
+from tests.conftest import START
 
 
 @pytest.fixture
@@ -113,12 +117,54 @@ def test_parse_and_link_extraction() -> None:
     ]
 
 
-def test_activation_mail_escapes_the_official_accounts_name(mailing: Platform) -> None:
+def test_activation_mail_escapes_the_official_accounts_name() -> None:
     """The OA's name is operator-controlled text: in the activation mail's HTML it is text, never markup."""
-    from fastreg.services.registration import _send_activation
+    mail = JinjaMailTemplates().render(
+        "activation",
+        oa_name='<img src=x onerror="alert(1)">公众号',
+        email="owner@example.com",
+        url="http://testserver/activate/tok123",
+        hours=48,
+    )
+    assert "<img" not in mail.html and "&lt;img src=x" in mail.html
+    assert '<img src=x onerror="alert(1)">公众号' in mail.text  # the plain-text part says it as typed
+    assert mail.subject == "激活你的小程序帐号 / Activate your Mini Program account"
+    assert "请在 48 小时内" in mail.text and "within 48 hours" in mail.html
+    assert extract_links(mail.text, mail.html) == ["http://testserver/activate/tok123"]
 
-    _send_activation(mailing, "owner@example.com", "tok123", '<img src=x onerror="alert(1)">公众号')
+
+def _queue(platform: Platform, to: str) -> None:
+    with platform.uow() as uow:
+        queue_mail(platform, uow, to, "activation", oa_name="号", email=to, url="http://t/activate/x", hours=48)
+        uow.commit()
+
+
+def test_queued_mail_is_sent_after_commit_and_only_then(mailing: Platform) -> None:
+    with mailing.uow() as uow:  # rolled back: nothing is ever sent
+        queue_mail(mailing, uow, "gone@example.com", "activation", oa_name="号", email="g", url="http://t/a", hours=1)
+    _queue(mailing, "owner@example.com")
+    assert outbox(mailing, to="owner@example.com") == []  # queued, not sent: the worker sends it
+    assert send_due_mail(mailing) == 1
     (mail,) = outbox(mailing, to="owner@example.com")
-    assert "<img" not in mail["html"] and "&lt;img src=x" in mail["html"]
-    assert '<img src=x onerror="alert(1)">公众号' in mail["text"]  # the plain-text part says it as typed
-    assert mail["links"] == ["http://testserver/activate/tok123"]
+    assert mail["links"] == ["http://t/activate/x"]
+    assert send_due_mail(mailing) == 0  # sent once
+    assert outbox(mailing, to="gone@example.com") == []
+
+
+def test_mail_waits_in_the_outbox_while_smtp_is_down(mailing: Platform) -> None:
+    working = mailing.mailer
+    assert isinstance(working, SmtpMailer)
+    mailing.mailer = SmtpMailer("127.0.0.1", 9, working.sender, timeout=1)  # nothing listens on port 9
+    _queue(mailing, "later@example.com")
+    assert send_due_mail(mailing) == 1  # tried, refused
+    with mailing.uow(readonly=True) as uow:
+        (row,) = uow.session.query(OutgoingMail).all()
+        assert row.sent_at is None and row.attempts == 1 and row.last_error
+        row_id = row.id
+    assert send_due_mail(mailing) == 0  # not due before its backoff
+    mailing.mailer = working
+    with mailing.uow() as uow:  # the backoff has passed
+        uow.mail.record_attempt(row_id, attempts=1, next_attempt_at=START, sent_at=None, last_error="x")
+        uow.commit()
+    assert send_due_mail(mailing) == 1
+    assert [m["to"] for m in outbox(mailing)] == ["later@example.com"]

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from fastreg.services.sandbox import sandbox_key
+from fastreg.platform import sandbox_key
 from fastreg.settings import Settings
 from fastreg.testing import LiveServer, SandboxClient, run_live_server
 from tests.pg import temporary_database

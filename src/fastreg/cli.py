@@ -173,8 +173,8 @@ def serve(
     from sqlalchemy.exc import IntegrityError
 
     from fastreg.domain.errors import DomainError
-    from fastreg.platform import build_platform
-    from fastreg.services import demo, sandbox
+    from fastreg.platform import build_platform, sandbox_key
+    from fastreg.services import demo
 
     overrides: dict[str, Any] = {}
     if db:
@@ -199,7 +199,7 @@ def serve(
     typer.echo(f"Open API:     {console_url}/cgi-bin/...")
     if settings.is_sandbox:
         typer.echo(f"Sandbox API:  {console_url}/sandbox/v1  (header X-Sandbox-Key)")
-        typer.echo(f"Sandbox key:  {sandbox.sandbox_key(settings)}")
+        typer.echo(f"Sandbox key:  {sandbox_key(settings)}")
     if data is not None:
         typer.echo(demo.describe(data, console_url))
     sys.stdout.flush()

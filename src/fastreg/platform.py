@@ -7,6 +7,7 @@ import contextlib
 import os
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -17,6 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from fastreg.adapters.crypto import Argon2Passwords
 from fastreg.adapters.db.engine import build_engine
 from fastreg.adapters.db.uow import ClockSource, FixedClockSource, SandboxClockSource, UnitOfWork, session_factory
+from fastreg.adapters.mail.render import JinjaMailTemplates
+from fastreg.adapters.wechat_crypto import WechatPushSealer
 from fastreg.domain.clock import Clock, SystemClock
 from fastreg.domain.rules import QuotaLimits
 from fastreg.settings import Settings
@@ -77,6 +80,9 @@ class Platform:
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     # Set once a component push is committed to the queue: the push worker delivers it at once.
     push_queued: Wakeup = field(default_factory=Wakeup)
+    # The words of the mails (templates and catalogues) and the encryption of component pushes.
+    mail_templates: JinjaMailTemplates = field(default_factory=JinjaMailTemplates)
+    push_sealer: WechatPushSealer = field(default_factory=WechatPushSealer)
 
     def uow(self, *, readonly: bool = False) -> UnitOfWork:
         return UnitOfWork(
@@ -99,6 +105,27 @@ class Platform:
 
     def url(self, path: str) -> str:
         return self.settings.public_url.rstrip("/") + path
+
+    @property
+    def sandbox_clock_over(self) -> Clock | None:
+        """The real clock under the sandbox's settable one, or None when the platform runs on a fixed clock."""
+        return self.clocks.real if isinstance(self.clocks, SandboxClockSource) else None
+
+    def flush_mail(self) -> None:
+        """Wait until the mail this process's SMTP sink received is stored."""
+        from fastreg.adapters.mail import flush_deliveries
+
+        flush_deliveries()
+
+    def wipe(self) -> None:
+        """Empty every table with no other transaction in the database meanwhile (the sandbox reset)."""
+        from fastreg.adapters.db import maintenance
+        from fastreg.services.ports.worker import DatabaseBusy
+
+        try:
+            maintenance.wipe_alone(self.sessions)
+        except maintenance.DatabaseBusy as busy:
+            raise DatabaseBusy(str(busy)) from None
 
 
 _PASSWORDS = Argon2Passwords()
@@ -140,3 +167,15 @@ def persistent_secret(data_dir: Path, name: str) -> str:
         value = secrets.token_urlsafe(32)
         handle.write(value)
         return value
+
+
+def sandbox_key(settings: Settings) -> str:
+    """``FASTREG_SANDBOX_KEY``, or a random key generated at first start and kept in the data directory."""
+    if settings.sandbox_key:
+        return settings.sandbox_key
+    for _ in range(100):
+        key = persistent_secret(settings.data_dir, "sandbox_key")
+        if key:
+            return key
+        time.sleep(0.01)  # another process created the file a moment ago and is writing the key
+    raise RuntimeError(f"empty sandbox key file in {settings.data_dir}")

@@ -35,9 +35,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from fastreg.adapters.db.engine import build_loop_engine
 from fastreg.adapters.db.prepared import PreparedConnection
+from fastreg.adapters.db.repositories.worker import read_faults
 from fastreg.adapters.db.uow import run_grouped, run_on_connection
+from fastreg.domain.faults import Fault
 from fastreg.platform import Platform
-from fastreg.services import fastregister, faults
+from fastreg.services import fastregister
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -45,7 +47,7 @@ T = TypeVar("T")
 # The hot short writes: group commit on SQLite, the loop's async engine on PostgreSQL.
 GROUPED: frozenset[Callable[..., Any]] = frozenset({fastregister.fastregister_with_token})
 # The short reads every request of a kind makes, ``use_case(conn, ...)`` on the loop's own connection.
-LOOP_READS: frozenset[Callable[..., Any]] = frozenset({faults.armed})
+LOOP_READS: frozenset[Callable[..., Any]] = frozenset({read_faults})
 
 
 class Runner:
@@ -174,6 +176,10 @@ class Runner:
         async with calls, engine.connect() as connection:
             result: T = await connection.run_sync(run_on_connection, call)
             return result
+
+    async def injected_faults(self) -> list[Fault]:
+        """The sandbox's injected faults, read on the loop's own connection (every sandbox request asks)."""
+        return await self.run(read_faults)
 
     # ------------------------------------------------------------ the loop's reads
 

@@ -4,11 +4,14 @@ the service tests run without a database. Database behaviour is proven once, aga
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 
+from fastreg.adapters.mail.render import JinjaMailTemplates
+from fastreg.adapters.wechat_crypto import WechatPushSealer
 from fastreg.domain.clock import Clock
 from fastreg.domain.rules import QuotaLimits
 from fastreg.settings import Settings
@@ -127,6 +130,9 @@ class Wakeups:
     def notify(self) -> None:
         self.count += 1
 
+    def bind(self) -> asyncio.Event:
+        return asyncio.Event()
+
 
 @dataclass
 class FakeContext:
@@ -138,6 +144,8 @@ class FakeContext:
     mailer: SentMail = field(default_factory=SentMail)
     observer: CountingObserver = field(default_factory=CountingObserver)
     push_queued: Wakeups = field(default_factory=Wakeups)
+    mail_templates: JinjaMailTemplates = field(default_factory=JinjaMailTemplates)
+    push_sealer: WechatPushSealer = field(default_factory=WechatPushSealer)
     store: FakeStore = field(default_factory=FakeStore)
     open_uow: Any = None
     _passwords: CheapPasswords = field(default_factory=CheapPasswords)
@@ -161,3 +169,13 @@ class FakeContext:
 
     def url(self, path: str) -> str:
         return self.settings.public_url.rstrip("/") + path
+
+    @property
+    def sandbox_clock_over(self) -> Clock | None:
+        return None
+
+    def flush_mail(self) -> None:
+        pass
+
+    def wipe(self) -> None:
+        self.store = FakeStore()

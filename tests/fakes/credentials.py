@@ -32,6 +32,12 @@ class FakeCredentialRepository:
     def get(self, token_hash: str) -> Credential | None:
         return self._store.first(Credential, lambda c: c.token_hash == token_hash)
 
+    def token_subject(self, token_hash: str) -> str | None:
+        from fastreg.domain.entities import Credential
+
+        found = self._store.first(Credential, lambda c: c.token_hash == token_hash)
+        return None if found is None else found.subject
+
 
 class FakeFastRegisterGateway:
     def __init__(self, store: FakeStore) -> None:

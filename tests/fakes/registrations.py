@@ -89,6 +89,14 @@ class FakeRegistrationRepository:
         )
         return max(pending, key=lambda row: row.id, default=None)
 
+    def oas_with_stale_open(self, untouched_since: datetime) -> list[int]:
+        from fastreg.domain.entities import Registration
+        from fastreg.domain.model import OPEN_STATUSES
+
+        open_values = {s.value for s in OPEN_STATUSES}
+        stale = self._store.where(Registration, lambda r: r.status in open_values and r.updated_at <= untouched_since)
+        return sorted({r.oa_id for r in stale})
+
 
 class FakeConfirmationRepository:
     def __init__(self, store: FakeStore) -> None:

@@ -22,6 +22,9 @@ from xml.sax.saxutils import escape
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from fastreg.domain.entities import Component
+from fastreg.services.ports.worker import SealedPush
+
 BLOCK = 32
 
 
@@ -145,3 +148,17 @@ def _element(name: str, value: object) -> str:
     if "]]>" in text:
         return f"<{name}>{escape(text)}</{name}>"
     return f"<{name}><![CDATA[{text}]]></{name}>"
+
+
+class WechatPushSealer:
+    """``services/ports.PushSealer``: a component push encrypted and signed with the component's keys."""
+
+    def seal(self, component: Component, message: dict[str, object], timestamp: int) -> SealedPush:
+        push = encrypt_push(
+            token=component.token,
+            encoding_aes_key=component.encoding_aes_key,
+            appid=component.appid,
+            message=xml_message(message),
+            timestamp=timestamp,
+        )
+        return SealedPush(push.params, push.body)

@@ -279,3 +279,21 @@ class VerificationTask:
     created_at: datetime
     expires_at: datetime
     updated_at: datetime
+
+
+@dataclass(eq=False, kw_only=True)
+class OutgoingMail:
+    """An email queued in the transaction of the change it announces (the transactional outbox): the worker
+    sends it through the SMTP mailer once that transaction has committed, retrying with backoff until the SMTP
+    server takes it."""
+
+    id: int = field(init=False)
+    to: str
+    subject: str
+    text: str
+    html: str
+    attempts: int = 0
+    next_attempt_at: datetime
+    sent_at: datetime | None = None
+    last_error: str | None = None
+    created_at: datetime

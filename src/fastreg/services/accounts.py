@@ -125,24 +125,9 @@ def create_component(
         )
         uow.components.add(component)
         ticket = pushes.new_verify_ticket()
-        remember_verify_ticket(uow, now, component, ticket)
+        pushes.remember_verify_ticket(uow.pushes, now, component, ticket)
         uow.commit()
     return NewComponent(appid, secret, token, aes_key, ticket)
-
-
-def remember_verify_ticket(uow: UnitOfWork, now: datetime, component: Component, ticket: str) -> None:
-    """Make ``ticket`` the component's latest verify ticket; like every one issued before it, api_component_token
-    accepts it for 12 hours (``pushes.remember_verify_ticket`` on the ports)."""
-    issue_credential(
-        uow.credentials,
-        now,
-        CredentialKind.VERIFY_TICKET,
-        component.appid,
-        pushes.VERIFY_TICKET_TTL_SECONDS,
-        component_id=component.id,
-        raw=ticket,
-    )
-    component.verify_ticket, component.verify_ticket_at = ticket, now
 
 
 def issue_credential(

@@ -108,7 +108,7 @@ def grant_authorization(
             if other_component is not None and other_component.callback_url:
                 code = _issue_code(uow, now, other.component_id, authorizer_appid, ttl_seconds)
                 pushes.enqueue_authorization_event(
-                    context, uow, now, other_component, "updateauthorized", authorizer_appid, code, ttl_seconds
+                    uow.pushes, now, other_component, "updateauthorized", authorizer_appid, code, ttl_seconds
                 )
     return _issue_code(uow, now, component_id, authorizer_appid, ttl_seconds)
 
@@ -229,7 +229,7 @@ def on_component_auth(
     func_info = [int(n) for n in payload.get("func_info", component.permission_sets or [])]
     appid = confirmation.account_appid
     code = grant_authorization(context, uow, component.id, appid, func_info, ttl)
-    pushes.enqueue_authorization_event(context, uow, now, component, "authorized", appid, code, ttl)
+    pushes.enqueue_authorization_event(uow.pushes, now, component, "authorized", appid, code, ttl)
     uow.audit.record(now, AuditKind.COMPONENT_AUTHORIZED, wxid, oa_appid=appid, component_appid=component.appid)
     return with_params(str(payload["redirect_uri"]), auth_code=code, expires_in=ttl)
 

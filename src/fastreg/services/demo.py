@@ -13,7 +13,7 @@ from fastreg.domain.entities import Component, OfficialAccount
 from fastreg.domain.errors import DomainError
 from fastreg.domain.model import PrincipalType
 from fastreg.services import pushes
-from fastreg.services.accounts import component_of, create_component, create_official_account, remember_verify_ticket
+from fastreg.services.accounts import component_of, create_component, create_official_account
 from fastreg.services.ports import Context, UnitOfWork
 
 DEMO_PASSWORD = "demo1234"
@@ -174,7 +174,7 @@ def _seed_component(context: Context, spec: DemoComponent) -> tuple[DemoComponen
         component, now = component_of(uow, spec.appid), uow.clock.now()
         if not pushes.verify_ticket_valid(component, now):  # the printed ticket must work
             # The demo component has no callback URL: there is no push to queue.
-            remember_verify_ticket(uow, now, component, pushes.new_verify_ticket())
+            pushes.issue_verify_ticket(uow.pushes, now, component)
             uow.commit()
         info = DemoComponentInfo(spec, component.token, component.encoding_aes_key, component.verify_ticket or "")
     return info, created

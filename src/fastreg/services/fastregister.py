@@ -96,9 +96,7 @@ def open_auth_page(
         return result
 
 
-def on_auth_answered(
-    context: Any, uow: UnitOfWork, confirmation: Confirmation, action: str, wxid: str
-) -> str | None:
+def on_auth_answered(context: Any, uow: UnitOfWork, confirmation: Confirmation, action: str, wxid: str) -> str | None:
     """The OA admin confirmed: issue the single-use ticket and send the browser back with it."""
     if action != confirmations.CONFIRM:
         return None

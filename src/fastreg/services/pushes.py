@@ -1,15 +1,20 @@
-"""Component pushes: ``component_verify_ticket`` every 10 minutes (each ticket valid 12 hours), authorization
-events (``authorized``, ``updateauthorized``) and 代认证 events (``notify_3rd_wxa_auth``,
-``notify_3rd_wxa_wxverify``), POSTed to the component's callback URL
-encrypted and signed exactly as WeChat does (``adapters.wechat_crypto``).
+"""The worker: component pushes, the mail outbox and the expiry sweeps.
 
-Pushes are queued in the ``push_jobs`` table in the same transaction as the change they announce, so none is
-lost; a background worker (started with the app) delivers them, woken as soon as a push is committed in its
-process (every ``settings.push_poll_seconds`` otherwise, for pushes queued elsewhere and retries). A job is
-claimed by a conditional update, so any number of workers on any number of hosts deliver each push once; a failed
-delivery is logged and retried with exponential backoff (1 s, 2 s, 4 s ... capped at 10 minutes) until the
-callback answers 2xx. The callback is documented to answer ``success``: a 2xx with another body is delivered,
-and logged.
+Component pushes: ``component_verify_ticket`` every 10 minutes (each ticket valid 12 hours), authorization
+events (``authorized``, ``updateauthorized``) and 代认证 events (``notify_3rd_wxa_auth``,
+``notify_3rd_wxa_wxverify``), POSTed to the component's callback URL encrypted and signed exactly as WeChat does
+(``context.push_sealer``).
+
+Pushes are queued (``uow.pushes``) in the same transaction as the change they announce, so none is lost; a
+background worker (started with the app) delivers them, woken as soon as a push is committed in its process
+(every ``settings.push_poll_seconds`` otherwise, for pushes queued elsewhere and retries). A job is claimed by a
+conditional update, so any number of workers on any number of hosts deliver each push once; a failed delivery is
+logged and retried with exponential backoff (1 s, 2 s, 4 s ... capped at 10 minutes) until the callback answers
+2xx. The callback is documented to answer ``success``: a 2xx with another body is delivered, and logged.
+
+Mail goes the same way (``queue_mail``, ``uow.mail``): a use case queues it in its transaction, the same worker
+sends it through the SMTP mailer after the commit, retried with the same backoff while the SMTP server is down.
+The worker also closes what expired (``sweep_expired``), so that pages and polls only read.
 
 Delivery scheduling uses the real clock (it is about the network); message contents (``CreateTime``) and the
 10-minute ticket rhythm use the platform clock, so moving the sandbox clock also moves the ticket pushes.
@@ -25,16 +30,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
 
-from fastreg.adapters import crypto, wechat_crypto
-from fastreg.adapters.db.models import Component, PushJob
+from fastreg.domain import secrets
 from fastreg.domain.clock import Clock, SystemClock, as_utc
-from fastreg.platform import Platform
-from fastreg.services import credentials
-from fastreg.services.credentials import CredentialKind
+from fastreg.domain.entities import Component, Credential, OutgoingMail, PushJob
 from fastreg.services.ports import Context, UnitOfWork
+from fastreg.services.ports.worker import MailContent, PushQueue, SealedPush
 
 log = logging.getLogger("fastreg.pushes")
 
@@ -74,62 +75,35 @@ def _timestamp(now: datetime) -> int:
 # ---------------------------------------------------------------- queueing (in the caller's transaction)
 
 
-def _job(now: datetime, component: Component, info_type: str, fields: dict[str, Any]) -> PushJob | None:
-    """The push for the component's callback; None when it has no callback URL."""
+def enqueue(queue: PushQueue, now: datetime, component: Component, info_type: str, fields: dict[str, Any]) -> bool:
+    """Queue a push for the component's callback; False (nothing queued) when it has no callback URL. Once the
+    transaction commits, this process's worker delivers it at once (the queue wakes it)."""
     if not component.callback_url:
-        return None
+        return False
     message = {"AppId": component.appid, "CreateTime": _timestamp(now), "InfoType": info_type, **fields}
-    return PushJob(
-        component_id=component.id,
-        info_type=info_type,
-        payload={"message": message},
-        attempts=0,
-        next_attempt_at=_real.now(),
-        delivered_at=None,
-        last_error=None,
-        created_at=now,
+    queue.add(
+        PushJob(
+            component_id=component.id,
+            info_type=info_type,
+            payload={"message": message},
+            attempts=0,
+            next_attempt_at=_real.now(),
+            delivered_at=None,
+            last_error=None,
+            created_at=now,
+        )
     )
-
-
-def enqueue(session: Session, now: datetime, component: Component, info_type: str, fields: dict[str, Any]) -> bool:
-    """Queue a push for the component's callback; False (nothing queued) when it has no callback URL."""
-    job = _job(now, component, info_type, fields)
-    if job is None:
-        return False
-    session.add(job)
-    _wake_worker_on_commit(session)
     return True
 
 
-def _queue(
-    context: Context, uow: UnitOfWork, now: datetime, component: Component, info_type: str, fields: dict[str, Any]
-) -> bool:
-    """:func:`enqueue` through the unit of work's push queue; the worker wakes once it commits."""
-    job = _job(now, component, info_type, fields)
-    if job is None:
-        return False
-    uow.pushes.add(job)
-    uow.on_commit(context.push_queued.notify)
-    return True
-
-
-def _wake_worker_on_commit(session: Session) -> None:
-    """Once the push is committed, this process's worker delivers it at once instead of at its next poll."""
-    uow = session.info.get("unit_of_work")
-    platform = getattr(uow, "platform", None)
-    if uow is not None and platform is not None:
-        uow.on_commit(platform.push_queued.notify)
-
-
-def enqueue_verify_ticket(session: Session, now: datetime, component: Component) -> bool:
+def enqueue_verify_ticket(queue: PushQueue, now: datetime, component: Component) -> bool:
     if not component.verify_ticket:
         return False
-    return enqueue(session, now, component, VERIFY_TICKET, {"ComponentVerifyTicket": component.verify_ticket})
+    return enqueue(queue, now, component, VERIFY_TICKET, {"ComponentVerifyTicket": component.verify_ticket})
 
 
 def enqueue_authorization_event(
-    context: Context,
-    uow: UnitOfWork,
+    queue: PushQueue,
     now: datetime,
     component: Component,
     info_type: str,
@@ -143,12 +117,11 @@ def enqueue_authorization_event(
         fields["AuthorizationCode"] = authorization_code
         fields["AuthorizationCodeExpiredTime"] = _timestamp(now) + code_ttl_seconds
         fields["PreAuthCode"] = ""
-    return _queue(context, uow, now, component, info_type, fields)
+    return enqueue(queue, now, component, info_type, fields)
 
 
 def enqueue_wxa_auth_event(
-    context: Context,
-    uow: UnitOfWork,
+    queue: PushQueue,
     now: datetime,
     component: Component,
     *,
@@ -169,58 +142,49 @@ def enqueue_wxa_auth_event(
     }
     if dispatch_info is not None:
         fields["dispatch_info"] = dispatch_info
-    return _queue(context, uow, now, component, WXA_AUTH, fields)
+    return enqueue(queue, now, component, WXA_AUTH, fields)
 
 
 def enqueue_wxa_wxverify_event(
-    context: Context,
-    uow: UnitOfWork,
-    now: datetime,
-    component: Component,
-    *,
-    mp_appid: str,
-    expires_at: datetime,
-    message: str,
+    queue: PushQueue, now: datetime, component: Component, *, mp_appid: str, expires_at: datetime, message: str
 ) -> bool:
     """``notify_3rd_wxa_wxverify``: the MP's certification and when it expires (``expired``, in seconds)."""
     fields = {"appid": mp_appid, "expired": _timestamp(expires_at), "message": message}
-    return _queue(context, uow, now, component, WXA_WXVERIFY, fields)
+    return enqueue(queue, now, component, WXA_WXVERIFY, fields)
 
 
-def push_verify_ticket(platform: Platform, component_id: int | str) -> bool:
+def push_verify_ticket(context: Context, component_id: int | str) -> bool:
     """Queue a push of the component's current verify ticket (by id or appid); False without a callback."""
-    with platform.uow() as uow:
-        component = _component(uow.session, component_id)
+    with context.uow() as uow:
+        component = uow.pushes.component(component_id)
         if component is None:
             return False
-        queued = enqueue_verify_ticket(uow.session, uow.clock.now(), component)
+        queued = enqueue_verify_ticket(uow.pushes, uow.clock.now(), component)
         uow.commit()
         return queued
 
 
-def _component(session: Session, component_id: int | str) -> Component | None:
-    if isinstance(component_id, int):
-        return session.get(Component, component_id)
-    return session.execute(select(Component).where(Component.appid == component_id)).scalar_one_or_none()
-
-
 def new_verify_ticket() -> str:
-    return "ticket@@@" + crypto.new_token(32)
+    return "ticket@@@" + secrets.new_token(32)
 
 
-def remember_verify_ticket(session: Session, now: datetime, component: Component, ticket: str) -> None:
+def remember_verify_ticket(queue: PushQueue, now: datetime, component: Component, ticket: str) -> None:
     """Make ``ticket`` the component's latest verify ticket; like every one issued before it, api_component_token
     accepts it for 12 hours (stored hashed, as every bearer secret)."""
-    credentials.issue(
-        session,
-        now,
-        CredentialKind.VERIFY_TICKET,
-        component.appid,
-        VERIFY_TICKET_TTL_SECONDS,
-        component_id=component.id,
-        raw=ticket,
+    queue.store_verify_ticket(
+        component,
+        Credential(
+            token_hash=secrets.token_hash(ticket),
+            kind="verify_ticket",  # credentials.CredentialKind.VERIFY_TICKET
+            subject=component.appid,
+            component_id=component.id,
+            data=None,
+            issued_at=now,
+            expires_at=now + timedelta(seconds=VERIFY_TICKET_TTL_SECONDS),
+            used_at=None,
+        ),
+        ticket,
     )
-    component.verify_ticket, component.verify_ticket_at = ticket, now
 
 
 def verify_ticket_valid(component: Component, now: datetime) -> bool:
@@ -233,51 +197,37 @@ def verify_ticket_valid(component: Component, now: datetime) -> bool:
     )
 
 
-def issue_verify_ticket(session: Session, now: datetime, component: Component) -> str:
+def issue_verify_ticket(queue: PushQueue, now: datetime, component: Component) -> str:
     """A fresh verify ticket, queued for a push to the component's callback URL when it has one."""
     ticket = new_verify_ticket()
-    remember_verify_ticket(session, now, component, ticket)
-    enqueue_verify_ticket(session, now, component)
+    remember_verify_ticket(queue, now, component, ticket)
+    enqueue_verify_ticket(queue, now, component)
     return ticket
 
 
-def refresh_due_verify_tickets(platform: Platform) -> int:
+def refresh_due_verify_tickets(context: Context) -> int:
     """Issue (and queue the push of) a fresh verify ticket for every component with a callback URL whose
     ticket is older than ``verify_ticket_interval_seconds`` by the platform clock. Returns how many."""
-    interval = timedelta(seconds=platform.settings.verify_ticket_interval_seconds)
-    with platform.uow(readonly=True) as uow:
-        cutoff = uow.clock.now() - interval
-        due = uow.session.execute(
-            select(Component.id).where(
-                Component.callback_url.is_not(None),
-                or_(Component.verify_ticket_at.is_(None), Component.verify_ticket_at <= cutoff),
-            )
-        ).all()
+    interval = timedelta(seconds=context.settings.verify_ticket_interval_seconds)
+    with context.uow(readonly=True) as uow:
+        due = uow.pushes.components_due_for_ticket(uow.clock.now() - interval)
     if not due:
         return 0
     issued = 0
-    with platform.uow() as uow:
+    with context.uow() as uow:
         now = uow.clock.now()
-        for (component_id,) in due:
-            component = uow.session.get(Component, component_id)
+        for component_id in due:
+            component = uow.pushes.component(component_id)
             if component is None or not component.callback_url:
                 continue
             previous = component.verify_ticket_at
             if previous is not None and previous > now - interval:
                 continue
             ticket = new_verify_ticket()
-            condition = (
-                Component.verify_ticket_at.is_(None) if previous is None else Component.verify_ticket_at == previous
-            )
-            claimed = uow.session.execute(
-                update(Component)
-                .where(Component.id == component_id, condition)
-                .values(verify_ticket=ticket, verify_ticket_at=now)
-                .execution_options(synchronize_session=False)
-            ).rowcount  # type: ignore[attr-defined]
-            if claimed:
-                remember_verify_ticket(uow.session, now, component, ticket)
-                enqueue_verify_ticket(uow.session, now, component)
+            # A conditional update: of several workers, one renews the ticket.
+            if uow.pushes.claim_ticket_renewal(component, previous, ticket, now):
+                remember_verify_ticket(uow.pushes, now, component, ticket)
+                enqueue_verify_ticket(uow.pushes, now, component)
                 issued += 1
         uow.commit()
     return issued
@@ -291,59 +241,31 @@ class Delivery:
     job_id: int
     attempts: int
     url: str
-    push: wechat_crypto.EncryptedPush
+    push: SealedPush
     info_type: str
 
 
-def claim_due(platform: Platform, limit: int = BATCH) -> list[Delivery]:
+def claim_due(context: Context, limit: int = BATCH) -> list[Delivery]:
     """Claim due jobs (lease them for ``LEASE_SECONDS``) and prepare their encrypted bodies."""
     real_now = _real.now()
-    with platform.uow(readonly=True) as uow:
-        any_due = uow.session.execute(
-            select(PushJob.id).where(PushJob.delivered_at.is_(None), PushJob.next_attempt_at <= real_now).limit(1)
-        ).first()
-    if not any_due:
-        return []
+    with context.uow(readonly=True) as uow:
+        if not uow.pushes.any_due(real_now):
+            return []
     deliveries: list[Delivery] = []
-    with platform.uow() as uow:
-        session = uow.session
-        jobs = session.execute(
-            select(PushJob)
-            .where(PushJob.delivered_at.is_(None), PushJob.next_attempt_at <= real_now)
-            .order_by(PushJob.next_attempt_at, PushJob.id)
-            .limit(limit)
-        ).scalars()
-        for job in list(jobs):
-            claimed = session.execute(
-                update(PushJob)
-                .where(
-                    PushJob.id == job.id,
-                    PushJob.delivered_at.is_(None),
-                    PushJob.next_attempt_at == job.next_attempt_at,
-                )
-                .values(next_attempt_at=real_now + timedelta(seconds=LEASE_SECONDS))
-                .execution_options(synchronize_session=False)
-            ).rowcount  # type: ignore[attr-defined]
-            if not claimed:
-                continue
-            component = session.get(Component, job.component_id)
+    with context.uow() as uow:
+        for due in uow.pushes.claim_due(real_now, real_now + timedelta(seconds=LEASE_SECONDS), limit):
+            job, component = due.job, due.component
             if component is None or not component.callback_url:
-                session.execute(
-                    update(PushJob)
-                    .where(PushJob.id == job.id)
-                    .values(last_error="component has no callback URL any more", next_attempt_at=real_now)
-                    .execution_options(synchronize_session=False)
+                uow.pushes.record_attempt(
+                    job.id,
+                    attempts=job.attempts,
+                    next_attempt_at=real_now,
+                    delivered_at=None,
+                    last_error="component has no callback URL any more",
                 )
                 log.warning("push %s kept: component %s has no callback URL", job.id, job.component_id)
                 continue
-            message = wechat_crypto.xml_message(dict(job.payload.get("message", {})))
-            push = wechat_crypto.encrypt_push(
-                token=component.token,
-                encoding_aes_key=component.encoding_aes_key,
-                appid=component.appid,
-                message=message,
-                timestamp=_timestamp(real_now),
-            )
+            push = context.push_sealer.seal(component, dict(job.payload.get("message", {})), _timestamp(real_now))
             deliveries.append(Delivery(job.id, job.attempts, component.callback_url, push, job.info_type))
         uow.commit()
     return deliveries
@@ -358,12 +280,11 @@ class Outcome:
     note: str | None = None
 
 
-def record_outcome(platform: Platform, delivery: Delivery, outcome: Outcome) -> None:
+def record_outcome(context: Context, delivery: Delivery, outcome: Outcome) -> None:
     real_now = _real.now()
     attempts = delivery.attempts + 1
-    values: dict[str, Any] = {"attempts": attempts}
     if outcome.error is None:
-        values.update(delivered_at=real_now, last_error=outcome.note, next_attempt_at=DELIVERED)
+        next_attempt_at, delivered_at, last_error = DELIVERED, real_now, outcome.note
         if outcome.note:
             log.warning(
                 "push %s (%s) to %s delivered, not retried, but %s",
@@ -374,7 +295,8 @@ def record_outcome(platform: Platform, delivery: Delivery, outcome: Outcome) -> 
             )
     else:
         delay = backoff_seconds(attempts)
-        values.update(next_attempt_at=real_now + timedelta(seconds=delay), last_error=outcome.error[:2000])
+        next_attempt_at, delivered_at = real_now + timedelta(seconds=delay), None
+        last_error = outcome.error[:2000]
         log.warning(
             "push %s (%s) to %s failed (attempt %d): %s; retrying in %.0f s",
             delivery.job_id,
@@ -384,16 +306,17 @@ def record_outcome(platform: Platform, delivery: Delivery, outcome: Outcome) -> 
             outcome.error,
             delay,
         )
-    with platform.uow() as uow:
-        uow.session.execute(
-            update(PushJob)
-            .where(PushJob.id == delivery.job_id)
-            .values(**values)
-            .execution_options(synchronize_session=False)
+    with context.uow() as uow:
+        uow.pushes.record_attempt(
+            delivery.job_id,
+            attempts=attempts,
+            next_attempt_at=next_attempt_at,
+            delivered_at=delivered_at,
+            last_error=last_error,
         )
         uow.commit()
     if outcome.error is not None:
-        platform.observer.record_push_failure()
+        context.observer.record_push_failure()
 
 
 async def deliver(client: httpx.AsyncClient, delivery: Delivery) -> Outcome:
@@ -417,28 +340,100 @@ async def deliver(client: httpx.AsyncClient, delivery: Delivery) -> Outcome:
     return Outcome()
 
 
-async def run_once(platform: Platform, client: httpx.AsyncClient) -> int:
-    """One pass of the worker: refresh due tickets, deliver due pushes. Returns how many were attempted."""
-    await asyncio.to_thread(refresh_due_verify_tickets, platform)
-    deliveries = await asyncio.to_thread(claim_due, platform)
-    if not deliveries:
+# ---------------------------------------------------------------- mail (the transactional outbox)
+
+
+def queue_mail(context: Context, uow: UnitOfWork, to: str, template: str, **params: object) -> None:
+    """Queue the mail ``template`` says to ``to``, in ``uow``'s transaction: nothing is sent unless it commits,
+    and nothing is lost if the SMTP server is down meanwhile (the worker retries). The queue wakes this
+    process's worker on commit."""
+    content: MailContent = context.mail_templates.render(template, **params)
+    uow.mail.queue(
+        OutgoingMail(
+            to=to,
+            subject=content.subject,
+            text=content.text,
+            html=content.html,
+            attempts=0,
+            next_attempt_at=_real.now(),
+            created_at=uow.clock.now(),
+        )
+    )
+
+
+def send_due_mail(context: Context, limit: int = BATCH) -> int:
+    """Send the due mails through the SMTP mailer (claimed first, so each is sent once by all the workers);
+    a refused or unreachable SMTP server leaves the mail queued, retried with backoff. Returns how many were
+    tried."""
+    mailer = context.mailer
+    if mailer is None:
         return 0
+    real_now = _real.now()
+    with context.uow(readonly=True) as uow:
+        if not uow.mail.any_due(real_now):
+            return 0
+    with context.uow() as uow:
+        claimed = uow.mail.claim_due(real_now, real_now + timedelta(seconds=LEASE_SECONDS), limit)
+        uow.commit()
+    for mail in claimed:
+        attempts, sent_at, error = mail.attempts + 1, None, None
+        try:
+            mailer.send(mail.to, mail.subject, mail.text, mail.html)
+        except Exception as exc:  # smtplib.SMTPException, OSError: the server refused or is unreachable
+            delay = backoff_seconds(attempts)
+            log.warning(
+                "mail %s to %s failed (attempt %d): %s; retrying in %.0f s", mail.id, mail.to, attempts, exc, delay
+            )
+            next_attempt_at, error = _real.now() + timedelta(seconds=delay), f"{type(exc).__name__}: {exc}"[:2000]
+        else:
+            next_attempt_at, sent_at = DELIVERED, _real.now()
+        with context.uow() as uow:
+            uow.mail.record_attempt(
+                mail.id, attempts=attempts, next_attempt_at=next_attempt_at, sent_at=sent_at, last_error=error
+            )
+            uow.commit()
+    return len(claimed)
+
+
+# ---------------------------------------------------------------- expiry sweeps
+
+
+def sweep_expired(context: Context) -> int:
+    """Close what expired (open registrations past their time to live), so that no page or poll has to write:
+    they read and count a row expired by its time, the worker writes the change."""
+    from fastreg.services import registration
+
+    return registration.expire_stale(context)
+
+
+# ---------------------------------------------------------------- the worker
+
+
+async def run_once(context: Context, client: httpx.AsyncClient) -> int:
+    """One pass of the worker: refresh due tickets, send due mail, deliver due pushes, close what expired.
+    Returns how many pushes and mails were attempted."""
+    await asyncio.to_thread(refresh_due_verify_tickets, context)
+    mailed = await asyncio.to_thread(send_due_mail, context)
+    await asyncio.to_thread(sweep_expired, context)
+    deliveries = await asyncio.to_thread(claim_due, context)
+    if not deliveries:
+        return mailed
     outcomes = await asyncio.gather(*(deliver(client, d) for d in deliveries))
     for delivery, outcome in zip(deliveries, outcomes, strict=True):
-        await asyncio.to_thread(record_outcome, platform, delivery, outcome)
-    return len(deliveries)
+        await asyncio.to_thread(record_outcome, context, delivery, outcome)
+    return mailed + len(deliveries)
 
 
 async def run_worker(
-    platform: Platform, stop: asyncio.Event, woken: asyncio.Event, poll_seconds: float = POLL_SECONDS
+    context: Context, stop: asyncio.Event, woken: asyncio.Event, poll_seconds: float = POLL_SECONDS
 ) -> None:
-    """Deliver until ``stop``: a pass whenever ``woken`` is set (a push was committed in this process, or the
-    worker is stopping), and every ``poll_seconds`` anyway (pushes queued by other processes, retries due)."""
+    """Deliver until ``stop``: a pass whenever ``woken`` is set (a push or a mail was committed in this process,
+    or the worker is stopping), and every ``poll_seconds`` anyway (queued by other processes, retries due)."""
     async with httpx.AsyncClient(timeout=DELIVERY_TIMEOUT_SECONDS) as client:
         while not stop.is_set():
             woken.clear()  # before the pass: a push committed during it wakes the next one
             try:
-                attempted = await run_once(platform, client)
+                attempted = await run_once(context, client)
             except Exception:  # the worker must outlive a bad pass (e.g. a reset wiping rows mid-flight)
                 log.exception("push worker pass failed")
                 attempted = 0
@@ -463,8 +458,8 @@ class PushWorker:
             self.task.cancel()
 
 
-def start_worker(platform: Platform) -> PushWorker:
+def start_worker(context: Context) -> PushWorker:
     """Start the delivery loop on the running event loop (called from the app's lifespan)."""
-    stop, woken = asyncio.Event(), platform.push_queued.bind()
-    worker = run_worker(platform, stop, woken, platform.settings.push_poll_seconds)
+    stop, woken = asyncio.Event(), context.push_queued.bind()
+    worker = run_worker(context, stop, woken, context.settings.push_poll_seconds)
     return PushWorker(stop, woken, asyncio.create_task(worker, name="fastreg-push-worker"))

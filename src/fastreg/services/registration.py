@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from html import escape
 from typing import Any
 
 from fastreg.domain import secrets
@@ -148,14 +147,13 @@ def eligibility(context: Context, oa_id: int) -> DomainError | None:
 
 
 def current(context: Context, oa_id: int) -> RegistrationView | None:
-    """The OA's open registration, where the wizard resumes (expired ones are closed first)."""
-    with context.uow() as uow:
-        oa = _oa(uow, oa_id)
-        _expire_stale(uow, context, oa)
+    """The OA's open registration, where the wizard resumes: a read (one past its time to live counts as
+    expired, and the worker's sweep closes it, ``expire_stale``)."""
+    with context.uow(readonly=True) as uow:
         registration = uow.registrations.open_for(oa_id, Channel.CONSOLE.value)
-        result = _view(uow, registration, oa) if registration else None
-        uow.commit()
-        return result
+        if registration is None or registration.is_stale(uow.clock.now(), context.settings.pending_ttl_seconds):
+            return None
+        return _view(uow, registration, _oa(uow, oa_id))
 
 
 def get(context: Context, oa_id: int, registration_id: int) -> RegistrationView:
@@ -365,8 +363,8 @@ def submit_account(
         token = _new_activation(uow, context, registration)
         _audit(uow, AuditKind.ACCOUNT_SUBMITTED, _actor(uow, registration), oa.appid, email=normalized)
         result = _view(uow, registration, oa)
+        _send_activation(uow, context, normalized, token, oa.name)
         uow.commit()
-    _send_activation(context, normalized, token, oa.name)
     return result
 
 
@@ -395,26 +393,13 @@ def activation_url(platform: Context, token: str) -> str:
     return platform.url(f"/activate/{token}")
 
 
-def _send_activation(platform: Context, email: str, token: str, oa_name: str) -> None:
-    if platform.mailer is None:
-        return
-    url = activation_url(platform, token)
-    hours = platform.settings.activation_ttl_seconds // 3600
-    subject = "激活你的小程序帐号 / Activate your Mini Program account"
-    text = (
-        f"你好！\n\n公众号「{oa_name}」正在为你复用资质快速注册小程序，登录邮箱为 {email}。\n"
-        f"请在 {hours} 小时内点击以下链接激活帐号：\n{url}\n\n"
-        f'Hello! The Official Account "{oa_name}" is registering a Mini Program with this email.\n'
-        f"Open this link within {hours} hours to activate the account:\n{url}\n"
-    )
-    # The OA's name and the address are the operator's text: escaped in the HTML part like any page.
-    name, address, href = escape(oa_name), escape(email), escape(url)
-    html = (
-        f"<p>你好！</p><p>公众号「{name}」正在为你复用资质快速注册小程序，登录邮箱为 {address}。</p>"
-        f'<p>请在 {hours} 小时内点击链接激活帐号：<a href="{href}">{href}</a></p>'
-        f'<p>Open this link within {hours} hours to activate the account: <a href="{href}">{href}</a></p>'
-    )
-    platform.mailer.send(email, subject, text, html)
+def _send_activation(uow: UnitOfWork, context: Context, email: str, token: str, oa_name: str) -> None:
+    """Queue the activation mail in ``uow``'s transaction (the worker sends it after the commit)."""
+    from fastreg.services import pushes
+
+    url = activation_url(context, token)
+    hours = context.settings.activation_ttl_seconds // 3600
+    pushes.queue_mail(context, uow, email, "activation", oa_name=oa_name, email=email, url=url, hours=hours)
 
 
 # ---------------------------------------------------------------- step 6: activation
@@ -429,8 +414,8 @@ def resend_activation(context: Context, oa_id: int, registration_id: int) -> Reg
         _audit(uow, AuditKind.ACTIVATION_SENT, _actor(uow, registration), oa.appid)
         result = _view(uow, registration, oa)
         email = str(registration.email)
+        _send_activation(uow, context, email, token, oa.name)
         uow.commit()
-    _send_activation(context, email, token, oa.name)
     return result
 
 
@@ -460,8 +445,8 @@ def change_email(context: Context, oa_id: int, registration_id: int, email: str)
             email=normalized,
             previous=previous,
         )
+        _send_activation(uow, context, normalized, token, oa.name)
         uow.commit()
-    _send_activation(context, normalized, token, oa.name)
     return True
 
 
@@ -598,3 +583,18 @@ def cancel(context: Context, oa_id: int, registration_id: int) -> RegistrationVi
         result = _view(uow, registration, oa)
         uow.commit()
         return result
+
+
+def expire_stale(context: Context) -> int:
+    """The worker's sweep: close the open registrations untouched for longer than the pending TTL (pages and
+    polls only read, counting them expired). Returns how many OAs had one."""
+    with context.uow(readonly=True) as uow:
+        cutoff = uow.clock.now() - timedelta(seconds=context.settings.pending_ttl_seconds)
+        oa_ids = uow.registrations.oas_with_stale_open(cutoff)
+    if not oa_ids:
+        return 0
+    with context.uow() as uow:
+        for oa_id in oa_ids:
+            _expire_stale(uow, context, uow.accounts.official_account_by_id(oa_id))
+        uow.commit()
+    return len(oa_ids)

@@ -6,37 +6,19 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
-
-from fastreg.adapters.db import clock as db_clock
-from fastreg.adapters.db.maintenance import DatabaseBusy, wipe_alone
-from fastreg.adapters.db.models import (
-    AuditEvent,
-    Component,
-    Link,
-    MailMessage,
-    MiniProgram,
-    OfficialAccount,
-    PersonalWechatEmail,
-    Principal,
-    Registration,
-)
-from fastreg.adapters.db.uow import SandboxClockSource
-from fastreg.domain.clock import Clock, SystemClock, as_utc, in_supported_range, moved_by, range_error
-from fastreg.domain.errors import DomainError
-from fastreg.domain.model import AuditKind, LinkStatus, RegistrationStatus
-from fastreg.domain.rules import validate_email_format
-from fastreg.platform import Platform, persistent_secret
-from fastreg.services import audit, pushes
-from fastreg.services.accounts import find_component
-from fastreg.services.authorization import grant_authorization
-from fastreg.settings import Settings
+from fastreg.domain.clock import Clock, as_utc, in_supported_range, moved_by, range_error
+from fastreg.domain.entities import Link, MailMessage, MiniProgram, OfficialAccount, Principal, Registration
+from fastreg.domain.model import AuditKind, LinkStatus
+from fastreg.domain.rules import calendar_month, monthly_limit, validate_email_format
+from fastreg.services import pushes
+from fastreg.services.ports import Context
+from fastreg.services.ports.worker import DatabaseBusy
 
 AUTHORIZATION_CODE_TTL = 3600
+MAIL_WAIT_SECONDS = 5.0
 
 
 class SandboxError(Exception):
@@ -53,42 +35,28 @@ def not_found(what: str, key: str) -> SandboxError:
     return SandboxError(404, "not_found", f"{what} {key!r} not found")
 
 
-def sandbox_key(settings: Settings) -> str:
-    """``FASTREG_SANDBOX_KEY``, or a random key generated at first start and kept in the data directory."""
-    if settings.sandbox_key:
-        return settings.sandbox_key
-    for _ in range(100):
-        key = persistent_secret(settings.data_dir, "sandbox_key")
-        if key:
-            return key
-        time.sleep(0.01)  # another process created the file a moment ago and is writing the key
-    raise RuntimeError(f"empty sandbox key file in {settings.data_dir}")
-
-
 def utc_iso(at: datetime | None) -> str | None:
-    return None if at is None else db_clock.utc_iso(at)
+    return None if at is None else as_utc(at).astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _ensure_sandbox(platform: Platform) -> None:
-    if not platform.settings.is_sandbox:
+def _ensure_sandbox(context: Context) -> None:
+    if not context.settings.is_sandbox:
         raise SandboxError(403, "production_mode", "the sandbox is disabled in production mode")
 
 
 # ---------------------------------------------------------------- reset
 
 
-def reset(platform: Platform) -> float:
+def reset(context: Context) -> float:
     """Wipe every account, registration, token, confirmation, mail, audit event, injected fault (and the clock
-    setting) in one transaction, with no other transaction in the database meanwhile (``wipe_alone``: calls
-    running at the same time finish before it or see the empty world); the sandbox key lives outside the database
-    and is kept. Returns the seconds taken."""
-    from fastreg.adapters.mail import flush_deliveries
-
-    _ensure_sandbox(platform)
-    flush_deliveries()  # mail received before the reset is stored (and so wiped) now, not after it
+    setting) in one transaction, with no other transaction in the database meanwhile (calls running at the same
+    time finish before it or see the empty world); the sandbox key lives outside the database and is kept.
+    Returns the seconds taken."""
+    _ensure_sandbox(context)
+    context.flush_mail()  # mail received before the reset is stored (and so wiped) now, not after it
     started = time.perf_counter()
     try:
-        wipe_alone(platform.sessions)
+        context.wipe()
     except DatabaseBusy as busy:
         raise SandboxError(409, "busy", f"reset gave up: {busy}; try again") from None
     return time.perf_counter() - started
@@ -106,49 +74,52 @@ class ClockView:
         return {"now": utc_iso(self.now), "frozen": self.frozen}
 
 
-def _real_clock(platform: Platform) -> Clock:
-    clocks = platform.clocks
-    return clocks.real if isinstance(clocks, SandboxClockSource) else SystemClock()
+class _Real:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
 
 
-def get_clock(platform: Platform) -> ClockView:
-    with platform.uow(readonly=True) as uow:
-        _, frozen = db_clock.load_clock(uow.session, _real_clock(platform))
+def _real_clock(context: Context) -> Clock:
+    return context.sandbox_clock_over or _Real()
+
+
+def get_clock(context: Context) -> ClockView:
+    with context.uow(readonly=True) as uow:
+        _, frozen = uow.sandbox_state.clock_setting(_real_clock(context))
         # Outside the sandbox the stored setting is not used (the platform runs on the system clock).
-        return ClockView(uow.clock.now(), frozen and isinstance(platform.clocks, SandboxClockSource))
+        return ClockView(uow.clock.now(), frozen and context.sandbox_clock_over is not None)
 
 
 def set_clock(
-    platform: Platform, *, now: datetime | None = None, advance_seconds: float | None = None, real: bool = False
+    context: Context, *, now: datetime | None = None, advance_seconds: float | None = None, real: bool = False
 ) -> ClockView:
     """Exactly one of: freeze at ``now``, move by ``advance_seconds`` (frozen or running), back to real time."""
-    _ensure_sandbox(platform)
+    _ensure_sandbox(context)
     given = sum(x for x in (now is not None, advance_seconds is not None, real))
     if given != 1:
         raise SandboxError(422, "invalid_request", "give exactly one of now, advance_seconds, real")
     if now is not None and not in_supported_range(now):
         raise SandboxError(422, "invalid_request", range_error("now"))
-    with platform.uow() as uow:
+    with context.uow() as uow:
         if now is not None:
-            db_clock.freeze(uow.session, as_utc(now))
+            uow.sandbox_state.freeze_clock(as_utc(now))
         elif advance_seconds is not None:
             if moved_by(uow.clock.now(), advance_seconds) is None:
                 raise SandboxError(422, "invalid_request", range_error("the clock moved by advance_seconds"))
-            db_clock.advance(uow.session, _real_clock(platform), advance_seconds)
+            uow.sandbox_state.advance_clock(_real_clock(context), advance_seconds)
         else:
-            db_clock.make_real(uow.session)
+            uow.sandbox_state.make_clock_real()
         uow.commit()
-    return get_clock(platform)
+    return get_clock(context)
 
 
 # ---------------------------------------------------------------- personal WeChat emails
 
 
-def add_personal_wechat_email(platform: Platform, email: str) -> str:
+def add_personal_wechat_email(context: Context, email: str) -> str:
     normalized = validate_email_format(email)
-    with platform.uow() as uow:
-        if uow.session.get(PersonalWechatEmail, normalized) is None:
-            uow.session.add(PersonalWechatEmail(email=normalized))
+    with context.uow() as uow:
+        uow.sandbox_state.add_personal_wechat_email(normalized)
         uow.commit()
     return normalized
 
@@ -156,19 +127,12 @@ def add_personal_wechat_email(platform: Platform, email: str) -> str:
 # ---------------------------------------------------------------- Official Accounts
 
 
-def _oa(session: Session, appid: str) -> OfficialAccount:
-    oa = session.execute(select(OfficialAccount).where(OfficialAccount.appid == appid)).scalar_one_or_none()
-    if oa is None:
-        raise not_found("official account", appid)
-    return oa
-
-
-def ensure_principal_type(platform: Platform, name: str, principal_type: str) -> None:
+def ensure_principal_type(context: Context, name: str, principal_type: str) -> None:
     """An existing principal keeps its type: creating an OA under it with another type is a conflict."""
-    with platform.uow(readonly=True) as uow:
-        existing = uow.session.execute(select(Principal.type).where(Principal.name == name)).scalar_one_or_none()
-    if existing is not None and existing != principal_type:
-        raise SandboxError(409, "principal_type_conflict", f"principal {name!r} exists with type {existing!r}")
+    with context.uow(readonly=True) as uow:
+        existing = uow.sandbox_state.principal_named(name)
+    if existing is not None and existing.type != principal_type:
+        raise SandboxError(409, "principal_type_conflict", f"principal {name!r} exists with type {existing.type!r}")
 
 
 def _registration_json(registration: Registration) -> dict[str, Any]:
@@ -185,30 +149,31 @@ def _registration_json(registration: Registration) -> dict[str, Any]:
     }
 
 
-def official_account_overview(platform: Platform, appid: str) -> dict[str, Any]:
-    from fastreg.services.quota import links_this_month, quota_status
+def _link_json(link: Link, mp: MiniProgram) -> dict[str, Any]:
+    return {
+        "appid": mp.appid,
+        "original_id": mp.original_id,
+        "name": mp.name,
+        "status": link.status,
+        "linked_via": link.linked_via,
+        "show_profile": link.show_profile,
+        "notify_users": link.notify_users,
+        "linked_at": utc_iso(link.linked_at),
+    }
 
-    with platform.uow(readonly=True) as uow:
-        session, now = uow.session, uow.clock.now()
-        oa = _oa(session, appid)
-        principal = session.get(Principal, oa.principal_id)
+
+def official_account_overview(context: Context, appid: str) -> dict[str, Any]:
+    with context.uow(readonly=True) as uow:
+        state, now = uow.sandbox_state, uow.clock.now()
+        oa: OfficialAccount | None = state.official_account(appid)
+        if oa is None:
+            raise not_found("official account", appid)
+        principal = state.principal(oa.principal_id)
         assert principal is not None
-        quota = quota_status(uow, oa, now, platform)
-        pending = (
-            session.execute(
-                select(Registration)
-                .where(Registration.oa_id == oa.id, Registration.status == RegistrationStatus.PENDING.value)
-                .limit(1)
-            )
-            .scalars()
-            .first()
-        )
-        links = session.execute(
-            select(Link, MiniProgram)
-            .join(MiniProgram, MiniProgram.id == Link.mp_id)
-            .where(Link.oa_id == oa.id)
-            .order_by(Link.id)
-        ).all()
+        month = calendar_month(now, context.settings.timezone)
+        limit = monthly_limit(principal.type, context.limits)
+        used = state.monthly_used(oa.id, "registration", month)
+        pending = state.pending_registration(oa.id)
         return {
             "appid": oa.appid,
             "original_id": oa.original_id,
@@ -218,22 +183,10 @@ def official_account_overview(platform: Platform, appid: str) -> dict[str, Any]:
             "verify_expires_at": utc_iso(oa.verify_expires_at),
             "overseas": oa.overseas,
             "admin_wxid": oa.admin_wxid,
-            "quota": {"month": quota.month, "limit": quota.limit, "used": quota.used, "remaining": quota.remaining},
+            "quota": {"month": month, "limit": limit, "used": used, "remaining": max(limit - used, 0)},
             "pending_registration": _registration_json(pending) if pending else None,
-            "linked_mini_programs": [
-                {
-                    "appid": mp.appid,
-                    "original_id": mp.original_id,
-                    "name": mp.name,
-                    "status": link.status,
-                    "linked_via": link.linked_via,
-                    "show_profile": link.show_profile,
-                    "notify_users": link.notify_users,
-                    "linked_at": utc_iso(link.linked_at),
-                }
-                for link, mp in links
-            ],
-            "links_this_month": links_this_month(uow, oa, now, platform),
+            "linked_mini_programs": [_link_json(link, mp) for link, mp in state.links_of_oa(oa.id)],
+            "links_this_month": state.monthly_used(oa.id, "link", month),
         }
 
 
@@ -249,9 +202,9 @@ def _principal_json(principal: Principal) -> dict[str, Any]:
     }
 
 
-def set_blacklisted(platform: Platform, name: str, blacklisted: bool) -> dict[str, Any]:
-    with platform.uow() as uow:
-        principal = uow.session.execute(select(Principal).where(Principal.name == name)).scalar_one_or_none()
+def set_blacklisted(context: Context, name: str, blacklisted: bool) -> dict[str, Any]:
+    with context.uow() as uow:
+        principal = uow.sandbox_state.principal_named(name)
         if principal is None:
             raise not_found("principal", name)
         principal.blacklisted = blacklisted
@@ -262,45 +215,36 @@ def set_blacklisted(platform: Platform, name: str, blacklisted: bool) -> dict[st
 # ---------------------------------------------------------------- components
 
 
-def _component(session: Session, component_appid: str) -> Component:
-    try:
-        return find_component(session, component_appid)
-    except DomainError:
-        raise not_found("component", component_appid) from None
-
-
-def issue_verify_ticket(platform: Platform, component_appid: str) -> str:
+def issue_verify_ticket(context: Context, component_appid: str) -> str:
     """A fresh component_verify_ticket (valid 12 hours, as the earlier ones still are), queued for a push to the
     component's callback URL when it has one, in the same transaction."""
-    from fastreg.services import pushes
-
-    with platform.uow() as uow:
-        component = _component(uow.session, component_appid)
-        ticket = pushes.issue_verify_ticket(uow.session, uow.clock.now(), component)
+    with context.uow() as uow:
+        component = uow.pushes.component(component_appid)
+        if component is None:
+            raise not_found("component", component_appid)
+        ticket = pushes.issue_verify_ticket(uow.pushes, uow.clock.now(), component)
         uow.commit()
     return ticket
 
 
-def authorize(platform: Platform, component_appid: str, authorizer_appid: str) -> str:
+def authorize(context: Context, component_appid: str, authorizer_appid: str) -> str:
     """The consent page's shortcut: the account authorizes the component; returns the authorization code."""
-    with platform.uow() as uow:
-        session, now = uow.session, uow.clock.now()
-        component = _component(session, component_appid)
-        known = (
-            session.execute(select(OfficialAccount.id).where(OfficialAccount.appid == authorizer_appid)).first()
-            or session.execute(select(MiniProgram.id).where(MiniProgram.appid == authorizer_appid)).first()
-        )
-        if not known:
+    from fastreg.services.authorization import grant_authorization
+
+    with context.uow() as uow:
+        now = uow.clock.now()
+        component = uow.pushes.component(component_appid)
+        if component is None:
+            raise not_found("component", component_appid)
+        if not uow.sandbox_state.account_exists(authorizer_appid):
             raise not_found("account", authorizer_appid)
         code = grant_authorization(
-            platform, uow, component.id, authorizer_appid, list(component.permission_sets), AUTHORIZATION_CODE_TTL
+            context, uow, component.id, authorizer_appid, list(component.permission_sets), AUTHORIZATION_CODE_TTL
         )
-        audit.record(
-            session, now, AuditKind.COMPONENT_AUTHORIZED, component.appid, oa_appid=authorizer_appid, via="sandbox"
-        )
+        uow.audit.record(now, AuditKind.COMPONENT_AUTHORIZED, component.appid, oa_appid=authorizer_appid, via="sandbox")
         # As the consent page does: the component hears of it on its callback URL.
         pushes.enqueue_authorization_event(
-            platform, uow, now, component, "authorized", authorizer_appid, code, AUTHORIZATION_CODE_TTL
+            uow.pushes, now, component, "authorized", authorizer_appid, code, AUTHORIZATION_CODE_TTL
         )
         uow.commit()
         return code
@@ -309,23 +253,17 @@ def authorize(platform: Platform, component_appid: str, authorizer_appid: str) -
 # ---------------------------------------------------------------- mini programs
 
 
-def mini_program_view(platform: Platform, appid: str) -> dict[str, Any]:
-    with platform.uow(readonly=True) as uow:
-        session = uow.session
-        mp = session.execute(select(MiniProgram).where(MiniProgram.appid == appid)).scalar_one_or_none()
+def mini_program_view(context: Context, appid: str) -> dict[str, Any]:
+    with context.uow(readonly=True) as uow:
+        state = uow.sandbox_state
+        mp = state.mini_program(appid)
         if mp is None:
             raise not_found("mini program", appid)
-        principal = session.get(Principal, mp.principal_id)
-        row = session.execute(
-            select(Link, OfficialAccount.appid)
-            .join(OfficialAccount, OfficialAccount.id == Link.oa_id)
-            .where(Link.mp_id == mp.id)
-            .order_by((Link.status == LinkStatus.LINKED.value).desc(), Link.id)
-            .limit(1)
-        ).first()
-        link, oa_appid = (row[0], row[1]) if row else (None, None)
+        principal = state.principal(mp.principal_id)
+        found = state.current_link_of_mp(mp.id)
+        link, oa_appid = found if found else (None, None)
         linked = link is not None and link.status == LinkStatus.LINKED.value
-        created_by = session.get(OfficialAccount, mp.created_by_oa_id) if mp.created_by_oa_id else None
+        created_by = state.official_account_by_id(mp.created_by_oa_id) if mp.created_by_oa_id else None
         return {
             "appid": mp.appid,
             "original_id": mp.original_id,
@@ -351,11 +289,8 @@ def mini_program_view(platform: Platform, appid: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- audit and mail
 
 
-def audit_events(platform: Platform, appid: str | None = None) -> list[dict[str, Any]]:
-    with platform.uow(readonly=True) as uow:
-        query = select(AuditEvent).order_by(AuditEvent.id)
-        if appid:
-            query = query.where(or_(AuditEvent.oa_appid == appid, AuditEvent.mp_appid == appid))
+def audit_events(context: Context, appid: str | None = None) -> list[dict[str, Any]]:
+    with context.uow(readonly=True) as uow:
         return [
             {
                 "id": event.id,
@@ -366,7 +301,7 @@ def audit_events(platform: Platform, appid: str | None = None) -> list[dict[str,
                 "mp_appid": event.mp_appid,
                 "detail": event.detail or {},
             }
-            for event in uow.session.execute(query).scalars()
+            for event in uow.sandbox_state.audit_events(appid)
         ]
 
 
@@ -382,16 +317,27 @@ def mail_json(message: MailMessage) -> dict[str, Any]:
     }
 
 
-def outbox(platform: Platform, to: str | None = None) -> list[dict[str, Any]]:
-    """Every email as delivered to the SMTP server, oldest first; ``to`` filters by recipient."""
-    from fastreg.adapters.mail import flush_deliveries
+def wait_for_queued_mail(context: Context, timeout: float = MAIL_WAIT_SECONDS) -> None:
+    """Wait (reading only) until the worker has tried every mail queued so far: one that failed stays queued for
+    its retry and is not waited for again."""
+    deadline = time.monotonic() + timeout
+    delay = 0.002
+    while time.monotonic() < deadline:
+        with context.uow(readonly=True) as uow:
+            if not uow.mail.untried():
+                return
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
 
-    flush_deliveries()
-    with platform.uow(readonly=True) as uow:
-        query = select(MailMessage).order_by(MailMessage.id)
-        if to:
-            query = query.where(MailMessage.to == to.strip().lower())
-        return [mail_json(message) for message in uow.session.execute(query).scalars()]
+
+def outbox(context: Context, to: str | None = None) -> list[dict[str, Any]]:
+    """Every email as delivered to the SMTP server, oldest first; ``to`` filters by recipient. Mail queued
+    before the call is waited for (the worker, woken by its commit, sends it within milliseconds)."""
+    wait_for_queued_mail(context)
+    context.flush_mail()
+    with context.uow(readonly=True) as uow:
+        recipient = to.strip().lower() if to else None
+        return [mail_json(message) for message in uow.sandbox_state.delivered_mail(recipient)]
 
 
 __all__ = [
@@ -408,7 +354,6 @@ __all__ = [
     "official_account_overview",
     "outbox",
     "reset",
-    "sandbox_key",
     "set_blacklisted",
     "set_clock",
 ]

@@ -188,7 +188,7 @@ def start_push_ticket(platform: Platform, component_appid: str, component_secret
     """``api_start_push_ticket``: issue a verify ticket now and push it (then every 10 minutes, as always)."""
     with platform.uow() as uow:
         component = _component_by_secret(uow.session, component_appid, component_secret)
-        pushes.issue_verify_ticket(uow.session, uow.clock.now(), component)
+        pushes.issue_verify_ticket(uow.pushes, uow.clock.now(), component)
         uow.commit()
 
 

@@ -236,7 +236,7 @@ def answer_review(context: Context, taskid: str, action: str, reason: str | None
             component = _component(uow, task)
             if component is not None:
                 pushes.enqueue_wxa_wxverify_event(
-                    context, uow, now, component, mp_appid=mp.appid, expires_at=mp.certified_until, message="认证通过"
+                    uow.pushes, now, component, mp_appid=mp.appid, expires_at=mp.certified_until, message="认证通过"
                 )
         result = _sandbox_json(context, uow, task)
         uow.commit()
@@ -254,8 +254,7 @@ def _notify(
     if component is None:
         return
     pushes.enqueue_wxa_auth_event(
-        context,
-        uow,
+        uow.pushes,
         uow.clock.now(),
         component,
         mp_appid=_mp_of(uow, task).appid,

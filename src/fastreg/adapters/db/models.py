@@ -440,3 +440,26 @@ for _entity, _table in _MAPPED:
 def table_of(entity: type[Any]) -> Table:
     """The table an entity class is mapped to."""
     return next(table for mapped, table in _MAPPED if mapped is entity)
+
+
+# ---------------------------------------------------------------- the mail outbox (transactional)
+
+from fastreg.domain.entities import OutgoingMail  # noqa: E402
+
+outgoing_mail = Table(
+    "outgoing_mail",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("to", String(254), nullable=False),
+    Column("subject", String(500), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("html", Text, nullable=False),
+    Column("attempts", Integer, default=0, nullable=False),
+    # A sent message's next attempt is far in the future (``DELIVERED``), so the due scan never walks it.
+    Column("next_attempt_at", UTCDateTime, index=True, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+_MAPPED = (*_MAPPED, (OutgoingMail, outgoing_mail))
+mapper_registry.map_imperatively(OutgoingMail, outgoing_mail)

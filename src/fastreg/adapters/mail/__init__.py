@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from fastreg.adapters.mail.sender import SmtpMailer, build_message
 from fastreg.adapters.mail.sink import MailSink, extract_links, flush_deliveries, parse_mail
-from fastreg.platform import Platform
+
+if TYPE_CHECKING:
+    from fastreg.platform import Platform
 
 
 def start_mail(platform: Platform) -> Callable[[], None]:

@@ -19,13 +19,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from fastreg.adapters.db.models import MailMessage
-from fastreg.platform import Platform
+
+if TYPE_CHECKING:
+    from fastreg.platform import Platform
 
 log = logging.getLogger(__name__)
 

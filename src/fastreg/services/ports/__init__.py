@@ -5,6 +5,7 @@ no service imports SQLAlchemy, psycopg or ``fastreg.adapters``."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from types import TracebackType
 from typing import Protocol, Self
@@ -20,7 +21,7 @@ from fastreg.services.ports.components import (
 )
 from fastreg.services.ports.credentials import CredentialRepository, FastRegisterGateway
 from fastreg.services.ports.registrations import ConfirmationRepository, CounterRepository, RegistrationRepository
-from fastreg.services.ports.worker import MailOutbox, PushQueue, SandboxStateRepository
+from fastreg.services.ports.worker import MailOutbox, MailTemplates, PushQueue, PushSealer, SandboxStateRepository
 from fastreg.settings import Settings
 
 
@@ -116,9 +117,14 @@ class Observer(Protocol):
 class Wakeup(Protocol):
     def notify(self) -> None: ...
 
+    def bind(self) -> asyncio.Event:
+        """The event ``notify`` sets, on the running loop (the worker waits on it)."""
+        ...
+
 
 class Context(Protocol):
-    """The platform as the services see it (``fastreg.platform.Platform`` in the application)."""
+    """The platform as the services see it (``fastreg.platform.Platform`` in the application). Read-only members
+    (properties), so that the platform's concrete types satisfy them."""
 
     @property
     def settings(self) -> Settings: ...
@@ -135,6 +141,12 @@ class Context(Protocol):
     @property
     def push_queued(self) -> Wakeup: ...
 
+    @property
+    def mail_templates(self) -> MailTemplates: ...
+
+    @property
+    def push_sealer(self) -> PushSealer: ...
+
     def uow(self, *, readonly: bool = False) -> UnitOfWork: ...
 
     @property
@@ -144,3 +156,16 @@ class Context(Protocol):
     def passwords(self) -> PasswordHasher: ...
 
     def url(self, path: str) -> str: ...
+
+    @property
+    def sandbox_clock_over(self) -> Clock | None:
+        """The real clock under the sandbox's settable one, or None when the platform runs on a fixed clock."""
+        ...
+
+    def flush_mail(self) -> None:
+        """Wait until the mail received by the SMTP sink is stored."""
+        ...
+
+    def wipe(self) -> None:
+        """Empty the database, alone in it (``ports.worker.DatabaseBusy`` when it stays in use)."""
+        ...

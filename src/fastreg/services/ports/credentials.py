@@ -24,6 +24,10 @@ class CredentialRepository(Protocol):
 
     def get(self, token_hash: str) -> Credential | None: ...
 
+    def token_subject(self, token_hash: str) -> str | None:
+        """The subject (an appid) of the token with this digest, whatever its state; None when unknown."""
+        ...
+
 
 class FastRegisterGateway(Protocol):
     pass

@@ -53,6 +53,10 @@ class RegistrationRepository(Protocol):
         """The latest pending registration that gave ``email`` for its MP."""
         ...
 
+    def oas_with_stale_open(self, untouched_since: datetime) -> list[int]:
+        """The OAs with an open registration not updated since ``untouched_since`` (the worker's sweep)."""
+        ...
+
 
 class ConfirmationRepository(Protocol):
     def add(self, confirmation: Confirmation) -> None: ...

@@ -34,7 +34,7 @@ async def run_with_faults(request: Request, call: Call) -> Response:
     if not platform.settings.is_sandbox:
         return await call()
     path = request.url.path
-    armed = await get_runner(request).run(faults.armed, path)
+    armed = faults.armed(await get_runner(request).injected_faults(), path)
     if not armed:
         return await call()
     fault = await _claim(request, platform, armed)

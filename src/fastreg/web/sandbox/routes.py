@@ -24,6 +24,7 @@ from fastreg.domain.faults import FaultSpec
 from fastreg.domain.model import PrincipalType
 from fastreg.domain.rules import validate_wxid
 from fastreg.platform import Platform
+from fastreg.platform import sandbox_key as configured_sandbox_key
 from fastreg.services import faults, sandbox, verification, versions
 from fastreg.services.accounts import create_component, create_official_account
 from fastreg.services.sandbox import SandboxError
@@ -87,7 +88,7 @@ def _expected_key(request: Request) -> str:
     key: str | None = getattr(request.app.state, "sandbox_key", None)
     if key is None:
         platform: Platform = request.app.state.platform
-        key = sandbox.sandbox_key(platform.settings)
+        key = configured_sandbox_key(platform.settings)
         request.app.state.sandbox_key = key
     return key
 

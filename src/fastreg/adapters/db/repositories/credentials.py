@@ -42,6 +42,12 @@ class SqlCredentialRepository:
     def get(self, token_hash: str) -> Credential | None:
         return self._uow.session.get(Credential, token_hash)
 
+    def token_subject(self, token_hash: str) -> str | None:
+        from fastreg.adapters.db import statements as sql
+
+        row = self._uow.conn.execute(sql.TOKEN, {"token_hash": token_hash}).first()
+        return None if row is None else str(row.subject)
+
 
 class SqlFastRegisterGateway:
     def __init__(self, uow: UnitOfWork) -> None:

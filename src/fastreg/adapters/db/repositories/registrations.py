@@ -102,7 +102,9 @@ class SqlRegistrationRepository:
     def stale_for(self, oa_id: int, untouched_since: datetime) -> list[Registration]:
         c = registrations.c
         rows = self._uow.session.execute(
-            select(Registration).where(c.oa_id == oa_id, c.status.in_(_OPEN), c.updated_at <= untouched_since)
+            select(Registration)
+            .where(c.oa_id == oa_id, c.status.in_(_OPEN), c.updated_at <= untouched_since)
+            .with_for_update()  # workers sweeping at once: the second one waits, then finds it closed
         )
         return list(rows.scalars())
 
@@ -135,6 +137,19 @@ class SqlRegistrationRepository:
             .limit(1)
         )
         return self._uow.session.execute(query).scalar_one_or_none()
+
+    def oas_with_stale_open(self, untouched_since: datetime) -> list[int]:
+        from sqlalchemy import select
+
+        from fastreg.adapters.db.models import registrations as r
+        from fastreg.domain.model import OPEN_STATUSES
+
+        query = (
+            select(r.c.oa_id)
+            .where(r.c.status.in_([s.value for s in OPEN_STATUSES]), r.c.updated_at <= untouched_since)
+            .distinct()
+        )
+        return [int(oa_id) for (oa_id,) in self._uow.session.execute(query)]
 
 
 class SqlConfirmationRepository:
