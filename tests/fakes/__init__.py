@@ -51,8 +51,9 @@ class FakeUnitOfWork:
         self.authorizations = FakeAuthorizationRepository(store)
         self.links = FakeLinkRepository(store)
         self.verification_tasks = FakeVerificationTaskRepository(store)
-        self.pushes = FakePushQueue(store)
-        self.mail = FakeMailOutbox(store)
+        # As the SQL queues do: once the transaction commits, the worker is woken.
+        self.pushes = FakePushQueue(store, wake=lambda: self.on_commit(context.push_queued.notify))
+        self.mail = FakeMailOutbox(store, wake=lambda: self.on_commit(context.push_queued.notify))
         self.sandbox_state = FakeSandboxStateRepository(store)
 
     def __enter__(self) -> Self:
@@ -104,11 +105,20 @@ class CheapPasswords:
 
 
 class SentMail:
+    """The SMTP mailer. Reading ``sent`` first runs the worker's mail pass (``flush``), as a reader of the real
+    outbox would wait for the worker."""
+
     def __init__(self) -> None:
-        self.sent: list[tuple[str, str, str, str]] = []
+        self.delivered: list[tuple[str, str, str, str]] = []
+        self.flush: Callable[[], object] = lambda: None
 
     def send(self, to: str, subject: str, text: str, html: str) -> None:
-        self.sent.append((to, subject, text, html))
+        self.delivered.append((to, subject, text, html))
+
+    @property
+    def sent(self) -> list[tuple[str, str, str, str]]:
+        self.flush()
+        return self.delivered
 
 
 class CountingObserver:
@@ -149,6 +159,11 @@ class FakeContext:
     store: FakeStore = field(default_factory=FakeStore)
     open_uow: Any = None
     _passwords: CheapPasswords = field(default_factory=CheapPasswords)
+
+    def __post_init__(self) -> None:
+        from fastreg.services.pushes import send_due_mail
+
+        self.mailer.flush = lambda: send_due_mail(self)
 
     def uow(self, *, readonly: bool = False) -> FakeUnitOfWork:
         return FakeUnitOfWork(self.store, self.clock, self)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from copy import copy
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,11 +33,12 @@ FAULT_PREFIX = "fault:"
 
 
 class FakePushQueue:
-    def __init__(self, store: FakeStore) -> None:
-        self._store = store
+    def __init__(self, store: FakeStore, wake: Callable[[], None] = lambda: None) -> None:
+        self._store, self._wake = store, wake
 
     def add(self, job: PushJob) -> None:
         self._store.add(job)
+        self._wake()
 
     def _due(self, now: datetime) -> list[PushJob]:
         due = self._store.where(PushJob, lambda j: j.delivered_at is None and j.next_attempt_at <= now)
@@ -92,11 +94,12 @@ class FakePushQueue:
 
 
 class FakeMailOutbox:
-    def __init__(self, store: FakeStore) -> None:
-        self._store = store
+    def __init__(self, store: FakeStore, wake: Callable[[], None] = lambda: None) -> None:
+        self._store, self._wake = store, wake
 
     def queue(self, mail: OutgoingMail) -> None:
         self._store.add(mail)
+        self._wake()
 
     def _due(self, now: datetime) -> list[OutgoingMail]:
         due = self._store.where(OutgoingMail, lambda m: m.sent_at is None and m.next_attempt_at <= now)

@@ -122,10 +122,10 @@ def _queue(context: FakeContext, to: str, *, commit: bool = True) -> None:
 def test_mail_is_sent_once_and_only_when_its_transaction_commits(context: FakeContext) -> None:
     _queue(context, "gone@example.com", commit=False)
     _queue(context, "owner@example.com")
-    assert context.mailer.sent == []  # queued: the use case sends nothing itself
+    assert context.mailer.delivered == []  # queued: the use case sends nothing itself
     assert pushes.send_due_mail(context) == 1
-    assert [mail[0] for mail in context.mailer.sent] == ["owner@example.com"]
-    assert "http://t/activate/x" in context.mailer.sent[0][2]
+    assert [mail[0] for mail in context.mailer.delivered] == ["owner@example.com"]
+    assert "http://t/activate/x" in context.mailer.delivered[0][2]
     assert pushes.send_due_mail(context) == 0
 
 
