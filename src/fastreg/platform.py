@@ -8,6 +8,7 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -116,6 +117,19 @@ class Platform:
         from fastreg.adapters.mail import flush_deliveries
 
         flush_deliveries()
+
+    def start_checkpointer(self) -> Callable[[], None]:
+        """The background WAL checkpoints of a file SQLite database; returns the stopper (a no-op elsewhere)."""
+        from fastreg.adapters.db.checkpoint import start_checkpointer
+
+        return start_checkpointer(self.engine)
+
+    def probe_write(self) -> None:
+        """Readiness: write a row in a unit of work that is never committed; raises when the database cannot."""
+        from fastreg.adapters.db.maintenance import probe_write
+
+        with self.uow() as uow:
+            probe_write(uow.session)  # never committed
 
     def wipe(self) -> None:
         """Empty every table with no other transaction in the database meanwhile (the sandbox reset)."""

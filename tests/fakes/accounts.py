@@ -129,6 +129,16 @@ class FakeAuditLog:
         )
         self._store.add(event)
 
+    def count_oa_events(self, oa_appid: str) -> int:
+        return len(self._events_of(oa_appid))
+
+    def oa_events(self, oa_appid: str, offset: int, count: int) -> list[AuditEvent]:
+        newest_first = sorted(self._events_of(oa_appid), key=lambda e: (e.at, e.id), reverse=True)
+        return newest_first[offset : offset + count]
+
+    def _events_of(self, oa_appid: str) -> list[AuditEvent]:
+        return list(self._store.where(AuditEvent, lambda e: e.oa_appid == oa_appid))
+
 
 class FakeSessionRepository:
     def __init__(self, store: FakeStore) -> None:

@@ -7,8 +7,10 @@ from fastreg.domain.entities import (
     Component,
     Link,
     MiniProgram,
+    OfficialAccount,
     VerificationTask,
 )
+from fastreg.domain.model import LinkStatus
 from tests.fakes.store import FakeStore
 
 
@@ -77,6 +79,11 @@ class FakeLinkRepository:
 
     def remove(self, link: Link) -> None:
         self._store.remove(link)
+
+    def linked_oas(self, mp_id: int) -> list[OfficialAccount]:
+        oas = {oa.id: oa for oa in self._store.all(OfficialAccount)}
+        linked = self._store.where(Link, lambda link: link.mp_id == mp_id and link.status == LinkStatus.LINKED)
+        return [oas[link.oa_id] for link in sorted(linked, key=lambda link: link.id)]
 
 
 class FakeVerificationTaskRepository:

@@ -24,11 +24,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from fastreg.adapters.db.checkpoint import start_checkpointer
         from fastreg.adapters.mail import start_mail
         from fastreg.services.pushes import start_worker
 
-        stop_checkpointer = start_checkpointer(platform.engine)
+        stop_checkpointer = platform.start_checkpointer()
         stop_mail = start_mail(platform)
         push_worker = start_worker(platform)  # component pushes: verify tickets and authorization events
         try:
@@ -68,14 +67,8 @@ def create_app(
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> JSONResponse:
         """Readiness: the database takes a write (rolled back); 503 when it does not."""
-        from fastreg.adapters.db.maintenance import probe_write
-
-        def probe() -> None:
-            with platform.uow() as uow:
-                probe_write(uow.session)  # never committed
-
         try:
-            await app.state.runner.run(probe)
+            await app.state.runner.run(platform.probe_write)
         except Exception as exc:
             log.warning("not ready: the database cannot write (%s)", type(exc).__name__)
             return JSONResponse({"status": "unavailable", "database": "cannot write"}, status_code=503)

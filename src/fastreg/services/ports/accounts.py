@@ -86,6 +86,14 @@ class AuditLog(Protocol):
         **detail: Any,
     ) -> None: ...
 
+    def count_oa_events(self, oa_appid: str) -> int:
+        """How many events the OA has."""
+        ...
+
+    def oa_events(self, oa_appid: str, offset: int, count: int) -> list[AuditEvent]:
+        """The OA's events, the newest first (by time, then the last recorded first), ``count`` from ``offset``."""
+        ...
+
 
 class SessionRepository(Protocol):
     """Console sessions and the login failures the lockout counts."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from fastreg.domain.entities import Authorization, Component, Link, MiniProgram, VerificationTask
+from fastreg.domain.entities import Authorization, Component, Link, MiniProgram, OfficialAccount, VerificationTask
 
 
 class ComponentRepository(Protocol):
@@ -60,6 +60,10 @@ class LinkRepository(Protocol):
 
     def remove(self, link: Link) -> None:
         """Delete the link at once (a new link of the same pair may follow in the transaction)."""
+        ...
+
+    def linked_oas(self, mp_id: int) -> list[OfficialAccount]:
+        """The OAs the MP is linked to (status linked), the oldest link first."""
         ...
 
 

@@ -7,8 +7,7 @@ from fastapi.responses import Response
 
 from fastreg.domain.model import PRINCIPAL_TYPE_NAMES_ZH
 from fastreg.platform import Platform
-from fastreg.services import sessions
-from fastreg.web.console import queries
+from fastreg.services import console_views, sessions
 from fastreg.web.console.auth import MP_COOKIE, log_in, log_out
 from fastreg.web.console.render import redirect, render
 from fastreg.web.deps import get_platform, get_runner
@@ -39,9 +38,9 @@ def mp_logout_url() -> Response:
     return redirect("/mp")
 
 
-def _mp_home(platform: Platform, cookie: str | None) -> tuple[sessions.SessionView, queries.MPSummary] | None:
+def _mp_home(platform: Platform, cookie: str | None) -> tuple[sessions.SessionView, console_views.MPSummary] | None:
     view = sessions.load(platform, cookie, sessions.MP)
-    summary = queries.mp_summary(platform, view.account_id) if view is not None else None
+    summary = console_views.mp_summary(platform, view.account_id) if view is not None else None
     return (view, summary) if view is not None and summary is not None else None
 
 

@@ -11,8 +11,8 @@ from fastapi.responses import JSONResponse, Response
 from fastreg.adapters.qr import qr_data_uri
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import PRINCIPAL_TYPE_NAMES_ZH, ConfirmationKind, ConfirmationStatus
-from fastreg.services import links, registration
-from fastreg.web.console import flash, queries
+from fastreg.services import console_views, links, registration
+from fastreg.web.console import flash
 from fastreg.web.console.auth import CsrfForm, CurrentOperator, OperatorCtx, form_owner, oa_page, operator_of
 from fastreg.web.console.render import err_text, notice_of, redirect, refused_form
 from fastreg.web.deps import get_platform, get_runner
@@ -25,7 +25,7 @@ QUOTA_REFUSALS = frozenset({Err.QUOTA_EXCEEDED, Err.PENDING_EXISTS})
 
 @router.get("/oa")
 async def oa_home(request: Request, op: CurrentOperator) -> Response:
-    summary = await get_runner(request).run(queries.oa_summary, get_platform(request), op.who.oa_id)
+    summary = await get_runner(request).run(console_views.oa_summary, get_platform(request), op.who.oa_id)
     return oa_page(request, op, "oa_home.html", {"oa": summary, "nav": "home", "type_names": PRINCIPAL_TYPE_NAMES_ZH})
 
 
@@ -38,13 +38,13 @@ def _miniprograms(request: Request, op: OperatorCtx) -> Response:
     platform = get_platform(request)
     refusal = registration.eligibility(platform, op.who.oa_id)
     context = {
-        "oa": queries.oa_summary(platform, op.who.oa_id),
-        "links": queries.linked_mps(platform, op.who.oa_id),
+        "oa": console_views.oa_summary(platform, op.who.oa_id),
+        "links": console_views.linked_mps(platform, op.who.oa_id),
         "current": registration.current(platform, op.who.oa_id),
         "refusal": err_text(request, refusal) if refusal else None,
         # An OA that cannot fast-register at all (personal, unverified, ...) is not told of a quota to use.
         "blocked": err_text(request, refusal) if refusal and refusal.err not in QUOTA_REFUSALS else None,
-        "history": queries.audit_history(platform, op.who.oa_appid, _page_number(request)),
+        "history": console_views.audit_history(platform, op.who.oa_appid, _page_number(request)),
         "notice": notice_of(request),
     }
     return oa_page(request, op, "miniprograms.html", context)
@@ -122,7 +122,7 @@ async def link_submit(request: Request, op: CurrentOperator, form: CsrfForm) -> 
 
 
 async def _own_link_confirmation(request: Request, op: OperatorCtx, confirmation_id: str) -> Any:
-    view = await get_runner(request).run(queries.confirmation, get_platform(request), confirmation_id)
+    view = await get_runner(request).run(console_views.confirmation, get_platform(request), confirmation_id)
     if view is None or view.account_appid != op.who.oa_appid or view.kind != ConfirmationKind.LINK_OA_ADMIN:
         return None
     return view

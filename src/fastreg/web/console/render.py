@@ -18,7 +18,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
-from fastreg.adapters import crypto
+from fastreg.domain import secrets
 from fastreg.domain.errors import DomainError
 from fastreg.services import sessions
 from fastreg.web.console import flash
@@ -68,7 +68,7 @@ def _anon_token(request: Request) -> tuple[str, str | None]:
     raw = request.cookies.get(ANON_COOKIE)
     if raw and 20 <= len(raw) <= 64:
         return raw, None
-    raw = crypto.new_token()
+    raw = secrets.new_token()
     return raw, raw
 
 

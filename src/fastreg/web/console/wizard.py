@@ -15,8 +15,8 @@ from fastreg.adapters.qr import qr_data_uri
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import CERTIFICATION_MANDATORY, ConfirmationStatus
 from fastreg.platform import Platform
-from fastreg.services import confirmations, registration
-from fastreg.web.console import flash, forms, queries
+from fastreg.services import confirmations, console_views, registration
+from fastreg.web.console import flash, forms
 from fastreg.web.console.auth import (
     CsrfForm,
     CurrentOperator,
@@ -82,8 +82,8 @@ def _live_confirmations(
     platform: Platform, view: Any
 ) -> tuple[confirmations.ConfirmationView | None, confirmations.ConfirmationView | None]:
     """(step 3's scan, step 7's admin confirmation): the one the registration's step waits for, if any."""
-    scan = queries.confirmation(platform, view.scan_confirmation_id, stored=True) if view.step == 3 else None
-    admin = queries.confirmation(platform, view.admin_confirmation_id, stored=True) if view.step == 7 else None
+    scan = console_views.confirmation(platform, view.scan_confirmation_id, stored=True) if view.step == 3 else None
+    admin = console_views.confirmation(platform, view.admin_confirmation_id, stored=True) if view.step == 7 else None
     return scan, admin
 
 
@@ -91,7 +91,7 @@ def _wizard_context(request: Request, op: OperatorCtx, view: Any) -> dict[str, A
     platform = get_platform(request)
     scan, admin = _live_confirmations(platform, view)
     refusal = _step7_refusal(platform, op.who.oa_id, view)
-    oa = queries.oa_summary(platform, op.who.oa_id)
+    oa = console_views.oa_summary(platform, op.who.oa_id)
     context: dict[str, Any] = {
         "reg": view,
         "step": view.step,
@@ -142,7 +142,7 @@ def _wizard(request: Request, op: OperatorCtx) -> Response:
         refusal = registration.eligibility(platform, op.who.oa_id)
         context = {
             "step": 1,
-            "oa": queries.oa_summary(platform, op.who.oa_id),
+            "oa": console_views.oa_summary(platform, op.who.oa_id),
             "refusal": err_text(request, refusal) if refusal else None,
         }
         return oa_page(request, op, "wizard/step1_entry.html", context)
@@ -166,7 +166,7 @@ def _protocol(request: Request, op: OperatorCtx) -> Response:
     refusal = registration.eligibility(platform, op.who.oa_id)
     if refusal is not None:
         return redirect(WIZARD)
-    oa = queries.oa_summary(platform, op.who.oa_id)
+    oa = console_views.oa_summary(platform, op.who.oa_id)
     return oa_page(request, op, "wizard/step2_protocol.html", {"step": 2, "oa": oa})
 
 
@@ -336,7 +336,7 @@ def _status(request: Request, op: OperatorCtx) -> Response:
     rid = request.query_params.get("registration_id", "")
     if view is None or str(view.id) != rid:
         wanted = database_id(rid)
-        outcome = queries.registration_outcome(platform, op.who.oa_id, wanted) if wanted else None
+        outcome = console_views.registration_outcome(platform, op.who.oa_id, wanted) if wanted else None
         if outcome is not None and outcome.status == "completed":
             return JSONResponse({"state": "completed", "redirect": f"/oa/fastreg/done/{outcome.id}"})
         return JSONResponse({"state": "gone", "redirect": WIZARD})
@@ -361,7 +361,9 @@ async def wizard_done(request: Request, registration_id: str) -> Response:
     op = await operator_of(request)
     if op is None:
         return login_redirect(request)
-    outcome = await get_runner(request).run(queries.registration_outcome, get_platform(request), op.who.oa_id, wanted)
+    outcome = await get_runner(request).run(
+        console_views.registration_outcome, get_platform(request), op.who.oa_id, wanted
+    )
     if outcome is None or outcome.status != "completed":
         return redirect(WIZARD)
     return oa_page(request, op, "wizard/done.html", {"step": 8, "outcome": outcome})

@@ -15,8 +15,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from fastreg.adapters import crypto
 from fastreg.adapters.qr import qr_data_uri
+from fastreg.domain import secrets
 from fastreg.domain.errors import DomainError, Err, ErrorSpec
 from fastreg.domain.model import LINK_STATUS_CODES, ConfirmationKind, LinkedVia, LinkStatus
 from fastreg.platform import Platform
@@ -325,7 +325,7 @@ def _opener(request: Request) -> tuple[str, bool]:
     nonce = request.cookies.get(OPENER_COOKIE, "")
     if 20 <= len(nonce) <= 64:
         return nonce, False
-    return crypto.new_token(), True
+    return secrets.new_token(), True
 
 
 def _scan_page(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
 
 from fastreg.adapters.db import locks
@@ -21,6 +21,7 @@ from fastreg.adapters.db.models import (
     Principal,
     WebSession,
     WechatUser,
+    audit_events,
     identifiers,
     login_failures,
     mini_programs,
@@ -150,6 +151,20 @@ class SqlAuditLog:
             at=at, kind=kind.value, actor=actor, oa_appid=oa_appid, mp_appid=mp_appid, detail=detail or None
         )
         self._uow.session.add(event)
+
+    def count_oa_events(self, oa_appid: str) -> int:
+        query = select(func.count()).select_from(audit_events).where(audit_events.c.oa_appid == oa_appid)
+        return self._uow.session.execute(query).scalar_one()
+
+    def oa_events(self, oa_appid: str, offset: int, count: int) -> list[AuditEvent]:
+        query = (
+            select(AuditEvent)
+            .where(audit_events.c.oa_appid == oa_appid)
+            .order_by(audit_events.c.at.desc(), audit_events.c.id.desc())
+            .offset(offset)
+            .limit(count)
+        )
+        return list(self._uow.session.execute(query).scalars())
 
 
 class SqlSessionRepository:

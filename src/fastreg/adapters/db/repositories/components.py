@@ -17,7 +17,8 @@ from fastreg.adapters.db.models import (
     verification_tasks,
 )
 from fastreg.adapters.db.repositories import columns_of
-from fastreg.domain.entities import Authorization, Component, Link, MiniProgram, VerificationTask
+from fastreg.domain.entities import Authorization, Component, Link, MiniProgram, OfficialAccount, VerificationTask
+from fastreg.domain.model import LinkStatus
 
 if TYPE_CHECKING:
     from fastreg.adapters.db.uow import UnitOfWork
@@ -117,6 +118,15 @@ class SqlLinkRepository:
         session = self._uow.session
         session.delete(link)
         session.flush()  # before any new link of the pair (the unit of work would insert before it deletes)
+
+    def linked_oas(self, mp_id: int) -> list[OfficialAccount]:
+        query = (
+            select(OfficialAccount)
+            .join(links, links.c.oa_id == official_accounts.c.id)
+            .where(links.c.mp_id == mp_id, links.c.status == LinkStatus.LINKED.value)
+            .order_by(links.c.id)
+        )
+        return list(self._uow.session.execute(query).scalars())
 
 
 class SqlVerificationTaskRepository:

@@ -1,4 +1,4 @@
-"""Read-only views the console pages show (one short read transaction each)."""
+"""Read-only views the console pages show (one short read-only unit of work each)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
-
-from fastreg.adapters.db.models import AuditEvent, Link, MiniProgram, OfficialAccount, Principal, Registration
 from fastreg.domain.errors import DomainError
 from fastreg.domain.model import LinkStatus
 from fastreg.domain.rules import QuotaStatus
-from fastreg.platform import Platform
 from fastreg.services import confirmations, quota
+from fastreg.services.ports import Context
 
 
 @dataclass(frozen=True)
@@ -79,13 +76,11 @@ class MPSummary:
     linked_oas: list[tuple[str, str]]  # (appid, name)
 
 
-def oa_summary(platform: Platform, oa_id: int) -> OASummary:
-    with platform.uow(readonly=True) as uow:
-        oa = uow.session.get(OfficialAccount, oa_id)
-        assert oa is not None
-        principal = uow.session.get(Principal, oa.principal_id)
-        assert principal is not None
-        status = quota.quota_status(uow, oa, uow.clock.now(), platform)
+def oa_summary(context: Context, oa_id: int) -> OASummary:
+    with context.uow(readonly=True) as uow:
+        oa = uow.accounts.official_account_by_id(oa_id)
+        principal = uow.accounts.principal(oa.principal_id)
+        status = quota.quota_status(uow, oa, uow.clock.now(), context)
         return OASummary(
             oa.id,
             oa.appid,
@@ -100,17 +95,13 @@ def oa_summary(platform: Platform, oa_id: int) -> OASummary:
         )
 
 
-def linked_mps(platform: Platform, oa_id: int) -> list[LinkedMP]:
-    with platform.uow(readonly=True) as uow:
-        rows = uow.session.execute(
-            select(Link, MiniProgram)
-            .join(MiniProgram, MiniProgram.id == Link.mp_id)
-            .where(Link.oa_id == oa_id)
-            .order_by(Link.created_at.desc(), Link.id.desc())
-        ).all()
+def linked_mps(context: Context, oa_id: int) -> list[LinkedMP]:
+    """The OA's links (whatever their status), the newest first."""
+    with context.uow(readonly=True) as uow:
+        pairs = sorted(uow.links.of_oa(oa_id), key=lambda pair: (pair[0].created_at, pair[0].id), reverse=True)
         return [
             LinkedMP(mp.appid, mp.name, mp.certified, link.linked_via, link.status, link.show_profile, link.linked_at)
-            for link, mp in rows
+            for link, mp in pairs
         ]
 
 
@@ -124,37 +115,26 @@ class AuditPage:
 AUDIT_PAGE_SIZE = 20
 
 
-def audit_history(platform: Platform, oa_appid: str, page: int = 1, per_page: int = AUDIT_PAGE_SIZE) -> AuditPage:
+def audit_history(context: Context, oa_appid: str, page: int = 1, per_page: int = AUDIT_PAGE_SIZE) -> AuditPage:
     """Only the events of this OA, newest first, one page of them (a page out of range shows the nearest one)."""
-    mine = AuditEvent.oa_appid == oa_appid
-    with platform.uow(readonly=True) as uow:
-        total = uow.session.execute(select(func.count()).select_from(AuditEvent).where(mine)).scalar_one()
-        pages = max(1, -(-total // per_page))
+    with context.uow(readonly=True) as uow:
+        pages = max(1, -(-uow.audit.count_oa_events(oa_appid) // per_page))
         page = min(max(page, 1), pages)
-        rows = uow.session.execute(
-            select(AuditEvent)
-            .where(mine)
-            .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-            .offset((page - 1) * per_page)
-            .limit(per_page)
-        ).scalars()
-        return AuditPage([AuditRow(e.at, e.kind, e.actor, e.mp_appid, e.detail) for e in rows], page, pages)
+        events = uow.audit.oa_events(oa_appid, (page - 1) * per_page, per_page)
+        return AuditPage([AuditRow(e.at, e.kind, e.actor, e.mp_appid, e.detail) for e in events], page, pages)
 
 
-def registration_outcome(platform: Platform, oa_id: int, registration_id: int) -> RegistrationOutcome | None:
+def registration_outcome(context: Context, oa_id: int, registration_id: int) -> RegistrationOutcome | None:
     """A registration of this OA (None for another OA's)."""
-    with platform.uow(readonly=True) as uow:
-        reg = uow.session.get(Registration, registration_id)
+    with context.uow(readonly=True) as uow:
+        reg = uow.registrations.get(registration_id)
         if reg is None or reg.oa_id != oa_id:
             return None
-        oa = uow.session.get(OfficialAccount, oa_id)
-        assert oa is not None
-        mp = uow.session.get(MiniProgram, reg.mp_id) if reg.mp_id else None
+        oa = uow.accounts.official_account_by_id(oa_id)
+        mp = uow.accounts.mini_program_by_id(reg.mp_id) if reg.mp_id else None
         linked = False
         if mp is not None:
-            link = uow.session.execute(
-                select(Link).where(Link.oa_id == oa_id, Link.mp_id == mp.id)
-            ).scalar_one_or_none()
+            link = uow.links.link(oa_id, mp.id)
             linked = link is not None and link.status == LinkStatus.LINKED
         return RegistrationOutcome(
             reg.id,
@@ -170,18 +150,13 @@ def registration_outcome(platform: Platform, oa_id: int, registration_id: int) -
         )
 
 
-def mp_summary(platform: Platform, mp_id: int) -> MPSummary | None:
-    with platform.uow(readonly=True) as uow:
-        mp = uow.session.get(MiniProgram, mp_id)
+def mp_summary(context: Context, mp_id: int) -> MPSummary | None:
+    with context.uow(readonly=True) as uow:
+        mp = uow.accounts.mini_program_by_id(mp_id)
         if mp is None:
             return None
-        principal = uow.session.get(Principal, mp.principal_id)
-        assert principal is not None
-        oas = uow.session.execute(
-            select(OfficialAccount.appid, OfficialAccount.name)
-            .join(Link, Link.oa_id == OfficialAccount.id)
-            .where(Link.mp_id == mp.id, Link.status == LinkStatus.LINKED.value)
-        ).all()
+        principal = uow.accounts.principal(mp.principal_id)
+        oas = uow.links.linked_oas(mp.id)
         return MPSummary(
             mp.appid,
             mp.original_id,
@@ -193,12 +168,12 @@ def mp_summary(platform: Platform, mp_id: int) -> MPSummary | None:
             mp.certified_until,
             mp.created_via,
             mp.admin_wxid,
-            [(appid, name) for appid, name in oas],
+            [(oa.appid, oa.name) for oa in oas],
         )
 
 
 def confirmation(
-    platform: Platform, confirmation_id: str | None, *, stored: bool = False
+    context: Context, confirmation_id: str | None, *, stored: bool = False
 ) -> confirmations.ConfirmationView | None:
     """The confirmation, or None (no id, or no such confirmation). ``stored``: the id is the digest another
     record keeps (a registration's scan or admin confirmation), not the public id of a URL."""
@@ -206,7 +181,7 @@ def confirmation(
         return None
     try:
         if stored:
-            return confirmations.describe_stored(platform, confirmation_id)
-        return confirmations.describe(platform, confirmation_id)
+            return confirmations.describe_stored(context, confirmation_id)
+        return confirmations.describe(context, confirmation_id)
     except DomainError:
         return None
