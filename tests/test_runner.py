@@ -28,7 +28,7 @@ from fastreg.services import audit
 PACKAGE = Path(fastreg.__file__).parent
 
 # A service function whose first parameter is one of these reaches the database: a use case.
-STORAGE_PARAMETERS = frozenset({"platform", "uow", "session", "conn"})
+STORAGE_PARAMETERS = frozenset({"context", "platform", "uow", "session", "conn"})
 # Service functions that take the platform but run no use case: signing with its secret key, and starting the
 # push worker's task on the loop (its units of work run in threads).
 NOT_USE_CASES = frozenset(
