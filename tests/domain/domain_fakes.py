@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from fastreg.domain.clock import FixedClock
 from fastreg.domain.model import OfficialAccountFacts, PrincipalFacts, PrincipalType
-from fastreg.domain.rules import ComponentFacts, EligibilityInput, QuotaLimits, QuotaStatus, calendar_month
+from fastreg.domain.rules import ComponentFacts, EligibilityFacts, QuotaLimits, QuotaStatus, calendar_month
 
 TZ = "Asia/Shanghai"
 # 2026-11-10 12:00 in Shanghai: well inside November.
@@ -46,12 +46,12 @@ def eligible_input(
     reuse_certification: bool | None = True,
     scan_valid: bool | None = True,
     component: ComponentFacts | None = None,
-) -> EligibilityInput:
+) -> EligibilityFacts:
     """Facts for which every check passes, unless an argument says otherwise."""
     limits = limits or QuotaLimits()
     principal = principal or FakePrincipal()
     limit = limits.individual_business_monthly if principal.type == "individual_business" else limits.monthly
-    return EligibilityInput(
+    return EligibilityFacts(
         oa=oa or FakeOA(),
         principal=principal,
         principal_mp_count=principal_mp_count,
@@ -71,64 +71,64 @@ def good_component() -> ComponentFacts:
 
 # Each eligibility condition in the order of rules.md / open-api.md's fastregister table, with a way to make
 # exactly that condition fail on top of existing facts.
-def _personal(f: EligibilityInput) -> EligibilityInput:
+def _personal(f: EligibilityFacts) -> EligibilityFacts:
     return replace(f, principal=replace(_principal(f), type=PrincipalType.PERSONAL.value))
 
 
-def _not_verified(f: EligibilityInput) -> EligibilityInput:
+def _not_verified(f: EligibilityFacts) -> EligibilityFacts:
     return replace(f, oa=replace(_oa(f), verified=False))
 
 
-def _principal_limit(f: EligibilityInput) -> EligibilityInput:
+def _principal_limit(f: EligibilityFacts) -> EligibilityFacts:
     return replace(f, principal_mp_count=f.limits.principal_mps)
 
 
-def _blacklisted(f: EligibilityInput) -> EligibilityInput:
+def _blacklisted(f: EligibilityFacts) -> EligibilityFacts:
     return replace(f, principal=replace(_principal(f), blacklisted=True))
 
 
-def _quota(f: EligibilityInput) -> EligibilityInput:
+def _quota(f: EligibilityFacts) -> EligibilityFacts:
     return replace(f, quota=replace(f.quota, used=f.quota.limit))
 
 
-def _certification_required(f: EligibilityInput) -> EligibilityInput:
+def _certification_required(f: EligibilityFacts) -> EligibilityFacts:
     return replace(f, principal=replace(_principal(f), type=PrincipalType.GOVERNMENT.value), reuse_certification=False)
 
 
-def _pending(f: EligibilityInput) -> EligibilityInput:
+def _pending(f: EligibilityFacts) -> EligibilityFacts:
     return replace(f, has_pending=True)
 
 
-def _scan(f: EligibilityInput) -> EligibilityInput:
+def _scan(f: EligibilityFacts) -> EligibilityFacts:
     return replace(f, scan_valid=False)
 
 
-def _component(f: EligibilityInput) -> ComponentFacts:
+def _component(f: EligibilityFacts) -> ComponentFacts:
     return f.component or good_component()
 
 
-def _unpublished(f: EligibilityInput) -> EligibilityInput:
+def _unpublished(f: EligibilityFacts) -> EligibilityFacts:
     return replace(f, component=replace(_component(f), published=False))
 
 
-def _permissions(f: EligibilityInput) -> EligibilityInput:
+def _permissions(f: EligibilityFacts) -> EligibilityFacts:
     return replace(f, component=replace(_component(f), has_required_permissions=False))
 
 
-def _redirect(f: EligibilityInput) -> EligibilityInput:
+def _redirect(f: EligibilityFacts) -> EligibilityFacts:
     return replace(f, component=replace(_component(f), redirect_uri_valid=False))
 
 
-def _overseas(f: EligibilityInput) -> EligibilityInput:
+def _overseas(f: EligibilityFacts) -> EligibilityFacts:
     return replace(f, oa=replace(_oa(f), overseas=True))
 
 
-def _oa(f: EligibilityInput) -> FakeOA:
+def _oa(f: EligibilityFacts) -> FakeOA:
     assert isinstance(f.oa, FakeOA)
     return f.oa
 
 
-def _principal(f: EligibilityInput) -> FakePrincipal:
+def _principal(f: EligibilityFacts) -> FakePrincipal:
     assert isinstance(f.principal, FakePrincipal)
     return f.principal
 

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import CERTIFICATION_MANDATORY, PrincipalType
 from fastreg.domain.rules import (
-    EligibilityInput,
+    EligibilityFacts,
     QuotaLimits,
     Stage,
     certification_locked,
@@ -34,15 +34,15 @@ from fastreg.domain.rules import (
     is_certification_valid,
 )
 
-Condition = Callable[[EligibilityInput], EligibilityInput]
+Condition = Callable[[EligibilityFacts], EligibilityFacts]
 
 
-def code(facts: EligibilityInput, stage: Stage = Stage.COMPLETE) -> int | None:
+def code(facts: EligibilityFacts, stage: Stage = Stage.COMPLETE) -> int | None:
     refusal = first_refusal(facts, stage)
     return None if refusal is None else refusal.errcode
 
 
-def apply(conditions: list[tuple[str, int, Condition]], facts: EligibilityInput | None = None) -> EligibilityInput:
+def apply(conditions: list[tuple[str, int, Condition]], facts: EligibilityFacts | None = None) -> EligibilityFacts:
     facts = facts or eligible_input(component=good_component())
     for _, _, make_fail in conditions:
         facts = make_fail(facts)

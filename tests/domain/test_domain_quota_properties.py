@@ -19,7 +19,7 @@ from fastreg.domain.clock import FixedClock
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import RegistrationStatus
 from fastreg.domain.rules import (
-    EligibilityInput,
+    EligibilityFacts,
     QuotaLimits,
     QuotaStatus,
     Stage,
@@ -85,8 +85,8 @@ class QuotaMachine(RuleBasedStateMachine):
         month = calendar_month(self.clock.now(), TZ)
         return QuotaStatus(month=month, limit=self.limit, used=self.used[month])
 
-    def facts(self, *, exclude: Reg | None = None) -> EligibilityInput:
-        return EligibilityInput(
+    def facts(self, *, exclude: Reg | None = None) -> EligibilityFacts:
+        return EligibilityFacts(
             oa=self.oa,
             principal=self.principal,
             principal_mp_count=0,

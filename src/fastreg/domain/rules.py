@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
 from zoneinfo import ZoneInfo
@@ -104,7 +104,12 @@ class ComponentFacts:
 
 
 @dataclass(frozen=True)
-class EligibilityInput:
+class EligibilityFacts:
+    """Everything the eligibility rules read, the same for both channels (the console and the Open API): the
+    OA, its principal, the counts, read by one query of the repository (or of the hot path's gateway, in its
+    own round trip); the completion's choices are added by :meth:`at_completion`. A new rule reads a new
+    field here."""
+
     oa: OfficialAccountFacts
     principal: PrincipalFacts
     principal_mp_count: int
@@ -116,6 +121,12 @@ class EligibilityInput:
     scan_valid: bool | None = None  # None: not asked yet (refused at Stage.COMPLETE)
     component: ComponentFacts | None = None  # None: console channel
 
+    def at_completion(
+        self, *, reuse_certification: bool, scan_valid: bool, component: ComponentFacts | None = None
+    ) -> EligibilityFacts:
+        """The facts with what is known when the registration completes (checked at ``Stage.COMPLETE``)."""
+        return replace(self, reuse_certification=reuse_certification, scan_valid=scan_valid, component=component)
+
 
 def is_certification_valid(oa: OfficialAccountFacts, now: datetime) -> bool:
     if not oa.verified:
@@ -123,7 +134,7 @@ def is_certification_valid(oa: OfficialAccountFacts, now: datetime) -> bool:
     return oa.verify_expires_at is None or as_utc(oa.verify_expires_at) > as_utc(now)
 
 
-def first_refusal(facts: EligibilityInput, stage: Stage) -> DomainError | None:
+def first_refusal(facts: EligibilityFacts, stage: Stage) -> DomainError | None:
     """The first failing check, in the order of ``rules.md`` (then the component checks of the
     fastregister table), or None when the registration may go ahead."""
     principal_type = facts.principal.type
@@ -155,7 +166,7 @@ def first_refusal(facts: EligibilityInput, stage: Stage) -> DomainError | None:
     return None
 
 
-def ensure_eligible(facts: EligibilityInput, stage: Stage) -> None:
+def ensure_eligible(facts: EligibilityFacts, stage: Stage) -> None:
     refusal = first_refusal(facts, stage)
     if refusal is not None:
         raise refusal

@@ -14,7 +14,7 @@ from fastreg.adapters.db.models import OfficialAccount, Principal
 from fastreg.adapters.db.prepared import PreparedConnection, Rows
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import OfficialAccountFacts
-from fastreg.domain.rules import ComponentFacts, EligibilityInput, QuotaStatus, calendar_month, monthly_limit
+from fastreg.domain.rules import ComponentFacts, EligibilityFacts, QuotaStatus, calendar_month, monthly_limit
 from fastreg.platform import Platform
 
 
@@ -57,7 +57,7 @@ def eligibility_input(
     reuse_certification: bool | None = None,
     scan_valid: bool | None = None,
     component: ComponentFacts | None = None,
-) -> EligibilityInput:
+) -> EligibilityFacts:
     """Gather the facts the domain's eligibility rules read, in one query. ``ignore_pending_id``: the
     registration being completed is itself the pending one, so it does not block itself. A pending
     registration left longer than its time to live has expired, even before anything marks it so."""
@@ -98,10 +98,10 @@ class EligibilityQuery:
         reuse_certification: bool | None = None,
         scan_valid: bool | None = None,
         component: ComponentFacts | None = None,
-    ) -> EligibilityInput:
+    ) -> EligibilityFacts:
         row = self._rows.one()
         limits = self._platform.limits
-        return EligibilityInput(
+        return EligibilityFacts(
             oa=self._oa,
             principal=PrincipalRow(row.type, row.blacklisted),
             principal_mp_count=row.mp_count,
