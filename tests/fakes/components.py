@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from fastreg.domain.entities import Component
+from fastreg.domain.errors import DomainError, Err
 from tests.fakes.store import FakeStore
 
 
 class FakeComponentRepository:
     def __init__(self, store: FakeStore) -> None:
         self._store = store
+
+    def component(self, appid: str) -> Component:
+        component = self._store.first(Component, lambda row: row.appid == appid)
+        if component is None:
+            raise DomainError(Err.INVALID_APPID)
+        return component
 
 
 class FakeAuthorizationRepository:

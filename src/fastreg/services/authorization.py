@@ -20,7 +20,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fastreg.adapters import crypto
-from fastreg.adapters.db import statements as sql
 from fastreg.adapters.db.models import (
     Authorization,
     Component,
@@ -29,7 +28,6 @@ from fastreg.adapters.db.models import (
     OfficialAccount,
     Principal,
 )
-from fastreg.adapters.db.prepared import PreparedConnection
 from fastreg.adapters.db.uow import UnitOfWork
 from fastreg.domain.clock import as_utc
 from fastreg.domain.errors import DomainError, Err
@@ -131,7 +129,7 @@ def grant_authorization(
             other_component = session.get(Component, other.component_id)
             if other_component is not None and other_component.callback_url:
                 code = credentials.issue(
-                    session,
+                    session.info["unit_of_work"].credentials,
                     now,
                     CredentialKind.AUTH_CODE,
                     authorizer_appid,
@@ -143,7 +141,12 @@ def grant_authorization(
                 )
     session.flush()
     return credentials.issue(
-        session, now, CredentialKind.AUTH_CODE, authorizer_appid, ttl_seconds, component_id=component_id
+        session.info["unit_of_work"].credentials,
+        now,
+        CredentialKind.AUTH_CODE,
+        authorizer_appid,
+        ttl_seconds,
+        component_id=component_id,
     )
 
 
@@ -180,7 +183,7 @@ def check_consent_request(
     component = session.execute(select(Component).where(Component.appid == component_appid)).scalar_one_or_none()
     if component is None:
         raise DomainError(Err.INVALID_APPID)
-    found = credentials.find(session, now, CredentialKind.PRE_AUTH_CODE, pre_auth_code)
+    found = credentials.find(session.info["unit_of_work"].credentials, now, CredentialKind.PRE_AUTH_CODE, pre_auth_code)
     if found.status is not Lookup.OK or found.credential is None or found.credential.component_id != component.id:
         raise DomainError(Err.INVALID_CODE)
     if not redirect_allowed(component, redirect_uri):
@@ -281,7 +284,7 @@ def on_component_auth(uow: UnitOfWork, confirmation: Confirmation, action: str, 
 
 def _issue_access_token(session: Session, now: datetime, platform: Platform, authorization: Authorization) -> str:
     return credentials.issue(
-        session,
+        session.info["unit_of_work"].credentials,
         now,
         CredentialKind.AUTHORIZER_TOKEN,
         authorization.authorizer_appid,
@@ -295,8 +298,10 @@ def query_auth(platform: Platform, caller: Caller, component_appid: str, authori
     authorization's refresh token; 61009 for a code unknown to this component, 61010 for an expired one."""
     with platform.uow() as uow:
         session, now = uow.session, uow.clock.now()
-        component = component_of(session, caller, component_appid)
-        found = credentials.find(session, now, CredentialKind.AUTH_CODE, authorization_code)
+        component = component_of(uow, caller, component_appid)
+        found = credentials.find(
+            session.info["unit_of_work"].credentials, now, CredentialKind.AUTH_CODE, authorization_code
+        )
         credential = found.credential
         if credential is None or credential.component_id != component.id:
             raise DomainError(Err.INVALID_AUTH_CODE)
@@ -323,7 +328,7 @@ def refresh_authorizer_token(
     (which stays valid until the account authorizes the component again)."""
     with platform.uow() as uow:
         session, now = uow.session, uow.clock.now()
-        component = component_of(session, caller, component_appid)
+        component = component_of(uow, caller, component_appid)
         authorization = _authorization(session, component.id, authorizer_appid)
         if authorization is None or not refresh_token_valid(platform, authorization, refresh_token):
             raise DomainError(Err.INVALID_REFRESH_TOKEN)
@@ -340,7 +345,7 @@ def authorizer_info(platform: Platform, caller: Caller, component_appid: str, au
     """``api_get_authorizer_info``: the account's public profile and what it authorized the component to do."""
     with platform.uow(readonly=True) as uow:
         session, now = uow.session, uow.clock.now()
-        component = component_of(session, caller, component_appid)
+        component = component_of(uow, caller, component_appid)
         authorization = _authorization(session, component.id, authorizer_appid)
         account = _account(session, authorizer_appid)
         if authorization is None or account is None:
@@ -405,7 +410,7 @@ def authorizer_list(
         raise DomainError(Err.INVALID_PARAMETER)
     with platform.uow(readonly=True) as uow:
         session = uow.session
-        component = component_of(session, caller, component_appid)
+        component = component_of(uow, caller, component_appid)
         total = session.execute(
             select(func.count()).select_from(Authorization).where(Authorization.component_id == component.id)
         ).scalar_one()
@@ -431,23 +436,3 @@ def authorizer_list(
 
 def is_official_account(session: Session, appid: str) -> bool:
     return session.execute(select(OfficialAccount.id).where(OfficialAccount.appid == appid)).first() is not None
-
-
-def authorize_new_account(
-    conn: PreparedConnection, now: datetime, component_id: int, appid: str, func_info: list[int], ttl_seconds: int
-) -> str:
-    """Authorize a just-created account (a fast-registered MP) to the component that registered it, and return
-    the authorization code for ``api_query_auth``. Two inserts: a new account has no earlier authorization and
-    no other component to take the fast-registration permission set from (授权互斥)."""
-    conn.execute(
-        sql.INSERT_AUTHORIZATION,
-        {
-            "component_id": component_id,
-            "authorizer_appid": appid,
-            "func_info": func_info,
-            "created_at": now,
-            "authorized_at": now,
-            **new_refresh_token_columns(),
-        },
-    )
-    return credentials.issue(conn, now, CredentialKind.AUTH_CODE, appid, ttl_seconds, component_id=component_id)

@@ -184,7 +184,7 @@ def remember_verify_ticket(session: Session, now: datetime, component: Component
     """Make ``ticket`` the component's latest verify ticket; like every one issued before it, api_component_token
     accepts it for 12 hours (stored hashed, as every bearer secret)."""
     credentials.issue(
-        session,
+        session.info["unit_of_work"].credentials,
         now,
         CredentialKind.VERIFY_TICKET,
         component.appid,

@@ -430,10 +430,10 @@ def submit_account(
 def _new_activation(uow: UnitOfWork, platform: Platform, registration: Registration) -> str:
     now = uow.clock.now()
     subject = str(registration.id)
-    credentials.revoke_unused(uow.session, now, CredentialKind.ACTIVATION, subject)
+    credentials.revoke_unused(uow.credentials, now, CredentialKind.ACTIVATION, subject)
     registration.activation_sent_at = now
     return credentials.issue(
-        uow.session,
+        uow.credentials,
         now,
         CredentialKind.ACTIVATION,
         subject,
@@ -535,7 +535,7 @@ def activate(platform: Platform, token: str) -> RegistrationView:
     """The link in the activation mail: single-use, valid 48 hours."""
     with platform.uow() as uow:
         session, now = uow.session, uow.clock.now()
-        found = credentials.find(session, now, CredentialKind.ACTIVATION, token)
+        found = credentials.find(session.info["unit_of_work"].credentials, now, CredentialKind.ACTIVATION, token)
         if found.status is Lookup.EXPIRED:
             raise DomainError(Err.ACTIVATION_EXPIRED)
         if found.status is not Lookup.OK or found.credential is None:
@@ -543,7 +543,7 @@ def activate(platform: Platform, token: str) -> RegistrationView:
         registration = session.get(Registration, int(found.credential.subject))
         if registration is None or registration.status != RegistrationStatus.PENDING:
             raise DomainError(Err.ACTIVATION_INVALID)
-        if not credentials.consume(session, now, found.credential):
+        if not credentials.consume(session.info["unit_of_work"].credentials, now, found.credential):
             raise DomainError(Err.ACTIVATION_INVALID)
         registration.email_activated_at = now
         registration.updated_at = now

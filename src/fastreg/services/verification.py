@@ -47,7 +47,7 @@ REVIEWER_CONTACT = "POST /sandbox/v1/verification-tasks/{taskid}"
 def _caller_mp(uow: UnitOfWork, access_token: str | None) -> tuple[MiniProgram, int | None]:
     """The MP the token acts for, and the component holding it (None for the MP's own token): 48001 for
     another account's token, or for a component the MP did not grant permission set 18."""
-    caller = tokens.authenticate(uow.conn, uow.clock, access_token, ACCOUNT_TOKEN_KINDS)
+    caller = tokens.authenticate(uow, access_token, ACCOUNT_TOKEN_KINDS)
     session = uow.session
     mp = session.execute(select(MiniProgram).where(MiniProgram.appid == caller.appid)).scalar_one_or_none()
     if mp is None:

@@ -46,7 +46,7 @@ def create(platform: Platform, wxid: str, *, actor: str = "cli") -> NewWechatUse
             if session.execute(select(WechatUser.id).where(WechatUser.wxid == value)).first() is not None:
                 raise WechatUserExists(value)
             session.add(WechatUser(wxid=value, password_hash=None, created_at=now, enrolled_at=None))
-            raw = credentials.issue(session, now, CredentialKind.ENROLMENT, value, ttl)
+            raw = credentials.issue(session.info["unit_of_work"].credentials, now, CredentialKind.ENROLMENT, value, ttl)
             audit.record(session, now, AuditKind.WECHAT_USER_CREATED, actor, wxid=value)
             uow.commit()
     except IntegrityError:  # created at the same moment by another command
@@ -63,8 +63,8 @@ def new_enrolment_link(platform: Platform, wxid: str, *, actor: str = "cli") -> 
         session, now = uow.session, uow.clock.now()
         if session.execute(select(WechatUser.id).where(WechatUser.wxid == value)).first() is None:
             raise DomainError(Err.NOT_FOUND)
-        credentials.revoke_unused(session, now, CredentialKind.ENROLMENT, value)
-        raw = credentials.issue(session, now, CredentialKind.ENROLMENT, value, ttl)
+        credentials.revoke_unused(session.info["unit_of_work"].credentials, now, CredentialKind.ENROLMENT, value)
+        raw = credentials.issue(session.info["unit_of_work"].credentials, now, CredentialKind.ENROLMENT, value, ttl)
         audit.record(session, now, AuditKind.WECHAT_USER_CREATED, actor, wxid=value, renewed=True)
         uow.commit()
     return NewWechatUser(value, platform.url(ENROL_PATH + raw), now + timedelta(seconds=ttl))
@@ -81,7 +81,7 @@ def _usable(found: credentials.Found) -> credentials.Found:
 def enrolment_wxid(platform: Platform, token: str) -> str:
     """Whose enrolment link this is (the page greets the person); refused when unknown, used or expired."""
     with platform.uow(readonly=True) as uow:
-        found = _usable(credentials.find(uow.session, uow.clock.now(), CredentialKind.ENROLMENT, token))
+        found = _usable(credentials.find(uow.credentials, uow.clock.now(), CredentialKind.ENROLMENT, token))
         assert found.credential is not None
         return found.credential.subject
 
@@ -92,9 +92,13 @@ def enrol(platform: Platform, token: str, password: str, confirmation: str) -> s
     password_hash = crypto.hash_password(password)  # before the transaction: argon2 takes a while
     with platform.uow() as uow:
         session, now = uow.session, uow.clock.now()
-        found = _usable(credentials.find(session, now, CredentialKind.ENROLMENT, token))
+        found = _usable(
+            credentials.find(session.info["unit_of_work"].credentials, now, CredentialKind.ENROLMENT, token)
+        )
         assert found.credential is not None
-        if not credentials.consume(session, now, found.credential):  # a concurrent enrolment won
+        if not credentials.consume(
+            session.info["unit_of_work"].credentials, now, found.credential
+        ):  # a concurrent enrolment won
             raise DomainError(Err.ACTIVATION_INVALID)
         wxid = found.credential.subject
         user = session.execute(select(WechatUser).where(WechatUser.wxid == wxid)).scalar_one()

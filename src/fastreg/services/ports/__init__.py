@@ -26,25 +26,59 @@ from fastreg.settings import Settings
 
 class UnitOfWork(Protocol):
     """One transaction. ``commit`` once at the end of a use case; leaving without it rolls everything back.
-    Opening a unit of work while one is open in the same context raises."""
+    Opening a unit of work while one is open in the same context raises. (Members are read-only properties, so
+    that an implementation's more specific types satisfy them.)"""
 
-    clock: Clock
-    accounts: AccountRepository
-    audit: AuditLog
-    sessions: SessionRepository
-    wechat_users: WechatUserRepository
-    registrations: RegistrationRepository
-    confirmations: ConfirmationRepository
-    counters: CounterRepository
-    credentials: CredentialRepository
-    fastregister: FastRegisterGateway
-    components: ComponentRepository
-    authorizations: AuthorizationRepository
-    links: LinkRepository
-    verification_tasks: VerificationTaskRepository
-    pushes: PushQueue
-    mail: MailOutbox
-    sandbox_state: SandboxStateRepository
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def accounts(self) -> AccountRepository: ...
+
+    @property
+    def audit(self) -> AuditLog: ...
+
+    @property
+    def sessions(self) -> SessionRepository: ...
+
+    @property
+    def wechat_users(self) -> WechatUserRepository: ...
+
+    @property
+    def registrations(self) -> RegistrationRepository: ...
+
+    @property
+    def confirmations(self) -> ConfirmationRepository: ...
+
+    @property
+    def counters(self) -> CounterRepository: ...
+
+    @property
+    def credentials(self) -> CredentialRepository: ...
+
+    @property
+    def fastregister(self) -> FastRegisterGateway: ...
+
+    @property
+    def components(self) -> ComponentRepository: ...
+
+    @property
+    def authorizations(self) -> AuthorizationRepository: ...
+
+    @property
+    def links(self) -> LinkRepository: ...
+
+    @property
+    def verification_tasks(self) -> VerificationTaskRepository: ...
+
+    @property
+    def pushes(self) -> PushQueue: ...
+
+    @property
+    def mail(self) -> MailOutbox: ...
+
+    @property
+    def sandbox_state(self) -> SandboxStateRepository: ...
 
     def __enter__(self) -> Self: ...
 
@@ -86,11 +120,20 @@ class Wakeup(Protocol):
 class Context(Protocol):
     """The platform as the services see it (``fastreg.platform.Platform`` in the application)."""
 
-    settings: Settings
-    secret_key: str
-    mailer: Mailer | None
-    observer: Observer
-    push_queued: Wakeup
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def secret_key(self) -> str: ...
+
+    @property
+    def mailer(self) -> Mailer | None: ...
+
+    @property
+    def observer(self) -> Observer: ...
+
+    @property
+    def push_queued(self) -> Wakeup: ...
 
     def uow(self, *, readonly: bool = False) -> UnitOfWork: ...
 

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from fastreg.domain.entities import AuditEvent, MiniProgram, OfficialAccount
+
 
 class AccountRepository(Protocol):
-    pass
+    def official_account(self, appid: str) -> OfficialAccount:
+        """The OA of ``appid``; ``DomainError(INVALID_APPID)`` when there is none."""
+        ...
+
+    def find_official_account(self, appid: str) -> OfficialAccount | None: ...
+
+    def find_mini_program(self, appid: str) -> MiniProgram | None: ...
 
 
 class AuditLog(Protocol):
-    pass
+    def add(self, event: AuditEvent, /) -> None: ...
 
 
 class SessionRepository(Protocol):

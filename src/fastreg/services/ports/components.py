@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from fastreg.domain.entities import Component
+
 
 class ComponentRepository(Protocol):
-    pass
+    def component(self, appid: str) -> Component:
+        """The component of ``appid``; ``DomainError(INVALID_APPID)`` when there is none."""
+        ...
 
 
 class AuthorizationRepository(Protocol):
