@@ -304,7 +304,7 @@ def test_activation_tokens_are_stored_hashed(platform: Platform, outbox: Outbox)
     walk_to_pending(platform, oa, "hash@example.com")
     token = outbox.last_token()
     with platform.uow(readonly=True) as uow:
-        found = credentials.find(uow.session, uow.clock.now(), CredentialKind.ACTIVATION, token)
+        found = credentials.find(uow.credentials, uow.clock.now(), CredentialKind.ACTIVATION, token)
         assert found.credential is not None and found.credential.token_hash != token
         assert len(token) >= 22  # >= 128 bits of randomness, URL-safe
 

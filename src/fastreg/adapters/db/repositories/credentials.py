@@ -156,7 +156,7 @@ class _FactsReads:
 def _stored_version(rows: Rows | None) -> PlatformVersion | None:
     row = rows.first() if rows is not None else None
     try:
-        return PlatformVersion(str((row.value if row else None or {})["version"]))
+        return PlatformVersion(str(((row.value if row else None) or {})["version"]))
     except (KeyError, TypeError, ValueError):
         return None
 
