@@ -48,6 +48,10 @@ _REVOKE_UNUSED = (
     )
     .values(used_at=bindparam("now"))
 )
+# The token (every column) with the OA it acts for, the component holding it and the OA's authorization of it.
+_TOKEN_WITH_OA_CONTEXT = sql.TOKEN_WITH_OA_CONTEXT.add_columns(
+    credentials.c.token_hash, credentials.c.data, credentials.c.issued_at
+)
 _CONTEXT_FIELDS = tuple(FastRegisterContext.__dataclass_fields__)
 PLATFORM_VERSION_KEY = "platform_version"  # where the sandbox keeps its pinned version (``services.versions``)
 
@@ -79,7 +83,7 @@ def _credential_params(credential: Credential) -> dict[str, Any]:
 
 
 def _flush_orm(uow: UnitOfWork) -> None:
-    """Rows the ORM session holds that a prepared statement's row may refer to go first."""
+    """Rows the ORM session holds (when one was made) that a prepared statement's row may refer to go first."""
     session = uow._session
     if session is not None and session.new:
         session.flush()
@@ -168,20 +172,12 @@ class SqlFastRegisterGateway:
     def open_with_token(self, token_hash: str) -> OpenedToken:
         conn = self._uow.conn
         with conn.batch():  # BEGIN, the token with its OA and component, and the sandbox clock: one round trip
-            found = conn.execute(sql.TOKEN_WITH_OA_CONTEXT, {"token_hash": token_hash})
+            found = conn.execute(_TOKEN_WITH_OA_CONTEXT, {"token_hash": token_hash})
             self._uow.clock.now()
         row = found.first()
         if row is None:
             return OpenedToken(None)
-        credential = Credential(
-            token_hash=token_hash,
-            kind=row.kind,
-            subject=row.subject,
-            component_id=row.component_id,
-            issued_at=row.expires_at,  # not read: the caller checks the expiry
-            expires_at=row.expires_at,
-            used_at=row.used_at,
-        )
+        credential = _credential(row)
         if row.id is None:
             return OpenedToken(credential)
         if row.component_appid is None:
@@ -297,7 +293,7 @@ class SqlFastRegisterGateway:
             if write.authorization_code is not None:
                 conn.execute(sql.INSERT_CREDENTIAL, _credential_params(write.authorization_code))
         return CompletionWritten(
-            mp_id=inserted.scalar_one() if principal_counted.rowcount else 0,
+            mp_id=inserted.scalar_one(),
             counted=counted.first() is not None,
             principal_counted=bool(principal_counted.rowcount),
         )
