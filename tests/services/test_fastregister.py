@@ -30,6 +30,7 @@ from fastreg.services import credentials
 from fastreg.services.credentials import CredentialKind
 from fastreg.services.fastregister import fastregister, fastregister_with_token
 from tests.fakes import FakeContext
+from tests.fakes.store import FakeStore
 
 START = datetime(2026, 11, 10, 4, 0, tzinfo=UTC)
 PERMISSIONS = [1, 3, 17, 18, 30, 31, FASTREGISTER_PERMISSION_SET]
@@ -44,7 +45,7 @@ class World:
     authorization: Authorization
 
     @property
-    def store(self):  # type: ignore[no-untyped-def]
+    def store(self) -> FakeStore:
         return self.context.store
 
     def ticket(self, *, copy_wx_verify: bool = True, oa: OfficialAccount | None = None, ttl: int = 300) -> str:
