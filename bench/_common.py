@@ -265,7 +265,7 @@ def make_fixture(platform: Any, oas: int, *, batch: int = 250) -> Fixture:
                 )
                 grant_authorization(platform, uow, component_id, appid, list(ALL_PERMISSION_SETS), 3600)
                 token = credentials.issue(
-                    session, now, CredentialKind.AUTHORIZER_TOKEN, appid, ttl, component_id=component_id
+                    uow.credentials, now, CredentialKind.AUTHORIZER_TOKEN, appid, ttl, component_id=component_id
                 )
                 fixture.oas.append(OA(appid, admin, token, secret))
             uow.commit()

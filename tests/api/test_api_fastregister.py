@@ -348,14 +348,13 @@ def test_61056_certification_reuse_required(world: World, principal_type: str) -
 
 def test_61057_pending_registration(world: World) -> None:
     from fastreg.services import registration
-    from fastreg.services.accounts import find_official_account
 
     setup = ready(world)
     platform = world.live.platform
     with platform.uow(readonly=True) as uow:
         from fastreg.adapters.db.models import Operator
 
-        oa_row = find_official_account(uow.session, setup.oa.appid)
+        oa_row = uow.accounts.official_account(setup.oa.appid)
         operator_id = uow.session.execute(select(Operator.id).where(Operator.oa_id == oa_row.id)).scalar_one()
         oa_id = oa_row.id
     view = registration.start(platform, operator_id)

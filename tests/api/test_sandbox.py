@@ -422,7 +422,9 @@ def test_authorization_shortcut_issues_a_code(api: httpx.Client, fastreg_server:
     assert set(answer) == {"authorization_code", "expires_in"}
     assert answer["expires_in"] == 3600
     with fastreg_server.platform.uow(readonly=True) as uow:
-        found = credentials.find(uow.session, uow.clock.now(), CredentialKind.AUTH_CODE, answer["authorization_code"])
+        found = credentials.find(
+            uow.credentials, uow.clock.now(), CredentialKind.AUTH_CODE, answer["authorization_code"]
+        )
     assert found.status is Lookup.OK and found.credential is not None
     assert found.credential.subject == oa["appid"]
     error(

@@ -18,7 +18,7 @@ from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import ConfirmationKind
 from fastreg.platform import Platform
 from fastreg.services import confirmations, registration
-from fastreg.services.accounts import NewOfficialAccount, find_official_account
+from fastreg.services.accounts import NewOfficialAccount
 from fastreg.services.quota import quota_status
 from tests.services.helpers import make_oa
 
@@ -71,7 +71,7 @@ def complete_one(platform: Platform, outbox: Outbox, oa: NewOfficialAccount, ema
 
 def used_quota(platform: Platform, oa: NewOfficialAccount) -> int:
     with platform.uow(readonly=True) as uow:
-        oa_row = find_official_account(uow.session, oa.appid)
+        oa_row = uow.accounts.official_account(oa.appid)
         return quota_status(uow, oa_row, uow.clock.now(), platform).used
 
 
@@ -103,7 +103,7 @@ def test_whole_wizard_creates_certified_linked_mp(platform: Platform, outbox: Ou
     with platform.uow(readonly=True) as uow:
         mp = uow.session.execute(select(MiniProgram).where(MiniProgram.appid == done.mp_appid)).scalar_one()
         link = uow.session.execute(select(Link).where(Link.mp_id == mp.id)).scalar_one()
-        oa_row = find_official_account(uow.session, oa.appid)
+        oa_row = uow.accounts.official_account(oa.appid)
     assert mp.active and mp.admin_wxid == "admin_typed" and mp.principal_id == oa_row.principal_id
     assert mp.certified_until == oa_row.verify_expires_at
     assert (link.linked_via, link.show_profile, link.notify_users) == ("fast_register", False, False)
@@ -148,7 +148,7 @@ def test_quota_refused_at_completion_leaves_registration_pending(platform: Platf
     bind = registration.bind_admin(platform, oa_id, reg_id, "admin_x1")
     # Meanwhile a racing completion spends the month's only slot (as a concurrent request would).
     with platform.uow() as uow:
-        month = quota_status(uow, find_official_account(uow.session, oa.appid), uow.clock.now(), platform).month
+        month = quota_status(uow, uow.accounts.official_account(oa.appid), uow.clock.now(), platform).month
         assert counters.try_increment(uow.session, oa_id, counters.REGISTRATION, month, 1)
         uow.commit()
     with pytest.raises(DomainError) as refused:
@@ -167,7 +167,7 @@ def test_completion_at_16_utc_on_30_november_counts_for_december(
     complete_one(platform, outbox, oa, "nov@example.com")
     clock.set(datetime(2026, 11, 30, 16, 0, 0, tzinfo=UTC))
     with platform.uow(readonly=True) as uow:
-        status = quota_status(uow, find_official_account(uow.session, oa.appid), uow.clock.now(), platform)
+        status = quota_status(uow, uow.accounts.official_account(oa.appid), uow.clock.now(), platform)
     assert (status.month, status.used, status.remaining) == ("2026-12", 0, 1)
     complete_one(platform, outbox, oa, "dec@example.com")
     assert used_quota(platform, oa) == 1

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from fastreg.domain import secrets
-from fastreg.domain.entities import Component, Credential, OfficialAccount, Operator, Principal
+from fastreg.domain.entities import Component, OfficialAccount, Operator, Principal
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import PrincipalType
 from fastreg.domain.rules import normalize_email, validate_email_format, validate_password
 from fastreg.domain.urls import normalized_web_url
 from fastreg.services import pushes
-from fastreg.services.credentials import CredentialKind
 from fastreg.services.ports import Context, UnitOfWork
-from fastreg.services.ports.credentials import CredentialRepository
 
 # Every permission set a component may hold; a new component holds them all unless told otherwise.
 ALL_PERMISSION_SETS = [*range(1, 11), 17, 18, 19, 22, 25, 27, 30, 31, 36, 37, 40, 41, 45, 48, 49, 51, 57]
@@ -130,72 +127,9 @@ def create_component(
     return NewComponent(appid, secret, token, aes_key, ticket)
 
 
-def issue_credential(
-    store: CredentialRepository,
-    now: datetime,
-    kind: CredentialKind,
-    subject: str,
-    ttl_seconds: int,
-    *,
-    component_id: int | None = None,
-    raw: str | None = None,
-) -> str:
-    """Store a new bearer secret (``raw``, or a random one), hashed, and return it (``credentials.issue`` on
-    the ports, same signature)."""
-    raw = raw or secrets.new_token()
-    store.add(
-        Credential(
-            token_hash=secrets.token_hash(raw),
-            kind=kind.value,
-            subject=subject,
-            component_id=component_id,
-            issued_at=now,
-            expires_at=now + timedelta(seconds=ttl_seconds),
-        )
-    )
-    return raw
-
-
-# The helpers below take the ORM session (or the prepared statements' connection) of the SQL unit of work, for
-# the services that do not use the repositories yet: each delegates to ``uow.accounts``/``uow.components``.
-# Delete them once ``registration``, ``completion``, ``links``, ``fastregister``, ``tokens`` and ``sandbox``
-# call the repositories.
-
-
-def _uow_of(session: Any) -> UnitOfWork:
-    uow: UnitOfWork = session.info["unit_of_work"]
-    return uow
-
-
-def find_official_account(session: Any, appid: str) -> OfficialAccount:
-    return _uow_of(session).accounts.official_account(appid)
-
-
-def find_component(session: Any, appid: str) -> Component:
-    return component_of(_uow_of(session), appid)
-
-
 def component_of(uow: UnitOfWork, appid: str) -> Component:
     """The component with this appid; INVALID_APPID when there is none."""
     component = uow.components.component(appid)
     if component is None:
         raise DomainError(Err.INVALID_APPID)
     return component
-
-
-def claim_identifier(session: Any, value: str, kind: str) -> None:
-    _uow_of(session).accounts.claim_identifier(value, kind)
-
-
-def identifier_taken(session: Any, value: str) -> bool:
-    return _uow_of(session).accounts.identifier_taken(value)
-
-
-def new_account_ids(conn: Any) -> tuple[str, str]:
-    """``uow.accounts.new_account_ids()`` for the fast path's prepared-statement connection."""
-    from fastreg.adapters.db import statements  # until the fast path calls the repository
-
-    appid, original_id = secrets.new_appid(), secrets.new_original_id()
-    rows = [{"value": appid, "kind": "appid"}, {"value": original_id, "kind": "original_id"}]
-    conn.execute(statements.INSERT_IDENTIFIER, rows)
-    return appid, original_id

@@ -26,7 +26,7 @@ from fastreg.domain.urls import on_domain
 from fastreg.services import confirmations, credentials, pushes
 from fastreg.services.credentials import CredentialKind, Lookup
 from fastreg.services.ports import Context, UnitOfWork
-from fastreg.services.tokens import Caller, component_for
+from fastreg.services.tokens import Caller, component_of
 
 REFRESH_TOKEN_PREFIX = "refreshtoken@@@"
 # api_get_authorizer_list: at most this many authorizers per call.
@@ -43,10 +43,15 @@ def func_info_json(func_info: list[Any]) -> list[dict[str, Any]]:
     return [{"funcscope_category": {"id": int(n)}} for n in func_info]
 
 
+def new_refresh_token_columns() -> dict[str, str]:
+    """A new refresh token for an authorization (by its seed); the digest of an earlier one is dropped."""
+    return {"refresh_token_seed": secrets.new_secret(), "refresh_token_hash": secrets.token_hash(secrets.new_token())}
+
+
 def _renew_refresh_token(authorization: Authorization) -> None:
-    """A new refresh token for the authorization (by its seed); the digest of an earlier one is dropped."""
-    authorization.refresh_token_seed = secrets.new_secret()
-    authorization.refresh_token_hash = secrets.token_hash(secrets.new_token())
+    columns = new_refresh_token_columns()
+    authorization.refresh_token_seed = columns["refresh_token_seed"]
+    authorization.refresh_token_hash = columns["refresh_token_hash"]
 
 
 def _new_authorization(now: datetime, component_id: int, authorizer_appid: str, func_info: list[int]) -> Authorization:
@@ -114,8 +119,8 @@ def grant_authorization(
 
 
 def _issue_code(uow: UnitOfWork, now: datetime, component_id: int, authorizer_appid: str, ttl_seconds: int) -> str:
-    return credentials.issue_in(
-        uow, now, CredentialKind.AUTH_CODE, authorizer_appid, ttl_seconds, component_id=component_id
+    return credentials.issue(
+        uow.credentials, now, CredentialKind.AUTH_CODE, authorizer_appid, ttl_seconds, component_id=component_id
     )
 
 
@@ -147,7 +152,7 @@ def check_consent_request(uow: UnitOfWork, component_appid: str, pre_auth_code: 
     component = uow.components.component(component_appid)
     if component is None:
         raise DomainError(Err.INVALID_APPID)
-    found = credentials.find_in(uow, CredentialKind.PRE_AUTH_CODE, pre_auth_code)
+    found = credentials.find(uow.credentials, uow.clock.now(), CredentialKind.PRE_AUTH_CODE, pre_auth_code)
     if found.status is not Lookup.OK or found.credential is None or found.credential.component_id != component.id:
         raise DomainError(Err.INVALID_CODE)
     if not redirect_allowed(component, redirect_uri):
@@ -238,8 +243,8 @@ def on_component_auth(
 
 
 def _issue_access_token(context: Context, uow: UnitOfWork, authorization: Authorization) -> str:
-    return credentials.issue_in(
-        uow,
+    return credentials.issue(
+        uow.credentials,
         uow.clock.now(),
         CredentialKind.AUTHORIZER_TOKEN,
         authorization.authorizer_appid,
@@ -252,8 +257,8 @@ def query_auth(context: Context, caller: Caller, component_appid: str, authoriza
     """``api_query_auth``: exchange an authorization code for the authorizer's access token and the
     authorization's refresh token; 61009 for a code unknown to this component, 61010 for an expired one."""
     with context.uow() as uow:
-        component = component_for(uow, caller, component_appid)
-        found = credentials.find_in(uow, CredentialKind.AUTH_CODE, authorization_code)
+        component = component_of(uow, caller, component_appid)
+        found = credentials.find(uow.credentials, uow.clock.now(), CredentialKind.AUTH_CODE, authorization_code)
         credential = found.credential
         if credential is None or credential.component_id != component.id:
             raise DomainError(Err.INVALID_AUTH_CODE)
@@ -279,7 +284,7 @@ def refresh_authorizer_token(
     """``api_authorizer_token``: a new authorizer access token for the authorization's current refresh token
     (which stays valid until the account authorizes the component again)."""
     with context.uow() as uow:
-        component = component_for(uow, caller, component_appid)
+        component = component_of(uow, caller, component_appid)
         authorization = uow.authorizations.authorization(component.id, authorizer_appid)
         if authorization is None or not refresh_token_valid(context, authorization, refresh_token):
             raise DomainError(Err.INVALID_REFRESH_TOKEN)
@@ -295,7 +300,7 @@ def refresh_authorizer_token(
 def authorizer_info(context: Context, caller: Caller, component_appid: str, authorizer_appid: str) -> dict[str, Any]:
     """``api_get_authorizer_info``: the account's public profile and what it authorized the component to do."""
     with context.uow(readonly=True) as uow:
-        component = component_for(uow, caller, component_appid)
+        component = component_of(uow, caller, component_appid)
         authorization = uow.authorizations.authorization(component.id, authorizer_appid)
         account = _account(uow, authorizer_appid)
         if authorization is None or account is None:
@@ -357,7 +362,7 @@ def authorizer_list(context: Context, caller: Caller, component_appid: str, offs
     if offset < 0 or count < 1:
         raise DomainError(Err.INVALID_PARAMETER)
     with context.uow(readonly=True) as uow:
-        component = component_for(uow, caller, component_appid)
+        component = component_of(uow, caller, component_appid)
         total, page = uow.authorizations.page(component.id, offset, count)
         return {
             "total_count": total,

@@ -2,38 +2,33 @@
 eligibility, spend the quota atomically, create the MP under the OA's principal, link it (exempt from the
 13/month limit, no follower notice, not on the profile), certify it when certification is reused, audit it.
 
-This is the hot path of ``account/fastregister``: it runs prepared statements (``adapters.db.prepared``) on the
-transaction's connection, its writes in one batch (one round trip on PostgreSQL)."""
+The writes go through the hot path's gateway (``uow.fastregister.write_completion``) all at once; the quota and
+the principal's MP count are counted there by conditional statements, and refused here when either limit was
+reached (which rolls the whole completion back)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.orm import Session
-
-from fastreg.adapters import crypto
-from fastreg.adapters.db import statements as sql
-from fastreg.adapters.db.models import Identifier
-from fastreg.adapters.db.prepared import PreparedConnection
-from fastreg.adapters.db.repositories.registrations import EligibilityQuery, spend
-from fastreg.adapters.db.uow import UnitOfWork
-from fastreg.domain.entities import AuditEvent
+from fastreg.domain import secrets
+from fastreg.domain.entities import AuditEvent, Authorization, Credential, Identifier, MiniProgram, Registration
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import AuditKind, Channel, LinkedVia, LinkStatus, RegistrationStatus
 from fastreg.domain.rules import (
     ComponentFacts,
     Stage,
+    calendar_month,
     ensure_eligible,
     fast_registration_link,
     next_status,
 )
-from fastreg.domain.versions import certification_at_completion
-from fastreg.platform import Platform
-from fastreg.services.accounts import new_account_ids
-from fastreg.services.versions import VersionQuery
+from fastreg.domain.versions import PlatformVersion, certification_at_completion
+from fastreg.services import credentials
+from fastreg.services.credentials import CredentialKind
+from fastreg.services.ports import Context, UnitOfWork
+from fastreg.services.ports.credentials import CompletionWrite, EligibleAccount, Facts, FactsQuery, NewLink
 
 
 @dataclass(frozen=True)
@@ -52,149 +47,198 @@ class Completion:
 
 
 @dataclass(frozen=True)
+class NewAuthorization:
+    """The Open API channel: the new MP authorized to the component that registered it, with a code for
+    ``api_query_auth``."""
+
+    component_id: int
+    func_info: list[int]
+    refresh_token_seed: str
+    refresh_token_hash: str
+    code_ttl_seconds: int
+
+
+@dataclass(frozen=True)
 class CreatedMiniProgram:
     id: int
     appid: str
     certified: bool
     certified_until: datetime | None
+    authorization_code: str | None = None
+
+
+def facts_query(context: Context, oa: EligibleAccount, now: datetime, registration_id: int | None = None) -> FactsQuery:
+    """What the eligibility facts of ``oa`` are read for now (``registration_id``: the pending registration
+    being completed, which does not block itself). A pending registration left longer than its time to live
+    has expired, even before anything marks it so."""
+    settings = context.settings
+    return FactsQuery(
+        oa=oa,
+        now=now,
+        month=calendar_month(now, settings.timezone),
+        stale_before=now - timedelta(seconds=settings.pending_ttl_seconds),
+        limits=context.limits,
+        sandbox=settings.is_sandbox,
+        ignore_registration_id=registration_id,
+    )
+
+
+def version_in_force(context: Context, facts: Facts) -> PlatformVersion:
+    return facts.stored_version or PlatformVersion(context.settings.platform_version)
 
 
 def complete(
     uow: UnitOfWork,
-    platform: Platform,
-    oa: Any,
+    context: Context,
+    oa: EligibleAccount,
     completion: Completion,
     *,
     actor: str,
     admin_wxid: str | None,
     scan_valid: bool = True,
     component: ComponentFacts | None = None,
-    then: Callable[[str], None] | None = None,
-    eligibility: EligibilityQuery | None = None,
-    version: VersionQuery | None = None,
+    facts: Facts | None = None,
+    authorize: NewAuthorization | None = None,
 ) -> CreatedMiniProgram:
-    """``then(appid)``: the caller's own writes for the new MP, sent in the same batch. ``eligibility`` and
-    ``version``: the OA's eligibility query and the platform version's, when the caller sent them already
-    (with its own reads, in one round trip)."""
-    conn, now = uow.conn, uow.clock.now()
-    if eligibility is None or version is None:
-        with conn.batch():
-            eligibility = eligibility or EligibilityQuery(conn, oa, now, platform, completion.registration_id)
-            version = version or VersionQuery(conn, platform)
-    facts = eligibility.facts(
+    """``facts``: the OA's eligibility facts when the caller read them already (in its own round trip);
+    ``authorize``: the new MP's authorization to the registering component, written with it."""
+    now = uow.clock.now()
+    if facts is None:
+        facts = uow.fastregister.facts(facts_query(context, oa, now, completion.registration_id))
+    eligibility = facts.eligibility.at_completion(
         reuse_certification=completion.reuse_certification, scan_valid=scan_valid, component=component
     )
-    ensure_eligible(facts, Stage.COMPLETE)
-    certification = certification_at_completion(version.get(), completion.reuse_certification, oa, now)
-    with conn.batch():  # PostgreSQL: every write below in one round trip
-        spending = spend(conn, oa, facts.quota, platform)
-        appid, original_id = new_account_ids(conn)
-        inserted = conn.execute(
-            sql.INSERT_MINI_PROGRAM,
-            {
-                "appid": appid,
-                "secret_hash": crypto.token_hash(crypto.new_secret()),
-                "original_id": original_id,
-                "name": completion.mp_name,
-                "principal_id": oa.principal_id,
-                "created_by_oa_id": oa.id,
-                "admin_wxid": admin_wxid,
-                "email": completion.email,
-                "password_hash": completion.password_hash,
-                "active": completion.activated,
-                "certified": certification.certified,
-                "certified_until": certification.certified_until,
-                "created_via": completion.channel.value,
-                "status": RegistrationStatus.COMPLETED.value,
-                "created_at": now,
-                "completed_at": now,
-            },
-        )
-        terms = fast_registration_link()
-        conn.execute(
-            sql.INSERT_LINK,
-            {
-                "oa_id": oa.id,
-                "mp_appid": appid,
-                "status": LinkStatus.LINKED.value,
-                "linked_via": LinkedVia.FAST_REGISTER.value,
-                "show_profile": terms.show_profile,
-                "notify_users": terms.notify_users,
-                "created_at": now,
-                "linked_at": now,
-            },
-        )
-        if completion.registration_id is None:
-            _insert_open_api_registration(conn, oa, completion, appid, admin_wxid, now)
-        conn.execute(
-            sql.INSERT_AUDIT,
-            [
-                _audit_row(
+    ensure_eligible(eligibility, Stage.COMPLETE)
+    quota = eligibility.quota
+    if quota.limit <= 0:
+        raise DomainError(Err.QUOTA_EXCEEDED, limit=quota.limit)
+    certification = certification_at_completion(
+        version_in_force(context, facts), completion.reuse_certification, oa, now
+    )
+    mp = MiniProgram(
+        appid=secrets.new_appid(),
+        secret_hash=secrets.token_hash(secrets.new_secret()),
+        original_id=secrets.new_original_id(),
+        name=completion.mp_name,
+        principal_id=oa.principal_id,
+        created_by_oa_id=oa.id,
+        admin_wxid=admin_wxid,
+        email=completion.email,
+        password_hash=completion.password_hash,
+        active=completion.activated,
+        certified=certification.certified,
+        certified_until=certification.certified_until,
+        created_via=completion.channel.value,
+        status=RegistrationStatus.COMPLETED.value,
+        created_at=now,
+        completed_at=now,
+    )
+    terms = fast_registration_link()
+    code, authorization, code_credential = _authorization(authorize, mp.appid, now)
+    written = uow.fastregister.write_completion(
+        CompletionWrite(
+            oa_id=oa.id,
+            principal_id=oa.principal_id,
+            month=quota.month,
+            monthly_limit=quota.limit,
+            principal_limit=context.limits.principal_mps,
+            mini_program=mp,
+            link=NewLink(
+                status=LinkStatus.LINKED.value,
+                linked_via=LinkedVia.FAST_REGISTER.value,
+                show_profile=terms.show_profile,
+                notify_users=terms.notify_users,
+                created_at=now,
+                linked_at=now,
+            ),
+            registration=_open_api_registration(oa, completion, admin_wxid, now),
+            audit=[
+                _audit(
                     now,
                     AuditKind.COMPLETED,
                     actor,
                     oa.appid,
-                    appid,
-                    {"certified": certification.certified, "channel": completion.channel.value},
+                    mp.appid,
+                    certified=certification.certified,
+                    channel=completion.channel.value,
                 ),
-                _audit_row(
-                    now, AuditKind.LINKED, actor, oa.appid, appid, {"linked_via": LinkedVia.FAST_REGISTER.value}
-                ),
+                _audit(now, AuditKind.LINKED, actor, oa.appid, mp.appid, linked_via=LinkedVia.FAST_REGISTER.value),
             ],
+            authorization=authorization,
+            authorization_code=code_credential,
         )
-        if then is not None:
-            then(appid)
-    spending.confirm()
-    mp_id: int = inserted.scalar_one()
-    uow.on_commit(lambda: platform.observer.record_registration("completed"))
-    return CreatedMiniProgram(mp_id, appid, certification.certified, certification.certified_until)
+    )
+    # Refused in the order of the errcode table; the raise rolls every write above back.
+    if not written.principal_counted:
+        raise DomainError(Err.PRINCIPAL_LIMIT)
+    if not written.counted:
+        raise DomainError(Err.QUOTA_EXCEEDED, limit=quota.limit)
+    uow.on_commit(lambda: context.observer.record_registration("completed"))
+    return CreatedMiniProgram(written.mp_id, mp.appid, certification.certified, certification.certified_until, code)
 
 
-def _insert_open_api_registration(
-    conn: PreparedConnection,
-    oa: Any,
-    completion: Completion,
-    mp_appid: str,
-    admin_wxid: str | None,
-    now: datetime,
-) -> None:
+def _authorization(
+    authorize: NewAuthorization | None, appid: str, now: datetime
+) -> tuple[str | None, Authorization | None, Credential | None]:
+    """A new account has no earlier authorization and no other component to take the fast-registration
+    permission set from (授权互斥): one new authorization and its code."""
+    if authorize is None:
+        return None, None, None
+    code, credential = credentials.new(
+        now,
+        CredentialKind.AUTH_CODE,
+        appid,
+        authorize.code_ttl_seconds,
+        component_id=authorize.component_id,
+    )
+    authorization = Authorization(
+        component_id=authorize.component_id,
+        authorizer_appid=appid,
+        refresh_token_seed=authorize.refresh_token_seed,
+        refresh_token_hash=authorize.refresh_token_hash,
+        func_info=list(authorize.func_info),
+        created_at=now,
+        authorized_at=now,
+    )
+    return code, authorization, credential
+
+
+def _open_api_registration(
+    oa: EligibleAccount, completion: Completion, admin_wxid: str | None, now: datetime
+) -> Registration | None:
     """The Open API channel's registration goes pending → completed inside this one transaction."""
-    conn.execute(
-        sql.INSERT_REGISTRATION,
-        {
-            "oa_id": oa.id,
-            "channel": completion.channel.value,
-            "status": next_status(RegistrationStatus.PENDING, "completed").value,
-            "reuse_certification": completion.reuse_certification,
-            "reuse_operator": False,
-            "component_id": completion.component_id,
-            "admin_wxid": admin_wxid,
-            "mp_appid": mp_appid,
-            "created_at": completion.started_at,
-            "updated_at": now,
-            "completed_at": now,
-        },
+    if completion.registration_id is not None:
+        return None
+    return Registration(
+        oa_id=oa.id,
+        channel=completion.channel.value,
+        status=next_status(RegistrationStatus.PENDING, "completed").value,
+        reuse_certification=completion.reuse_certification,
+        reuse_operator=False,
+        component_id=completion.component_id,
+        admin_wxid=admin_wxid,
+        created_at=completion.started_at,
+        updated_at=now,
+        completed_at=now,
     )
 
 
-def _audit_row(
-    at: datetime, kind: AuditKind, actor: str, oa_appid: str, mp_appid: str, detail: dict[str, Any]
-) -> dict[str, Any]:
-    return {"at": at, "kind": kind.value, "actor": actor, "oa_appid": oa_appid, "mp_appid": mp_appid, "detail": detail}
+def _audit(at: datetime, kind: AuditKind, actor: str, oa_appid: str, mp_appid: str | None, **detail: Any) -> AuditEvent:
+    return AuditEvent(at=at, kind=kind.value, actor=actor, oa_appid=oa_appid, mp_appid=mp_appid, detail=detail or None)
 
 
-def record_refusal(platform: Platform, error: DomainError, *, actor: str, oa_appid: str) -> None:
+def record_refusal(context: Context, error: DomainError, *, actor: str, oa_appid: str) -> None:
     """A refused attempt changes nothing, but is audited (in its own transaction, after the rollback)."""
     kind = AuditKind.QUOTA_REFUSED if error.err is Err.QUOTA_EXCEEDED else AuditKind.REFUSED
-    with platform.uow() as uow:
-        detail = {"errcode": error.errcode}
-        uow.audit.add(AuditEvent(at=uow.clock.now(), kind=kind.value, actor=actor, oa_appid=oa_appid, detail=detail))
+    with context.uow() as uow:
+        uow.audit.add(_audit(uow.clock.now(), kind, actor, oa_appid, None, errcode=error.errcode))
         uow.commit()
-    platform.observer.record_registration("refused", error.errcode)
+    context.observer.record_registration("refused", error.errcode)
 
 
-def release_email(session: Session, email: str | None) -> None:
-    """Give back an email reserved by a registration that did not complete."""
+def release_email(session: Any, email: str | None) -> None:
+    """Give back an email reserved by a registration that did not complete (``session``: the SQL unit of
+    work's ORM session, until the registrations area reserves emails through a repository)."""
     if email:
         reserved = session.get(Identifier, email)
         if reserved is not None and reserved.kind == "email":

@@ -184,7 +184,7 @@ def start(context: Context, operator_id: int) -> RegistrationView:
     except DomainError as error:
         if error.errcode >= 61000:
             oa_appid = _oa_appid(context, operator_id)
-            record_refusal(context, error, actor=f"operator:{operator_id}", oa_appid=oa_appid)  # type: ignore[arg-type]
+            record_refusal(context, error, actor=f"operator:{operator_id}", oa_appid=oa_appid)
         raise
 
 
@@ -542,7 +542,7 @@ def on_admin_answered(
         activated=registration.activated,
     )
     scan_valid = registration.scan_valid(_confirmation(uow, registration.scan_confirmation_id), oa.admin_wxid)
-    mp = complete(uow, context, oa, completion, actor=wxid, admin_wxid=wxid, scan_valid=scan_valid)  # type: ignore[arg-type]
+    mp = complete(uow, context, oa, completion, actor=wxid, admin_wxid=wxid, scan_valid=scan_valid)
     registration.complete(mp_id=mp.id, admin_wxid=wxid, now=now)
     uow.registrations.save(registration)
     return None

@@ -43,7 +43,7 @@ REVIEWER_CONTACT = "POST /sandbox/v1/verification-tasks/{taskid}"
 def _caller_mp(uow: UnitOfWork, access_token: str | None) -> tuple[MiniProgram, int | None]:
     """The MP the token acts for, and the component holding it (None for the MP's own token): 48001 for
     another account's token, or for a component the MP did not grant permission set 18."""
-    caller = tokens.caller_in(uow, access_token, ACCOUNT_TOKEN_KINDS)
+    caller = tokens.authenticate(uow, access_token, ACCOUNT_TOKEN_KINDS)
     mp = uow.accounts.find_mini_program(caller.appid)
     if mp is None:
         raise DomainError(Err.UNAUTHORIZED_API)

@@ -32,24 +32,6 @@ def _stored(value: dict[str, Any] | None) -> PlatformVersion | None:
         return None
 
 
-class VersionQuery:
-    """The version in force for a transaction of the fast path, in two halves: the sandbox setting's read is
-    sent when this is made (inside a batch: along with the caller's other reads), the version is read when
-    asked for. Until ``fastregister`` and ``completion`` read it through their gateway (then delete this)."""
-
-    def __init__(self, conn: Any, context: Context) -> None:
-        from fastreg.adapters.db import statements  # the fast path's prepared statements, until then
-
-        self._context = context
-        self._rows: Any = None
-        if context.settings.is_sandbox:
-            self._rows = conn.execute(statements.SANDBOX_STATE, {"key": STATE_KEY})
-
-    def get(self) -> PlatformVersion:
-        row = self._rows.first() if self._rows is not None else None
-        return in_force(self._context, row.value if row else None)
-
-
 @dataclass(frozen=True)
 class VersionView:
     version: PlatformVersion

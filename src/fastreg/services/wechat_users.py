@@ -13,8 +13,7 @@ from fastreg.domain.entities import Credential, WechatUser
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import AuditKind
 from fastreg.domain.rules import validate_password, validate_wxid
-from fastreg.services import audit, sessions
-from fastreg.services.accounts import issue_credential
+from fastreg.services import audit, credentials, sessions
 from fastreg.services.credentials import CredentialKind
 from fastreg.services.ports import Context, UnitOfWork
 
@@ -43,7 +42,7 @@ def create(context: Context, wxid: str, *, actor: str = "cli") -> NewWechatUser:
         # Refused also when another command creates it at the same moment (the wxid is unique).
         if not uow.wechat_users.add(WechatUser(wxid=value, password_hash=None, created_at=now, enrolled_at=None)):
             raise WechatUserExists(value)
-        raw = issue_credential(uow.credentials, now, CredentialKind.ENROLMENT, value, ttl)
+        raw = credentials.issue(uow.credentials, now, CredentialKind.ENROLMENT, value, ttl)
         audit.record(uow.audit, now, AuditKind.WECHAT_USER_CREATED, actor, wxid=value)
         uow.commit()
     return NewWechatUser(value, context.url(ENROL_PATH + raw), now + timedelta(seconds=ttl))
@@ -59,7 +58,7 @@ def new_enrolment_link(context: Context, wxid: str, *, actor: str = "cli") -> Ne
         if uow.wechat_users.user_with_wxid(value) is None:
             raise DomainError(Err.NOT_FOUND)
         uow.credentials.revoke_unused(CredentialKind.ENROLMENT.value, value, now)
-        raw = issue_credential(uow.credentials, now, CredentialKind.ENROLMENT, value, ttl)
+        raw = credentials.issue(uow.credentials, now, CredentialKind.ENROLMENT, value, ttl)
         audit.record(uow.audit, now, AuditKind.WECHAT_USER_CREATED, actor, wxid=value, renewed=True)
         uow.commit()
     return NewWechatUser(value, context.url(ENROL_PATH + raw), now + timedelta(seconds=ttl))

@@ -1,25 +1,36 @@
-"""Ports of the credentials area: the repository protocols its services use."""
+"""Ports of the credentials area: the bearer secrets' repository, and the gateway of the hot path
+(``POST /cgi-bin/account/fastregister``) whose methods are its round trips: open with the token, claim the
+ticket along with the eligibility facts, write the completion."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from fastreg.domain.entities import Credential
+from fastreg.domain.entities import AuditEvent, Authorization, Credential, MiniProgram, Registration
+from fastreg.domain.model import OfficialAccountFacts
+from fastreg.domain.rules import EligibilityFacts, QuotaLimits
+from fastreg.domain.versions import PlatformVersion
 
 
 class CredentialRepository(Protocol):
+    """Bearer secrets by the digest they are stored under (``domain.secrets.token_hash``)."""
+
     def add(self, credential: Credential, /) -> None: ...
 
-    def credential(self, token_hash: str) -> Credential | None: ...
+    def credential(self, token_hash: str) -> Credential | None:
+        """The secret stored under ``token_hash``; the transaction's clock is read along with it (one round
+        trip for an API call's first statements)."""
+        ...
 
     def use(self, credential: Credential, now: datetime) -> bool:
-        """Mark a single-use secret used, by a conditional update; False when a concurrent caller used it
-        first."""
+        """Mark a single-use secret used if nobody has (a conditional update); False when a concurrent caller
+        used it first."""
         ...
 
     def revoke_unused(self, kind: str, subject: str, now: datetime) -> None:
-        """Mark every unused secret of a kind for a subject used."""
+        """Mark used every unused secret of ``kind`` issued for ``subject``."""
         ...
 
     def get(self, token_hash: str) -> Credential | None: ...
@@ -29,5 +40,146 @@ class CredentialRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class FastRegisterContext:
+    """The OA, the component acting for it and what the OA authorized it to do (read in one round trip)."""
+
+    id: int
+    appid: str
+    name: str
+    principal_id: int
+    verified: bool
+    verify_expires_at: datetime | None
+    overseas: bool
+    admin_wxid: str
+    component_id: int
+    component_appid: str
+    published: bool
+    permission_sets: list[int]
+    redirect_domain: str
+    authorized_func_info: list[int] | None
+
+
+@dataclass(frozen=True)
+class OpenedToken:
+    """An access token and what it acts for: ``context`` when it is held by a component for an OA (an
+    authorizer token); ``for_oa`` whether its subject is an OA at all."""
+
+    credential: Credential | None
+    for_oa: bool = False
+    context: FastRegisterContext | None = None
+
+
+@dataclass(frozen=True)
+class TicketClaim:
+    """A single-use ticket to spend: by its digest, issued for ``subject`` through ``component_id``."""
+
+    token_hash: str
+    kind: str
+    subject: str
+    component_id: int
+
+
+class EligibleAccount(OfficialAccountFacts, Protocol):
+    """The OA as eligibility and completion read it (its entity, or the hot path's context)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def appid(self) -> str: ...
+    @property
+    def principal_id(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class FactsQuery:
+    """What eligibility is read for: the OA's month, pending registrations updated since ``stale_before``
+    (``ignore_registration_id`` is the one being completed), and the version in force when ``sandbox``."""
+
+    oa: EligibleAccount
+    now: datetime
+    month: str
+    stale_before: datetime
+    limits: QuotaLimits
+    sandbox: bool
+    ignore_registration_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Facts:
+    """The OA's eligibility facts and the platform version stored for the sandbox (None: the configured one)."""
+
+    eligibility: EligibilityFacts
+    stored_version: PlatformVersion | None
+
+
+@dataclass(frozen=True)
+class ClaimAndFacts:
+    """The claimed ticket's data (None: unknown, expired, used or someone else's) and the facts."""
+
+    claimed: dict[str, Any] | None
+    facts: Facts
+
+
+@dataclass(frozen=True)
+class NewLink:
+    """The new MP's link to the OA that registered it (written with the MP, which gives it its id)."""
+
+    status: str
+    linked_via: str
+    show_profile: bool
+    notify_users: bool
+    created_at: datetime
+    linked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CompletionWrite:
+    """Every write of a completion: the quota spent (the OA's month under ``monthly_limit``, its principal's MP
+    count under ``principal_limit``), the identifiers and the new MP, its link, the Open API channel's
+    registration, the audit events, and for the Open API the authorization and its code."""
+
+    oa_id: int
+    principal_id: int
+    month: str
+    monthly_limit: int
+    principal_limit: int
+    mini_program: MiniProgram
+    link: NewLink
+    registration: Registration | None
+    audit: list[AuditEvent]
+    authorization: Authorization | None = None
+    authorization_code: Credential | None = None
+
+
+@dataclass(frozen=True)
+class CompletionWritten:
+    """The new MP's id, and whether each conditional count went through (False: its limit was reached)."""
+
+    mp_id: int
+    counted: bool
+    principal_counted: bool
+
+
 class FastRegisterGateway(Protocol):
-    pass
+    """The hot path's round trips (one each on PostgreSQL)."""
+
+    def open_with_token(self, token_hash: str) -> OpenedToken:
+        """The access token and the OA and component it acts for (the transaction's clock read along)."""
+        ...
+
+    def context(self, oa_appid: str, component_id: int) -> FastRegisterContext | None:
+        """The OA and the component by their ids (None: no such OA; the component must exist)."""
+        ...
+
+    def claim_and_facts(self, claim: TicketClaim, query: FactsQuery) -> ClaimAndFacts:
+        """Spend the ticket if it is usable (a conditional update: a concurrent claim waits for the row and
+        then finds it used; rolled back with the transaction) and read the eligibility facts."""
+        ...
+
+    def facts(self, query: FactsQuery) -> Facts: ...
+
+    def write_completion(self, write: CompletionWrite) -> CompletionWritten:
+        """Every write at once; the counts are conditional statements, so concurrent completions never
+        exceed a limit whatever was read before."""
+        ...

@@ -610,7 +610,7 @@ OA_TOKEN = Query(None, description="the Official Account's access token (its own
 
 def _oa_caller(platform: Platform, token: str | None, parsed: Parsed[Any]) -> tuple[Caller, Any]:
     with platform.uow(readonly=True) as uow:
-        caller = tokens.authenticate(uow.conn, uow.clock, token, ACCOUNT_TOKEN_KINDS)
+        caller = tokens.authenticate(uow, token, ACCOUNT_TOKEN_KINDS)
         body = parsed.value
         if not authorization.is_official_account(uow, caller.appid):
             raise DomainError(Err.UNAUTHORIZED_API)

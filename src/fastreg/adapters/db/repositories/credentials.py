@@ -1,16 +1,92 @@
-"""SQL repositories of the credentials area (``services/ports/credentials.py``)."""
+"""SQL repositories of the credentials area (``services/ports/credentials.py``): the bearer secrets, and the
+gateway of ``account/fastregister``. Both run prepared statements (``statements``, built once) on the
+transaction's connection; each of the gateway's methods sends its statements in one batch: one round trip on
+PostgreSQL."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, select, update
 
+from fastreg.adapters.db import counters
+from fastreg.adapters.db import statements as sql
 from fastreg.adapters.db.models import Credential, credentials
+from fastreg.domain.entities import AuditEvent
+from fastreg.domain.rules import EligibilityFacts, QuotaStatus, monthly_limit
+from fastreg.domain.versions import PlatformVersion
+from fastreg.services.ports.credentials import (
+    ClaimAndFacts,
+    CompletionWrite,
+    CompletionWritten,
+    Facts,
+    FactsQuery,
+    FastRegisterContext,
+    OpenedToken,
+    TicketClaim,
+)
 
 if TYPE_CHECKING:
+    from fastreg.adapters.db.prepared import Rows
     from fastreg.adapters.db.uow import UnitOfWork
+
+_CREDENTIAL = select(credentials).where(credentials.c.token_hash == bindparam("token_hash"))
+# Bind names differ from the column names: an UPDATE reserves those for its SET clause.
+_CONSUME = (
+    update(credentials)
+    .where(credentials.c.token_hash == bindparam("consumed_hash"), credentials.c.used_at.is_(None))
+    .values(used_at=bindparam("now"))
+)
+_REVOKE_UNUSED = (
+    update(credentials)
+    .where(
+        credentials.c.kind == bindparam("revoked_kind"),
+        credentials.c.subject == bindparam("revoked_subject"),
+        credentials.c.used_at.is_(None),
+    )
+    .values(used_at=bindparam("now"))
+)
+# The token (every column) with the OA it acts for, the component holding it and the OA's authorization of it.
+_TOKEN_WITH_OA_CONTEXT = sql.TOKEN_WITH_OA_CONTEXT.add_columns(
+    credentials.c.token_hash, credentials.c.data, credentials.c.issued_at
+)
+_CONTEXT_FIELDS = tuple(FastRegisterContext.__dataclass_fields__)
+PLATFORM_VERSION_KEY = "platform_version"  # where the sandbox keeps its pinned version (``services.versions``)
+
+
+def _credential(row: Any) -> Credential:
+    return Credential(
+        token_hash=row.token_hash,
+        kind=row.kind,
+        subject=row.subject,
+        component_id=row.component_id,
+        data=row.data,
+        issued_at=row.issued_at,
+        expires_at=row.expires_at,
+        used_at=row.used_at,
+    )
+
+
+def _credential_params(credential: Credential) -> dict[str, Any]:
+    return {
+        "token_hash": credential.token_hash,
+        "kind": credential.kind,
+        "subject": credential.subject,
+        "component_id": credential.component_id,
+        "data": credential.data,
+        "issued_at": credential.issued_at,
+        "expires_at": credential.expires_at,
+        "used_at": credential.used_at,
+    }
+
+
+def _flush_orm(uow: UnitOfWork) -> None:
+    """Rows the ORM session holds (when one was made) that a prepared statement's row may refer to go first."""
+    session = uow._session
+    if session is not None and session.new:
+        session.flush()
 
 
 class SqlCredentialRepository:
@@ -18,26 +94,26 @@ class SqlCredentialRepository:
         self._uow = uow
 
     def add(self, credential: Credential, /) -> None:
-        self._uow.session.add(credential)
+        _flush_orm(self._uow)
+        self._uow.conn.execute(sql.INSERT_CREDENTIAL, _credential_params(credential))
 
     def credential(self, token_hash: str) -> Credential | None:
-        return self._uow.session.get(Credential, token_hash)
+        conn = self._uow.conn
+        with conn.batch():  # the clock's sandbox read goes along: BEGIN, this and it in one round trip
+            found = conn.execute(_CREDENTIAL, {"token_hash": token_hash})
+            self._uow.clock.now()
+        row = found.first()
+        return None if row is None else _credential(row)
 
     def use(self, credential: Credential, now: datetime) -> bool:
-        c = credentials.c
-        result = self._uow.session.execute(
-            update(credentials).where(c.token_hash == credential.token_hash, c.used_at.is_(None)).values(used_at=now)
-        )
-        if result.rowcount:  # type: ignore[attr-defined]
+        done = self._uow.conn.execute(_CONSUME, {"consumed_hash": credential.token_hash, "now": now})
+        if done.rowcount:
             credential.used_at = now
             return True
         return False
 
     def revoke_unused(self, kind: str, subject: str, now: datetime) -> None:
-        c = credentials.c
-        self._uow.session.execute(
-            update(credentials).where(c.kind == kind, c.subject == subject, c.used_at.is_(None)).values(used_at=now)
-        )
+        self._uow.conn.execute(_REVOKE_UNUSED, {"revoked_kind": kind, "revoked_subject": subject, "now": now})
 
     def get(self, token_hash: str) -> Credential | None:
         return self._uow.session.get(Credential, token_hash)
@@ -49,6 +125,200 @@ class SqlCredentialRepository:
         return None if row is None else str(row.subject)
 
 
+@dataclass(frozen=True)
+class _Principal:
+    type: str
+    blacklisted: bool
+
+
+class _FactsReads:
+    """The eligibility query and the sandbox's version, sent (inside a batch) when made, read when asked."""
+
+    def __init__(self, uow: UnitOfWork, query: FactsQuery) -> None:
+        conn = uow.conn
+        self._query = query
+        self._eligibility = conn.execute(
+            sql.ELIGIBILITY,
+            {
+                "principal_id": query.oa.principal_id,
+                "oa_id": query.oa.id,
+                "counter_kind": counters.REGISTRATION,
+                "month": query.month,
+                "stale_before": query.stale_before,
+                "ignore_registration_id": -1 if query.ignore_registration_id is None else query.ignore_registration_id,
+            },
+        )
+        self._version = conn.execute(sql.SANDBOX_STATE, {"key": PLATFORM_VERSION_KEY}) if query.sandbox else None
+
+    def facts(self) -> Facts:
+        q, row = self._query, self._eligibility.one()
+        return Facts(
+            EligibilityFacts(
+                oa=q.oa,
+                principal=_Principal(row.type, row.blacklisted),
+                principal_mp_count=row.mp_count,
+                quota=QuotaStatus(month=q.month, limit=monthly_limit(row.type, q.limits), used=row.used or 0),
+                has_pending=bool(row.pending),
+                now=q.now,
+                limits=q.limits,
+            ),
+            _stored_version(self._version),
+        )
+
+
+def _stored_version(rows: Rows | None) -> PlatformVersion | None:
+    row = rows.first() if rows is not None else None
+    try:
+        return PlatformVersion(str(((row.value if row else None) or {})["version"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 class SqlFastRegisterGateway:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
+
+    def open_with_token(self, token_hash: str) -> OpenedToken:
+        conn = self._uow.conn
+        with conn.batch():  # BEGIN, the token with its OA and component, and the sandbox clock: one round trip
+            found = conn.execute(_TOKEN_WITH_OA_CONTEXT, {"token_hash": token_hash})
+            self._uow.clock.now()
+        row = found.first()
+        if row is None:
+            return OpenedToken(None)
+        credential = _credential(row)
+        if row.id is None:
+            return OpenedToken(credential)
+        if row.component_appid is None:
+            return OpenedToken(credential, for_oa=True)
+        return OpenedToken(credential, for_oa=True, context=_context(row))
+
+    def context(self, oa_appid: str, component_id: int) -> FastRegisterContext | None:
+        row = self._uow.conn.execute(sql.OA_WITH_COMPONENT, {"appid": oa_appid, "component_id": component_id}).first()
+        return None if row is None else _context(row)
+
+    def claim_and_facts(self, claim: TicketClaim, query: FactsQuery) -> ClaimAndFacts:
+        conn = self._uow.conn
+        with conn.batch():  # the ticket's claim, the eligibility facts and the version in one round trip
+            claimed = conn.execute(
+                sql.CLAIM_CREDENTIAL,
+                {
+                    "claimed_hash": claim.token_hash,
+                    "claimed_kind": claim.kind,
+                    "now": query.now,
+                    "claimed_subject": claim.subject,
+                    "claimed_component_id": claim.component_id,
+                },
+            )
+            reads = _FactsReads(self._uow, query)
+        row = claimed.first()
+        return ClaimAndFacts(None if row is None else dict(row.data or {}), reads.facts())
+
+    def facts(self, query: FactsQuery) -> Facts:
+        _flush_orm(self._uow)
+        with self._uow.conn.batch():
+            reads = _FactsReads(self._uow, query)
+        return reads.facts()
+
+    def write_completion(self, write: CompletionWrite) -> CompletionWritten:
+        _flush_orm(self._uow)
+        conn, mp = self._uow.conn, write.mini_program
+        with conn.batch():  # PostgreSQL: every write in one round trip
+            counted = counters.increment(conn, write.oa_id, counters.REGISTRATION, write.month, write.monthly_limit)
+            principal_counted = conn.execute(
+                sql.SPEND_PRINCIPAL, {"principal_id": write.principal_id, "limit": write.principal_limit}
+            )
+            conn.execute(
+                sql.INSERT_IDENTIFIER,
+                [{"value": mp.appid, "kind": "appid"}, {"value": mp.original_id, "kind": "original_id"}],
+            )
+            inserted = conn.execute(
+                sql.INSERT_MINI_PROGRAM,
+                {
+                    "appid": mp.appid,
+                    "secret_hash": mp.secret_hash,
+                    "original_id": mp.original_id,
+                    "name": mp.name,
+                    "principal_id": mp.principal_id,
+                    "created_by_oa_id": mp.created_by_oa_id,
+                    "admin_wxid": mp.admin_wxid,
+                    "email": mp.email,
+                    "password_hash": mp.password_hash,
+                    "active": mp.active,
+                    "certified": mp.certified,
+                    "certified_until": mp.certified_until,
+                    "created_via": mp.created_via,
+                    "status": mp.status,
+                    "created_at": mp.created_at,
+                    "completed_at": mp.completed_at,
+                },
+            )
+            conn.execute(
+                sql.INSERT_LINK,
+                {
+                    "oa_id": write.oa_id,
+                    "mp_appid": mp.appid,
+                    "status": write.link.status,
+                    "linked_via": write.link.linked_via,
+                    "show_profile": write.link.show_profile,
+                    "notify_users": write.link.notify_users,
+                    "created_at": write.link.created_at,
+                    "linked_at": write.link.linked_at,
+                },
+            )
+            if write.registration is not None:
+                r = write.registration
+                conn.execute(
+                    sql.INSERT_REGISTRATION,
+                    {
+                        "oa_id": r.oa_id,
+                        "channel": r.channel,
+                        "status": r.status,
+                        "reuse_certification": r.reuse_certification,
+                        "reuse_operator": r.reuse_operator,
+                        "component_id": r.component_id,
+                        "admin_wxid": r.admin_wxid,
+                        "mp_appid": mp.appid,
+                        "created_at": r.created_at,
+                        "updated_at": r.updated_at,
+                        "completed_at": r.completed_at,
+                    },
+                )
+            conn.execute(sql.INSERT_AUDIT, [_audit_params(event) for event in write.audit])
+            if write.authorization is not None:
+                a = write.authorization
+                conn.execute(
+                    sql.INSERT_AUTHORIZATION,
+                    {
+                        "component_id": a.component_id,
+                        "authorizer_appid": a.authorizer_appid,
+                        "func_info": a.func_info,
+                        "created_at": a.created_at,
+                        "authorized_at": a.authorized_at,
+                        "refresh_token_seed": a.refresh_token_seed,
+                        "refresh_token_hash": a.refresh_token_hash,
+                    },
+                )
+            if write.authorization_code is not None:
+                conn.execute(sql.INSERT_CREDENTIAL, _credential_params(write.authorization_code))
+        return CompletionWritten(
+            mp_id=inserted.scalar_one(),
+            counted=counted.first() is not None,
+            principal_counted=bool(principal_counted.rowcount),
+        )
+
+
+def _context(row: Any) -> FastRegisterContext:
+    """From a row of ``statements.OA_WITH_COMPONENT`` or ``statements.TOKEN_WITH_OA_CONTEXT``."""
+    return FastRegisterContext(**{name: getattr(row, name) for name in _CONTEXT_FIELDS})
+
+
+def _audit_params(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "at": event.at,
+        "kind": event.kind,
+        "actor": event.actor,
+        "oa_appid": event.oa_appid,
+        "mp_appid": event.mp_appid,
+        "detail": event.detail,
+    }
