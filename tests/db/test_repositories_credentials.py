@@ -157,12 +157,14 @@ def _write(s: Setup, platform: Platform, *, monthly_limit: int, principal_limit:
 def test_write_completion_counts_only_below_the_limits(platform: Platform) -> None:
     s = setup(platform)
     for expected in (True, True, False):  # the month's counter: 1, 2, then refused at the limit of 2
+        write = _write(s, platform, monthly_limit=2, principal_limit=50)
         with platform.uow() as uow:
-            written = uow.fastregister.write_completion(_write(s, platform, monthly_limit=2, principal_limit=50))
+            written = uow.fastregister.write_completion(write)
             assert written.counted is expected and written.principal_counted and written.mp_id > 0
             uow.commit()
+    write = _write(s, platform, monthly_limit=50, principal_limit=3)
     with platform.uow() as uow:
-        written = uow.fastregister.write_completion(_write(s, platform, monthly_limit=50, principal_limit=3))
+        written = uow.fastregister.write_completion(write)
         assert written.counted and not written.principal_counted  # the principal has 3 of 3
     with platform.uow(readonly=True) as uow:
         used = uow.session.execute(select(monthly_counters.c.used)).scalar_one()

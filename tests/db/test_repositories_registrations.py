@@ -19,16 +19,25 @@ from fastreg.domain.model import ConfirmationKind
 from fastreg.platform import Platform
 from fastreg.services import confirmations, registration
 from fastreg.services.accounts import NewOfficialAccount
+from fastreg.services.pushes import send_due_mail, sweep_expired
 from fastreg.services.quota import quota_status
 from tests.services.helpers import make_oa
 
 
 class Outbox:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, str, str]] = []
+    """The mailer; reading what was sent first lets the worker send the queued mail (the outbox)."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self.delivered: list[tuple[str, str, str]] = []
 
     def send(self, to: str, subject: str, text: str, html: str) -> None:
-        self.sent.append((to, subject, text))
+        self.delivered.append((to, subject, text))
+
+    @property
+    def sent(self) -> list[tuple[str, str, str]]:
+        send_due_mail(self.platform)
+        return self.delivered
 
     def last_token(self) -> str:
         url = next(line for line in self.sent[-1][2].splitlines() if "/activate/" in line)
@@ -37,7 +46,7 @@ class Outbox:
 
 @pytest.fixture
 def outbox(platform: Platform) -> Outbox:
-    box = Outbox()
+    box = Outbox(platform)
     platform.mailer = box
     return box
 
@@ -185,6 +194,7 @@ def test_cancelled_and_expired_registrations_use_no_quota(
     reg2 = walk_to_pending(platform, oa, "cancel@example.com")
     clock.advance(7 * 24 * 3600)
     assert registration.current(platform, oa_id) is None
+    assert sweep_expired(platform) == 1  # the worker's sweep closes it
     assert registration.get(platform, oa_id, reg2).status == "expired"
     complete_one(platform, outbox, oa, "cancel@example.com")
     assert used_quota(platform, oa) == 1
