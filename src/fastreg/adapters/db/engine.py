@@ -26,15 +26,7 @@ def build_engine(url: str, *, pool_size: int = 10) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, parsed.database)
-    return create_engine(
-        url, pool_size=pool_size, max_overflow=40, pool_pre_ping=False, connect_args=POSTGRES_CONNECT_ARGS
-    )
-
-
-# psycopg prepares no statement of its own: the hot paths prepare theirs through libpq (``pgpipeline``), and
-# psycopg, when its own prepared statements may be stale (after DDL such as the sandbox's reset), clears them
-# with DEALLOCATE ALL, which would take ours along.
-POSTGRES_CONNECT_ARGS: dict[str, Any] = {"prepare_threshold": None}
+    return create_engine(url, pool_size=pool_size, max_overflow=40, pool_pre_ping=False)
 
 
 def build_loop_engine(engine: Engine, *, pool_size: int) -> AsyncEngine:
@@ -42,9 +34,7 @@ def build_loop_engine(engine: Engine, *, pool_size: int) -> AsyncEngine:
     cases an event loop runs itself (``web.deps.WriteGroups``): sync code in greenlets, whose waits on the
     network are the loop's (SQLAlchemy's ``greenlet_spawn``). Its connections belong to the loop that opened
     them; dispose of it on that loop."""
-    return create_async_engine(
-        engine.url, pool_size=pool_size, max_overflow=0, pool_pre_ping=False, connect_args=POSTGRES_CONNECT_ARGS
-    )
+    return create_async_engine(engine.url, pool_size=pool_size, max_overflow=0, pool_pre_ping=False)
 
 
 def _sqlite_engine(url: str, database: str | None) -> Engine:
@@ -70,7 +60,16 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
         # A write transaction takes the database's write lock at once, so two concurrent
         # check-then-update sequences (quota, pending, tickets) serialize instead of deadlocking.
         # Straight on the driver: this runs before every transaction, and exec_driver_sql costs ten times more.
-        begin = "BEGIN" if conn.get_execution_options().get("readonly") else "BEGIN IMMEDIATE"
+        options = conn.get_execution_options()
+        if options.get("isolation_level") == "AUTOCOMMIT":
+            return  # each statement on its own (a reader of committed rows, ``prepared.PreparedConnection``)
+        begin = "BEGIN" if options.get("readonly") else "BEGIN IMMEDIATE"
         conn.connection.driver_connection.execute(begin)
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_connection: Any, _record: Any) -> None:
+        # A connection that was in autocommit mode comes back with the driver's own transaction handling
+        # (SQLAlchemy resets its isolation level): keep leaving it to SQLAlchemy, as ``_on_connect`` set it.
+        dbapi_connection.isolation_level = None
 
     return engine

@@ -1,222 +1,38 @@
-"""Execution of the prepared Core statements (``statements.py``) straight on the transaction's DBAPI connection.
+"""The hot paths' statements (``statements.py``: Core statements built once at import) run on the unit of work's
+connection through SQLAlchemy's public ``Connection.execute``.
 
-SQLAlchemy's ``Connection.execute`` costs some 30 µs of Python per statement (execution context, events, result
-metadata) around a driver call that takes a few; ``account/fastregister`` runs a dozen statements, so that was
-a third of its time. Here each statement is compiled once per dialect (and per set of inserted columns) with
-SQLAlchemy's own compiler, and its bind and result processors are taken from the column types, so values go in
-and come out exactly as through ``Connection.execute``; only the per-call machinery is skipped. The statements
-run on the same DBAPI connection, inside the same transaction, as everything else of the unit of work.
+A statement built once is compiled once per dialect (SQLAlchemy's compiled cache, keyed by the statement's
+structure), its values are bound and its rows read by the column types as everywhere else, and every execution
+goes through the engine's events (``before_cursor_execute`` and the ``sqlalchemy.engine`` log): the hot path is
+visible to SQL logging and tracing like any other. On PostgreSQL psycopg prepares a statement on the server once
+it has run a few times on a connection (its ``prepare_threshold``), and an executemany of an INSERT is sent as
+multi-row INSERTs by SQLAlchemy's "insertmanyvalues".
 
-Not for general use: no ``IN`` lists, no Python-side defaults other than constants (both refused when a
-statement is compiled).
+``bench/throughput.py`` measured this against statements run straight on the DBAPI connection and, on
+PostgreSQL, through a hand-made libpq pipeline: the figures are in ``bench/README.md``.
 """
 
 from __future__ import annotations
 
-from collections import namedtuple
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from functools import lru_cache
-from operator import itemgetter
 from typing import Any
 
-import psycopg
-from psycopg import pq
-from psycopg.waiting import wait as psycopg_wait
-from sqlalchemy import Connection, DateTime, Insert
-from sqlalchemy.engine import Dialect
+from sqlalchemy import Connection, Executable
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.dml import UpdateBase
-from sqlalchemy.sql.selectable import Select
-from sqlalchemy.util import await_only
 
-from fastreg.adapters.db.pgpipeline import Answer, PostgresBatch, Waiter, multi_row_sql, wait_on_loop, wire_sql
-
-Processor = Callable[[Any], Any] | None
 Params = Mapping[str, Any]
 
 
-@dataclass(frozen=True)
-class _Slot:
-    """One bound parameter: taken from the caller's parameters by name, or fixed when the statement was built
-    (a literal in a WHERE clause, an INSERT column's constant default); run through its type's processor."""
-
-    name: str
-    fixed: bool
-    value: Any
-    process: Processor
-
-
-class _Plan:
-    """A statement compiled for one dialect: its SQL, how to bind a call's parameters, how to read its rows."""
-
-    def __init__(
-        self,
-        sql: str,
-        named: bool,
-        slots: Sequence[_Slot],
-        row: type[Any] | None,
-        result_processors: Sequence[Processor],
-    ) -> None:
-        self.sql = sql
-        self.named = named  # psycopg takes a dict of names; SQLite a sequence in ``slots`` order
-        self.row = row  # namedtuple of the returned columns, None when nothing is returned
-        # Binding runs for every statement of every request: the caller's values are picked in one C call,
-        # and only the slots that need it are touched afterwards.
-        taken = [index for index, slot in enumerate(slots) if not slot.fixed]
-        self._taken = taken
-        self._pick: Callable[[Params], Sequence[Any]] | None = _picker([slots[index].name for index in taken])
-        self._template = [slot.value if slot.fixed else None for slot in slots]
-        self._processed = [(index, slots[index].process) for index in taken if slots[index].process is not None]
-        self._all_taken = len(taken) == len(slots)
-        self._names = [slot.name for slot in slots]
-        self._results = [(index, process) for index, process in enumerate(result_processors) if process is not None]
-        # PostgreSQL, sent through libpq (``pgpipeline``): the SQL with ``$n`` in ``slots`` order.
-        self.wire_sql = wire_sql(sql, self._names) if named else b""
-        self._wire_rows: dict[int, bytes | None] = {}
-
-    def bind(self, params: Params) -> Sequence[Any] | dict[str, Any]:
-        values = self.values(params)
-        if self.named:
-            return dict(zip(self._names, values, strict=True))
-        return values
-
-    def wire_sql_rows(self, count: int) -> bytes | None:
-        """PostgreSQL: this INSERT for ``count`` rows in one statement (None when it cannot be)."""
-        if count not in self._wire_rows:
-            self._wire_rows[count] = multi_row_sql(self.wire_sql, len(self._names), count)
-        return self._wire_rows[count]
-
-    def values(self, params: Params) -> list[Any]:
-        """The call's values in ``slots`` order, processed."""
-        if self._pick is None:
-            values = list(self._template)
-        elif self._all_taken:
-            values = list(self._pick(params))
-        else:
-            values = list(self._template)
-            for index, value in zip(self._taken, self._pick(params), strict=True):
-                values[index] = value
-        for index, process in self._processed:
-            values[index] = process(values[index])  # type: ignore[misc]
-        return values
-
-    def make_row(self, raw: Sequence[Any]) -> Any:
-        assert self.row is not None
-        if self._results:
-            raw = list(raw)
-            for index, process in self._results:
-                raw[index] = process(raw[index])
-        return self.row._make(raw)
-
-
-def _picker(names: list[str]) -> Callable[[Params], Sequence[Any]] | None:
-    if not names:
-        return None
-    pick = itemgetter(*names)
-    if len(names) == 1:
-        return lambda params: (pick(params),)
-    return pick
-
-
-# Keyed by the statement itself (not its id, which a collected statement would hand on to a new one).
-_plans: dict[tuple[Any, str, tuple[str, ...]], _Plan] = {}
-
-
-def _returned_columns(statement: Select[Any] | UpdateBase) -> list[Any]:
-    if isinstance(statement, Select):
-        return list(statement.selected_columns)
-    return list(statement.exported_columns)
-
-
-def _compile(statement: Select[Any] | UpdateBase, dialect: Dialect, keys: tuple[str, ...]) -> _Plan:
-    returned = _returned_columns(statement)
-    if isinstance(statement, Insert):
-        # Without RETURNING, for_executemany keeps PostgreSQL from adding an implicit RETURNING of the key.
-        compiled = statement.compile(dialect=dialect, column_keys=list(keys), for_executemany=not returned)
-    else:
-        compiled = statement.compile(dialect=dialect)
-    if getattr(compiled, "contains_expanding_parameters", False):
-        raise ValueError("prepared statements take no IN lists")
-    defaults: dict[str, Any] = {}
-    for column in [*compiled.insert_prefetch, *compiled.update_prefetch]:
-        default = column.default
-        if default is None or not default.is_scalar:
-            raise ValueError(f"{column} needs a value: its default is not a constant")
-        defaults[column.key] = default.arg  # type: ignore[attr-defined]
-    binds: dict[str, Any] = {}
-    for bind, name in compiled.bind_names.items():
-        binds.setdefault(name, bind)  # a name bound twice (``now``) is one value
-    order = list(compiled.positiontup or ()) if compiled.positional else list(binds)
-    slots = []
-    for name in order:
-        bind = binds[name]
-        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
-        if process is not None and _is_datetime(bind.type):
-            # A transaction binds its ``now`` a dozen times, and formatting it for SQLite is the dearest processor.
-            process = lru_cache(maxsize=256)(process)
-        if name in defaults or not bind.required:
-            value = defaults.get(name, bind.value)
-            slots.append(_Slot(name, True, value if process is None else process(value), None))
-        else:
-            slots.append(_Slot(name, False, None, process))
-    row = namedtuple("Row", [column.key for column in returned], rename=True) if returned else None
-    return _Plan(
-        sql=compiled.string,
-        named=not compiled.positional,
-        slots=tuple(slots),
-        row=row,
-        result_processors=tuple(
-            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in returned
-        ),
-    )
-
-
-def _is_datetime(type_: Any) -> bool:
-    return isinstance(type_, DateTime) or isinstance(getattr(type_, "impl_instance", None), DateTime)
-
-
-def _plan(statement: Select[Any] | UpdateBase, dialect: Dialect, params: Params) -> _Plan:
-    keys = tuple(params) if isinstance(statement, Insert) else ()
-    cache_key = (statement, dialect.name, keys)
-    plan = _plans.get(cache_key)
-    if plan is None:
-        plan = _plans[cache_key] = _compile(statement, dialect, keys)
-    return plan
-
-
 class Rows:
-    """What a prepared statement gave back: its rows (named tuples) and the number of rows it changed. Inside
-    a batch on PostgreSQL they arrive later: the first look at them waits for the batch's answers."""
+    """What a statement gave back: its rows (SQLAlchemy ``Row`` objects, read by attribute) and the number of
+    rows it changed."""
 
-    __slots__ = ("_fetch", "_rowcount", "_rows")
+    __slots__ = ("rowcount", "rows")
 
-    def __init__(
-        self,
-        rows: list[Any] | None = None,
-        rowcount: int = 0,
-        *,
-        fetch: Callable[[], tuple[list[Any], int]] | None = None,
-    ) -> None:
-        self._rows = rows or []
-        self._rowcount = rowcount
-        self._fetch = fetch
-
-    def _ready(self) -> None:
-        if self._fetch is not None:
-            fetch, self._fetch = self._fetch, None
-            self._rows, self._rowcount = fetch()
-
-    @property
-    def rows(self) -> list[Any]:
-        self._ready()
-        return self._rows
-
-    @property
-    def rowcount(self) -> int:
-        self._ready()
-        return self._rowcount
+    def __init__(self, rows: Sequence[Any] = (), rowcount: int = 0) -> None:
+        self.rows = list(rows)
+        self.rowcount = rowcount
 
     def first(self) -> Any:
         return self.rows[0] if self.rows else None
@@ -230,120 +46,49 @@ class Rows:
         return self.one()[0]
 
 
-# An executemany of up to this many rows goes as one multi-row INSERT (each count is a statement prepared on
-# every connection, so larger ones go row by row, still in one round trip).
-MULTI_ROW_MAX = 16
-
-
-def _wait_for(dbapi: Any) -> Waiter:
-    if isinstance(dbapi, psycopg.AsyncConnection):
-        return lambda gen, fileno: await_only(wait_on_loop(gen, fileno))
-    return psycopg_wait
-
-
 class PreparedConnection:
-    """Runs prepared statements on the DBAPI connection under ``connection`` (same transaction): through
-    libpq's pipeline on PostgreSQL (``pgpipeline``), through the sqlite3 cursor on SQLite."""
+    """Runs statements built once (``statements.py``) on ``connection``, in its transaction. A connection given
+    outside any transaction and without an isolation level of its own (the event loop's reader of committed
+    rows, ``web.deps.WriteGroups.read``) is put in autocommit mode: each statement sees the latest commit and
+    holds no lock (on SQLite a transaction would begin with the write lock, ``engine.py``)."""
 
-    __slots__ = ("_batch", "_dbapi", "_wait", "connection", "dialect")
+    __slots__ = ("connection", "dialect")
 
-    def __init__(self, connection: Connection, wait: Waiter | None = None) -> None:
+    def __init__(self, connection: Connection) -> None:
+        if not connection.in_transaction() and "isolation_level" not in connection.get_execution_options():
+            connection.execution_options(isolation_level="AUTOCOMMIT")
         self.connection = connection
         self.dialect = connection.dialect
-        dbapi = connection.connection.driver_connection
-        assert dbapi is not None, "the connection is open"
-        self._dbapi = dbapi
-        # How libpq's work waits on the socket: on the event loop for psycopg's asyncio connections (the caller
-        # is in a greenlet), else blocking with the GIL released (psycopg's C wait).
-        self._wait: Waiter | None = (wait or _wait_for(dbapi)) if hasattr(dbapi, "pgconn") else None
-        self._batch: PostgresBatch | None = None
 
     @contextmanager
     def batch(self) -> Iterator[None]:
-        """Statements executed inside go to PostgreSQL together, in one round trip, when the batch ends (or
-        when one of their results is looked at), and their ``Rows`` are read afterwards; an error in any of
-        them is raised then, and fails the transaction. On SQLite, which has no round trips, statements run
-        one by one as outside a batch."""
-        if self._batch is not None or self._wait is None:
-            yield
-            return
-        batch = self._batch = PostgresBatch(self._dbapi, self._wait)
-        try:
-            yield
-        except BaseException:
-            self._batch = None  # not sent: the transaction is on its way to a rollback
-            raise
-        self._batch = None
-        batch.send()
+        """Marks statements that do not depend on each other's results (the ticket's claim and the eligibility
+        facts, the completion's writes). They run one after the other, as outside it; kept as the place where
+        the hot path's round trips are grouped."""
+        yield
+
+    def execute(self, statement: Executable, params: Params | Sequence[Params]) -> Rows:
+        """``params``: one statement's values, or a list of them (an executemany, which returns no rows)."""
+        if not isinstance(params, Mapping):
+            if not params:
+                return Rows()
+            return Rows((), self.connection.execute(statement, list(params)).rowcount)
+        result = self.connection.execute(statement, params)
+        if result.returns_rows:  # a DML's RETURNING gives one row per changed row (SQLite counts them only so)
+            rows = result.all()
+            return Rows(rows, len(rows))
+        return Rows((), result.rowcount)
 
     def execute_driver(self, sql: str) -> None:
-        """A statement without parameters or results (SAVEPOINT and the like), straight on the driver."""
-        if self._wait is None:
-            self._dbapi.execute(sql)
-            return
-        batch = self._batch if self._batch is not None else PostgresBatch(self._dbapi, self._wait)
-        batch.queue_command(sql.encode())
-        if batch is not self._batch:
-            batch.send()
+        """A statement without parameters or results (SAVEPOINT and the like)."""
+        self.connection.exec_driver_sql(sql)
 
     def commit(self) -> None:
-        """PostgreSQL: COMMIT the transaction a batch began, in one round trip of its own (psycopg's commit
-        then finds nothing to do). SQLite: nothing here, SQLAlchemy commits."""
-        if self._wait is None or self._batch is not None:
-            return
-        if self._dbapi.pgconn.transaction_status != pq.TransactionStatus.IDLE:
-            self.execute_driver("COMMIT")
-
-    def execute(self, statement: Select[Any] | UpdateBase, params: Params | Sequence[Params]) -> Rows:
-        many: Sequence[Params] = [] if isinstance(params, Mapping) else params
-        if not isinstance(params, Mapping) and not many:
-            return Rows()
-        first: Params = params if isinstance(params, Mapping) else many[0]
-        plan = _plan(statement, self.dialect, first)
-        if many and plan.row is not None:
-            raise ValueError("executemany returns nothing")
-        if self._wait is not None:
-            return self._execute_postgres(plan, many or [first])
-        cursor = self._dbapi.cursor()
-        try:
-            if many:
-                cursor.executemany(plan.sql, [plan.bind(one) for one in many])
-            else:
-                cursor.execute(plan.sql, plan.bind(first))
-            raw = cursor.fetchall() if plan.row is not None else []
-            return Rows([plan.make_row(one) for one in raw], cursor.rowcount)
-        finally:
-            cursor.close()
-
-    def _execute_postgres(self, plan: _Plan, calls: Sequence[Params]) -> Rows:
-        assert self._wait is not None
-        batch = self._batch if self._batch is not None else PostgresBatch(self._dbapi, self._wait)
-        few = 1 < len(calls) <= MULTI_ROW_MAX and plan.row is None
-        together = plan.wire_sql_rows(len(calls)) if few else None
-        if together is not None:  # executemany of an INSERT: one multi-row statement
-            answers = [Answer()]
-            batch.queue(together, [value for params in calls for value in plan.values(params)], answers[0])
-        else:
-            answers = [Answer() for _ in calls]
-            for params, answer in zip(calls, answers, strict=True):
-                batch.queue(plan.wire_sql, plan.values(params), answer)
-
-        def fetch() -> tuple[list[Any], int]:
-            if batch is self._batch:
-                batch.send()  # looked at inside the batch: send what is queued and wait for the answers
-            return [plan.make_row(row) for answer in answers for row in answer.rows], sum(
-                answer.rowcount for answer in answers
-            )
-
-        if batch is self._batch:
-            return Rows(fetch=fetch)
-        batch.send()
-        rows, rowcount = fetch()
-        return Rows(rows, rowcount)
+        """Nothing of its own: the unit of work commits through SQLAlchemy."""
 
 
 def prepared(source: Session | Connection | PreparedConnection) -> PreparedConnection:
-    """The prepared-statement runner of a session's (or connection's) current transaction."""
+    """The statement runner of a session's (or connection's) current transaction."""
     if isinstance(source, PreparedConnection):
         return source
     return PreparedConnection(source.connection() if isinstance(source, Session) else source)
