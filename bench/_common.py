@@ -285,31 +285,38 @@ def issue_ticket(platform: Any, fixture: Fixture, oa: OA) -> str:
     return parse_qs(urlparse(answered.redirect_url).query)["ticket"][0]
 
 
-def issue_tickets_in_batches(platform: Any, fixture: Fixture, oas: Sequence[OA], *, batch: int = 500) -> list[str]:
-    """A fastregister ticket for each of ``oas`` (an OA may come more than once), as the auth page's confirmation
-    issues it (``services.fastregister.on_auth_answered``: the same credential and data) but ``batch`` to a
-    transaction: tens of thousands are issued in seconds instead of minutes of page confirmations."""
-    from fastreg.services import credentials
+def issue_tickets_in_batches(platform: Any, fixture: Fixture, oas: Sequence[OA], *, batch: int = 1000) -> list[str]:
+    """A fastregister ticket for each of ``oas`` (an OA may come more than once): the credential the auth page's
+    confirmation issues (``services.fastregister.on_auth_answered``: same kind, data and time to live), written
+    ``batch`` at a time in one executemany: tens of thousands in seconds instead of minutes of confirmations."""
+    from datetime import timedelta
+
+    from fastreg.adapters import crypto
+    from fastreg.adapters.db.statements import INSERT_CREDENTIAL
     from fastreg.services.credentials import CredentialKind
 
     tickets: list[str] = []
-    ttl = platform.settings.ticket_ttl_seconds
+    ttl = timedelta(seconds=platform.settings.ticket_ttl_seconds)
+    data = {"copy_wx_verify": True, "confirmation": None, "redirect_uri": "https://tp.example.com/done"}
     for first in range(0, len(oas), batch):
         with platform.uow() as uow:
-            now = uow.clock.now()
+            now, rows = uow.clock.now(), []
             for oa in oas[first : first + batch]:
-                data = {"copy_wx_verify": True, "confirmation": None, "redirect_uri": "https://tp.example.com/done"}
-                tickets.append(
-                    credentials.issue(
-                        uow.conn,
-                        now,
-                        CredentialKind.TICKET,
-                        oa.appid,
-                        ttl,
-                        component_id=fixture.component_id,
-                        data=data,
-                    )
+                ticket = crypto.new_token(24)
+                tickets.append(ticket)
+                rows.append(
+                    {
+                        "token_hash": crypto.token_hash(ticket),
+                        "kind": CredentialKind.TICKET.value,
+                        "subject": oa.appid,
+                        "component_id": fixture.component_id,
+                        "data": data,
+                        "issued_at": now,
+                        "expires_at": now + ttl,
+                        "used_at": None,
+                    }
                 )
+            uow.conn.execute(INSERT_CREDENTIAL, rows)
             uow.commit()
     return tickets
 
