@@ -140,6 +140,14 @@ def test_every_statement_reaches_the_engine_s_sql_hook(probe_table: Platform) ->
     assert "SAVEPOINT probe" in seen
 
 
+def test_a_column_whose_default_is_computed_must_be_given(probe_table: Platform) -> None:
+    with probe_table.uow() as uow:
+        values = row("e")
+        del values["stamped"]
+        with pytest.raises(ValueError, match="stamped"):
+            uow.conn.execute(INSERT, values)
+
+
 def test_the_runner_of_a_session_is_its_connection_s(probe_table: Platform) -> None:
     with probe_table.uow() as uow:
         assert isinstance(uow.conn, PreparedConnection)

@@ -26,7 +26,15 @@ def build_engine(url: str, *, pool_size: int = 10) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, parsed.database)
-    return create_engine(url, pool_size=pool_size, max_overflow=40, pool_pre_ping=False)
+    return create_engine(
+        url, pool_size=pool_size, max_overflow=40, pool_pre_ping=False, connect_args=POSTGRES_CONNECT_ARGS
+    )
+
+
+# psycopg prepares no statement of its own: the hot paths prepare theirs through libpq (``pgpipeline``), and
+# psycopg, when its own prepared statements may be stale (after DDL such as the sandbox's reset), clears them
+# with DEALLOCATE ALL, which would take ours along.
+POSTGRES_CONNECT_ARGS: dict[str, Any] = {"prepare_threshold": None}
 
 
 def build_loop_engine(engine: Engine, *, pool_size: int) -> AsyncEngine:
@@ -34,7 +42,9 @@ def build_loop_engine(engine: Engine, *, pool_size: int) -> AsyncEngine:
     cases an event loop runs itself (``web.deps.WriteGroups``): sync code in greenlets, whose waits on the
     network are the loop's (SQLAlchemy's ``greenlet_spawn``). Its connections belong to the loop that opened
     them; dispose of it on that loop."""
-    return create_async_engine(engine.url, pool_size=pool_size, max_overflow=0, pool_pre_ping=False)
+    return create_async_engine(
+        engine.url, pool_size=pool_size, max_overflow=0, pool_pre_ping=False, connect_args=POSTGRES_CONNECT_ARGS
+    )
 
 
 def _sqlite_engine(url: str, database: str | None) -> Engine:

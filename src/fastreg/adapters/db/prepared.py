@@ -1,17 +1,21 @@
-"""The hot paths' statements (``statements.py``: Core statements built once at import) run on the unit of work's
-connection through SQLAlchemy's public ``Connection.exec_driver_sql``.
+"""Execution of the hot paths' Core statements (``statements.py``, built once at import) in the unit of work's
+transaction, every one of them visible to the engine's ``before_cursor_execute`` listeners (SQL logging,
+tracing).
 
-Each statement is compiled once per dialect (and per set of inserted columns) by SQLAlchemy's own compiler, and
-its values are bound and its rows read by the column types' own processors, so values go in and come out
-exactly as through ``Connection.execute``; what is skipped is the statement's compilation-cache lookup and
-SQLAlchemy's per-call processing of parameters and result rows (about half of ``Connection.execute``'s cost on an
-INSERT). Every execution still goes through the engine's events (``before_cursor_execute``, the
-``sqlalchemy.engine`` log), so the hot path is visible to SQL logging and tracing like any other statement. On
-PostgreSQL psycopg prepares a statement on the server once it has run a few times on a connection (its
-``prepare_threshold``).
+Each statement is compiled once per dialect (and per set of inserted columns) with SQLAlchemy's own compiler, and
+its bind and result processors are taken from the column types, so values go in and come out exactly as through
+``Connection.execute``; what is skipped is the per-call compilation-cache lookup and parameter processing.
+
+- SQLite: run through SQLAlchemy's public ``Connection.exec_driver_sql`` (its events, its logging).
+- PostgreSQL: sent in batches through libpq's pipeline (``pgpipeline``), one round trip per batch. psycopg's
+  cursors (SQLAlchemy's execution, or psycopg's own pipeline) cost one socket wait and some 140 µs of Python per
+  statement on the event loop; ``bench/throughput.py --compare`` measured SQLAlchemy's public path at about
+  three times the server CPU per registration of this one (``bench/README.md``), so this layer stays. Its
+  statements are announced to the connection's ``before_cursor_execute`` listeners as they are queued
+  (``context`` is None: no SQLAlchemy execution context exists for them).
 
 Not for general use: no ``IN`` lists, no Python-side defaults other than constants (both refused when a
-statement is compiled). ``bench/throughput.py`` measured the choices (``bench/README.md``).
+statement is compiled).
 """
 
 from __future__ import annotations
@@ -24,11 +28,17 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
+import psycopg
+from psycopg import pq
+from psycopg.waiting import wait as psycopg_wait
 from sqlalchemy import Connection, DateTime, Insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.selectable import Select
+from sqlalchemy.util import await_only
+
+from fastreg.adapters.db.pgpipeline import Answer, PostgresBatch, Waiter, multi_row_sql, wait_on_loop, wire_sql
 
 Processor = Callable[[Any], Any] | None
 Params = Mapping[str, Any]
@@ -69,12 +79,21 @@ class _Plan:
         self._all_taken = len(taken) == len(slots)
         self._names = [slot.name for slot in slots]
         self._results = [(index, process) for index, process in enumerate(result_processors) if process is not None]
+        # PostgreSQL, sent through libpq (``pgpipeline``): the SQL with ``$n`` in ``slots`` order.
+        self.wire_sql = wire_sql(sql, self._names) if named else b""
+        self._wire_rows: dict[int, bytes | None] = {}
 
     def bind(self, params: Params) -> tuple[Any, ...] | dict[str, Any]:
         values = self.values(params)
         if self.named:
             return dict(zip(self._names, values, strict=True))
         return tuple(values)
+
+    def wire_sql_rows(self, count: int) -> bytes | None:
+        """PostgreSQL: this INSERT for ``count`` rows in one statement (None when it cannot be)."""
+        if count not in self._wire_rows:
+            self._wire_rows[count] = multi_row_sql(self.wire_sql, len(self._names), count)
+        return self._wire_rows[count]
 
     def values(self, params: Params) -> list[Any]:
         """The call's values in ``slots`` order, processed."""
@@ -175,14 +194,36 @@ def _plan(statement: Select[Any] | UpdateBase, dialect: Dialect, params: Params)
 
 
 class Rows:
-    """What a statement gave back: its rows (SQLAlchemy ``Row`` objects, read by attribute) and the number of
-    rows it changed."""
+    """What a prepared statement gave back: its rows (named tuples) and the number of rows it changed. Inside
+    a batch on PostgreSQL they arrive later: the first look at them waits for the batch's answers."""
 
-    __slots__ = ("rowcount", "rows")
+    __slots__ = ("_fetch", "_rowcount", "_rows")
 
-    def __init__(self, rows: Sequence[Any] = (), rowcount: int = 0) -> None:
-        self.rows = list(rows)
-        self.rowcount = rowcount
+    def __init__(
+        self,
+        rows: list[Any] | None = None,
+        rowcount: int = 0,
+        *,
+        fetch: Callable[[], tuple[list[Any], int]] | None = None,
+    ) -> None:
+        self._rows = rows or []
+        self._rowcount = rowcount
+        self._fetch = fetch
+
+    def _ready(self) -> None:
+        if self._fetch is not None:
+            fetch, self._fetch = self._fetch, None
+            self._rows, self._rowcount = fetch()
+
+    @property
+    def rows(self) -> list[Any]:
+        self._ready()
+        return self._rows
+
+    @property
+    def rowcount(self) -> int:
+        self._ready()
+        return self._rowcount
 
     def first(self) -> Any:
         return self.rows[0] if self.rows else None
@@ -196,30 +237,78 @@ class Rows:
         return self.one()[0]
 
 
+# An executemany of up to this many rows goes as one multi-row INSERT (each count is a statement prepared on
+# every connection, so larger ones go row by row, still in one round trip).
+MULTI_ROW_MAX = 16
+
+
+def _wait_for(dbapi: Any) -> Waiter:
+    if isinstance(dbapi, psycopg.AsyncConnection):
+        return lambda gen, fileno: await_only(wait_on_loop(gen, fileno))
+    return psycopg_wait
+
+
 class PreparedConnection:
-    """Runs statements built once (``statements.py``) on ``connection``, in its transaction. A connection given
-    outside any transaction (the event loop's reader of committed rows, ``web.deps.WriteGroups.read``) runs each
-    statement on its own in autocommit mode: it sees the latest commit, holds no lock (on SQLite a transaction
-    would begin with the write lock, ``engine.py``) and keeps no transaction open between statements."""
+    """Runs prepared statements on the DBAPI connection under ``connection`` (same transaction): through
+    libpq's pipeline on PostgreSQL (``pgpipeline``), through the sqlite3 cursor on SQLite."""
 
-    __slots__ = ("_autocommit", "connection", "dialect")
+    __slots__ = ("_autocommit", "_batch", "_dbapi", "_wait", "connection", "dialect")
 
-    def __init__(self, connection: Connection) -> None:
-        self._autocommit = not connection.in_transaction()
-        if self._autocommit and "isolation_level" not in connection.get_execution_options():
-            connection.execution_options(isolation_level="AUTOCOMMIT")
+    def __init__(self, connection: Connection, wait: Waiter | None = None) -> None:
         self.connection = connection
         self.dialect = connection.dialect
+        dbapi = connection.connection.driver_connection
+        assert dbapi is not None, "the connection is open"
+        self._dbapi = dbapi
+        # How libpq's work waits on the socket: on the event loop for psycopg's asyncio connections (the caller
+        # is in a greenlet), else blocking with the GIL released (psycopg's C wait).
+        self._wait: Waiter | None = (wait or _wait_for(dbapi)) if hasattr(dbapi, "pgconn") else None
+        self._batch: PostgresBatch | None = None
+        # SQLite: a connection given outside any transaction (the event loop's reader of committed rows,
+        # ``web.deps.WriteGroups.read``) runs each statement on its own in autocommit mode: it sees the latest
+        # commit and holds no lock (a transaction would begin with the write lock, ``engine.py``).
+        self._autocommit = self._wait is None and not connection.in_transaction()
+        if self._autocommit and "isolation_level" not in connection.get_execution_options():
+            connection.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextmanager
     def batch(self) -> Iterator[None]:
-        """Marks statements that do not depend on each other's results (the ticket's claim and the eligibility
-        facts, the completion's writes). They run one after the other, as outside it; kept as the place where
-        the hot path's round trips are grouped."""
-        yield
+        """Statements executed inside go to PostgreSQL together, in one round trip, when the batch ends (or
+        when one of their results is looked at), and their ``Rows`` are read afterwards; an error in any of
+        them is raised then, and fails the transaction. On SQLite, which has no round trips, statements run
+        one by one as outside a batch."""
+        if self._batch is not None or self._wait is None:
+            yield
+            return
+        batch = self._batch = PostgresBatch(self._dbapi, self._wait)
+        try:
+            yield
+        except BaseException:
+            self._batch = None  # not sent: the transaction is on its way to a rollback
+            raise
+        self._batch = None
+        batch.send()
+
+    def execute_driver(self, sql: str) -> None:
+        """A statement without parameters or results (SAVEPOINT and the like), straight on the driver."""
+        if self._wait is None:
+            self.connection.exec_driver_sql(sql)
+            return
+        self._announce(sql, {}, False)
+        batch = self._batch if self._batch is not None else PostgresBatch(self._dbapi, self._wait)
+        batch.queue_command(sql.encode())
+        if batch is not self._batch:
+            batch.send()
+
+    def commit(self) -> None:
+        """PostgreSQL: COMMIT the transaction a batch began, in one round trip of its own (psycopg's commit
+        then finds nothing to do). SQLite: nothing here, SQLAlchemy commits."""
+        if self._wait is None or self._batch is not None:
+            return
+        if self._dbapi.pgconn.transaction_status != pq.TransactionStatus.IDLE:
+            self.execute_driver("COMMIT")
 
     def execute(self, statement: Select[Any] | UpdateBase, params: Params | Sequence[Params]) -> Rows:
-        """``params``: one statement's values, or a list of them (an executemany, which returns no rows)."""
         many: Sequence[Params] = [] if isinstance(params, Mapping) else params
         if not isinstance(params, Mapping) and not many:
             return Rows()
@@ -227,31 +316,60 @@ class PreparedConnection:
         plan = _plan(statement, self.dialect, first)
         if many and plan.row is not None:
             raise ValueError("executemany returns nothing")
+        if self._wait is not None:
+            self._announce(plan.sql, [plan.bind(one) for one in many] if many else plan.bind(first), bool(many))
+            return self._execute_postgres(plan, many or [first])
         try:
             if many:
-                return Rows((), self.connection.exec_driver_sql(plan.sql, [plan.bind(one) for one in many]).rowcount)
+                return Rows(
+                    rowcount=self.connection.exec_driver_sql(plan.sql, [plan.bind(one) for one in many]).rowcount
+                )
             result = self.connection.exec_driver_sql(plan.sql, plan.bind(first))
             if plan.row is None:
-                return Rows((), result.rowcount)
+                return Rows(rowcount=result.rowcount)
             # A DML's RETURNING gives one row per changed row (SQLite counts them only so).
             rows = [plan.make_row(raw) for raw in result.fetchall()]
             return Rows(rows, len(rows))
         finally:
             if self._autocommit:
-                # SQLAlchemy's record of the (autocommitted) statement ends here: nothing stays open, and a
-                # connection dropped by its owner is given back to the pool at once.
+                # SQLAlchemy's record of the (autocommitted) statement ends here: nothing stays open.
                 self.connection.commit()
 
-    def execute_driver(self, sql: str) -> None:
-        """A statement without parameters or results (SAVEPOINT and the like)."""
-        self.connection.exec_driver_sql(sql)
+    def _announce(self, sql: str, parameters: Any, many: bool) -> None:
+        """PostgreSQL: what SQLAlchemy's execution would tell the engine's ``before_cursor_execute`` listeners
+        (no cursor or execution context: the statement is queued on libpq's pipeline)."""
+        for listener in self.connection.dispatch.before_cursor_execute:
+            listener(self.connection, None, sql, parameters, None, many)
 
-    def commit(self) -> None:
-        """Nothing of its own: the unit of work commits through SQLAlchemy."""
+    def _execute_postgres(self, plan: _Plan, calls: Sequence[Params]) -> Rows:
+        assert self._wait is not None
+        batch = self._batch if self._batch is not None else PostgresBatch(self._dbapi, self._wait)
+        few = 1 < len(calls) <= MULTI_ROW_MAX and plan.row is None
+        together = plan.wire_sql_rows(len(calls)) if few else None
+        if together is not None:  # executemany of an INSERT: one multi-row statement
+            answers = [Answer()]
+            batch.queue(together, [value for params in calls for value in plan.values(params)], answers[0])
+        else:
+            answers = [Answer() for _ in calls]
+            for params, answer in zip(calls, answers, strict=True):
+                batch.queue(plan.wire_sql, plan.values(params), answer)
+
+        def fetch() -> tuple[list[Any], int]:
+            if batch is self._batch:
+                batch.send()  # looked at inside the batch: send what is queued and wait for the answers
+            return [plan.make_row(row) for answer in answers for row in answer.rows], sum(
+                answer.rowcount for answer in answers
+            )
+
+        if batch is self._batch:
+            return Rows(fetch=fetch)
+        batch.send()
+        rows, rowcount = fetch()
+        return Rows(rows, rowcount)
 
 
 def prepared(source: Session | Connection | PreparedConnection) -> PreparedConnection:
-    """The statement runner of a session's (or connection's) current transaction."""
+    """The prepared-statement runner of a session's (or connection's) current transaction."""
     if isinstance(source, PreparedConnection):
         return source
     return PreparedConnection(source.connection() if isinstance(source, Session) else source)

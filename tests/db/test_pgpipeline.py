@@ -1,0 +1,268 @@
+"""PostgreSQL: prepared statements sent through libpq's pipeline (``adapters.db.pgpipeline``). A batch is one
+round trip and begins the transaction; a database error is raised at the batch's end, leaves the later
+statements undone and the connection usable once rolled back; a statement whose PREPARE failed is prepared
+again; an interrupted wait leaves pipeline mode; and the same code runs on psycopg's asyncio connections
+inside a greenlet."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import pq
+from psycopg.waiting import wait as blocking_wait
+from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, bindparam, func, insert, select, text
+from sqlalchemy.util import greenlet_spawn
+
+from fastreg.adapters.db.engine import build_engine, build_loop_engine
+from fastreg.adapters.db.pgpipeline import Waiter, multi_row_sql
+from fastreg.adapters.db.prepared import MULTI_ROW_MAX, PreparedConnection
+from fastreg.adapters.db.uow import run_on_engine, session_factory
+from fastreg.platform import Platform, build_platform
+from fastreg.settings import Settings
+
+metadata = MetaData()
+items = Table("pipeline_items", metadata, Column("id", Integer, primary_key=True), Column("name", String(20)))
+late = Table("pipeline_late", metadata, Column("id", Integer, primary_key=True))
+
+ADD = insert(items).returning(items.c.id)
+NAMES = select(items.c.name).where(items.c.id <= bindparam("upto")).order_by(items.c.id)
+LATE_COUNT = select(late.c.id).where(late.c.id > bindparam("above"))
+
+
+@pytest.fixture
+def pg(postgres_url: str, tmp_path: Any) -> Iterator[Platform]:
+    engine = build_engine(postgres_url)
+    metadata.drop_all(engine)
+    items.create(engine)
+    yield build_platform(Settings(database_url=postgres_url, data_dir=tmp_path, sandbox_key="k"), engine=engine)
+    metadata.drop_all(engine)
+    engine.dispose()
+
+
+@contextmanager
+def begun(pg: Platform, wait: Waiter | None = None) -> Iterator[tuple[Connection, PreparedConnection]]:
+    """A connection in a SQLAlchemy transaction, as a unit of work holds one (begun on the wire by the first
+    batch), and the prepared statements' runner on it."""
+    with pg.engine.connect() as connection:
+        connection.begin()
+        yield connection, PreparedConnection(connection, wait=wait)
+
+
+class CountingWait:
+    """The blocking wait, counting the round trips it waits for."""
+
+    def __init__(self) -> None:
+        self.round_trips = 0
+
+    def __call__(self, gen: Any, fileno: int) -> Any:
+        self.round_trips += 1
+        return blocking_wait(gen, fileno)
+
+
+def test_a_batch_is_one_round_trip_and_begins_the_transaction(pg: Platform) -> None:
+    counting = CountingWait()
+    with begun(pg, wait=counting) as (connection, conn):
+        with conn.batch():
+            added = [conn.execute(ADD, {"id": n, "name": f"n{n}"}) for n in (1, 2, 3)]
+            names = conn.execute(NAMES, {"upto": 2})
+        assert counting.round_trips == 1
+        assert [rows.scalar_one() for rows in added] == [1, 2, 3]
+        assert [row.name for row in names.rows] == ["n1", "n2"]
+        assert connection.connection.driver_connection.pgconn.transaction_status == pq.TransactionStatus.INTRANS
+        connection.rollback()  # the batch's BEGIN opened a real transaction: nothing stays
+    with pg.engine.connect() as connection:
+        assert connection.execute(select(items.c.id)).all() == []
+
+
+def test_looking_at_a_result_inside_a_batch_sends_what_is_queued(pg: Platform) -> None:
+    counting = CountingWait()
+    with begun(pg, wait=counting) as (connection, conn):
+        with conn.batch():
+            first = conn.execute(ADD, {"id": 1, "name": "a"})
+            assert first.scalar_one() == 1  # one round trip now
+            conn.execute(ADD, {"id": 2, "name": "b"})
+        assert counting.round_trips == 2
+        connection.commit()
+    with pg.engine.connect() as connection:
+        assert connection.execute(select(items.c.name).order_by(items.c.id)).scalars().all() == ["a", "b"]
+
+
+def test_an_error_is_raised_at_the_end_of_the_batch_and_the_connection_stays_usable(pg: Platform) -> None:
+    with begun(pg) as (connection, conn):
+        conn.execute(ADD, {"id": 1, "name": "a"})
+        connection.commit()
+        connection.begin()
+        with pytest.raises(psycopg.errors.UniqueViolation), conn.batch():
+            conn.execute(ADD, {"id": 2, "name": "b"})
+            conn.execute(ADD, {"id": 1, "name": "again"})  # fails: the batch's transaction is failed
+            conn.execute(ADD, {"id": 3, "name": "c"})
+        pgconn = connection.connection.driver_connection.pgconn
+        assert pgconn.pipeline_status == pq.PipelineStatus.OFF
+        connection.rollback()
+        connection.begin()
+        assert conn.execute(NAMES, {"upto": 9}).rows == [("a",)]  # the same connection, still prepared
+
+
+def test_a_statement_whose_prepare_failed_is_prepared_again(pg: Platform) -> None:
+    with begun(pg) as (connection, conn):
+        with pytest.raises(psycopg.errors.UndefinedTable):
+            conn.execute(LATE_COUNT, {"above": 0})
+        connection.rollback()
+        connection.begin()
+        late.create(connection)
+        connection.execute(insert(late), [{"id": 1}, {"id": 2}])
+        assert [row.id for row in conn.execute(LATE_COUNT, {"above": 1}).rows] == [2]
+        connection.rollback()
+
+
+def test_an_interrupted_wait_leaves_pipeline_mode(pg: Platform) -> None:
+    def interrupted(gen: Any, fileno: int) -> Any:
+        next(gen)  # everything is sent; the answers are on their way
+        return gen.throw(KeyboardInterrupt())
+
+    with begun(pg, wait=interrupted) as (connection, conn):
+        with pytest.raises(KeyboardInterrupt):
+            conn.execute(NAMES, {"upto": 1})
+        pgconn = connection.connection.driver_connection.pgconn
+        assert pgconn.pipeline_status == pq.PipelineStatus.OFF
+        assert not pgconn.is_busy()
+        connection.rollback()
+        connection.begin()
+        assert connection.execute(text("SELECT 41 + 1")).scalar_one() == 42
+        assert PreparedConnection(connection).execute(NAMES, {"upto": 1}).rows == []
+
+
+def test_savepoints_on_the_driver(pg: Platform) -> None:
+    with begun(pg) as (connection, conn):
+        conn.execute(ADD, {"id": 1, "name": "kept"})
+        conn.execute_driver("SAVEPOINT probe")
+        conn.execute(ADD, {"id": 2, "name": "undone"})
+        conn.execute_driver("ROLLBACK TO SAVEPOINT probe")
+        connection.commit()
+    with pg.engine.connect() as connection:
+        assert connection.execute(select(items.c.name)).scalars().all() == ["kept"]
+
+
+def test_the_same_statements_on_asyncio_connections_in_a_greenlet(pg: Platform) -> None:
+    """How ``WriteGroups`` runs a use case on PostgreSQL: units of work on the loop's own engine."""
+
+    def use_case() -> list[str]:
+        with pg.uow() as uow:
+            assert isinstance(uow.conn._dbapi, psycopg.AsyncConnection)
+            with uow.conn.batch():
+                for n in (1, 2):
+                    uow.conn.execute(ADD, {"id": n, "name": f"g{n}"})
+                names = uow.conn.execute(NAMES, {"upto": 5})
+            uow.session.execute(insert(items).values(id=3, name="orm"))
+            uow.commit()
+            return [row.name for row in names.rows]
+
+    async def main() -> list[str]:
+        loop_engine = build_loop_engine(pg.engine, pool_size=2)
+        try:
+            sessions = session_factory(loop_engine.sync_engine)
+            result: list[str] = await greenlet_spawn(run_on_engine, loop_engine.sync_engine, sessions, use_case)
+            return result
+        finally:
+            await loop_engine.dispose()
+
+    assert asyncio.run(main()) == ["g1", "g2"]
+    with pg.uow(readonly=True) as uow:  # the thread-side engine sees the committed rows
+        assert [row.name for row in uow.conn.execute(NAMES, {"upto": 5}).rows] == ["g1", "g2", "orm"]
+
+
+def test_psycopg_clearing_its_own_prepared_statements_leaves_ours(pg: Platform) -> None:
+    """psycopg sends DEALLOCATE ALL after DDL when it has prepared statements of its own; its engines are
+    set to prepare none, so the pipeline's statements stay prepared."""
+    with begun(pg) as (connection, conn):
+        assert conn.execute(NAMES, {"upto": 1}).rows == []
+        for _ in range(6):  # psycopg's threshold for preparing a statement of its own is 5 runs
+            connection.execute(text("SELECT count(*) FROM pipeline_items")).scalar_one()
+        connection.execute(text("CREATE TABLE pipeline_late (id integer primary key)"))
+        connection.execute(text("DROP TABLE pipeline_late"))
+        connection.commit()
+        connection.begin()
+        assert conn.execute(NAMES, {"upto": 1}).rows == []
+        connection.rollback()
+
+
+SLEEP = select(func.pg_sleep(bindparam("seconds")))
+
+
+def test_a_call_cancelled_while_it_waits_leaves_its_connection_clean(pg: Platform) -> None:
+    """A request's task cancelled (the server stopping) while its statement runs: the wait ends, the
+    transaction is rolled back, and the loop engine's connection serves the next call."""
+    outcomes: list[str] = []
+
+    def sleeper() -> None:
+        with pg.uow() as uow:
+            uow.conn.execute(ADD, {"id": 1, "name": "never"})
+            uow.conn.execute(SLEEP, {"seconds": 0.5})
+            uow.commit()
+
+    def count() -> int:
+        with pg.uow(readonly=True) as uow:
+            return len(uow.conn.execute(NAMES, {"upto": 9}).rows)
+
+    async def main() -> int:
+        loop_engine = build_loop_engine(pg.engine, pool_size=1)  # one connection: the next call reuses it
+        sessions = session_factory(loop_engine.sync_engine)
+        try:
+            task = asyncio.ensure_future(greenlet_spawn(run_on_engine, loop_engine.sync_engine, sessions, sleeper))
+            await asyncio.sleep(0.1)
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                outcomes.append("cancelled")
+            return int(await greenlet_spawn(run_on_engine, loop_engine.sync_engine, sessions, count))
+        finally:
+            await loop_engine.dispose()
+
+    assert asyncio.run(main()) == 0
+    assert outcomes == ["cancelled"]
+
+
+def test_a_few_rows_inserted_together_go_as_one_statement_many_as_one_round_trip(pg: Platform) -> None:
+    counting = CountingWait()
+    with begun(pg, wait=counting) as (connection, conn):
+        two = conn.execute(insert(items), [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}])
+        many = conn.execute(insert(items), [{"id": n, "name": f"n{n}"} for n in range(3, 3 + MULTI_ROW_MAX + 1)])
+        assert (two.rowcount, many.rowcount) == (2, MULTI_ROW_MAX + 1)
+        assert counting.round_trips == 2
+        names = conn.execute(NAMES, {"upto": 100}).rows
+        assert [row.name for row in names] == ["a", "b", *[f"n{n}" for n in range(3, 3 + MULTI_ROW_MAX + 1)]]
+        connection.rollback()
+
+
+def test_multi_row_sql() -> None:
+    assert (
+        multi_row_sql(b"INSERT INTO t (a, b) VALUES ($1::INTEGER, $2)", 2, 3)
+        == b"INSERT INTO t (a, b) VALUES ($1::INTEGER, $2), ($3::INTEGER, $4), ($5::INTEGER, $6)"
+    )
+    assert multi_row_sql(b"INSERT INTO t (a) VALUES ($1) RETURNING t.id", 1, 2) is None
+    assert multi_row_sql(b"INSERT INTO t (a) VALUES ($1) ON CONFLICT (a) DO NOTHING", 1, 2) is None
+    upsert = b"INSERT INTO t (a, n) VALUES ($1, $2) ON CONFLICT (a) DO UPDATE SET n = (t.n + $2)"
+    assert multi_row_sql(upsert, 2, 2) is None
+    assert (
+        multi_row_sql(b"INSERT INTO t (a) VALUES (lower($1))", 1, 2)
+        == b"INSERT INTO t (a) VALUES (lower($1)), (lower($2))"
+    )
+
+
+def test_a_batch_given_up_before_it_was_sent_leaves_its_statements_unprepared(pg: Platform) -> None:
+    fresh = select(items.c.id).where(items.c.name == bindparam("name"))  # not prepared on any connection yet
+    with begun(pg) as (connection, conn):
+        with pytest.raises(RuntimeError), conn.batch():
+            conn.execute(fresh, {"name": "a"})
+            raise RuntimeError("the use case fails before its batch is sent")
+        connection.rollback()
+        connection.begin()
+        conn.execute(ADD, {"id": 1, "name": "a"})
+        assert conn.execute(fresh, {"name": "a"}).scalar_one() == 1  # prepared now, then run
+        connection.rollback()
