@@ -70,16 +70,7 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
         # A write transaction takes the database's write lock at once, so two concurrent
         # check-then-update sequences (quota, pending, tickets) serialize instead of deadlocking.
         # Straight on the driver: this runs before every transaction, and exec_driver_sql costs ten times more.
-        options = conn.get_execution_options()
-        if options.get("isolation_level") == "AUTOCOMMIT":
-            return  # each statement on its own (a reader of committed rows, ``prepared.PreparedConnection``)
-        begin = "BEGIN" if options.get("readonly") else "BEGIN IMMEDIATE"
+        begin = "BEGIN" if conn.get_execution_options().get("readonly") else "BEGIN IMMEDIATE"
         conn.connection.driver_connection.execute(begin)
-
-    @event.listens_for(engine, "checkin")
-    def _on_checkin(dbapi_connection: Any, _record: Any) -> None:
-        # A connection that was in autocommit mode comes back with the driver's own transaction handling
-        # (SQLAlchemy resets its isolation level): keep leaving it to SQLAlchemy, as ``_on_connect`` set it.
-        dbapi_connection.isolation_level = None
 
     return engine

@@ -1,18 +1,18 @@
-"""Execution of the hot paths' Core statements (``statements.py``, built once at import) in the unit of work's
-transaction, every one of them visible to the engine's ``before_cursor_execute`` listeners (SQL logging,
-tracing).
+"""Execution of the hot paths' Core statements (``statements.py``, built once at import) straight on the
+transaction's DBAPI connection, every one of them announced to the engine's ``before_cursor_execute`` listeners
+(SQL logging, tracing) as SQLAlchemy's own execution would.
 
 Each statement is compiled once per dialect (and per set of inserted columns) with SQLAlchemy's own compiler, and
 its bind and result processors are taken from the column types, so values go in and come out exactly as through
-``Connection.execute``; what is skipped is the per-call compilation-cache lookup and parameter processing.
+``Connection.execute``; only the per-call machinery is skipped. On SQLite the statements run on the sqlite3
+cursor; on PostgreSQL they are sent in batches through libpq's pipeline (``pgpipeline``), one round trip each.
 
-- SQLite: run through SQLAlchemy's public ``Connection.exec_driver_sql`` (its events, its logging).
-- PostgreSQL: sent in batches through libpq's pipeline (``pgpipeline``), one round trip per batch. psycopg's
-  cursors (SQLAlchemy's execution, or psycopg's own pipeline) cost one socket wait and some 140 µs of Python per
-  statement on the event loop; ``bench/throughput.py --compare`` measured SQLAlchemy's public path at about
-  three times the server CPU per registration of this one (``bench/README.md``), so this layer stays. Its
-  statements are announced to the connection's ``before_cursor_execute`` listeners as they are queued
-  (``context`` is None: no SQLAlchemy execution context exists for them).
+Why not SQLAlchemy's public execution (``Connection.execute`` with its compiled cache, or ``exec_driver_sql``
+of these compiled statements, psycopg preparing them on the server)? Both were measured against this layer
+(``bench/throughput.py --compare``, ``bench/README.md``): about 3x the server CPU per registration on
+PostgreSQL (one socket wait and some 140 µs of psycopg's asyncio cursor per statement, against one wait per
+batch here) and +35-70 % of the use case's CPU on SQLite. The listeners get ``context=None`` (no SQLAlchemy
+execution context exists for these statements) and, on PostgreSQL, ``cursor=None`` (the statement is queued).
 
 Not for general use: no ``IN`` lists, no Python-side defaults other than constants (both refused when a
 statement is compiled).
@@ -252,7 +252,7 @@ class PreparedConnection:
     """Runs prepared statements on the DBAPI connection under ``connection`` (same transaction): through
     libpq's pipeline on PostgreSQL (``pgpipeline``), through the sqlite3 cursor on SQLite."""
 
-    __slots__ = ("_autocommit", "_batch", "_dbapi", "_wait", "connection", "dialect")
+    __slots__ = ("_batch", "_dbapi", "_wait", "connection", "dialect")
 
     def __init__(self, connection: Connection, wait: Waiter | None = None) -> None:
         self.connection = connection
@@ -264,12 +264,6 @@ class PreparedConnection:
         # is in a greenlet), else blocking with the GIL released (psycopg's C wait).
         self._wait: Waiter | None = (wait or _wait_for(dbapi)) if hasattr(dbapi, "pgconn") else None
         self._batch: PostgresBatch | None = None
-        # SQLite: a connection given outside any transaction (the event loop's reader of committed rows,
-        # ``web.deps.WriteGroups.read``) runs each statement on its own in autocommit mode: it sees the latest
-        # commit and holds no lock (a transaction would begin with the write lock, ``engine.py``).
-        self._autocommit = self._wait is None and not connection.in_transaction()
-        if self._autocommit and "isolation_level" not in connection.get_execution_options():
-            connection.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -291,10 +285,10 @@ class PreparedConnection:
 
     def execute_driver(self, sql: str) -> None:
         """A statement without parameters or results (SAVEPOINT and the like), straight on the driver."""
+        self._announce(sql, None, False)
         if self._wait is None:
-            self.connection.exec_driver_sql(sql)
+            self._dbapi.execute(sql)
             return
-        self._announce(sql, {}, False)
         batch = self._batch if self._batch is not None else PostgresBatch(self._dbapi, self._wait)
         batch.queue_command(sql.encode())
         if batch is not self._batch:
@@ -316,28 +310,24 @@ class PreparedConnection:
         plan = _plan(statement, self.dialect, first)
         if many and plan.row is not None:
             raise ValueError("executemany returns nothing")
+        bound = [plan.bind(one) for one in many] if many else plan.bind(first)
+        self._announce(plan.sql, bound, bool(many))
         if self._wait is not None:
-            self._announce(plan.sql, [plan.bind(one) for one in many] if many else plan.bind(first), bool(many))
             return self._execute_postgres(plan, many or [first])
+        cursor = self._dbapi.cursor()
         try:
             if many:
-                return Rows(
-                    rowcount=self.connection.exec_driver_sql(plan.sql, [plan.bind(one) for one in many]).rowcount
-                )
-            result = self.connection.exec_driver_sql(plan.sql, plan.bind(first))
-            if plan.row is None:
-                return Rows(rowcount=result.rowcount)
-            # A DML's RETURNING gives one row per changed row (SQLite counts them only so).
-            rows = [plan.make_row(raw) for raw in result.fetchall()]
-            return Rows(rows, len(rows))
+                cursor.executemany(plan.sql, bound)
+            else:
+                cursor.execute(plan.sql, bound)
+            raw = cursor.fetchall() if plan.row is not None else []
+            return Rows([plan.make_row(one) for one in raw], cursor.rowcount)
         finally:
-            if self._autocommit:
-                # SQLAlchemy's record of the (autocommitted) statement ends here: nothing stays open.
-                self.connection.commit()
+            cursor.close()
 
     def _announce(self, sql: str, parameters: Any, many: bool) -> None:
-        """PostgreSQL: what SQLAlchemy's execution would tell the engine's ``before_cursor_execute`` listeners
-        (no cursor or execution context: the statement is queued on libpq's pipeline)."""
+        """Tell the engine's ``before_cursor_execute`` listeners (SQL logging, tracing) what is about to run, as
+        SQLAlchemy's own execution does (without a cursor or an execution context)."""
         for listener in self.connection.dispatch.before_cursor_execute:
             listener(self.connection, None, sql, parameters, None, many)
 
