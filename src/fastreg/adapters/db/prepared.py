@@ -310,10 +310,14 @@ class PreparedConnection:
         plan = _plan(statement, self.dialect, first)
         if many and plan.row is not None:
             raise ValueError("executemany returns nothing")
-        bound = [plan.bind(one) for one in many] if many else plan.bind(first)
-        self._announce(plan.sql, bound, bool(many))
+        listeners = self.connection.dispatch.before_cursor_execute
         if self._wait is not None:
+            if listeners:
+                self._announce(plan.sql, [plan.bind(one) for one in many] if many else plan.bind(first), bool(many))
             return self._execute_postgres(plan, many or [first])
+        bound = [plan.bind(one) for one in many] if many else plan.bind(first)
+        if listeners:
+            self._announce(plan.sql, bound, bool(many))
         cursor = self._dbapi.cursor()
         try:
             if many:
