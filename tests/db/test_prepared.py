@@ -119,12 +119,14 @@ def test_statements_run_inside_the_unit_of_work_transaction(probe_table: Platfor
 
 
 def test_every_statement_reaches_the_engine_s_sql_hook(probe_table: Platform) -> None:
-    """Single statements, executemany and savepoints all go through SQLAlchemy's execution, so a
-    ``before_cursor_execute`` listener (SQL logging, tracing) sees them."""
+    """Single statements, executemany and savepoints are all announced to the engine's
+    ``before_cursor_execute`` listeners (SQL logging, tracing), with their SQL and parameters."""
     seen: list[str] = []
+    parameters: dict[str, Any] = {}
 
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    def record(_conn: Any, _cursor: Any, statement: str, params: Any, *_args: Any) -> None:
         seen.append(statement)
+        parameters[statement] = params
 
     event.listen(probe_table.engine, "before_cursor_execute", record)
     try:
@@ -136,7 +138,9 @@ def test_every_statement_reaches_the_engine_s_sql_hook(probe_table: Platform) ->
     finally:
         event.remove(probe_table.engine, "before_cursor_execute", record)
     assert any(sql.startswith("INSERT INTO prepared_probe") for sql in seen), seen
-    assert any(sql.startswith("SELECT prepared_probe.id") for sql in seen), seen
+    (select_sql,) = [sql for sql in seen if sql.startswith("SELECT prepared_probe.id")]
+    bound = parameters[select_sql]
+    assert list(bound.values() if isinstance(bound, dict) else bound) == ["f"]
     assert "SAVEPOINT probe" in seen
 
 
@@ -174,9 +178,8 @@ FASTREGISTER_STATEMENTS = (
 
 def test_fastregister_through_the_api_reaches_the_sql_hook(world: World, fastreg_callback: CallbackServer) -> None:
     """``POST /cgi-bin/account/fastregister`` for a component with a callback URL (every real one has one):
-    every statement of the hot path goes through SQLAlchemy's execution, on the server's engines, so a
-    ``before_cursor_execute`` listener sees each of them (on PostgreSQL too, where the call runs on the event
-    loop's engine)."""
+    every statement of the hot path reaches a ``before_cursor_execute`` listener (on PostgreSQL too, where the
+    call runs on the event loop's engine and its statements go through libpq's pipeline)."""
     component = world.component(callback_url=fastreg_callback.url)
     oa = world.oa()
     token = world.authorize(component, oa)

@@ -11,7 +11,7 @@ Why not SQLAlchemy's public execution (``Connection.execute`` with its compiled 
 of these compiled statements, psycopg preparing them on the server)? Both were measured against this layer
 (``bench/throughput.py --compare``, ``bench/README.md``): about 3x the server CPU per registration on
 PostgreSQL (one socket wait and some 140 µs of psycopg's asyncio cursor per statement, against one wait per
-batch here) and +35-70 % of the use case's CPU on SQLite. The listeners get ``context=None`` (no SQLAlchemy
+batch here) and +30-70 % of the use case's CPU on SQLite. The listeners get ``context=None`` (no SQLAlchemy
 execution context exists for these statements) and, on PostgreSQL, ``cursor=None`` (the statement is queued).
 
 Not for general use: no ``IN`` lists, no Python-side defaults other than constants (both refused when a
@@ -83,11 +83,11 @@ class _Plan:
         self.wire_sql = wire_sql(sql, self._names) if named else b""
         self._wire_rows: dict[int, bytes | None] = {}
 
-    def bind(self, params: Params) -> tuple[Any, ...] | dict[str, Any]:
+    def bind(self, params: Params) -> Sequence[Any] | dict[str, Any]:
         values = self.values(params)
         if self.named:
             return dict(zip(self._names, values, strict=True))
-        return tuple(values)
+        return values
 
     def wire_sql_rows(self, count: int) -> bytes | None:
         """PostgreSQL: this INSERT for ``count`` rows in one statement (None when it cannot be)."""
