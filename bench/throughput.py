@@ -5,11 +5,15 @@ For SQLite, then PostgreSQL, in the same run and on the same machine:
       commit per request on the same database),
   (b) fastreg (uvicorn one worker) answering ``account/fastregister`` with tickets issued beforehand through the
       services layer, for many OAs so the monthly quota is never the limit;
-and prints ``ratio`` = (b)/(a) (target >= 0.6). For information: bare ``GET /healthz`` of both apps and complete
-registrations per second (the admin's confirmation through the sandbox API, then fastregister with its ticket).
+in two cases: the component without a callback URL, and with one (a local receiver; account/fastregister
+queues no push, and the receiver's count shows it); and prints ``ratio`` = (b)/(a) for each (targets: 0.8 on
+SQLite, 0.6 on PostgreSQL). For information: bare ``GET /healthz`` of both apps and complete registrations per
+second (the admin's confirmation through the sandbox API, then fastregister with its ticket). ``--compare SRC``
+also measures another checkout's code on the same database, right after this one's (an A/B under the same load).
 
     .venv/bin/python bench/throughput.py                 # both databases, wrk when installed
     .venv/bin/python bench/throughput.py --db sqlite --duration 5 --tool asyncio
+    .venv/bin/python bench/throughput.py --db postgres --compare ../other-checkout/src
 """
 
 from __future__ import annotations
@@ -17,11 +21,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -29,13 +35,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import (
     SANDBOX_KEY,
     Call,
+    Fixture,
     LoadResult,
     bench_platform,
     database,
     default_tool,
     fastreg_env,
     free_port,
-    issue_ticket,
+    issue_tickets_in_batches,
     load,
     machine,
     make_fixture,
@@ -44,6 +51,7 @@ from bench._common import (
     start_fastreg,
     start_server,
 )
+from fastreg.testing import CallbackServer
 
 QUOTA = 5
 
@@ -78,19 +86,14 @@ def measure_reference(url: str, tool: str, connections: int, duration: float) ->
     return health, inserts
 
 
-def issue_tickets(platform: object, fixture: object, count: int, workers: int) -> list[Call]:
-    """``count`` tickets, QUOTA per OA, issued through the services (auth page confirmation answered by the
-    OA admin); returns the fastregister calls that spend them."""
-    oas = fixture.oas  # type: ignore[attr-defined]
-    assignments = [oas[i // QUOTA] for i in range(count)]
-
-    def one(oa: object) -> Call:
-        ticket = issue_ticket(platform, fixture, oa)  # type: ignore[arg-type]
-        body = json.dumps({"ticket": ticket}).encode()
-        return Call("POST", f"/cgi-bin/account/fastregister?access_token={oa.token}", body)  # type: ignore[attr-defined]
-
-    with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(one, assignments))
+def issue_tickets(platform: Any, fixture: Fixture, count: int) -> list[Call]:
+    """``count`` tickets, QUOTA per OA; returns the fastregister calls that spend them."""
+    oas = [fixture.oas[i // QUOTA] for i in range(count)]
+    tickets = issue_tickets_in_batches(platform, fixture, oas)
+    return [
+        Call("POST", f"/cgi-bin/account/fastregister?access_token={oa.token}", json.dumps({"ticket": ticket}).encode())
+        for oa, ticket in zip(oas, tickets, strict=True)
+    ]
 
 
 async def complete_registrations(
@@ -140,71 +143,127 @@ async def complete_registrations(
     return done, time.perf_counter() - started
 
 
-def run_database(kind: str, tool: str, connections: int, duration: float, complete_count: int) -> dict[str, float]:
-    with database(kind) as url:
-        migrate(url)
-        health_ref, inserts = measure_reference(url, tool, connections, duration)
-        print(
-            f"[{kind}] reference app: GET /healthz {health_ref.rate:,.0f}/s, one-insert POST {inserts.ok_rate:,.0f}/s"
-        )
-        # Enough tickets for fastreg to run at up to 1.3x the reference insert rate for the whole run.
-        needed = int(inserts.ok_rate * (duration + 1) * 1.3) + 500
-        data_dir = tempfile.mkdtemp(prefix="fastreg-bench-data-")
-        platform = bench_platform(url, data_dir)
-        oas_needed = -(-(needed + complete_count) // QUOTA)
-        started = time.perf_counter()
-        fixture = make_fixture(platform, oas_needed)
-        calls = issue_tickets(platform, fixture, needed, 1 if kind == "sqlite" else 8)
-        extra_oas = fixture.oas[-(-needed // QUOTA) :]
-        pages = [(open_page(platform, fixture, oa), oa.admin_wxid, oa.token) for oa in extra_oas for _ in range(QUOTA)][
-            :complete_count
-        ]
-        platform.engine.dispose()
-        print(
-            f"[{kind}] prepared {len(fixture.oas)} OAs, {len(calls)} tickets in {time.perf_counter() - started:.0f} s"
-        )
+# The cases measured: the component without a callback URL, and with one (as every real component has; the
+# URL is a local receiver counting what it gets, which for account/fastregister is nothing: fidelity.md 2.14).
+CASES = ("no callback", "callback URL")
+# The ratio each case must reach, by database.
+TARGETS = {"sqlite": 0.8, "postgres": 0.6}
 
-        server = start_fastreg(url, data_dir)
-        try:
-            warm = load(
-                server.base_url,
-                repeated(Call("GET", "/healthz"), 200_000),
-                tool=tool,
-                connections=connections,
-                duration=1,
-            )
-            del warm
-            health = load(
-                server.base_url,
-                repeated(Call("GET", "/healthz"), 400_000),
-                tool=tool,
-                connections=connections,
-                duration=duration,
-            )
-            registered = load(server.base_url, calls, tool=tool, connections=connections, duration=duration)
-            failed = registered.requests - registered.ok
-            if failed:
-                print(f"[{kind}] WARNING: {failed} fastregister calls did not answer errcode 0")
-            done, seconds = asyncio.run(complete_registrations(server.base_url, pages, connections))
-        finally:
-            server.stop()
-        ratio = registered.ok_rate / inserts.ok_rate if inserts.ok_rate else 0.0
-        figures = {
-            "reference_healthz": health_ref.rate,
-            "reference_insert": inserts.ok_rate,
-            "fastreg_healthz": health.rate,
-            "fastregister": registered.ok_rate,
-            "ratio": ratio,
-            "complete_registrations": done / seconds if seconds else 0.0,
-            "complete_count": done,
-        }
-        print(
-            f"[{kind}] fastreg: GET /healthz {health.rate:,.0f}/s, fastregister {registered.ok_rate:,.0f}/s "
-            f"({registered.ok} registered), complete registrations {figures['complete_registrations']:,.0f}/s "
-            f"({done} of {len(pages)})"
+
+@dataclass
+class Prepared:
+    """Everything the measured loads spend: fastregister calls per case (and per code tree), pages to confirm."""
+
+    calls: dict[tuple[str, str], list[Call]]
+    pages: list[tuple[str, str, str]]
+
+
+def prepare(url: str, needed: int, trees: list[str], complete_count: int, callback_url: str) -> Prepared:
+    data_dir = tempfile.mkdtemp(prefix="fastreg-bench-data-")
+    platform = bench_platform(url, data_dir)
+    calls: dict[tuple[str, str], list[Call]] = {}
+    pages: list[tuple[str, str, str]] = []
+    for case in CASES:
+        count = needed * len(trees)
+        extra = complete_count if case == CASES[0] else 0
+        fixture = make_fixture(
+            platform, -(-(count + extra) // QUOTA), callback_url=callback_url if case == CASES[1] else None
         )
-        print(f"[{kind}] ratio = {ratio:.2f} (target >= 0.6)")
-        return figures
+        issued = issue_tickets(platform, fixture, count)
+        for index, tree in enumerate(trees):
+            calls[(tree, case)] = issued[index * needed : (index + 1) * needed]
+        if extra:
+            oas = fixture.oas[-(-count // QUOTA) :]
+            pages = [(open_page(platform, fixture, oa), oa.admin_wxid, oa.token) for oa in oas for _ in range(QUOTA)]
+            pages = pages[:complete_count]
+    platform.engine.dispose()
+    return Prepared(calls, pages)
+
+
+def measure_fastreg(
+    url: str, tree: str, calls: dict[str, list[Call]], pages: list[tuple[str, str, str]], tool: str, **load_args: Any
+) -> dict[str, float]:
+    """One fastreg server (the code under ``tree``: this checkout, or another tree's ``src`` for a comparison):
+    its bare /healthz, fastregister in each case, and complete registrations when ``pages`` are given."""
+    env = {} if tree == THIS_TREE else {"PYTHONPATH": str(Path(tree).resolve())}
+    server = start_fastreg(url, tempfile.mkdtemp(prefix="fastreg-bench-data-"), **env)
+    figures: dict[str, float] = {}
+    try:
+        load(server.base_url, repeated(Call("GET", "/healthz"), 200_000), tool=tool, **{**load_args, "duration": 1})
+        figures["healthz"] = load(
+            server.base_url, repeated(Call("GET", "/healthz"), 400_000), tool=tool, **load_args
+        ).rate
+        for case, case_calls in calls.items():
+            cpu = cpu_seconds(server.process.pid)
+            registered = load(server.base_url, case_calls, tool=tool, **load_args)
+            if registered.requests - registered.ok:
+                print(f"  WARNING: {registered.requests - registered.ok} fastregister calls did not answer errcode 0")
+            figures[case] = registered.ok_rate
+            figures[f"cpu {case}"] = (cpu_seconds(server.process.pid) - cpu) / max(registered.ok, 1)
+        if pages:
+            done, seconds = asyncio.run(complete_registrations(server.base_url, pages, load_args["connections"]))
+            figures["complete"] = done / seconds if seconds else 0.0
+    finally:
+        server.stop()
+    return figures
+
+
+THIS_TREE = "this checkout"
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the process has used so far (Linux). Per registration it varies far less with
+    the machine's load than a rate does: the figure to compare two versions of the code by."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_database(
+    kind: str, tool: str, connections: int, duration: float, complete_count: int, compare: str | None
+) -> dict[str, float]:
+    trees = [THIS_TREE] + ([compare] if compare else [])
+    receiver = CallbackServer()
+    try:
+        with database(kind) as url:
+            migrate(url)
+            health_ref, inserts = measure_reference(url, tool, connections, duration)
+            print(
+                f"[{kind}] reference app: GET /healthz {health_ref.rate:,.0f}/s, "
+                f"one-insert POST {inserts.ok_rate:,.0f}/s"
+            )
+            # Enough tickets for fastreg to run at up to 1.3x the reference insert rate for the whole run.
+            needed = int(inserts.ok_rate * (duration + 1) * 1.3) + 500
+            started = time.perf_counter()
+            prepared = prepare(url, needed, trees, complete_count, receiver.url)
+            print(
+                f"[{kind}] prepared {len(trees) * len(CASES) * needed} tickets in {time.perf_counter() - started:.0f} s"
+            )
+            figures: dict[str, float] = {"reference_healthz": health_ref.rate, "reference_insert": inserts.ok_rate}
+            for tree in trees:
+                calls = {case: prepared.calls[(tree, case)] for case in CASES}
+                pages = prepared.pages if tree == THIS_TREE else []
+                measured = measure_fastreg(url, tree, calls, pages, tool, connections=connections, duration=duration)
+                label = "" if tree == THIS_TREE else f" ({tree})"
+                for case in CASES:
+                    figures[f"fastregister {case}{label}"] = measured[case]
+                    figures[f"ratio {case}{label}"] = measured[case] / inserts.ok_rate if inserts.ok_rate else 0.0
+                figures[f"fastreg_healthz{label}"] = measured["healthz"]
+                if "complete" in measured:
+                    figures["complete_registrations"] = measured["complete"]
+                for case in CASES:
+                    figures[f"server CPU ms {case}{label}"] = measured[f"cpu {case}"] * 1000
+                rates = ", ".join(
+                    f"{case} {measured[case]:,.0f}/s ({measured[f'cpu {case}'] * 1000:.2f} ms of server CPU each)"
+                    for case in CASES
+                )
+                print(f"[{kind}] fastreg{label}: GET /healthz {measured['healthz']:,.0f}/s, fastregister: {rates}")
+            figures["pushes received"] = len(receiver.pushes)
+            for case in CASES:
+                print(f"[{kind}] ratio, {case} = {figures[f'ratio {case}']:.2f} (target >= {TARGETS[kind]})")
+            print(f"[{kind}] pushes received by the callback URL: {len(receiver.pushes)}")
+            return figures
+    finally:
+        receiver.close()
 
 
 def main() -> int:
@@ -214,22 +273,38 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per measured load")
     parser.add_argument("--complete", type=int, default=500, help="complete registrations to time")
+    parser.add_argument(
+        "--compare",
+        metavar="SRC",
+        help="also measure the fastreg package under SRC (the src/ of another checkout, same schema) on the same "
+        "database, right after this one",
+    )
     args = parser.parse_args()
     print(f"machine: {machine()}; load generator: {args.tool}, {args.connections} connections, {args.duration:g} s")
+    print(f"load average at start: {os.getloadavg()[0]:.1f}")
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
-    results = {kind: run_database(kind, args.tool, args.connections, args.duration, args.complete) for kind in kinds}
+    results = {
+        kind: run_database(kind, args.tool, args.connections, args.duration, args.complete, args.compare)
+        for kind in kinds
+    }
+    print(f"load average at end: {os.getloadavg()[0]:.1f}")
     print()
-    print(
-        f"{'database':<10} {'ref /healthz':>13} {'ref insert':>11} {'fastreg /healthz':>17} {'fastregister':>13} "
-        f"{'ratio':>6} {'complete reg':>13}"
-    )
-    for kind, f in results.items():
-        print(
-            f"{kind:<10} {f['reference_healthz']:>11,.0f}/s {f['reference_insert']:>9,.0f}/s "
-            f"{f['fastreg_healthz']:>15,.0f}/s {f['fastregister']:>11,.0f}/s {f['ratio']:>6.2f} "
-            f"{f['complete_registrations']:>11,.0f}/s"
-        )
-    return 0 if all(f["ratio"] >= 0.6 for f in results.values()) else 1
+    columns = ["reference_insert", *[f"fastregister {case}" for case in CASES], *[f"ratio {case}" for case in CASES]]
+    columns += [f"server CPU ms {case}" for case in CASES]
+    if args.compare:
+        columns += [
+            f"{figure} {case} ({args.compare})"
+            for figure in ("fastregister", "ratio", "server CPU ms")
+            for case in CASES
+        ]
+    columns += ["complete_registrations"]
+    for kind, figures in results.items():
+        print(f"{kind}: " + "; ".join(f"{name} {_figure(figures[name])}" for name in columns if name in figures))
+    return 0 if all(f[f"ratio {case}"] >= TARGETS[kind] for kind, f in results.items() for case in CASES) else 1
+
+
+def _figure(value: float) -> str:
+    return f"{value:.2f}" if value < 10 else f"{value:,.0f}"
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
-"""Prepared statements run on the DBAPI connection give back what ``Connection.execute`` gives, on SQLite and
-PostgreSQL: the same values and Python types (aware UTC datetimes, JSON, booleans, NULL), constant column
-defaults, literal binds, executemany; and they run inside the unit of work's transaction."""
+"""The hot paths' statement runner (``adapters.db.prepared``) gives back what ``Connection.execute`` gives, on
+SQLite and PostgreSQL: the same values and Python types (aware UTC datetimes, JSON, booleans, NULL), constant
+column defaults, literal binds, executemany; its statements run inside the unit of work's transaction and reach
+the engine's SQL hooks."""
 
 from __future__ import annotations
 
@@ -9,11 +10,28 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import JSON, Boolean, Column, Integer, MetaData, String, Table, bindparam, func, insert, select, update
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, Engine, make_url
 
 from fastreg.adapters.db.models import UTCDateTime
 from fastreg.adapters.db.prepared import PreparedConnection, prepared
 from fastreg.platform import Platform
+from fastreg.testing import CallbackServer
+from tests.api.world import World
 
 metadata = MetaData()
 probe = Table(
@@ -100,10 +118,85 @@ def test_statements_run_inside_the_unit_of_work_transaction(probe_table: Platfor
         assert prepared(uow.session).execute(BY_NAME, {"name": "rolled back"}).first() is None
 
 
+def test_every_statement_reaches_the_engine_s_sql_hook(probe_table: Platform) -> None:
+    """Single statements, executemany and savepoints are all announced to the engine's
+    ``before_cursor_execute`` listeners (SQL logging, tracing), with their SQL and parameters."""
+    seen: list[str] = []
+    parameters: dict[str, Any] = {}
+
+    def record(_conn: Any, _cursor: Any, statement: str, params: Any, *_args: Any) -> None:
+        seen.append(statement)
+        parameters[statement] = params
+
+    event.listen(probe_table.engine, "before_cursor_execute", record)
+    try:
+        with probe_table.uow() as uow:
+            uow.conn.execute(INSERT, [row("f"), row("g")])
+            uow.conn.execute(BY_NAME, {"name": "f"}).one()
+            uow.conn.execute_driver("SAVEPOINT probe")
+            uow.commit()
+    finally:
+        event.remove(probe_table.engine, "before_cursor_execute", record)
+    assert any(sql.startswith("INSERT INTO prepared_probe") for sql in seen), seen
+    (select_sql,) = [sql for sql in seen if sql.startswith("SELECT prepared_probe.id")]
+    bound = parameters[select_sql]
+    assert list(bound.values() if isinstance(bound, dict) else bound) == ["f"]
+    assert "SAVEPOINT probe" in seen
+
+
 def test_a_column_whose_default_is_computed_must_be_given(probe_table: Platform) -> None:
     with probe_table.uow() as uow:
         values = row("e")
         del values["stamped"]
         with pytest.raises(ValueError, match="stamped"):
             uow.conn.execute(INSERT, values)
+
+
+def test_the_runner_of_a_session_is_its_connection_s(probe_table: Platform) -> None:
+    with probe_table.uow() as uow:
         assert isinstance(uow.conn, PreparedConnection)
+        assert prepared(uow.conn) is uow.conn
+        assert prepared(uow.session).connection is uow.session.connection()
+
+
+# The hot path's statements, as ``before_cursor_execute`` sees them (the SQL's start).
+FASTREGISTER_STATEMENTS = (
+    "SELECT credentials.kind",  # the token with its OA, component and authorization
+    "UPDATE credentials SET used_at",  # the ticket's claim
+    "SELECT principals.type",  # the eligibility facts
+    "INSERT INTO monthly_counters",
+    "UPDATE principals SET mp_count",
+    "INSERT INTO identifiers",
+    "INSERT INTO mini_programs",
+    "INSERT INTO links",
+    "INSERT INTO registrations",
+    "INSERT INTO audit_events",
+    "INSERT INTO authorizations",
+    "INSERT INTO credentials",  # the authorization code
+)
+
+
+def test_fastregister_through_the_api_reaches_the_sql_hook(world: World, fastreg_callback: CallbackServer) -> None:
+    """``POST /cgi-bin/account/fastregister`` for a component with a callback URL (every real one has one):
+    every statement of the hot path reaches a ``before_cursor_execute`` listener (on PostgreSQL too, where the
+    call runs on the event loop's engine and its statements go through libpq's pipeline)."""
+    component = world.component(callback_url=fastreg_callback.url)
+    oa = world.oa()
+    token = world.authorize(component, oa)
+    ticket = world.ticket(component, oa)
+    assert world.live.settings is not None
+    database = make_url(world.live.settings.database_url).database
+    seen: list[str] = []
+
+    def record(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+        if conn.engine.url.database == database:  # this server's, whichever of its engines ran it
+            seen.append(" ".join(statement.split()))
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        answer = world.fastregister(token, ticket)
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+    assert answer["errcode"] == 0, answer
+    missing = [start for start in FASTREGISTER_STATEMENTS if not any(sql.startswith(start) for sql in seen)]
+    assert not missing, (missing, seen)

@@ -1,11 +1,18 @@
-"""Execution of the prepared Core statements (``statements.py``) straight on the transaction's DBAPI connection.
+"""Execution of the hot paths' Core statements (``statements.py``, built once at import) straight on the
+transaction's DBAPI connection, every one of them announced to the engine's ``before_cursor_execute`` listeners
+(SQL logging, tracing) as SQLAlchemy's own execution would.
 
-SQLAlchemy's ``Connection.execute`` costs some 30 µs of Python per statement (execution context, events, result
-metadata) around a driver call that takes a few; ``account/fastregister`` runs a dozen statements, so that was
-a third of its time. Here each statement is compiled once per dialect (and per set of inserted columns) with
-SQLAlchemy's own compiler, and its bind and result processors are taken from the column types, so values go in
-and come out exactly as through ``Connection.execute``; only the per-call machinery is skipped. The statements
-run on the same DBAPI connection, inside the same transaction, as everything else of the unit of work.
+Each statement is compiled once per dialect (and per set of inserted columns) with SQLAlchemy's own compiler, and
+its bind and result processors are taken from the column types, so values go in and come out exactly as through
+``Connection.execute``; only the per-call machinery is skipped. On SQLite the statements run on the sqlite3
+cursor; on PostgreSQL they are sent in batches through libpq's pipeline (``pgpipeline``), one round trip each.
+
+Why not SQLAlchemy's public execution (``Connection.execute`` with its compiled cache, or ``exec_driver_sql``
+of these compiled statements, psycopg preparing them on the server)? Both were measured against this layer
+(``bench/throughput.py --compare``, ``bench/README.md``): about 3x the server CPU per registration on
+PostgreSQL (one socket wait and some 140 µs of psycopg's asyncio cursor per statement, against one wait per
+batch here) and +30-70 % of the use case's CPU on SQLite. The listeners get ``context=None`` (no SQLAlchemy
+execution context exists for these statements) and, on PostgreSQL, ``cursor=None`` (the statement is queued).
 
 Not for general use: no ``IN`` lists, no Python-side defaults other than constants (both refused when a
 statement is compiled).
@@ -245,7 +252,7 @@ class PreparedConnection:
     """Runs prepared statements on the DBAPI connection under ``connection`` (same transaction): through
     libpq's pipeline on PostgreSQL (``pgpipeline``), through the sqlite3 cursor on SQLite."""
 
-    __slots__ = ("_batch", "_dbapi", "_wait", "connection", "dialect")
+    __slots__ = ("_batch", "_dbapi", "_events", "_wait", "connection", "dialect")
 
     def __init__(self, connection: Connection, wait: Waiter | None = None) -> None:
         self.connection = connection
@@ -257,6 +264,9 @@ class PreparedConnection:
         # is in a greenlet), else blocking with the GIL released (psycopg's C wait).
         self._wait: Waiter | None = (wait or _wait_for(dbapi)) if hasattr(dbapi, "pgconn") else None
         self._batch: PostgresBatch | None = None
+        # The connection's event dispatcher, taken once per unit of work: SQLAlchemy builds it anew at each look
+        # (some 10 µs, a tenth of a registration's CPU over its statements).
+        self._events = connection.dispatch
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -278,6 +288,8 @@ class PreparedConnection:
 
     def execute_driver(self, sql: str) -> None:
         """A statement without parameters or results (SAVEPOINT and the like), straight on the driver."""
+        if self._events.before_cursor_execute:
+            self._announce(sql, None, False)
         if self._wait is None:
             self._dbapi.execute(sql)
             return
@@ -302,18 +314,30 @@ class PreparedConnection:
         plan = _plan(statement, self.dialect, first)
         if many and plan.row is not None:
             raise ValueError("executemany returns nothing")
+        listeners = self._events.before_cursor_execute
         if self._wait is not None:
+            if listeners:
+                self._announce(plan.sql, [plan.bind(one) for one in many] if many else plan.bind(first), bool(many))
             return self._execute_postgres(plan, many or [first])
+        bound = [plan.bind(one) for one in many] if many else plan.bind(first)
+        if listeners:
+            self._announce(plan.sql, bound, bool(many))
         cursor = self._dbapi.cursor()
         try:
             if many:
-                cursor.executemany(plan.sql, [plan.bind(one) for one in many])
+                cursor.executemany(plan.sql, bound)
             else:
-                cursor.execute(plan.sql, plan.bind(first))
+                cursor.execute(plan.sql, bound)
             raw = cursor.fetchall() if plan.row is not None else []
             return Rows([plan.make_row(one) for one in raw], cursor.rowcount)
         finally:
             cursor.close()
+
+    def _announce(self, sql: str, parameters: Any, many: bool) -> None:
+        """Tell the engine's ``before_cursor_execute`` listeners (SQL logging, tracing) what is about to run, as
+        SQLAlchemy's own execution does (without a cursor or an execution context)."""
+        for listener in self._events.before_cursor_execute:
+            listener(self.connection, None, sql, parameters, None, many)
 
     def _execute_postgres(self, plan: _Plan, calls: Sequence[Params]) -> Rows:
         assert self._wait is not None
