@@ -123,6 +123,34 @@ def test_the_plugins_own_server_ignores_the_callers_configuration(
     result.assert_outcomes(passed=1)  # sandbox routes answer, the quota is 5, the SQLite database is its own
 
 
+QUIET_AND_FROZEN = """
+import gc
+import logging
+
+import httpx
+
+
+def test_calls(fastreg_sandbox, fastreg_server):
+    fastreg_sandbox.get_clock()
+    httpx.get(fastreg_server.base_url + "/healthz").raise_for_status()
+    print("FROZEN", gc.get_freeze_count() > 0, "ROOT LEVEL", logging.getLevelName(logging.getLogger().level))
+"""
+
+
+def test_the_plugins_own_server_logs_warnings_not_each_request(suite: pytest.Pytester) -> None:
+    """A log line per request (and, with the root logger at INFO, one per httpx call of the suite) costs every
+    call of every test: the plugin's server logs warnings and errors only. Its objects are frozen out of the
+    garbage collector's way (a full collection walked them all, about half a second)."""
+    suite.makepyfile(test_calls=QUIET_AND_FROZEN)
+
+    result = suite.runpytest_subprocess("-s", "test_calls.py")
+
+    result.assert_outcomes(passed=1)
+    output = result.stdout.str() + result.stderr.str()
+    assert "FROZEN True ROOT LEVEL WARNING" in output
+    assert "duration_ms" not in output and "HTTP Request" not in output
+
+
 def test_an_error_page_says_its_errcode() -> None:
     from fastreg.testing import scan_url_from_page
 

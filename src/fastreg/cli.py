@@ -40,7 +40,19 @@ if TYPE_CHECKING:
     from fastreg.platform import Platform
     from fastreg.settings import Settings
 
-app = typer.Typer(
+
+class _Fastreg(typer.Typer):
+    """The ``fastreg`` command. ``fastreg sandbox ...`` runs the sandbox group as the root command: Typer builds
+    every command of the tree (and their parameters) before it parses one, and the group's own settings (plain
+    help) apply."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not args and not kwargs and sys.argv[1:2] == ["sandbox"]:
+            return sandbox_app(args=sys.argv[2:], prog_name="fastreg sandbox")
+        return super().__call__(*args, **kwargs)
+
+
+app = _Fastreg(
     name="fastreg",
     help="fastreg: fast registration of Mini Programs reusing an Official Account's qualification "
     "(WeChat-compatible Open Platform API, web console and sandbox).",

@@ -2,8 +2,9 @@
 
 The server is ``--url`` (or ``FASTREG_URL``, default http://127.0.0.1:8000) and its key ``--key`` (or
 ``FASTREG_SANDBOX_KEY``). Every command prints the server's JSON answer; a refusal prints the server's error
-code and message on stderr and exits with status 1. This module imports only Typer and the standard library at
-start (httpx when a command runs), so each command starts quickly; it never touches the database."""
+code and message on stderr and exits with status 1. This module imports only Typer and the standard library
+(the calls go through ``urllib.request``: importing httpx took longer than the rest of a command), so each
+command starts quickly; it never touches the database."""
 
 from __future__ import annotations
 
@@ -17,14 +18,20 @@ import typer
 from fastreg.domain.model import PrincipalType
 
 if TYPE_CHECKING:
-    from fastreg.sandbox_client import SandboxClient
+    from fastreg.sandbox_calls import SandboxCalls
 
 URL_VARIABLE, KEY_VARIABLE = "FASTREG_URL", "FASTREG_SANDBOX_KEY"
 DEFAULT_URL = "http://127.0.0.1:8000"
 
+# Run as the root command (`fastreg sandbox ...` is dispatched straight here, see fastreg.cli), the group's
+# settings apply: help in click's plain format (Typer's rich one imports rich, a third of the CPU time of
+# `--help`), no completion options, no rich tracebacks.
 sandbox_app = typer.Typer(
     help="The sandbox API of a running server over HTTP (--url/--key or FASTREG_URL/FASTREG_SANDBOX_KEY); prints JSON.",
     no_args_is_help=True,
+    rich_markup_mode=None,
+    add_completion=False,
+    pretty_exceptions_enable=False,
 )
 clock_app = typer.Typer(help="The sandbox clock (shown without a subcommand).", invoke_without_command=True)
 oa_app = typer.Typer(help="Official Accounts.", no_args_is_help=True)
@@ -62,22 +69,19 @@ def connection(ctx: typer.Context) -> tuple[str, str | None]:
     return DEFAULT_URL, None
 
 
-def call(ctx: typer.Context, request: Callable[[SandboxClient], Any]) -> None:
+def call(ctx: typer.Context, request: Callable[[SandboxCalls], Any]) -> None:
     """Run one request against the server and print its answer as JSON (a refusal: its code and message)."""
-    import httpx
-
-    from fastreg.sandbox_client import SandboxAPIError, SandboxClient
+    from fastreg.sandbox_calls import SandboxRefusal, SandboxUnreachable, UrllibSandboxClient
 
     url, key = connection(ctx)
     if not key:
         fail(f"no sandbox key: give --key or set {KEY_VARIABLE} (`fastreg serve` prints it)")
         return
     try:
-        with SandboxClient(url, key) as client:
-            answer = request(client)
-    except SandboxAPIError as refused:
+        answer = request(UrllibSandboxClient(url, key))
+    except SandboxRefusal as refused:
         fail(f"{refused.code}: {refused.message} (HTTP {refused.status})")
-    except httpx.HTTPError as error:
+    except SandboxUnreachable as error:
         fail(f"no fastreg server answers at {url}: {error}")
     typer.echo(json.dumps(answer, ensure_ascii=False, indent=2))
 

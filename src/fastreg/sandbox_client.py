@@ -1,5 +1,6 @@
-"""A client of the sandbox control API (``/sandbox/v1``) that needs only httpx: used by the pytest plugin
-(:mod:`fastreg.testing`) and by ``fastreg sandbox ...`` (which must start fast, so nothing heavier is imported)."""
+"""A client of the sandbox control API (``/sandbox/v1``) on httpx: the pytest plugin's (:mod:`fastreg.testing`).
+Its calls are :class:`~fastreg.sandbox_calls.SandboxCalls`'; ``fastreg sandbox ...`` makes the same ones on the
+standard library alone (:class:`~fastreg.sandbox_calls.UrllibSandboxClient`)."""
 
 from __future__ import annotations
 
@@ -10,22 +11,17 @@ from typing import Any
 import certifi
 import httpx
 
+from fastreg.sandbox_calls import SandboxCalls, SandboxRefusal
 
-class SandboxAPIError(httpx.HTTPStatusError):
+
+class SandboxAPIError(httpx.HTTPStatusError, SandboxRefusal):
     """A refusal of the sandbox API: its HTTP ``status``, and the ``code`` and ``message`` of the server's
-    ``{"error": {"code", "message"}}`` answer."""
+    ``{"error": {"code", "message"}}`` answer; also an ``httpx.HTTPStatusError`` with the response."""
 
     def __init__(self, response: httpx.Response) -> None:
-        try:
-            error = response.json()["error"]
-            code, message = str(error["code"]), str(error["message"])
-        except (ValueError, KeyError, TypeError):
-            code, message = "http_error", response.text[:500]
-        self.status = response.status_code
-        self.code = code
-        self.message = message
+        described = self.read(response.status_code, response.content)
         super().__init__(
-            f"{response.request.method} {response.request.url.path}: {self.status} {code}: {message}",
+            f"{response.request.method} {response.request.url.path}: {described}",
             request=response.request,
             response=response,
         )
@@ -38,7 +34,7 @@ def _tls() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
-class SandboxClient:
+class SandboxClient(SandboxCalls):
     """Thin client of the sandbox control API (``/sandbox/v1``); a refusal raises :class:`SandboxAPIError`.
     ``open_page`` loads one of fastreg's pages as a browser would."""
 
@@ -58,88 +54,11 @@ class SandboxClient:
         response.raise_for_status()
         return response.text
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self.http.request(method, path, **kwargs)
+    def _call(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None) -> Any:
+        response = self.http.request(method, path, json=json, params=params)
         if response.is_error:
             raise SandboxAPIError(response)
         return response.json()
-
-    def reset(self) -> Any:
-        return self._call("POST", "/reset")
-
-    def create_official_account(self, **fields: Any) -> Any:
-        return self._call("POST", "/official-accounts", json=fields)
-
-    def official_account(self, appid: str) -> Any:
-        return self._call("GET", f"/official-accounts/{appid}")
-
-    def create_component(self, **fields: Any) -> Any:
-        return self._call("POST", "/components", json=fields)
-
-    def authorize(self, component_appid: str, authorizer_appid: str) -> Any:
-        return self._call(
-            "POST", f"/components/{component_appid}/authorizations", json={"authorizer_appid": authorizer_appid}
-        )
-
-    def confirmations(self, wxid: str, status: str = "pending") -> Any:
-        return self._call("GET", "/confirmations", params={"wxid": wxid, "status": status})
-
-    def scan(self, url: str, wxid: str, action: str = "confirm") -> Any:
-        return self._call("POST", "/scans", json={"url": url, "wxid": wxid, "action": action})
-
-    def mail(self, to: str | None = None) -> Any:
-        return self._call("GET", "/mail", params={"to": to} if to else None)
-
-    def get_clock(self) -> Any:
-        return self._call("GET", "/clock")
-
-    def set_clock(self, **body: Any) -> Any:
-        return self._call("PUT", "/clock", json=body)
-
-    def mini_program(self, appid: str) -> Any:
-        return self._call("GET", f"/mini-programs/{appid}")
-
-    def issue_verify_ticket(self, component_appid: str) -> str:
-        """A fresh component_verify_ticket (pushed to the component's callback URL when it has one)."""
-        ticket: str = self._call("POST", f"/components/{component_appid}/verify-ticket")["component_verify_ticket"]
-        return ticket
-
-    def answer(self, confirmation_id: str, wxid: str, action: str = "confirm") -> Any:
-        return self._call("POST", f"/confirmations/{confirmation_id}", json={"wxid": wxid, "action": action})
-
-    def set_blacklisted(self, principal_name: str, blacklisted: bool = True) -> Any:
-        return self._call("PATCH", f"/principals/{principal_name}", json={"blacklisted": blacklisted})
-
-    def add_personal_wechat_email(self, email: str) -> Any:
-        return self._call("POST", "/personal-wechat-emails", json={"email": email})
-
-    def audit(self, appid: str | None = None) -> Any:
-        return self._call("GET", "/audit", params={"appid": appid} if appid else None)
-
-    def add_fault(
-        self,
-        path: str,
-        *,
-        appid: str | None = None,
-        times: int = 1,
-        errcode: int | None = None,
-        http_status: int | None = None,
-        delay_ms: int | None = None,
-        after_commit: str | None = None,
-    ) -> Any:
-        """Inject a fault into the next ``times`` calls of the Open API route ``path`` (see the README)."""
-        body = {"path": path, "appid": appid, "times": times, "errcode": errcode, "http_status": http_status}
-        body |= {"delay_ms": delay_ms, "after_commit": after_commit}
-        return self._call("POST", "/faults", json={key: value for key, value in body.items() if value is not None})
-
-    def faults(self) -> Any:
-        return self._call("GET", "/faults")
-
-    def delete_fault(self, fault_id: str) -> Any:
-        return self._call("DELETE", f"/faults/{fault_id}")
-
-    def clear_faults(self) -> Any:
-        return self._call("DELETE", "/faults")
 
     def close(self) -> None:
         self.http.close()
