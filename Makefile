@@ -53,6 +53,7 @@ tests/console/node_modules/.package-lock.json: tests/console/package.json tests/
 test: install-dev browser axe
 	$(VENV)/bin/ruff check src tests scripts conformance examples $(wildcard bench)
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 	$(PY) scripts/with_postgres.py $(VENV)/bin/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 ## The SDK conformance suite (conformance/README.md): wechatpy, WxJava and silenceper/wechat, unmodified, against a
@@ -74,6 +75,7 @@ wrk:
 lint: install-dev
 	$(VENV)/bin/ruff check src tests scripts conformance examples $(wildcard bench)
 	$(VENV)/bin/ruff format --check src tests scripts conformance $(wildcard bench)
+	$(VENV)/bin/lint-imports
 
 typecheck: install-dev
 	$(VENV)/bin/mypy

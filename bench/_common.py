@@ -220,14 +220,13 @@ def make_fixture(platform: Any, oas: int, *, batch: int = 250, callback_url: str
     from fastreg.adapters import crypto
     from fastreg.adapters.db.models import Component, OfficialAccount, Operator, Principal
     from fastreg.services import credentials, tokens
-    from fastreg.services.accounts import ALL_PERMISSION_SETS, create_component, new_account_ids
+    from fastreg.services.accounts import ALL_PERMISSION_SETS, create_component
     from fastreg.services.authorization import grant_authorization
     from fastreg.services.credentials import CredentialKind
 
-    with platform.uow() as uow:
-        component = create_component(
-            uow, name="Bench component", redirect_domain="tp.example.com", callback_url=callback_url
-        )
+    component = create_component(
+        platform, name="Bench component", redirect_domain="tp.example.com", callback_url=callback_url
+    )
     with platform.uow(readonly=True) as uow:
         component_id = uow.session.execute(
             select(Component.id).where(Component.appid == component.component_appid)
@@ -246,7 +245,7 @@ def make_fixture(platform: Any, oas: int, *, batch: int = 250, callback_url: str
                 principal = Principal(name=f"bench principal {tag} {index}", type="enterprise", mp_count=0)
                 session.add(principal)
                 session.flush()
-                appid, original_id = new_account_ids(session.connection())
+                appid, original_id = uow.accounts.new_account_ids()
                 secret = crypto.new_secret()
                 admin = crypto.new_wxid()
                 oa = OfficialAccount(

@@ -146,7 +146,7 @@ def start_push_ticket(context: Context, component_appid: str, component_secret: 
     """``api_start_push_ticket``: issue a verify ticket now and push it (then every 10 minutes, as always)."""
     with context.uow() as uow:
         component = _component_by_secret(uow, component_appid, component_secret)
-        pushes.issue_verify_ticket(uow.session, uow.clock.now(), component)  # type: ignore[attr-defined]
+        pushes.issue_verify_ticket(uow.pushes, uow.clock.now(), component)
         uow.commit()
 
 
