@@ -12,7 +12,7 @@ from fastreg.adapters.db.models import Link, MiniProgram, MonthlyCounter
 from fastreg.platform import Platform
 from fastreg.services.fastregister import fastregister
 
-from .services.helpers import issue_ticket, setup
+from .db.helpers import issue_ticket, setup
 
 pytestmark = pytest.mark.slow
 

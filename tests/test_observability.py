@@ -21,7 +21,7 @@ from fastreg.platform import Platform
 from fastreg.services.fastregister import fastregister
 from fastreg.web.app import create_app
 
-from .services.helpers import issue_ticket, make_component, setup
+from .db.helpers import issue_ticket, make_component, setup
 
 
 @pytest.fixture

@@ -231,7 +231,9 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         logger_factory=structlog.WriteLoggerFactory(file=_stream),  # type: ignore[arg-type]
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        cache_logger_on_first_use=True,
+        # Not cached: a logger cached on first use keeps the level of that moment, and the process may be
+        # configured again (an in-process server of the pytest plugin at WARNING, then an app at INFO).
+        cache_logger_on_first_use=False,
     )
     # Lines of the logging module (uvicorn, SQLAlchemy, libraries) get the same processors and format.
     handler = logging.StreamHandler(_stream)

@@ -21,7 +21,7 @@ from fastreg.services.completion import facts_query
 from fastreg.services.credentials import CredentialKind
 from fastreg.services.fastregister import fastregister
 from fastreg.services.ports.credentials import CompletionWrite, NewLink, TicketClaim
-from tests.services.helpers import Setup, issue_ticket, setup
+from tests.db.helpers import Setup, issue_ticket, setup
 
 
 def count_mps(platform: Platform) -> int:

@@ -21,7 +21,7 @@ from fastreg.services import confirmations, registration
 from fastreg.services.accounts import NewOfficialAccount
 from fastreg.services.pushes import send_due_mail, sweep_expired
 from fastreg.services.quota import quota_status
-from tests.services.helpers import make_oa
+from tests.db.helpers import make_oa
 
 
 class Outbox:
@@ -204,7 +204,7 @@ def test_pending_registration_blocks_another(platform: Platform, outbox: Outbox)
     oa = make_oa(platform)
     walk_to_pending(platform, oa, "first@example.com")
     from fastreg.services.fastregister import fastregister
-    from tests.services.helpers import connect, issue_ticket
+    from tests.db.helpers import connect, issue_ticket
 
     s = connect(platform, oa)
     with pytest.raises(DomainError) as refused:

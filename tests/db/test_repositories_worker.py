@@ -62,7 +62,7 @@ def test_concurrent_sweeps_expire_a_registration_once(platform: Platform, clock:
     from fastreg.adapters.db.models import AuditEvent, Operator, Registration, operators
     from fastreg.services import registration
     from fastreg.services.pushes import sweep_expired
-    from tests.services.helpers import make_oa
+    from tests.db.helpers import make_oa
 
     oa = make_oa(platform)
     with platform.uow(readonly=True) as uow:
