@@ -65,8 +65,9 @@ def test_ci_runs_exactly_make_test() -> None:
 
 
 def fake_venv(tmp_path: Path, pytest_exit: int | None) -> Path:
-    """A stand-in for .venv whose install markers are up to date and whose ruff, mypy and import contracts pass, so that only
-    the pytest step of ``make test`` decides; pytest is the real one unless ``pytest_exit`` is given."""
+    """A stand-in for .venv whose install markers are up to date and whose ruff, mypy and import contracts pass,
+    so that only the pytest step of ``make test`` decides; pytest is the real one unless ``pytest_exit`` is
+    given."""
     venv = tmp_path / "venv"
     (venv / "bin").mkdir(parents=True)
     for tool in ("ruff", "mypy", "lint-imports"):
