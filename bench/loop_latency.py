@@ -41,19 +41,17 @@ def make_operators(url: str, data_dir: str, count: int) -> list[str]:
     emails = []
     try:
         for n in range(count):
-            with platform.uow() as uow:
-                create_official_account(
-                    uow,
-                    name=f"Loop bench OA {n}",
-                    principal_name=f"Loop bench principal {n}",
-                    principal_type="enterprise",
-                    verified=True,
-                    overseas=False,
-                    admin_wxid=None,
-                    operator_email=f"op{n}@loop.example",
-                    operator_password=PASSWORD,
-                )
-                uow.commit()
+            create_official_account(
+                platform,
+                name=f"Loop bench OA {n}",
+                principal_name=f"Loop bench principal {n}",
+                principal_type="enterprise",
+                verified=True,
+                overseas=False,
+                admin_wxid=None,
+                operator_email=f"op{n}@loop.example",
+                operator_password=PASSWORD,
+            )
             emails.append(f"op{n}@loop.example")
     finally:
         platform.engine.dispose()
