@@ -8,7 +8,7 @@ from datetime import timedelta
 from fastreg.domain.entities import Link
 from fastreg.domain.model import AuditKind, LinkStatus
 from fastreg.platform import Platform
-from fastreg.services import console_views
+from fastreg.services import audit, console_views
 from fastreg.services.accounts import create_official_account
 from tests.db.test_repositories_components import seed
 
@@ -17,10 +17,12 @@ def test_an_oas_events_are_counted_and_paged_newest_first(platform: Platform) ->
     with platform.uow() as uow:
         now = uow.clock.now()
         for n in range(5):
-            uow.audit.record(now + timedelta(minutes=n), AuditKind.REGISTRATION_STARTED, "op", oa_appid="wxa", n=n)
+            audit.record(
+                uow.audit, now + timedelta(minutes=n), AuditKind.REGISTRATION_STARTED, "op", oa_appid="wxa", n=n
+            )
         for n in (5, 6):  # one instant: the last recorded comes first
-            uow.audit.record(now + timedelta(hours=1), AuditKind.REGISTRATION_STARTED, "op", oa_appid="wxa", n=n)
-        uow.audit.record(now + timedelta(days=1), AuditKind.REGISTRATION_STARTED, "op", oa_appid="wxb", n=99)
+            audit.record(uow.audit, now + timedelta(hours=1), AuditKind.REGISTRATION_STARTED, "op", oa_appid="wxa", n=n)
+        audit.record(uow.audit, now + timedelta(days=1), AuditKind.REGISTRATION_STARTED, "op", oa_appid="wxb", n=99)
         uow.commit()
     with platform.uow(readonly=True) as uow:
         assert (uow.audit.count_oa_events("wxa"), uow.audit.count_oa_events("wxnone")) == (7, 0)

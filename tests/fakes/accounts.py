@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from fastreg.domain import secrets
 from fastreg.domain.entities import (
@@ -20,7 +19,6 @@ from fastreg.domain.entities import (
     WechatUser,
 )
 from fastreg.domain.errors import DomainError, Err
-from fastreg.domain.model import AuditKind
 from tests.fakes.store import FakeStore
 
 
@@ -112,21 +110,6 @@ class FakeAuditLog:
         self._store = store
 
     def add(self, event: AuditEvent, /) -> None:
-        self._store.add(event)
-
-    def record(
-        self,
-        at: datetime,
-        kind: AuditKind,
-        actor: str,
-        *,
-        oa_appid: str | None = None,
-        mp_appid: str | None = None,
-        **detail: Any,
-    ) -> None:
-        event = AuditEvent(
-            at=at, kind=kind.value, actor=actor, oa_appid=oa_appid, mp_appid=mp_appid, detail=detail or None
-        )
         self._store.add(event)
 
     def count_oa_events(self, oa_appid: str) -> int:

@@ -23,7 +23,7 @@ from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import AuditKind, Channel, ConfirmationKind
 from fastreg.domain.rules import FASTREGISTER_PERMISSION_SET
 from fastreg.domain.urls import on_domain
-from fastreg.services import confirmations, credentials, pushes
+from fastreg.services import audit, confirmations, credentials, pushes
 from fastreg.services.credentials import CredentialKind, Lookup
 from fastreg.services.ports import Context, UnitOfWork
 from fastreg.services.tokens import Caller, component_of
@@ -235,7 +235,7 @@ def on_component_auth(
     appid = confirmation.account_appid
     code = grant_authorization(context, uow, component.id, appid, func_info, ttl)
     pushes.enqueue_authorization_event(uow.pushes, now, component, "authorized", appid, code, ttl)
-    uow.audit.record(now, AuditKind.COMPONENT_AUTHORIZED, wxid, oa_appid=appid, component_appid=component.appid)
+    audit.record(uow.audit, now, AuditKind.COMPONENT_AUTHORIZED, wxid, oa_appid=appid, component_appid=component.appid)
     return with_params(str(payload["redirect_uri"]), auth_code=code, expires_in=ttl)
 
 

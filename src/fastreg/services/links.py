@@ -14,7 +14,7 @@ from fastreg.domain.entities import Confirmation, Link, MiniProgram, OfficialAcc
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import AuditKind, ConfirmationKind, LinkedVia, LinkStatus
 from fastreg.domain.rules import calendar_month, ensure_link_allowed, ordinary_link
-from fastreg.services import confirmations
+from fastreg.services import audit, confirmations
 from fastreg.services.confirmations import ConfirmationView
 from fastreg.services.ports import Context, UnitOfWork
 
@@ -99,7 +99,7 @@ def _ask_oa_admin(
         {"link_id": link.id, "mp_appid": mp.appid, "mp_name": mp.name or mp.appid, "oa_name": oa.name},
     )
     uow.confirmations.add(confirmation)
-    uow.audit.record(now, requested, oa.appid, oa_appid=oa.appid, mp_appid=mp.appid)
+    audit.record(uow.audit, now, requested, oa.appid, oa_appid=oa.appid, mp_appid=mp.appid)
     return confirmations.view_named(context, confirmation, now, oa.name or oa.appid)
 
 
@@ -192,7 +192,8 @@ def on_mp_admin_answered(
     if action == confirmations.CONFIRM:
         link.status = LinkStatus.LINKED.value
         link.linked_at = now
-        uow.audit.record(
+        audit.record(
+            uow.audit,
             now,
             AuditKind.LINKED,
             wxid,
@@ -242,8 +243,14 @@ def on_unlink_answered(
 
 def _remove(uow: UnitOfWork, link: Link, actor: str, oa_appid: str, mp_appid: str) -> None:
     uow.links.remove(link)
-    uow.audit.record(
-        uow.clock.now(), AuditKind.UNLINKED, actor, oa_appid=oa_appid, mp_appid=mp_appid, linked_via=link.linked_via
+    audit.record(
+        uow.audit,
+        uow.clock.now(),
+        AuditKind.UNLINKED,
+        actor,
+        oa_appid=oa_appid,
+        mp_appid=mp_appid,
+        linked_via=link.linked_via,
     )
 
 
@@ -253,7 +260,8 @@ def set_show_profile(context: Context, oa_appid: str, mp_appid: str, show: bool,
         if link.status != LinkStatus.LINKED:
             raise DomainError(Err.INVALID_PARAMETER)
         link.show_profile = show
-        uow.audit.record(
+        audit.record(
+            uow.audit,
             uow.clock.now(),
             AuditKind.SHOW_PROFILE_CHANGED,
             actor or oa.appid,

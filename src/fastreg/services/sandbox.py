@@ -13,7 +13,7 @@ from fastreg.domain.clock import Clock, as_utc, in_supported_range, moved_by, ra
 from fastreg.domain.entities import Link, MailMessage, MiniProgram, OfficialAccount, Principal, Registration
 from fastreg.domain.model import AuditKind, LinkStatus
 from fastreg.domain.rules import calendar_month, monthly_limit, validate_email_format
-from fastreg.services import pushes
+from fastreg.services import audit, pushes
 from fastreg.services.ports import Context
 from fastreg.services.ports.worker import DatabaseBusy
 
@@ -241,7 +241,9 @@ def authorize(context: Context, component_appid: str, authorizer_appid: str) -> 
         code = grant_authorization(
             context, uow, component.id, authorizer_appid, list(component.permission_sets), AUTHORIZATION_CODE_TTL
         )
-        uow.audit.record(now, AuditKind.COMPONENT_AUTHORIZED, component.appid, oa_appid=authorizer_appid, via="sandbox")
+        audit.record(
+            uow.audit, now, AuditKind.COMPONENT_AUTHORIZED, component.appid, oa_appid=authorizer_appid, via="sandbox"
+        )
         # As the consent page does: the component hears of it on its callback URL.
         pushes.enqueue_authorization_event(
             uow.pushes, now, component, "authorized", authorizer_appid, code, AUTHORIZATION_CODE_TTL

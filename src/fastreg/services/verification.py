@@ -28,7 +28,7 @@ from fastreg.domain.versions import (
     ensure_no_open_task,
     review,
 )
-from fastreg.services import confirmations, pushes, tokens
+from fastreg.services import audit, confirmations, pushes, tokens
 from fastreg.services.ports import Context, UnitOfWork
 from fastreg.services.sandbox import SandboxError, not_found, utc_iso
 from fastreg.services.tokens import ACCOUNT_TOKEN_KINDS
@@ -104,7 +104,8 @@ def submit(context: Context, access_token: str | None, auth_data: dict[str, Any]
                 updated_at=now,
             )
         )
-        uow.audit.record(
+        audit.record(
+            uow.audit,
             now,
             AuditKind.VERIFICATION_SUBMITTED,
             component.appid if component else mp.appid,
@@ -222,7 +223,8 @@ def answer_review(context: Context, taskid: str, action: str, reason: str | None
         mp = _mp_of(uow, task)
         if outcome.certification is not None:
             mp.certified, mp.certified_until = outcome.certification.certified, outcome.certification.certified_until
-        uow.audit.record(
+        audit.record(
+            uow.audit,
             now,
             AuditKind.VERIFICATION_REVIEWED,
             "sandbox",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from fastreg.domain.entities import (
     AuditEvent,
@@ -15,7 +15,6 @@ from fastreg.domain.entities import (
     WebSession,
     WechatUser,
 )
-from fastreg.domain.model import AuditKind
 
 
 class AccountRepository(Protocol):
@@ -74,17 +73,6 @@ class AccountRepository(Protocol):
 
 class AuditLog(Protocol):
     def add(self, event: AuditEvent, /) -> None: ...
-
-    def record(
-        self,
-        at: datetime,
-        kind: AuditKind,
-        actor: str,
-        *,
-        oa_appid: str | None = None,
-        mp_appid: str | None = None,
-        **detail: Any,
-    ) -> None: ...
 
     def count_oa_events(self, oa_appid: str) -> int:
         """How many events the OA has."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
@@ -33,7 +33,6 @@ from fastreg.adapters.db.models import (
 )
 from fastreg.domain import secrets
 from fastreg.domain.errors import DomainError, Err
-from fastreg.domain.model import AuditKind
 
 if TYPE_CHECKING:
     from fastreg.adapters.db.uow import UnitOfWork
@@ -135,21 +134,6 @@ class SqlAuditLog:
         self._uow = uow
 
     def add(self, event: AuditEvent, /) -> None:
-        self._uow.session.add(event)
-
-    def record(
-        self,
-        at: datetime,
-        kind: AuditKind,
-        actor: str,
-        *,
-        oa_appid: str | None = None,
-        mp_appid: str | None = None,
-        **detail: Any,
-    ) -> None:
-        event = AuditEvent(
-            at=at, kind=kind.value, actor=actor, oa_appid=oa_appid, mp_appid=mp_appid, detail=detail or None
-        )
         self._uow.session.add(event)
 
     def count_oa_events(self, oa_appid: str) -> int:
