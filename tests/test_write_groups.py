@@ -164,7 +164,10 @@ def test_waits_in_a_worker_thread_while_another_thread_writes(tmp_path: Path) ->
 
         ticking = asyncio.create_task(ticker())
         asyncio.get_running_loop().call_later(0.2, release.set)
-        ran = await groups.run(audited_use_case, platform, "waited")
+        try:
+            ran = await groups.run(audited_use_case, platform, "waited")
+        finally:
+            await groups.close()
         ticking.cancel()
         return threading.get_ident(), ran, ticks
 
@@ -223,7 +226,10 @@ def test_a_failed_flush_in_a_group_leaves_the_others_committed(platform: Platfor
             groups.run(clashing_use_case, platform),
             groups.run(audited_use_case, platform, "after"),
         ]
-        return await asyncio.gather(*calls, return_exceptions=True)
+        try:
+            return await asyncio.gather(*calls, return_exceptions=True)
+        finally:
+            await groups.close()
 
     outcomes = asyncio.run(main())
     assert isinstance(outcomes[1], IntegrityError)
