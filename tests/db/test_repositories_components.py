@@ -243,7 +243,7 @@ def test_pending_confirmations_leave_out_expired_answered_and_other_ones(platfor
         assert [c.id for c in uow.confirmations.pending(ConfirmationKind.LINK_OA_ADMIN, "wxoa1", now)] == ["a"]
         later = now + timedelta(seconds=61)
         assert uow.confirmations.pending(ConfirmationKind.LINK_OA_ADMIN, "wxoa1", later) == []
-        found = uow.confirmations.confirmation("d")
+        found = uow.confirmations.get("d")
         assert found is not None and found.kind == "unlink_oa_admin"
 
 

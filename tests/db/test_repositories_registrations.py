@@ -316,8 +316,8 @@ def test_activation_tokens_are_stored_hashed(platform: Platform, outbox: Outbox)
     walk_to_pending(platform, oa, "hash@example.com")
     token = outbox.last_token()
     with platform.uow(readonly=True) as uow:
-        assert uow.credentials.get(token) is None
-        stored = uow.credentials.get(secrets.token_hash(token))
+        assert uow.credentials.credential(token) is None
+        stored = uow.credentials.credential(secrets.token_hash(token))
         assert stored is not None and stored.kind == "activation"
         assert len(token) >= 22  # >= 128 bits of randomness, URL-safe
 

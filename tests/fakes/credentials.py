@@ -54,9 +54,6 @@ class FakeCredentialRepository:
             if row.used_at is None:
                 row.used_at = now
 
-    def get(self, token_hash: str) -> Credential | None:
-        return self._store.first(Credential, lambda c: c.token_hash == token_hash)
-
     def token_subject(self, token_hash: str) -> str | None:
         from fastreg.domain.entities import Credential
 

@@ -127,9 +127,6 @@ class FakeConfirmationRepository:
                 return str(account.name)
         return None
 
-    def confirmation(self, digest: str) -> Confirmation | None:
-        return self._store.first(Confirmation, lambda c: c.id == digest)
-
     def pending(self, kind: ConfirmationKind, account_appid: str, now: datetime) -> list[Confirmation]:
         return list(
             self._store.where(

@@ -454,7 +454,7 @@ def activate(context: Context, token: str) -> RegistrationView:
     """The link in the activation mail: single-use, valid 48 hours."""
     with context.uow() as uow:
         now = uow.clock.now()
-        credential = uow.credentials.get(secrets.token_hash(token))
+        credential = uow.credentials.credential(secrets.token_hash(token))
         if credential is None or credential.kind != CredentialKind.ACTIVATION or credential.used_at is not None:
             raise DomainError(Err.ACTIVATION_INVALID)
         if credential.expires_at <= now:

@@ -156,7 +156,7 @@ def _answer(context: Context, uow: UnitOfWork, task: VerificationTask, mp_appid:
         "appid": mp_appid,
     }
     if state.task_status is TaskStatus.INITIAL:
-        confirmation = uow.confirmations.confirmation(task.confirmation_id)
+        confirmation = uow.confirmations.get(task.confirmation_id)
         answer["auth_url"] = confirmations.url_for(context, confirmation) if confirmation else ""
     if state.task_status is TaskStatus.REVIEW_CREATED:
         answer["orderid"] = task.orderid

@@ -81,10 +81,6 @@ class ConfirmationRepository(Protocol):
         """The name of the OA, MP or component with that appid, for the phone page."""
         ...
 
-    def confirmation(self, digest: str) -> Confirmation | None:
-        """By its stored id (the digest of the id in its URL)."""
-        ...
-
     def pending(self, kind: ConfirmationKind, account_appid: str, now: datetime) -> list[Confirmation]:
         """The account's confirmations of this kind still waiting for an answer (not expired at ``now``)."""
         ...

@@ -115,9 +115,6 @@ class SqlCredentialRepository:
     def revoke_unused(self, kind: str, subject: str, now: datetime) -> None:
         self._uow.conn.execute(_REVOKE_UNUSED, {"revoked_kind": kind, "revoked_subject": subject, "now": now})
 
-    def get(self, token_hash: str) -> Credential | None:
-        return self._uow.session.get(Credential, token_hash)
-
     def token_subject(self, token_hash: str) -> str | None:
         from fastreg.adapters.db import statements as sql
 

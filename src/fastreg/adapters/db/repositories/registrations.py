@@ -191,9 +191,6 @@ class SqlConfirmationRepository:
                 return str(name)
         return None
 
-    def confirmation(self, digest: str) -> Confirmation | None:
-        return self._uow.session.get(Confirmation, digest)
-
     def pending(self, kind: ConfirmationKind, account_appid: str, now: datetime) -> list[Confirmation]:
         c = confirmations.c
         query = select(Confirmation).where(
