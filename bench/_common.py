@@ -219,6 +219,7 @@ def make_fixture(platform: Any, oas: int, *, batch: int = 250, callback_url: str
 
     from fastreg.adapters import crypto
     from fastreg.adapters.db.models import Component, OfficialAccount, Operator, Principal
+    from fastreg.domain import secrets as ids
     from fastreg.services import credentials, tokens
     from fastreg.services.accounts import ALL_PERMISSION_SETS, create_component
     from fastreg.services.authorization import grant_authorization
@@ -246,11 +247,11 @@ def make_fixture(platform: Any, oas: int, *, batch: int = 250, callback_url: str
                 session.add(principal)
                 session.flush()
                 appid, original_id = uow.accounts.new_account_ids()
-                secret = crypto.new_secret()
-                admin = crypto.new_wxid()
+                secret = ids.new_secret()
+                admin = ids.new_wxid()
                 oa = OfficialAccount(
                     appid=appid,
-                    secret_hash=crypto.token_hash(secret),
+                    secret_hash=ids.token_hash(secret),
                     original_id=original_id,
                     name=f"Bench OA {index}",
                     principal_id=principal.id,
@@ -290,8 +291,8 @@ def issue_tickets_in_batches(platform: Any, fixture: Fixture, oas: Sequence[OA],
     ``batch`` at a time in one executemany: tens of thousands in seconds instead of minutes of confirmations."""
     from datetime import timedelta
 
-    from fastreg.adapters import crypto
     from fastreg.adapters.db.statements import INSERT_CREDENTIAL
+    from fastreg.domain import secrets as ids
     from fastreg.services.credentials import CredentialKind
 
     tickets: list[str] = []
@@ -301,11 +302,11 @@ def issue_tickets_in_batches(platform: Any, fixture: Fixture, oas: Sequence[OA],
         with platform.uow() as uow:
             now, rows = uow.clock.now(), []
             for oa in oas[first : first + batch]:
-                ticket = crypto.new_token(24)
+                ticket = ids.new_token(24)
                 tickets.append(ticket)
                 rows.append(
                     {
-                        "token_hash": crypto.token_hash(ticket),
+                        "token_hash": ids.token_hash(ticket),
                         "kind": CredentialKind.TICKET.value,
                         "subject": oa.appid,
                         "component_id": fixture.component_id,

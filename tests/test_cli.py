@@ -13,11 +13,11 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import func, select
 from typer.testing import CliRunner, Result
 
-from fastreg.adapters import crypto
 from fastreg.adapters.db.migrate import alembic_config
 from fastreg.adapters.db.models import Component, Credential, OfficialAccount, Operator, WechatUser
 from fastreg.adapters.mail import start_mail
 from fastreg.cli import app, parse_duration
+from fastreg.domain import secrets
 from fastreg.platform import Platform, build_platform
 from fastreg.services import demo, fastregister
 from fastreg.settings import Settings
@@ -104,7 +104,8 @@ def test_demo_is_idempotent_and_prints_fixed_credentials(cli: tuple[CliRunner, s
 
 
 def test_demo_logins_work_with_the_printed_password(cli: tuple[CliRunner, str], tmp_path: Path) -> None:
-    from fastreg.adapters.crypto import token_hash, verify_password
+    from fastreg.adapters.crypto import verify_password
+    from fastreg.domain.secrets import token_hash
 
     invoke(cli, "demo")
     platform = platform_for(cli, tmp_path)
@@ -259,7 +260,7 @@ def test_user_create_prints_a_one_time_enrolment_link(cli: tuple[CliRunner, str]
         with platform.uow(readonly=True) as uow:
             user = uow.session.execute(select(WechatUser)).scalar_one()
             assert user.wxid == "wxid_admin01" and user.password_hash is None
-            credential = uow.session.get(Credential, crypto.token_hash(token))
+            credential = uow.session.get(Credential, secrets.token_hash(token))
             assert credential is not None and credential.subject == "wxid_admin01" and credential.used_at is None
             assert uow.session.get(Credential, token) is None
     finally:

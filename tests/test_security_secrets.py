@@ -176,7 +176,7 @@ def test_console_login_is_rate_limited(console: httpx.Client, sandbox: SandboxCl
 
 def test_bearer_secrets_never_start_with_a_dash() -> None:
     """A confirmation id or ticket starting with "-" would be taken for an option by `fastreg confirm ID`."""
-    from fastreg.adapters.crypto import new_token
+    from fastreg.domain.secrets import new_token
 
     # One in 64 raw URL-safe tokens starts with "-": 5,000 draws would miss that with probability ~1e-35.
     drawn = [new_token() for _ in range(5000)]

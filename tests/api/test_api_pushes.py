@@ -34,9 +34,9 @@ def messages(world: World, component: Component, callback: CallbackServer, count
 def test_crypto_round_trips_with_wechatpy_both_ways() -> None:
     from wechatpy.crypto import WeChatCrypto
 
-    from fastreg.adapters import crypto
+    from fastreg.domain.secrets import new_encoding_aes_key
 
-    key, appid, token = crypto.new_encoding_aes_key(), "wx0123456789abcdef", "tok"
+    key, appid, token = new_encoding_aes_key(), "wx0123456789abcdef", "tok"
     theirs = WeChatCrypto(token, key, appid)
     for size in (0, 1, 11, 12, 31, 32, 33, 64, 1000):
         message = "<xml><A><![CDATA[" + "字" * size + "]]></A></xml>"
@@ -55,9 +55,9 @@ def test_crypto_round_trips_with_wechatpy_both_ways() -> None:
 def test_crypto_refuses_tampering() -> None:
     import pytest
 
-    from fastreg.adapters import crypto
+    from fastreg.domain.secrets import new_encoding_aes_key
 
-    key, appid = crypto.new_encoding_aes_key(), "wx0123456789abcdef"
+    key, appid = new_encoding_aes_key(), "wx0123456789abcdef"
     push = wechat_crypto.encrypt_push(token="t", encoding_aes_key=key, appid=appid, message="<xml/>", timestamp=1)
     with pytest.raises(wechat_crypto.WeChatCryptoError):
         wechat_crypto.decrypt_push(token="other", encoding_aes_key=key, appid=appid, push=push)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastreg.adapters import crypto
+from fastreg.domain import secrets
 from tests.api.world import World
 
 
@@ -48,7 +48,7 @@ def test_tokens_are_stored_hashed(world: World) -> None:
     token = world.get("/cgi-bin/token", grant_type="client_credential", appid=oa.appid, secret=oa.secret)
     with world.live.platform.uow(readonly=True) as uow:
         stored = uow.session.execute(select(Credential.token_hash)).scalars().all()
-    assert crypto.token_hash(token["access_token"]) in stored
+    assert secrets.token_hash(token["access_token"]) in stored
     assert token["access_token"] not in stored
 
 

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from fastreg.adapters import crypto
 from fastreg.adapters.db.models import Credential, WechatUser
+from fastreg.domain import secrets
 from fastreg.services import confirmations, wechat_users
 from fastreg.testing import LiveServer
 from tests.production import (
@@ -80,7 +80,7 @@ def test_enrolment_link_sets_the_password_once_and_logs_in(production: Productio
     # Stored hashed: the credential under its SHA-256 only, the password as an argon2 hash.
     with production.platform.uow(readonly=True) as uow:
         assert uow.session.get(Credential, token) is None
-        credential = uow.session.get(Credential, crypto.token_hash(token))
+        credential = uow.session.get(Credential, secrets.token_hash(token))
         assert credential is not None and credential.kind == "wechat_enrolment" and credential.used_at is not None
         user = uow.session.execute(select(WechatUser).where(WechatUser.wxid == wxid)).scalar_one()
         assert user.password_hash and user.password_hash.startswith("$argon2")
@@ -125,7 +125,7 @@ def test_a_new_enrolment_link_replaces_the_password_and_ends_old_sessions(produc
 
 def test_unknown_enrolment_link_and_login_before_enrolment(production: Production) -> None:
     with production.client() as phone:
-        assert phone.get("/m/enrol/" + crypto.new_token()).status_code == 400
+        assert phone.get("/m/enrol/" + secrets.new_token()).status_code == 400
         wxid = new_wxid()
         create_user(production.platform, wxid)  # not enrolled: no password logs in
         refused = log_in(phone, wxid, PASSWORD)

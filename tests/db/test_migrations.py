@@ -11,10 +11,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import insert, inspect, select, text
 
-from fastreg.adapters import crypto
 from fastreg.adapters.db.engine import build_engine
 from fastreg.adapters.db.migrate import current_revision, upgrade
 from fastreg.adapters.db.models import Authorization, Component, Confirmation, metadata, table_of
+from fastreg.domain import secrets
 from fastreg.domain.clock import FixedClock
 from fastreg.domain.errors import DomainError
 from fastreg.platform import build_platform
@@ -66,7 +66,7 @@ def test_0002_keeps_what_integrators_hold(fresh_url: str, tmp_path: Path) -> Non
             insert(table_of(Component)).values(
                 id=1,
                 appid="wx00000000000000c1",
-                secret_hash=crypto.token_hash(secret),
+                secret_hash=secrets.token_hash(secret),
                 name="legacy component",
                 redirect_domain="tp.example.com",
                 callback_url=None,
@@ -83,7 +83,7 @@ def test_0002_keeps_what_integrators_hold(fresh_url: str, tmp_path: Path) -> Non
             insert(table_of(Authorization)).values(
                 component_id=1,
                 authorizer_appid="wx00000000000000a1",
-                refresh_token_hash=crypto.token_hash(refresh_token),
+                refresh_token_hash=secrets.token_hash(refresh_token),
                 func_info=[3, 25],
                 created_at=issued,
             )
@@ -136,7 +136,7 @@ def test_0005_hashes_confirmation_ids(fresh_url: str, tmp_path: Path) -> None:
     platform = build_platform(settings, clock=FixedClock(created + timedelta(minutes=1)))
     try:
         with platform.uow(readonly=True) as uow:
-            assert uow.session.execute(select(Confirmation.id)).scalar_one() == crypto.token_hash(raw)
+            assert uow.session.execute(select(Confirmation.id)).scalar_one() == secrets.token_hash(raw)
         assert confirmations.describe(platform, raw).status == "expired"
     finally:
         platform.engine.dispose()

@@ -7,7 +7,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fastreg.adapters.crypto import new_wxid
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.rules import (
     ensure_email_available,
@@ -18,6 +17,7 @@ from fastreg.domain.rules import (
     validate_password,
     validate_wxid,
 )
+from fastreg.domain.secrets import new_wxid
 
 # ---------------------------------------------------------------- email format and normalization
 

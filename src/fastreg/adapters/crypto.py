@@ -1,12 +1,10 @@
 """Password hashing (argon2id), the ``services.ports.PasswordHasher`` of the application; the other secrets and
-identifiers are in ``fastreg.domain.secrets`` (re-exported here for the callers not yet moved)."""
+identifiers are in ``fastreg.domain.secrets``."""
 
 from __future__ import annotations
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-
-from fastreg.domain.secrets import *  # noqa: F403
 
 _hasher = PasswordHasher()
 # SANDBOX ONLY: argon2's cheapest parameters, for the console passwords of accounts a test creates through the
