@@ -409,18 +409,29 @@ def sweep_expired(context: Context) -> int:
 # ---------------------------------------------------------------- the worker
 
 
+def due_work(context: Context) -> tuple[int, list[Delivery]]:
+    """A pass's work on the database, in one worker thread (one hop from the loop instead of four): refresh
+    due tickets, send due mail, close what expired, claim due pushes. Returns how many mails were attempted
+    and the claimed deliveries."""
+    refresh_due_verify_tickets(context)
+    mailed = send_due_mail(context)
+    sweep_expired(context)
+    return mailed, claim_due(context)
+
+
+def record_outcomes(context: Context, outcomes: list[tuple[Delivery, Outcome]]) -> None:
+    for delivery, outcome in outcomes:
+        record_outcome(context, delivery, outcome)
+
+
 async def run_once(context: Context, client: httpx.AsyncClient) -> int:
-    """One pass of the worker: refresh due tickets, send due mail, deliver due pushes, close what expired.
-    Returns how many pushes and mails were attempted."""
-    await asyncio.to_thread(refresh_due_verify_tickets, context)
-    mailed = await asyncio.to_thread(send_due_mail, context)
-    await asyncio.to_thread(sweep_expired, context)
-    deliveries = await asyncio.to_thread(claim_due, context)
+    """One pass of the worker: the database's work in a thread, then the due pushes delivered at once on the
+    loop, then their outcomes recorded in a thread. Returns how many pushes and mails were attempted."""
+    mailed, deliveries = await asyncio.to_thread(due_work, context)
     if not deliveries:
         return mailed
     outcomes = await asyncio.gather(*(deliver(client, d) for d in deliveries))
-    for delivery, outcome in zip(deliveries, outcomes, strict=True):
-        await asyncio.to_thread(record_outcome, context, delivery, outcome)
+    await asyncio.to_thread(record_outcomes, context, list(zip(deliveries, outcomes, strict=True)))
     return mailed + len(deliveries)
 
 

@@ -33,7 +33,7 @@ async def run_with_faults(request: Request, call: Call) -> Response:
     platform = get_platform(request)
     if not platform.settings.is_sandbox:
         return await call()
-    path = request.url.path
+    path: str = request.scope["path"]  # not request.url: building it costs more than the faults read
     armed = faults.armed(await get_runner(request).injected_faults(), path)
     if not armed:
         return await call()
