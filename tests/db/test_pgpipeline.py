@@ -16,12 +16,11 @@ import pytest
 from psycopg import pq
 from psycopg.waiting import wait as blocking_wait
 from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, bindparam, func, insert, select, text
-from sqlalchemy.util import greenlet_spawn
 
 from fastreg.adapters.db.engine import build_engine, build_loop_engine
 from fastreg.adapters.db.pgpipeline import Waiter, multi_row_sql
 from fastreg.adapters.db.prepared import MULTI_ROW_MAX, PreparedConnection
-from fastreg.adapters.db.uow import run_on_engine, session_factory
+from fastreg.adapters.db.uow import run_on_connection
 from fastreg.platform import Platform, build_platform
 from fastreg.settings import Settings
 
@@ -165,9 +164,9 @@ def test_the_same_statements_on_asyncio_connections_in_a_greenlet(pg: Platform) 
     async def main() -> list[str]:
         loop_engine = build_loop_engine(pg.engine, pool_size=2)
         try:
-            sessions = session_factory(loop_engine.sync_engine)
-            result: list[str] = await greenlet_spawn(run_on_engine, loop_engine.sync_engine, sessions, use_case)
-            return result
+            async with loop_engine.connect() as connection:  # as the runner runs it
+                result: list[str] = await connection.run_sync(run_on_connection, use_case)
+                return result
         finally:
             await loop_engine.dispose()
 
@@ -211,16 +210,17 @@ def test_a_call_cancelled_while_it_waits_leaves_its_connection_clean(pg: Platfor
 
     async def main() -> int:
         loop_engine = build_loop_engine(pg.engine, pool_size=1)  # one connection: the next call reuses it
-        sessions = session_factory(loop_engine.sync_engine)
         try:
-            task = asyncio.ensure_future(greenlet_spawn(run_on_engine, loop_engine.sync_engine, sessions, sleeper))
-            await asyncio.sleep(0.1)
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                outcomes.append("cancelled")
-            return int(await greenlet_spawn(run_on_engine, loop_engine.sync_engine, sessions, count))
+            async with loop_engine.connect() as connection:
+                task = asyncio.ensure_future(connection.run_sync(run_on_connection, sleeper))
+                await asyncio.sleep(0.1)
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    outcomes.append("cancelled")
+            async with loop_engine.connect() as connection:
+                return int(await connection.run_sync(run_on_connection, count))
         finally:
             await loop_engine.dispose()
 

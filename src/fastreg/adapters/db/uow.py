@@ -104,22 +104,9 @@ _group: ContextVar[UnitOfWork | None] = ContextVar("fastreg_write_group", defaul
 # The unit of work open in this context (thread, task or greenlet), if any.
 _open: ContextVar[UnitOfWork | None] = ContextVar("fastreg_open_unit_of_work", default=None)
 
-# The engine (and session factory) of the units of work opened by a use case that an event loop runs in a
-# greenlet (``run_on_engine``), in place of the platform's thread-side engine.
-_engine_here: ContextVar[tuple[Engine, sessionmaker[Session]] | None] = ContextVar("fastreg_engine", default=None)
-
 # The connection lent to the units of work of a use case that an event loop runs (``run_on_connection``): the
 # runner's, opened and closed by it (``AsyncConnection.run_sync``).
 _connection_here: ContextVar[Connection | None] = ContextVar("fastreg_connection", default=None)
-
-
-def run_on_engine(engine: Engine, factory: sessionmaker[Session], call: Callable[[], T]) -> T:
-    """Run ``call`` with every unit of work it opens on ``engine``."""
-    token = _engine_here.set((engine, factory))
-    try:
-        return call()
-    finally:
-        _engine_here.reset(token)
 
 
 def run_on_connection(connection: Connection, call: Callable[[], T]) -> T:
@@ -195,9 +182,6 @@ class UnitOfWork:
                 _open.reset(self._opened)
                 self._opened = None
                 raise
-        here = _engine_here.get()
-        if here is not None:
-            self._engine, self._factory = here
         lent = _connection_here.get()
         if self._write_lock is not None:
             self._write_lock.__enter__()
