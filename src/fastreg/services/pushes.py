@@ -409,14 +409,43 @@ def sweep_expired(context: Context) -> int:
 # ---------------------------------------------------------------- the worker
 
 
+@dataclass(frozen=True)
+class DueWork:
+    """Which of the worker's kinds of work has something due."""
+
+    tickets: bool
+    mail: bool
+    stale: bool
+    pushes: bool
+
+
+def what_is_due(context: Context) -> DueWork:
+    """The worker's four questions in one read-only transaction: most passes find nothing or only a push to
+    deliver, and each of the four steps would otherwise open a transaction of its own to ask."""
+    settings = context.settings
+    with context.uow(readonly=True) as uow:
+        now, real_now = uow.clock.now(), _real.now()
+        return DueWork(
+            tickets=bool(
+                uow.pushes.components_due_for_ticket(now - timedelta(seconds=settings.verify_ticket_interval_seconds))
+            ),
+            mail=context.mailer is not None and uow.mail.any_due(real_now),
+            stale=bool(uow.registrations.oas_with_stale_open(now - timedelta(seconds=settings.pending_ttl_seconds))),
+            pushes=uow.pushes.any_due(real_now),
+        )
+
+
 def due_work(context: Context) -> tuple[int, list[Delivery]]:
     """A pass's work on the database, in one worker thread (one hop from the loop instead of four): refresh
-    due tickets, send due mail, close what expired, claim due pushes. Returns how many mails were attempted
-    and the claimed deliveries."""
-    refresh_due_verify_tickets(context)
-    mailed = send_due_mail(context)
-    sweep_expired(context)
-    return mailed, claim_due(context)
+    due tickets, send due mail, close what expired, claim due pushes; each only when something of its kind is
+    due. Returns how many mails were attempted and the claimed deliveries."""
+    due = what_is_due(context)
+    if due.tickets:
+        refresh_due_verify_tickets(context)
+    mailed = send_due_mail(context) if due.mail else 0
+    if due.stale:
+        sweep_expired(context)
+    return mailed, claim_due(context) if due.pushes or due.tickets else []
 
 
 def record_outcomes(context: Context, outcomes: list[tuple[Delivery, Outcome]]) -> None:
