@@ -264,6 +264,9 @@ class CallbackServer:
         owner = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            # Keep-alive: the pushes of a test come on one connection (a connection and a thread each otherwise).
+            protocol_version = "HTTP/1.1"
+
             def do_POST(self) -> None:
                 from urllib.parse import parse_qsl, urlsplit
 

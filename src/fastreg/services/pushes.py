@@ -245,12 +245,14 @@ class Delivery:
     info_type: str
 
 
-def claim_due(context: Context, limit: int = BATCH) -> list[Delivery]:
-    """Claim due jobs (lease them for ``LEASE_SECONDS``) and prepare their encrypted bodies."""
+def claim_due(context: Context, limit: int = BATCH, *, asked: bool = False) -> list[Delivery]:
+    """Claim due jobs (lease them for ``LEASE_SECONDS``) and prepare their encrypted bodies (``asked``: the
+    caller knows some are due, so the write transaction is opened without asking first)."""
     real_now = _real.now()
-    with context.uow(readonly=True) as uow:
-        if not uow.pushes.any_due(real_now):
-            return []
+    if not asked:
+        with context.uow(readonly=True) as uow:
+            if not uow.pushes.any_due(real_now):
+                return []
     deliveries: list[Delivery] = []
     with context.uow() as uow:
         for due in uow.pushes.claim_due(real_now, real_now + timedelta(seconds=LEASE_SECONDS), limit):
@@ -445,7 +447,7 @@ def due_work(context: Context) -> tuple[int, list[Delivery]]:
     mailed = send_due_mail(context) if due.mail else 0
     if due.stale:
         sweep_expired(context)
-    return mailed, claim_due(context) if due.pushes or due.tickets else []
+    return mailed, claim_due(context, asked=True) if due.pushes or due.tickets else []
 
 
 def record_outcomes(context: Context, outcomes: list[tuple[Delivery, Outcome]]) -> None:
@@ -453,31 +455,31 @@ def record_outcomes(context: Context, outcomes: list[tuple[Delivery, Outcome]]) 
         record_outcome(context, delivery, outcome)
 
 
-async def run_once(context: Context, client: httpx.AsyncClient) -> int:
+async def run_once(context: Context, client: httpx.AsyncClient) -> bool:
     """One pass of the worker: the database's work in a thread, then the due pushes delivered at once on the
-    loop, then their outcomes recorded in a thread. Returns how many pushes and mails were attempted."""
+    loop, then their outcomes recorded in a thread. True when a batch was full (more may be due at once)."""
     mailed, deliveries = await asyncio.to_thread(due_work, context)
-    if not deliveries:
-        return mailed
-    outcomes = await asyncio.gather(*(deliver(client, d) for d in deliveries))
-    await asyncio.to_thread(record_outcomes, context, list(zip(deliveries, outcomes, strict=True)))
-    return mailed + len(deliveries)
+    if deliveries:
+        outcomes = await asyncio.gather(*(deliver(client, d) for d in deliveries))
+        await asyncio.to_thread(record_outcomes, context, list(zip(deliveries, outcomes, strict=True)))
+    return mailed >= BATCH or len(deliveries) >= BATCH
 
 
 async def run_worker(
     context: Context, stop: asyncio.Event, woken: asyncio.Event, poll_seconds: float = POLL_SECONDS
 ) -> None:
     """Deliver until ``stop``: a pass whenever ``woken`` is set (a push or a mail was committed in this process,
-    or the worker is stopping), and every ``poll_seconds`` anyway (queued by other processes, retries due)."""
+    or the worker is stopping), at once again after a full batch, and every ``poll_seconds`` anyway (queued by
+    other processes, retries due, tickets to renew, registrations to close)."""
     async with httpx.AsyncClient(timeout=DELIVERY_TIMEOUT_SECONDS) as client:
         while not stop.is_set():
             woken.clear()  # before the pass: a push committed during it wakes the next one
             try:
-                attempted = await run_once(context, client)
+                more = await run_once(context, client)
             except Exception:  # the worker must outlive a bad pass (e.g. a reset wiping rows mid-flight)
                 log.exception("push worker pass failed")
-                attempted = 0
-            if attempted:
+                more = False
+            if more:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(woken.wait(), timeout=poll_seconds)
