@@ -59,16 +59,16 @@ def test_complete_fast_registration(n, fastreg_sandbox, fastreg_base_url, fastre
 """
 
 
-def run_suite(count: int) -> tuple[list[float], list[float], float]:
-    """Run the suite in a pytest process of its own; the per-test durations and CPU times, and the process's
-    wall time."""
+def run_suite(count: int, src: str | None = None) -> tuple[list[float], list[float], float]:
+    """Run the suite in a pytest process of its own (``src``: another checkout's ``src`` imported first); the
+    per-test durations and CPU times, and the process's wall time."""
     with tempfile.TemporaryDirectory() as work:
         suite = Path(work) / "test_integration.py"
         suite.write_text(SUITE.format(count=count))
         (Path(work) / "conftest.py").write_text(CONFTEST)
         report = Path(work) / "report.xml"
         env = {key: value for key, value in os.environ.items() if not key.startswith("FASTREG_")}
-        env["PYTHONPATH"] = str(ROOT)
+        env["PYTHONPATH"] = os.pathsep.join([*([src] if src else []), str(ROOT)])
         started = time.perf_counter()
         subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}", str(suite)],
@@ -92,14 +92,25 @@ def median_and_p90(values: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tests", type=int, default=50)
+    parser.add_argument(
+        "--compare",
+        metavar="SRC",
+        help="also run the suite on another checkout's src, alternating with this one's (--rounds times each): "
+        "an A/B under the same load",
+    )
+    parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
-    load = os.getloadavg()[0]
-    durations, cpu, wall = run_suite(args.tests)
-    assert len(durations) == len(cpu) == args.tests, f"{len(durations)} test results for {args.tests} tests"
-    print(f"complete fast-registration tests: {len(durations)} (load average {load:.2f} -> {os.getloadavg()[0]:.2f})")
-    print(f"per test: {median_and_p90(durations)}")
-    print(f"CPU per test: {median_and_p90(cpu)}")
-    print(f"sum over the tests: {sum(durations):.2f} s; pytest wall time (server start included): {wall:.2f} s")
+    trees: list[str | None] = [None, *([args.compare] if args.compare else [])]
+    for round_ in range(args.rounds):
+        for src in trees if round_ % 2 == 0 else list(reversed(trees)):
+            load = os.getloadavg()[0]
+            durations, cpu, wall = run_suite(args.tests, src)
+            assert len(durations) == len(cpu) == args.tests, f"{len(durations)} test results for {args.tests} tests"
+            tree = src or "this tree"
+            print(f"[{tree}] complete fast-registration tests: {len(durations)} (load average {load:.2f})")
+            print(f"  per test: {median_and_p90(durations)}")
+            print(f"  CPU per test: {median_and_p90(cpu)}")
+            print(f"  sum over the tests: {sum(durations):.2f} s; pytest wall time (server start too): {wall:.2f} s")
 
 
 if __name__ == "__main__":

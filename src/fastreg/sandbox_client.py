@@ -54,6 +54,15 @@ class SandboxClient(SandboxCalls):
         response.raise_for_status()
         return response.text
 
+    @property
+    def closed(self) -> bool:
+        return self.http.is_closed
+
+    def forget_browser(self) -> None:
+        """Drop what ``open_page``'s browser kept (cookies) before the next test."""
+        if self._browser is not None:
+            self._browser.cookies.clear()
+
     def _call(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None) -> Any:
         response = self.http.request(method, path, json=json, params=params)
         if response.is_error:

@@ -167,12 +167,40 @@ def fastreg_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
     stop()
 
 
+class _SessionSandboxClient:
+    """The session's client of a server: its connections stay open from test to test (a client per test cost a
+    connection, a TLS context lookup and a scan of the environment for proxies, each time); a test that closed
+    it gets a new one."""
+
+    def __init__(self, server: LiveServer) -> None:
+        self.server = server
+        self.client: SandboxClient | None = None
+
+    def for_a_test(self) -> SandboxClient:
+        if self.client is None or self.client.closed:
+            self.client = SandboxClient(self.server.base_url, self.server.sandbox_key)
+        else:
+            self.client.forget_browser()
+        return self.client
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+
+
+@pytest.fixture(scope="session")
+def _fastreg_sandbox_clients(fastreg_server: LiveServer) -> Iterator[_SessionSandboxClient]:
+    clients = _SessionSandboxClient(fastreg_server)
+    yield clients
+    clients.close()
+
+
 @pytest.fixture
-def fastreg_sandbox(fastreg_server: LiveServer) -> Iterator[SandboxClient]:
-    client = SandboxClient(fastreg_server.base_url, fastreg_server.sandbox_key)
+def fastreg_sandbox(_fastreg_sandbox_clients: _SessionSandboxClient) -> SandboxClient:
+    """The sandbox, reset: no account, component, confirmation, mail, fault or clock of an earlier test."""
+    client = _fastreg_sandbox_clients.for_a_test()
     client.reset()
-    yield client
-    client.close()
+    return client
 
 
 @pytest.fixture
