@@ -93,9 +93,6 @@ class FakeAccountRepository:
     def mini_program_by_id(self, mp_id: int) -> MiniProgram | None:
         return self._store.first(MiniProgram, lambda mp: mp.id == mp_id)
 
-    def principal_by_id(self, principal_id: int) -> Principal | None:
-        return self._store.first(Principal, lambda p: p.id == principal_id)
-
     def release_email(self, email: str) -> None:
         reserved = self._store.first(Identifier, lambda i: i.value == email and i.kind == "email")
         if reserved is not None:

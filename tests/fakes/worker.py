@@ -15,12 +15,9 @@ from fastreg.domain.entities import (
     Credential,
     Link,
     MailMessage,
-    MiniProgram,
-    MonthlyCounter,
     OfficialAccount,
     OutgoingMail,
     PersonalWechatEmail,
-    Principal,
     PushJob,
     Registration,
     SandboxState,
@@ -210,28 +207,8 @@ class FakeSandboxStateRepository:
 
     # ---------------------------------------------------------------- what the control API shows and sets
 
-    def official_account(self, appid: str) -> OfficialAccount | None:
-        return self._store.first(OfficialAccount, lambda oa: oa.appid == appid)
-
-    def official_account_by_id(self, oa_id: int) -> OfficialAccount | None:
-        return self._store.first(OfficialAccount, lambda oa: oa.id == oa_id)
-
-    def principal(self, principal_id: int) -> Principal | None:
-        return self._store.first(Principal, lambda p: p.id == principal_id)
-
-    def principal_named(self, name: str) -> Principal | None:
-        return self._store.first(Principal, lambda p: p.name == name)
-
     def pending_registration(self, oa_id: int) -> Registration | None:
         return self._store.first(Registration, lambda r: r.oa_id == oa_id and r.status == "pending")
-
-    def links_of_oa(self, oa_id: int) -> list[tuple[Link, MiniProgram]]:
-        mps = {mp.id: mp for mp in self._store.all(MiniProgram)}
-        links = sorted(self._store.where(Link, lambda link: link.oa_id == oa_id), key=lambda link: link.id)
-        return [(link, mps[link.mp_id]) for link in links]
-
-    def mini_program(self, appid: str) -> MiniProgram | None:
-        return self._store.first(MiniProgram, lambda mp: mp.appid == appid)
 
     def current_link_of_mp(self, mp_id: int) -> tuple[Link, str] | None:
         links = sorted(
@@ -240,12 +217,8 @@ class FakeSandboxStateRepository:
         )
         if not links:
             return None
-        oa = self.official_account_by_id(links[0].oa_id)
+        oa = self._store.first(OfficialAccount, lambda account: account.id == links[0].oa_id)
         return links[0], oa.appid if oa else ""
-
-    def monthly_used(self, oa_id: int, kind: str, month: str) -> int:
-        found = self._store.first(MonthlyCounter, lambda c: (c.oa_id, c.kind, c.month) == (oa_id, kind, month))
-        return found.used if found else 0
 
     def audit_events(self, appid: str | None) -> list[AuditEvent]:
         events = self._store.all(AuditEvent)

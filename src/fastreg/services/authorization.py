@@ -305,8 +305,7 @@ def authorizer_info(context: Context, caller: Caller, component_appid: str, auth
         account = _account(uow, authorizer_appid)
         if authorization is None or account is None:
             raise DomainError(Err.INVALID_APPID)
-        principal = uow.accounts.principal_by_id(account.principal_id)
-        assert principal is not None
+        principal = uow.accounts.principal(account.principal_id)
         return {
             "authorizer_info": _profile(account, principal.name, uow.clock.now()),
             "authorization_info": {

@@ -130,7 +130,7 @@ def add_personal_wechat_email(context: Context, email: str) -> str:
 def ensure_principal_type(context: Context, name: str, principal_type: str) -> None:
     """An existing principal keeps its type: creating an OA under it with another type is a conflict."""
     with context.uow(readonly=True) as uow:
-        existing = uow.sandbox_state.principal_named(name)
+        existing = uow.accounts.principal_named(name)
     if existing is not None and existing.type != principal_type:
         raise SandboxError(409, "principal_type_conflict", f"principal {name!r} exists with type {existing.type!r}")
 
@@ -164,16 +164,15 @@ def _link_json(link: Link, mp: MiniProgram) -> dict[str, Any]:
 
 def official_account_overview(context: Context, appid: str) -> dict[str, Any]:
     with context.uow(readonly=True) as uow:
-        state, now = uow.sandbox_state, uow.clock.now()
-        oa: OfficialAccount | None = state.official_account(appid)
+        now = uow.clock.now()
+        oa: OfficialAccount | None = uow.accounts.find_official_account(appid)
         if oa is None:
             raise not_found("official account", appid)
-        principal = state.principal(oa.principal_id)
-        assert principal is not None
+        principal = uow.accounts.principal(oa.principal_id)
         month = calendar_month(now, context.settings.timezone)
         limit = monthly_limit(principal.type, context.limits)
-        used = state.monthly_used(oa.id, "registration", month)
-        pending = state.pending_registration(oa.id)
+        used = uow.counters.used(oa.id, "registration", month)
+        pending = uow.sandbox_state.pending_registration(oa.id)
         return {
             "appid": oa.appid,
             "original_id": oa.original_id,
@@ -185,8 +184,8 @@ def official_account_overview(context: Context, appid: str) -> dict[str, Any]:
             "admin_wxid": oa.admin_wxid,
             "quota": {"month": month, "limit": limit, "used": used, "remaining": max(limit - used, 0)},
             "pending_registration": _registration_json(pending) if pending else None,
-            "linked_mini_programs": [_link_json(link, mp) for link, mp in state.links_of_oa(oa.id)],
-            "links_this_month": state.monthly_used(oa.id, "link", month),
+            "linked_mini_programs": [_link_json(link, mp) for link, mp in uow.links.of_oa(oa.id)],
+            "links_this_month": uow.counters.links_used(oa.id, month),
         }
 
 
@@ -204,7 +203,7 @@ def _principal_json(principal: Principal) -> dict[str, Any]:
 
 def set_blacklisted(context: Context, name: str, blacklisted: bool) -> dict[str, Any]:
     with context.uow() as uow:
-        principal = uow.sandbox_state.principal_named(name)
+        principal = uow.accounts.principal_named(name)
         if principal is None:
             raise not_found("principal", name)
         principal.blacklisted = blacklisted
@@ -257,20 +256,19 @@ def authorize(context: Context, component_appid: str, authorizer_appid: str) -> 
 
 def mini_program_view(context: Context, appid: str) -> dict[str, Any]:
     with context.uow(readonly=True) as uow:
-        state = uow.sandbox_state
-        mp = state.mini_program(appid)
+        mp = uow.accounts.find_mini_program(appid)
         if mp is None:
             raise not_found("mini program", appid)
-        principal = state.principal(mp.principal_id)
-        found = state.current_link_of_mp(mp.id)
+        principal = uow.accounts.principal(mp.principal_id)
+        found = uow.sandbox_state.current_link_of_mp(mp.id)
         link, oa_appid = found if found else (None, None)
         linked = link is not None and link.status == LinkStatus.LINKED.value
-        created_by = state.official_account_by_id(mp.created_by_oa_id) if mp.created_by_oa_id else None
+        created_by = uow.accounts.official_account_by_id(mp.created_by_oa_id) if mp.created_by_oa_id else None
         return {
             "appid": mp.appid,
             "original_id": mp.original_id,
             "name": mp.name,
-            "principal_name": principal.name if principal else None,
+            "principal_name": principal.name,
             "certified": mp.certified,
             "certified_until": utc_iso(mp.certified_until),
             "created_via": mp.created_via,

@@ -15,10 +15,7 @@ from fastreg.domain.entities import (
     Credential,
     Link,
     MailMessage,
-    MiniProgram,
-    OfficialAccount,
     OutgoingMail,
-    Principal,
     PushJob,
     Registration,
 )
@@ -161,28 +158,10 @@ class SandboxStateRepository(Protocol):
     def make_clock_real(self) -> None: ...
 
     # What the sandbox control API shows and sets directly.
-    def official_account(self, appid: str) -> OfficialAccount | None: ...
-
-    def official_account_by_id(self, oa_id: int) -> OfficialAccount | None: ...
-
-    def principal(self, principal_id: int) -> Principal | None: ...
-
-    def principal_named(self, name: str) -> Principal | None: ...
-
     def pending_registration(self, oa_id: int) -> Registration | None: ...
-
-    def links_of_oa(self, oa_id: int) -> list[tuple[Link, MiniProgram]]:
-        """The OA's links (any status) with their MPs, oldest first."""
-        ...
-
-    def mini_program(self, appid: str) -> MiniProgram | None: ...
 
     def current_link_of_mp(self, mp_id: int) -> tuple[Link, str] | None:
         """The MP's link (a live one first) and its OA's appid."""
-        ...
-
-    def monthly_used(self, oa_id: int, kind: str, month: str) -> int:
-        """A monthly counter (``registration``, ``link``) of the OA."""
         ...
 
     def audit_events(self, appid: str | None) -> list[AuditEvent]: ...

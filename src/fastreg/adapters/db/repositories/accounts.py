@@ -115,9 +115,6 @@ class SqlAccountRepository:
     def mini_program_by_id(self, mp_id: int) -> MiniProgram | None:
         return self._uow.session.get(MiniProgram, mp_id)
 
-    def principal_by_id(self, principal_id: int) -> Principal | None:
-        return self._uow.session.get(Principal, principal_id)
-
     def release_email(self, email: str) -> None:
         session = self._uow.session
         reserved = session.get(Identifier, email)

@@ -15,7 +15,6 @@ from cryptography.fernet import Fernet
 from sqlalchemy import Table, delete, func, or_, select, update
 
 from fastreg.adapters.db import clock as db_clock
-from fastreg.adapters.db import counters
 from fastreg.adapters.db import statements as sql
 from fastreg.adapters.db.models import (
     AuditEvent,
@@ -23,11 +22,8 @@ from fastreg.adapters.db.models import (
     Credential,
     Link,
     MailMessage,
-    MiniProgram,
-    OfficialAccount,
     OutgoingMail,
     PersonalWechatEmail,
-    Principal,
     PushJob,
     Registration,
     SandboxState,
@@ -39,7 +35,6 @@ from fastreg.adapters.db.models import (
     mini_programs,
     official_accounts,
     outgoing_mail,
-    principals,
     push_jobs,
     registrations,
     sandbox_state,
@@ -304,37 +299,10 @@ class SqlSandboxStateRepository:
 
     # ---------------------------------------------------------------- what the control API shows and sets
 
-    def official_account(self, appid: str) -> OfficialAccount | None:
-        query = select(OfficialAccount).where(official_accounts.c.appid == appid)
-        return self._uow.session.execute(query).scalar_one_or_none()
-
-    def official_account_by_id(self, oa_id: int) -> OfficialAccount | None:
-        return self._uow.session.get(OfficialAccount, oa_id)
-
-    def principal(self, principal_id: int) -> Principal | None:
-        return self._uow.session.get(Principal, principal_id)
-
-    def principal_named(self, name: str) -> Principal | None:
-        query = select(Principal).where(principals.c.name == name)
-        return self._uow.session.execute(query).scalar_one_or_none()
-
     def pending_registration(self, oa_id: int) -> Registration | None:
         r = registrations
         query = select(Registration).where(r.c.oa_id == oa_id, r.c.status == RegistrationStatus.PENDING.value)
         return self._uow.session.execute(query.limit(1)).scalars().first()
-
-    def links_of_oa(self, oa_id: int) -> list[tuple[Link, MiniProgram]]:
-        query = (
-            select(Link, MiniProgram)
-            .join(mini_programs, mini_programs.c.id == links.c.mp_id)
-            .where(links.c.oa_id == oa_id)
-            .order_by(links.c.id)
-        )
-        return [(link, mp) for link, mp in self._uow.session.execute(query)]
-
-    def mini_program(self, appid: str) -> MiniProgram | None:
-        query = select(MiniProgram).where(mini_programs.c.appid == appid)
-        return self._uow.session.execute(query).scalar_one_or_none()
 
     def current_link_of_mp(self, mp_id: int) -> tuple[Link, str] | None:
         query = (
@@ -346,9 +314,6 @@ class SqlSandboxStateRepository:
         )
         row = self._uow.session.execute(query).first()
         return None if row is None else (row[0], str(row[1]))
-
-    def monthly_used(self, oa_id: int, kind: str, month: str) -> int:
-        return counters.used(self._uow.session, oa_id, kind, month)
 
     def audit_events(self, appid: str | None) -> list[AuditEvent]:
         query = select(AuditEvent).order_by(audit_events.c.id)
