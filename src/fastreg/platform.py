@@ -87,7 +87,13 @@ class Platform:
 
     def uow(self, *, readonly: bool = False) -> UnitOfWork:
         return UnitOfWork(
-            self.engine, self.sessions, self.clocks, readonly=readonly, platform=self, write_lock=self.write_lock
+            self.engine,
+            self.sessions,
+            self.clocks,
+            readonly=readonly,
+            write_lock=self.write_lock,
+            secret_key=self.secret_key,
+            wake_worker=self.push_queued.notify,
         )
 
     @property

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fastreg.domain import secrets
-from fastreg.domain.entities import AuditEvent, Authorization, Credential, Identifier, MiniProgram, Registration
+from fastreg.domain.entities import AuditEvent, Authorization, Credential, MiniProgram, Registration
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import AuditKind, Channel, LinkedVia, LinkStatus, RegistrationStatus
 from fastreg.domain.rules import (
@@ -234,12 +234,3 @@ def record_refusal(context: Context, error: DomainError, *, actor: str, oa_appid
         uow.audit.add(_audit(uow.clock.now(), kind, actor, oa_appid, None, errcode=error.errcode))
         uow.commit()
     context.observer.record_registration("refused", error.errcode)
-
-
-def release_email(session: Any, email: str | None) -> None:
-    """Give back an email reserved by a registration that did not complete (``session``: the SQL unit of
-    work's ORM session, until the registrations area reserves emails through a repository)."""
-    if email:
-        reserved = session.get(Identifier, email)
-        if reserved is not None and reserved.kind == "email":
-            session.delete(reserved)

@@ -126,11 +126,14 @@ class UnitOfWork:
         clocks: ClockSource,
         *,
         readonly: bool = False,
-        platform: Any = None,
         write_lock: AbstractContextManager[Any] | None = None,
+        secret_key: str = "",
+        wake_worker: Callable[[], None] | None = None,
     ) -> None:
-        # The platform this unit of work belongs to, for confirmation handlers that need settings.
-        self.platform = platform
+        # What the repositories need of the process: the key that seals queued mail at rest, and the call that
+        # wakes this process's worker once a push or a mail is committed.
+        self.secret_key = secret_key
+        self.wake_worker = wake_worker
         self._after_commit: list[Callable[[], None]] = []
         # SQLite: threads of one process queue here for the single write lock, instead of polling for it in
         # SQLite's busy handler (which sleeps in steps of up to 100 ms and wrecks throughput under load).

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
@@ -21,7 +21,6 @@ from fastreg.adapters.db.models import (
     official_accounts,
     registrations,
 )
-from fastreg.adapters.db.prepared import PreparedConnection, Rows
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import (
     OPEN_STATUSES,
@@ -31,11 +30,9 @@ from fastreg.domain.model import (
     RegistrationStatus,
 )
 from fastreg.domain.rules import (
-    ComponentFacts,
     EligibilityFacts,
     QuotaLimits,
     QuotaStatus,
-    calendar_month,
     monthly_limit,
 )
 
@@ -217,58 +214,3 @@ class SqlCounterRepository:
 
     def try_count_link(self, oa_id: int, month: str, limit: int) -> bool:
         return counters.try_increment(self._uow.session, oa_id, counters.LINK, month, limit)
-
-
-# ---------------------------------------------------------------- the hot path's halves (until its gateway)
-
-
-class EligibilityQuery:
-    """The facts query in two halves for the fast path: sent when made (inside a batch, with the caller's other
-    reads), the :class:`EligibilityFacts` built when asked for."""
-
-    def __init__(
-        self, conn: PreparedConnection, oa: Any, now: datetime, platform: Any, ignore_pending_id: int | None = None
-    ) -> None:
-        self._oa, self._now, self._limits = oa, now, platform.limits
-        self._month = calendar_month(now, platform.settings.timezone)
-        pending_since = now - timedelta(seconds=platform.settings.pending_ttl_seconds)
-        params = _eligibility_params(oa.id, oa.principal_id, self._month, pending_since, ignore_pending_id)
-        self._rows = conn.execute(sql.ELIGIBILITY, params)
-
-    def facts(
-        self,
-        *,
-        reuse_certification: bool | None = None,
-        scan_valid: bool | None = None,
-        component: ComponentFacts | None = None,
-    ) -> EligibilityFacts:
-        facts = _facts(self._rows.one(), self._oa, self._now, self._month, self._limits)
-        return replace(facts, reuse_certification=reuse_certification, scan_valid=scan_valid, component=component)
-
-
-@dataclass(frozen=True)
-class Spending:
-    """A completion counted against the OA's month and its principal's MP total by two conditional statements
-    (atomic in the database: a concurrent completion that would exceed either limit is refused there, whatever
-    Python saw before). Sent with the rest of the completion's writes; ``confirm`` reads them afterwards."""
-
-    counted: Rows
-    principal_counted: Rows
-    limit: int
-
-    def confirm(self) -> None:
-        """Refuse (in the order of the errcode table), which rolls the whole completion back."""
-        if not self.principal_counted.rowcount:
-            raise DomainError(Err.PRINCIPAL_LIMIT)
-        if self.counted.first() is None:
-            raise DomainError(Err.QUOTA_EXCEEDED, limit=self.limit)
-
-
-def spend(conn: PreparedConnection, oa: Any, status: QuotaStatus, platform: Any) -> Spending:
-    if status.limit <= 0:
-        raise DomainError(Err.QUOTA_EXCEEDED, limit=status.limit)
-    counted = counters.increment(conn, oa.id, counters.REGISTRATION, status.month, status.limit)
-    principal_counted = conn.execute(
-        sql.SPEND_PRINCIPAL, {"principal_id": oa.principal_id, "limit": platform.limits.principal_mps}
-    )
-    return Spending(counted, principal_counted, status.limit)

@@ -73,9 +73,8 @@ def _mail_fernet(secret_key: str) -> Fernet:
 
 def _wake_worker_on_commit(uow: UnitOfWork) -> None:
     """Once the job is committed, this process's worker takes it at once instead of at its next poll."""
-    platform = getattr(uow, "platform", None)
-    if platform is not None:
-        uow.on_commit(platform.push_queued.notify)
+    if uow.wake_worker is not None:
+        uow.on_commit(uow.wake_worker)
 
 
 class _Leases:
@@ -202,7 +201,7 @@ class SqlMailOutbox:
         _wake_worker_on_commit(self._uow)
 
     def _fernet(self) -> Fernet:
-        return _mail_fernet(self._uow.platform.secret_key)
+        return _mail_fernet(self._uow.secret_key)
 
     def _opened(self, stored: OutgoingMail) -> OutgoingMail:
         """A detached copy with its parts unsealed (the stored row keeps them sealed)."""
