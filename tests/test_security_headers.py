@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.api.world import REDIRECT_URI, World, qr_image
+from tests.api.world import REDIRECT_URI, World, qr_url
 
 
 def assert_not_frameable(response: httpx.Response) -> None:
@@ -21,7 +21,7 @@ def test_every_html_page_refuses_framing(world: World) -> None:
         "/cgi-bin/fastregisterauth",
         params={"appid": oa.appid, "component_appid": component.appid, "redirect_uri": REDIRECT_URI},
     )
-    _, phone_url = qr_image(scan_page.text)
+    phone_url = qr_url(scan_page.text)
     code = world.post(
         "/cgi-bin/component/api_create_preauthcode",
         {"component_appid": component.appid},

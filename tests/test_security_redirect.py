@@ -9,7 +9,7 @@ import pytest
 
 from fastreg.testing import CallbackServer
 from tests.api.test_api_pages import error_code_on
-from tests.api.world import REDIRECT_DOMAIN, REDIRECT_URI, World, qr_image
+from tests.api.world import REDIRECT_DOMAIN, REDIRECT_URI, World, qr_url
 
 # Each goes to another host in a browser (urlparse().hostname says thirdparty.example.com for the first three).
 ELSEWHERE = [
@@ -68,7 +68,7 @@ def test_componentloginpage_refuses_a_redirect_a_browser_sends_elsewhere(world: 
 def test_a_redirect_to_the_registered_host_is_accepted(world: World, redirect_uri: str) -> None:
     component = world.component()
     oa = world.oa()
-    _, url = qr_image(world.auth_page(component, oa, redirect_uri=redirect_uri))
+    url = qr_url(world.auth_page(component, oa, redirect_uri=redirect_uri))
     answer = world.sandbox.scan(url, oa.admin_wxid, "confirm")
     assert answer["status"] == "confirmed" and "ticket=" in answer["redirect_url"]
 

@@ -276,9 +276,9 @@ def test_bad_tickets(world: World, how: str) -> None:
         ticket = world.ticket(setup.component, setup.oa)
         world.sandbox.set_clock(advance_seconds=601)
     else:
-        from tests.api.world import qr_image
+        from tests.api.world import qr_url
 
-        _, url = qr_image(world.auth_page(setup.component, setup.oa))
+        url = qr_url(world.auth_page(setup.component, setup.oa))
         answer = world.sandbox.scan(url, setup.oa.admin_wxid, "cancel")
         assert answer == {"status": "cancelled", "redirect_url": None}
         ticket = "cancelled-scan-has-no-ticket"
@@ -287,9 +287,9 @@ def test_bad_tickets(world: World, how: str) -> None:
 
 def test_only_the_oa_admin_may_confirm(world: World) -> None:
     setup = ready(world)
-    from tests.api.world import qr_image
+    from tests.api.world import qr_url
 
-    _, url = qr_image(world.auth_page(setup.component, setup.oa))
+    url = qr_url(world.auth_page(setup.component, setup.oa))
     response = world.sandbox.http.post("/scans", json={"url": url, "wxid": "wxid_stranger01", "action": "confirm"})
     assert response.status_code == 403
     answer = world.sandbox.scan(url, setup.oa.admin_wxid, "confirm")

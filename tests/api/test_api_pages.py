@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
-from tests.api.world import REDIRECT_URI, World, decode_qr, qr_image, query_param
+from tests.api.world import REDIRECT_URI, World, decode_qr, qr_image, qr_url, query_param
 
 
 def error_code_on(html: str) -> int | None:
@@ -21,12 +21,25 @@ def error_code_on(html: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
+def test_the_qr_image_is_loaded_by_the_page_and_only_for_a_page_confirmation(world: World) -> None:
+    """The page names its QR code's image (no drawing for a client that only reads the page); the image route
+    draws only a fastregisterauth/componentloginpage confirmation's code."""
+    html = world.auth_page(world.component(), world.oa())
+    url = qr_url(html)
+    assert 'src="/cgi-bin/scanqr?id=' in html and "data:image" not in html
+    confirmation_id = urlparse(url).path.rsplit("/", 1)[1]
+    assert world.api.get("/cgi-bin/scanqr", params={"id": confirmation_id}).headers["content-type"] == "image/png"
+    for unknown in ("", "nope", confirmation_id[:-1] + ("A" if confirmation_id[-1] != "A" else "B")):
+        missing = world.api.get("/cgi-bin/scanqr", params={"id": unknown})
+        assert missing.status_code == 404 and missing.text == "no such confirmation"
+
+
 def test_fastregisterauth_page_qr_and_ticket_redirect(world: World) -> None:
     component = world.component(name="云服务商")
     oa = world.oa(name="城市晚报")
     html = world.auth_page(component, oa, copy_wx_verify=1)
     assert "城市晚报" in html and "云服务商" in html and "复用" in html
-    png, url = qr_image(html)
+    png, url = qr_image(html, world.api)
     assert decode_qr(png) == url
     assert url.startswith(world.live.base_url + "/m/confirm/")
 
@@ -45,7 +58,7 @@ def test_scanstatus_withholds_the_redirect_from_other_browsers(world: World) -> 
     """Only the browser that opened the page (its opener cookie) learns the redirect and its live ticket."""
     component = world.component()
     oa = world.oa()
-    _, url = qr_image(world.auth_page(component, oa))  # opened by world.api, which keeps its cookie
+    url = qr_url(world.auth_page(component, oa))  # opened by world.api, which keeps its cookie
     world.sandbox.scan(url, oa.admin_wxid, "confirm")
     params = {"id": urlparse(url).path.rsplit("/", 1)[1]}
     with httpx.Client(base_url=world.live.base_url) as other:
@@ -61,7 +74,7 @@ def test_fastregisterauth_appends_ticket_with_ampersand_when_uri_has_a_query(wor
     component = world.component()
     oa = world.oa()
     html = world.auth_page(component, oa, redirect_uri=REDIRECT_URI + "?state=abc")
-    _, url = qr_image(html)
+    url = qr_url(html)
     answer = world.sandbox.scan(url, oa.admin_wxid, "confirm")
     assert answer["redirect_url"].startswith(REDIRECT_URI + "?state=abc&ticket=")
 
@@ -69,7 +82,7 @@ def test_fastregisterauth_appends_ticket_with_ampersand_when_uri_has_a_query(wor
 def test_fastregisterauth_cancel_shows_cancelled(world: World) -> None:
     component = world.component()
     oa = world.oa()
-    _, url = qr_image(world.auth_page(component, oa))
+    url = qr_url(world.auth_page(component, oa))
     world.sandbox.scan(url, oa.admin_wxid, "cancel")
     status = world.get("/cgi-bin/scanstatus", id=urlparse(url).path.rsplit("/", 1)[1])
     assert status["status"] == "cancelled" and status["redirect_url"] is None
@@ -130,7 +143,7 @@ def test_componentloginpage_consent_by_the_admin(world: World) -> None:
 
     page = world.api.get("/cgi-bin/componentloginpage", params={**params, "auth_type": 3, "biz_appid": oa.appid})
     assert "授权公众号" in page.text
-    png, url = qr_image(page.text)
+    png, url = qr_image(page.text, world.api)
     assert decode_qr(png) == url
 
     stranger = world.sandbox.http.post("/scans", json={"url": url, "wxid": "wxid_someone9", "action": "confirm"})

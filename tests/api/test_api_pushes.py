@@ -13,7 +13,7 @@ from wechatpy.component import WeChatComponent
 from fastreg.adapters import wechat_crypto
 from fastreg.adapters.db.models import PushJob
 from fastreg.testing import CallbackServer, wechatpy_component
-from tests.api.world import Component, World, qr_image, query_param
+from tests.api.world import Component, World, qr_url, query_param
 
 
 def wechatpy_for(world: World, component: Component) -> WeChatComponent:
@@ -158,7 +158,7 @@ def test_authorized_event_after_consent(world: World, fastreg_callback: Callback
             "biz_appid": oa.appid,
         },
     )
-    _, url = qr_image(page.text)
+    url = qr_url(page.text)
     redirect = world.sandbox.scan(url, oa.admin_wxid)["redirect_url"]
     client = wechatpy_for(world, component)
     client.session.set("component_verify_ticket", component.verify_ticket)

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.world import REDIRECT_URI, Component, World, qr_image, query_param
+from tests.api.world import REDIRECT_URI, Component, World, qr_url, query_param
 
 WECHAT_RID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}")
 
@@ -203,7 +203,7 @@ def consent(world: World, component: Component, redirect_uri: str) -> str:
         "biz_appid": oa.appid,
     }
     page = world.api.get("/cgi-bin/componentloginpage", params=params)
-    _, url = qr_image(page.text)
+    url = qr_url(page.text)
     return str(world.sandbox.scan(url, oa.admin_wxid, "confirm")["redirect_url"])
 
 
@@ -243,7 +243,7 @@ def test_fastregisterauth_puts_the_ticket_before_the_fragment(
     component = world.component()
     oa = world.oa()
     token = world.authorize(component, oa)
-    _, url = qr_image(world.auth_page(component, oa, redirect_uri=redirect_uri))
+    url = qr_url(world.auth_page(component, oa, redirect_uri=redirect_uri))
     redirect = str(world.sandbox.scan(url, oa.admin_wxid, "confirm")["redirect_url"])
     ticket = query_param(redirect, "ticket")
     assert redirect == f"{before}{ticket}{after}"

@@ -3,7 +3,6 @@ and the HTML pages (the QR code is decoded from the page's PNG)."""
 
 from __future__ import annotations
 
-import base64
 import io
 import re
 from dataclasses import dataclass
@@ -29,14 +28,28 @@ def decode_qr(png: bytes) -> str:
     return str(results[0].text)
 
 
-def qr_image(html: str) -> tuple[bytes, str]:
-    """The PNG of ``img#scan-qr`` (a data: URI) and its ``data-confirmation-url``."""
+def _scan_qr_tag(html: str) -> str:
     tag = re.search(r"<img[^>]*id=\"scan-qr\"[^>]*>", html)
     assert tag, "no img#scan-qr on the page"
-    src = re.search(r'src="data:image/png;base64,([^"]+)"', tag.group(0))
-    url = re.search(r'data-confirmation-url="([^"]+)"', tag.group(0))
-    assert src and url
-    return base64.b64decode(src.group(1)), unescape(url.group(1))
+    return tag.group(0)
+
+
+def qr_url(html: str) -> str:
+    """The ``data-confirmation-url`` of the page's ``img#scan-qr`` (what its QR code encodes)."""
+    url = re.search(r'data-confirmation-url="([^"]+)"', _scan_qr_tag(html))
+    assert url
+    return unescape(url.group(1))
+
+
+def qr_image(html: str, browser: httpx.Client) -> tuple[bytes, str]:
+    """The PNG of ``img#scan-qr``, loaded from its ``src`` as a browser loads it, and its
+    ``data-confirmation-url``."""
+    src = re.search(r'src="([^"]+)"', _scan_qr_tag(html))
+    assert src
+    image = browser.get(unescape(src.group(1)))
+    assert image.status_code == 200 and image.headers["content-type"] == "image/png", image.text[:200]
+    assert image.headers["cache-control"] == "no-store"
+    return image.content, qr_url(html)
 
 
 def wire_answer(response: httpx.Response) -> Any:
@@ -171,7 +184,7 @@ class World:
 
     def ticket(self, component: Component, oa: OA, copy_wx_verify: int = 1) -> str:
         """The OA admin scans the fastregisterauth page's QR code and confirms; the ticket of the redirect."""
-        png, url = qr_image(self.auth_page(component, oa, copy_wx_verify))
+        png, url = qr_image(self.auth_page(component, oa, copy_wx_verify), self.api)
         assert decode_qr(png) == url
         answer = self.sandbox.scan(url, oa.admin_wxid, "confirm")
         assert answer["status"] == "confirmed"

@@ -92,6 +92,8 @@ def test_the_qr_link_alone_approves_nothing_in_production(production: Production
     url = desktop.get_attribute("#scan-qr", "data-confirmation-url")
     assert url and url.startswith(base + "/m/confirm/")
     path, confirmation_id = url[len(base) :], url.rsplit("/", 1)[1]
+    # The QR code is an image the browser loads from the page's own origin (under its CSP): it is drawn.
+    assert desktop.locator("#scan-qr").evaluate("image => image.complete && image.naturalWidth > 0")
 
     # A stranger opens the link without a phone session: a login form, and nobody's wxid.
     intruder = contexts()

@@ -8,7 +8,6 @@ the fastregisterauth page's QR code (decoded from the PNG with zxing-cpp) confir
 
 from __future__ import annotations
 
-import base64
 import io
 import re
 from html import unescape
@@ -27,15 +26,17 @@ from fastreg.testing import CallbackServer, SandboxClient
 REDIRECT = "https://tp.example.com/wechat/redirect"
 
 
-def qr_url_from_page(html: str) -> str:
-    """Decode the page's QR code (``img#scan-qr``, a PNG) with zxing-cpp, and check it against the
-    ``data-confirmation-url`` attribute."""
-    tag = re.search(r'<img[^>]*id="scan-qr"[^>]*>', html)
+def qr_url_from_page(page: httpx.Response) -> str:
+    """Decode the page's QR code (``img#scan-qr``, a PNG loaded from its ``src`` as a browser loads it) with
+    zxing-cpp, and check it against the ``data-confirmation-url`` attribute."""
+    tag = re.search(r'<img[^>]*id="scan-qr"[^>]*>', page.text)
     assert tag is not None
-    src = re.search(r'src="data:image/png;base64,([^"]+)"', tag.group(0))
+    src = re.search(r'src="([^"]+)"', tag.group(0))
     attribute = re.search(r'data-confirmation-url="([^"]+)"', tag.group(0))
     assert src is not None and attribute is not None
-    image = Image.open(io.BytesIO(base64.b64decode(src.group(1))))
+    loaded = httpx.get(page.url.join(unescape(src.group(1))), timeout=30)
+    assert loaded.status_code == 200 and loaded.headers["content-type"] == "image/png"
+    image = Image.open(io.BytesIO(loaded.content))
     results = zxingcpp.read_barcodes(image)
     assert len(results) == 1
     decoded = str(results[0].text)
@@ -77,7 +78,7 @@ def test_fast_registration_with_wechatpy(
     consent_url = component.get_pre_auth_url(REDIRECT)
     with httpx.Client(timeout=30) as browser:
         page = browser.get(consent_url + "&biz_appid=" + oa["appid"])
-        confirmed = sandbox.scan(qr_url_from_page(page.text), oa["admin_wxid"], "confirm")
+        confirmed = sandbox.scan(qr_url_from_page(page), oa["admin_wxid"], "confirm")
     assert confirmed["status"] == "confirmed"
     auth_code = param(confirmed["redirect_url"], "auth_code")
     assert param(confirmed["redirect_url"], "expires_in") == "600"
@@ -100,7 +101,7 @@ def test_fast_registration_with_wechatpy(
                 "redirect_uri": REDIRECT,
             },
         )
-    confirmed = sandbox.scan(qr_url_from_page(page.text), oa["admin_wxid"], "confirm")
+    confirmed = sandbox.scan(qr_url_from_page(page), oa["admin_wxid"], "confirm")
     ticket = param(confirmed["redirect_url"], "ticket")
 
     # account/fastregister through wechatpy's client.
@@ -202,7 +203,7 @@ def test_links_with_wechatpy(live: object, sandbox: SandboxClient) -> None:
                 "redirect_uri": REDIRECT,
             },
         )
-    ticket = param(sandbox.scan(qr_url_from_page(page.text), owner["admin_wxid"])["redirect_url"], "ticket")
+    ticket = param(sandbox.scan(qr_url_from_page(page), owner["admin_wxid"])["redirect_url"], "ticket")
     mp_appid = clients[owner["appid"]].post("account/fastregister", data={"ticket": ticket})["appid"]
 
     linking = clients[linker["appid"]]

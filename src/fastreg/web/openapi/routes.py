@@ -9,13 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from fastreg.adapters.qr import qr_data_uri
+from fastreg.adapters.qr import qr_png
 from fastreg.domain import secrets
 from fastreg.domain.errors import DomainError, Err, ErrorSpec
 from fastreg.domain.model import LINK_STATUS_CODES, ConfirmationKind, LinkedVia, LinkStatus
@@ -348,7 +349,9 @@ def _scan_page(
             "facts": facts,
             "rules": rules,
             "admin_label": admin_label,
-            "qr_src": qr_data_uri(confirmation_url),
+            # The QR code is an image of its own, loaded by the browser that shows the page: a client that reads
+            # the page's data-confirmation-url (an integrator's test) never pays for drawing it.
+            "qr_src": f"/cgi-bin/scanqr?id={quote(confirmation_id, safe='')}",
             "confirmation_url": confirmation_url,
             "status_url": f"/cgi-bin/scanstatus?id={confirmation_id}",
             "expires_at": expires_at.astimezone(ZoneInfo(get_platform(request).settings.timezone)).strftime(
@@ -520,6 +523,16 @@ async def scanstatus(request: Request, id: str = Query("")) -> WeChatJSONRespons
         response = ok({"status": view.status, "redirect_url": redirect_url})
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@router.get("/cgi-bin/scanqr", include_in_schema=False)
+async def scanqr(request: Request, id: str = Query("")) -> Response:
+    """The QR code of a fastregisterauth or componentloginpage page (its ``img#scan-qr``): a PNG of the
+    confirmation URL; 404 for an id that is no such page's confirmation."""
+    view = await get_runner(request).run(_page_confirmation, get_platform(request), id)
+    if view is None:
+        return Response("no such confirmation", status_code=404, media_type="text/plain; charset=utf-8")
+    return Response(qr_png(view.url), media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
 def _page_confirmation(platform: Platform, confirmation_id: str) -> confirmations.ConfirmationView | None:
