@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from fastreg.adapters.db import counters
@@ -40,6 +40,15 @@ if TYPE_CHECKING:
     from fastreg.adapters.db.uow import UnitOfWork
 
 _OPEN = [status.value for status in OPEN_STATUSES]
+# The worker asks at every pass (a prepared statement): the OAs with an open registration untouched too long.
+_OAS_WITH_STALE_OPEN = (
+    select(registrations.c.oa_id)
+    .where(
+        or_(*(registrations.c.status == status for status in _OPEN)),
+        registrations.c.updated_at <= bindparam("untouched_since"),
+    )
+    .distinct()
+)
 
 
 @dataclass(frozen=True)
@@ -136,17 +145,8 @@ class SqlRegistrationRepository:
         return self._uow.session.execute(query).scalar_one_or_none()
 
     def oas_with_stale_open(self, untouched_since: datetime) -> list[int]:
-        from sqlalchemy import select
-
-        from fastreg.adapters.db.models import registrations as r
-        from fastreg.domain.model import OPEN_STATUSES
-
-        query = (
-            select(r.c.oa_id)
-            .where(r.c.status.in_([s.value for s in OPEN_STATUSES]), r.c.updated_at <= untouched_since)
-            .distinct()
-        )
-        return [int(oa_id) for (oa_id,) in self._uow.session.execute(query)]
+        stale = self._uow.conn.execute(_OAS_WITH_STALE_OPEN, {"untouched_since": untouched_since})
+        return [int(row.oa_id) for row in stale.rows]
 
 
 class SqlConfirmationRepository:

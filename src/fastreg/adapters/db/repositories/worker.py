@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from cryptography.fernet import Fernet
-from sqlalchemy import Table, delete, func, or_, select, update
+from sqlalchemy import Table, bindparam, delete, func, or_, select, update
 
 from fastreg.adapters.db import clock as db_clock
 from fastreg.adapters.db import statements as sql
@@ -77,6 +77,19 @@ def _wake_worker_on_commit(uow: UnitOfWork) -> None:
         uow.on_commit(uow.wake_worker)
 
 
+@functools.cache
+def _any_due(table: Table, done: str) -> Any:
+    """One due row of a job table, as a prepared statement (the worker asks at every pass)."""
+    t = table
+    return select(t.c.id).where(t.c[done].is_(None), t.c.next_attempt_at <= bindparam("now")).limit(1)
+
+
+_COMPONENTS_DUE_FOR_TICKET = select(components.c.id).where(
+    components.c.callback_url.is_not(None),
+    or_(components.c.verify_ticket_at.is_(None), components.c.verify_ticket_at <= bindparam("issued_before")),
+)
+
+
 class _Leases:
     """Claiming due rows of a job table (``push_jobs``, ``outgoing_mail``) by a conditional update."""
 
@@ -84,9 +97,7 @@ class _Leases:
         self._uow, self._table, self._done = uow, table, done
 
     def any_due(self, now: datetime) -> bool:
-        t = self._table
-        query = select(t.c.id).where(t.c[self._done].is_(None), t.c.next_attempt_at <= now).limit(1)
-        return self._uow.session.execute(query).first() is not None
+        return self._uow.conn.execute(_any_due(self._table, self._done), {"now": now}).first() is not None
 
     def claim(self, now: datetime, lease_until: datetime, limit: int) -> Sequence[Any]:
         """The due rows' ids this transaction leased (the others were leased by another worker meanwhile)."""
@@ -161,11 +172,8 @@ class SqlPushQueue:
         return session.execute(select(Component).where(components.c.appid == key)).scalar_one_or_none()
 
     def components_due_for_ticket(self, issued_before: datetime) -> list[int]:
-        c = components
-        query = select(c.c.id).where(
-            c.c.callback_url.is_not(None), or_(c.c.verify_ticket_at.is_(None), c.c.verify_ticket_at <= issued_before)
-        )
-        return [row_id for (row_id,) in self._uow.session.execute(query)]
+        due = self._uow.conn.execute(_COMPONENTS_DUE_FOR_TICKET, {"issued_before": issued_before})
+        return [row.id for row in due.rows]
 
     def claim_ticket_renewal(self, component: Component, previous: datetime | None, ticket: str, now: datetime) -> bool:
         c = components
