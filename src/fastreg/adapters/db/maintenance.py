@@ -3,6 +3,7 @@ probe."""
 
 from __future__ import annotations
 
+import functools
 import time
 
 from sqlalchemy import Engine, Table, text
@@ -29,11 +30,18 @@ def _tables() -> list[Table]:
     return [table for table in reversed(metadata.sorted_tables) if table.name not in KEEP_ON_RESET]
 
 
+@functools.cache
+def _deletes() -> tuple[str, ...]:
+    return tuple(f'DELETE FROM "{table.name}"' for table in _tables())
+
+
 def wipe(session: Session) -> None:
     """Delete every row of every table, children first, in the caller's transaction (nothing else may write
-    meanwhile: see :func:`wipe_alone`)."""
-    for table in _tables():
-        session.execute(table.delete())
+    meanwhile: see :func:`wipe_alone`). Plain statements on the driver: building and compiling twenty ``Delete``
+    constructs was most of a sandbox reset's time."""
+    connection = session.connection()
+    for statement in _deletes():
+        connection.exec_driver_sql(statement)
 
 
 def wipe_alone(sessions: sessionmaker[Session], *, patience_seconds: float = 30.0) -> None:
