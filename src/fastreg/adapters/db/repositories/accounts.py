@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, exists, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from fastreg.adapters.db import locks
@@ -37,6 +38,11 @@ from fastreg.domain.errors import DomainError, Err
 if TYPE_CHECKING:
     from fastreg.adapters.db.uow import UnitOfWork
 
+
+_CLAIM_IDENTIFIER = {
+    "sqlite": sqlite.insert(identifiers).on_conflict_do_nothing().returning(identifiers.c.value),
+    "postgresql": postgresql.insert(identifiers).on_conflict_do_nothing().returning(identifiers.c.value),
+}
 
 class SqlAccountRepository:
     def __init__(self, uow: UnitOfWork) -> None:
@@ -90,12 +96,12 @@ class SqlAccountRepository:
         session.flush()
 
     def claim_identifier(self, value: str, kind: str) -> None:
-        session = self._uow.session
-        try:
-            with session.begin_nested():  # a refusal rolls back to here, not the whole transaction
-                session.add(Identifier(value=value, kind=kind))
-        except IntegrityError:
-            raise DomainError(Err.EMAIL_TAKEN if kind == "email" else Err.INVALID_APPID, field=kind) from None
+        # INSERT ... ON CONFLICT DO NOTHING: a taken value inserts nothing and fails nothing, so the transaction
+        # goes on without a savepoint around the insert (a concurrent claim of the same value waits for the
+        # other transaction's outcome on PostgreSQL, and SQLite has one writer).
+        claim = _CLAIM_IDENTIFIER[self._uow.session.get_bind().dialect.name]
+        if self._uow.session.execute(claim, {"value": value, "kind": kind}).first() is None:
+            raise DomainError(Err.EMAIL_TAKEN if kind == "email" else Err.INVALID_APPID, field=kind)
 
     def release_identifier(self, value: str) -> None:
         self._uow.session.execute(delete(identifiers).where(identifiers.c.value == value))
