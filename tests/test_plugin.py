@@ -158,3 +158,26 @@ def test_an_error_page_says_its_errcode() -> None:
     page += '<p id="error-message">跳转 uri 不合法</p>'
     with pytest.raises(ValueError, match=r"errcode 61060 \(跳转 uri 不合法\)"):
         scan_url_from_page(page)
+
+
+def test_the_sandbox_clients_calls_go_through_the_proxy_the_environment_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As httpx would: ``HTTP_PROXY`` for an http server, unless ``NO_PROXY`` names its host."""
+    import urllib3
+
+    from fastreg.sandbox_client import SandboxClient
+
+    for variable in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.internal:3128")
+    through = SandboxClient("http://fastreg.internal:8000", "key")
+    assert isinstance(through._pool, urllib3.ProxyManager)
+    assert through._pool.proxy is not None and through._pool.proxy.host == "proxy.internal"
+    monkeypatch.setenv("NO_PROXY", "fastreg.internal")
+    direct = SandboxClient("http://fastreg.internal:8000", "key")
+    assert direct._pool is not None and not isinstance(direct._pool, urllib3.ProxyManager)
+    through.close()
+    assert through.closed
+    with pytest.raises(RuntimeError, match="closed"):
+        through.reset()
