@@ -252,10 +252,12 @@ def test_a_2xx_answer_other_than_success_is_delivered_and_noted(world: World, fa
     assert len(fastreg_callback.pushes) == 1
 
 
-def test_a_callback_url_httpx_cannot_parse_fails_only_its_push(world: World, fastreg_callback: CallbackServer) -> None:
-    """A callback URL httpx raises InvalidURL for (not an httpx.HTTPError): that push records the error and is
-    retried later; the other component's pushes still go out. The sandbox refuses such a URL at creation now, so
-    the row is written directly, as one stored before that check would be."""
+def test_a_callback_url_that_cannot_be_parsed_fails_only_its_push(
+    world: World, fastreg_callback: CallbackServer
+) -> None:
+    """A callback URL that cannot even be parsed (a ValueError, not an HTTP client's error): that push records
+    the error and is retried later; the other component's pushes still go out. The sandbox refuses such a URL
+    at creation now, so the row is written directly, as one stored before that check would be."""
     from sqlalchemy import update
 
     from fastreg.adapters.db.models import Component as ComponentRow
@@ -273,4 +275,4 @@ def test_a_callback_url_httpx_cannot_parse_fails_only_its_push(world: World, fas
     assert message.verify_ticket == ticket
     job = job_of(world, "component_verify_ticket", broken.appid, lambda j: j.attempts >= 1)
     assert job.delivered_at is None and job.attempts >= 1
-    assert job.last_error is not None and job.last_error.startswith("InvalidURL")
+    assert job.last_error is not None and job.last_error.startswith("ValueError: Invalid IPv6 URL")

@@ -44,6 +44,7 @@ _CLAIM_IDENTIFIER = {
     "postgresql": postgresql.insert(identifiers).on_conflict_do_nothing().returning(identifiers.c.value),
 }
 
+
 class SqlAccountRepository:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
