@@ -84,6 +84,37 @@ def _any_due(table: Table, done: str) -> Any:
     return select(t.c.id).where(t.c[done].is_(None), t.c.next_attempt_at <= bindparam("now")).limit(1)
 
 
+@functools.cache
+def _due_rows(table: Table, done: str, limit: int) -> Any:
+    t = table
+    return (
+        select(t.c.id, t.c.next_attempt_at)
+        .where(t.c[done].is_(None), t.c.next_attempt_at <= bindparam("now"))
+        .order_by(t.c.next_attempt_at, t.c.id)
+        .limit(limit)
+    )
+
+
+@functools.cache
+def _lease(table: Table, done: str) -> Any:
+    """Lease a due row by a conditional update (bind names apart from the columns: an UPDATE reserves those)."""
+    t = table
+    return (
+        update(t)
+        .where(t.c.id == bindparam("row_id"), t.c[done].is_(None), t.c.next_attempt_at == bindparam("attempt_at"))
+        .values(next_attempt_at=bindparam("lease_until"))
+    )
+
+
+@functools.cache
+def _record_attempt(table: Table, columns: tuple[str, ...]) -> Any:
+    return (
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values({column: bindparam(f"new_{column}") for column in columns})
+    )
+
+
 _COMPONENTS_DUE_FOR_TICKET = select(components.c.id).where(
     components.c.callback_url.is_not(None),
     or_(components.c.verify_ticket_at.is_(None), components.c.verify_ticket_at <= bindparam("issued_before")),
@@ -101,30 +132,18 @@ class _Leases:
 
     def claim(self, now: datetime, lease_until: datetime, limit: int) -> Sequence[Any]:
         """The due rows' ids this transaction leased (the others were leased by another worker meanwhile)."""
-        t, session = self._table, self._uow.session
-        due = session.execute(
-            select(t.c.id, t.c.next_attempt_at)
-            .where(t.c[self._done].is_(None), t.c.next_attempt_at <= now)
-            .order_by(t.c.next_attempt_at, t.c.id)
-            .limit(limit)
-        ).all()
+        conn = self._uow.conn
+        due = conn.execute(_due_rows(self._table, self._done, limit), {"now": now}).rows
         claimed = []
-        for row_id, attempt_at in due:
-            leased = session.execute(
-                update(t)
-                .where(t.c.id == row_id, t.c[self._done].is_(None), t.c.next_attempt_at == attempt_at)
-                .values(next_attempt_at=lease_until)
-                .execution_options(synchronize_session=False)
-            ).rowcount  # type: ignore[attr-defined]
-            if leased:
-                claimed.append(row_id)
+        for row in due:
+            lease = {"row_id": row.id, "attempt_at": row.next_attempt_at, "lease_until": lease_until}
+            if conn.execute(_lease(self._table, self._done), lease).rowcount:
+                claimed.append(row.id)
         return claimed
 
     def record(self, row_id: int, **values: Any) -> None:
-        t = self._table
-        self._uow.session.execute(
-            update(t).where(t.c.id == row_id).values(**values).execution_options(synchronize_session=False)
-        )
+        statement = _record_attempt(self._table, tuple(sorted(values)))
+        self._uow.conn.execute(statement, {"row_id": row_id, **{f"new_{key}": value for key, value in values.items()}})
 
 
 class SqlPushQueue:
