@@ -65,7 +65,7 @@ def create_app(
     install_edge(app, platform)  # request id, access log, metrics, body-size limit, GET /metrics (if served)
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> JSONResponse:
+    async def healthz() -> JSONResponse:
         """Liveness: the process answers."""
         return JSONResponse({"status": "ok"})
 

@@ -21,7 +21,18 @@ def get_runner(request: Request) -> Runner:
     return runner
 
 
-RunnerDep = Annotated[Runner, Depends(get_runner)]
+# As dependencies, async: FastAPI runs a plain ``def`` dependency in its thread pool, a thread hop per request
+# for reading an attribute.
+async def platform_dependency(request: Request) -> Platform:
+    return get_platform(request)
+
+
+async def runner_dependency(request: Request) -> Runner:
+    return get_runner(request)
+
+
+PlatformDep = Annotated[Platform, Depends(platform_dependency)]
+RunnerDep = Annotated[Runner, Depends(runner_dependency)]
 
 
 def secure_cookies(platform: Platform) -> bool:

@@ -105,7 +105,7 @@ def form_owner(page: str) -> DependsParam:
     """A route dependency: the page that owns the route's form (where the login leads back to after an expired
     session)."""
 
-    def owned(request: Request) -> None:
+    async def owned(request: Request) -> None:  # async: a plain def dependency runs in a thread
         request.state.form_owner = page
 
     return Depends(owned)

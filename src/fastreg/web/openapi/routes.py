@@ -186,7 +186,7 @@ async def api_start_push_ticket(request: Request) -> WeChatJSONResponse:
     return ok()
 
 
-def component_token(
+async def component_token(  # async: FastAPI runs a plain def dependency in a thread
     component_access_token: str | None = Query(None, description="from api_component_token"),
     access_token: str | None = Query(None, description="the same token by the newer documentation's name"),
 ) -> str | None:

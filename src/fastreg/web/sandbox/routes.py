@@ -11,7 +11,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response, Security
+from fastapi import APIRouter, Query, Request, Response, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -28,7 +28,7 @@ from fastreg.platform import sandbox_key as configured_sandbox_key
 from fastreg.services import faults, sandbox, verification, versions
 from fastreg.services.accounts import create_component, create_official_account
 from fastreg.services.sandbox import SandboxError
-from fastreg.web.deps import RunnerDep, get_platform
+from fastreg.web.deps import PlatformDep, RunnerDep
 from fastreg.web.inputs import BadInput, load_json
 
 KEY_HEADER = "X-Sandbox-Key"
@@ -159,7 +159,6 @@ router = APIRouter(
     dependencies=[Security(sandbox_key)],
     responses=errors(400, 401, 422),
 )
-PlatformDep = Annotated[Platform, Depends(get_platform)]
 
 
 class Body(BaseModel):
