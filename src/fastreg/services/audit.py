@@ -10,6 +10,19 @@ from fastreg.domain.model import AuditKind
 from fastreg.services.ports import AuditLog
 
 
+def event(
+    at: datetime,
+    kind: AuditKind,
+    actor: str,
+    *,
+    oa_appid: str | None = None,
+    mp_appid: str | None = None,
+    **detail: Any,
+) -> AuditEvent:
+    """An audit event, its ``detail`` the keyword arguments (None when there are none)."""
+    return AuditEvent(at=at, kind=kind.value, actor=actor, oa_appid=oa_appid, mp_appid=mp_appid, detail=detail or None)
+
+
 def record(
     log: AuditLog,
     at: datetime,
@@ -22,6 +35,4 @@ def record(
 ) -> None:
     """Add an event to ``log`` (``uow.audit``; an ORM session, which has the same ``add``, until every caller
     passes the unit of work's log)."""
-    log.add(
-        AuditEvent(at=at, kind=kind.value, actor=actor, oa_appid=oa_appid, mp_appid=mp_appid, detail=detail or None)
-    )
+    log.add(event(at, kind, actor, oa_appid=oa_appid, mp_appid=mp_appid, **detail))

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from fastreg.domain import secrets
-from fastreg.domain.entities import AuditEvent, Authorization, Credential, MiniProgram, Registration
+from fastreg.domain.entities import Authorization, Credential, MiniProgram, Registration
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import AuditKind, Channel, LinkedVia, LinkStatus, RegistrationStatus
 from fastreg.domain.rules import (
@@ -25,7 +24,7 @@ from fastreg.domain.rules import (
     next_status,
 )
 from fastreg.domain.versions import PlatformVersion, certification_at_completion
-from fastreg.services import credentials
+from fastreg.services import audit, credentials
 from fastreg.services.credentials import CredentialKind
 from fastreg.services.ports import Context, UnitOfWork
 from fastreg.services.ports.credentials import CompletionWrite, EligibleAccount, Facts, FactsQuery, NewLink
@@ -153,16 +152,23 @@ def complete(
             ),
             registration=_open_api_registration(oa, completion, admin_wxid, now),
             audit=[
-                _audit(
+                audit.event(
                     now,
                     AuditKind.COMPLETED,
                     actor,
-                    oa.appid,
-                    mp.appid,
+                    oa_appid=oa.appid,
+                    mp_appid=mp.appid,
                     certified=certification.certified,
                     channel=completion.channel.value,
                 ),
-                _audit(now, AuditKind.LINKED, actor, oa.appid, mp.appid, linked_via=LinkedVia.FAST_REGISTER.value),
+                audit.event(
+                    now,
+                    AuditKind.LINKED,
+                    actor,
+                    oa_appid=oa.appid,
+                    mp_appid=mp.appid,
+                    linked_via=LinkedVia.FAST_REGISTER.value,
+                ),
             ],
             authorization=authorization,
             authorization_code=code_credential,
@@ -223,14 +229,10 @@ def _open_api_registration(
     )
 
 
-def _audit(at: datetime, kind: AuditKind, actor: str, oa_appid: str, mp_appid: str | None, **detail: Any) -> AuditEvent:
-    return AuditEvent(at=at, kind=kind.value, actor=actor, oa_appid=oa_appid, mp_appid=mp_appid, detail=detail or None)
-
-
 def record_refusal(context: Context, error: DomainError, *, actor: str, oa_appid: str) -> None:
     """A refused attempt changes nothing, but is audited (in its own transaction, after the rollback)."""
     kind = AuditKind.QUOTA_REFUSED if error.err is Err.QUOTA_EXCEEDED else AuditKind.REFUSED
     with context.uow() as uow:
-        uow.audit.add(_audit(uow.clock.now(), kind, actor, oa_appid, None, errcode=error.errcode))
+        audit.record(uow.audit, uow.clock.now(), kind, actor, oa_appid=oa_appid, errcode=error.errcode)
         uow.commit()
     context.observer.record_registration("refused", error.errcode)

@@ -18,9 +18,10 @@ from urllib.parse import urlparse
 from cryptography.fernet import Fernet, InvalidToken
 
 from fastreg.domain import secrets
-from fastreg.domain.entities import AuditEvent, Confirmation
+from fastreg.domain.entities import Confirmation
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import AuditKind, ConfirmationKind, ConfirmationStatus
+from fastreg.services import audit
 from fastreg.services.ports import Context, UnitOfWork
 
 # (context, unit of work, confirmation, action, wxid) -> the redirect URL, if any
@@ -264,14 +265,13 @@ def answer(context: Context, confirmation_id: str, wxid: str, action: str) -> An
         redirect_url = _run_handler(context, uow, confirmation, action, wxid)
         confirmation.result = _seal(context, {"redirect_url": redirect_url})
         if new_status is ConfirmationStatus.CANCELLED:
-            uow.audit.add(
-                AuditEvent(
-                    at=now,
-                    kind=AuditKind.SCAN_CANCELLED.value,
-                    actor=wxid,
-                    oa_appid=confirmation.account_appid,
-                    detail={"confirmation": confirmation.kind},
-                )
+            audit.record(
+                uow.audit,
+                now,
+                AuditKind.SCAN_CANCELLED,
+                wxid,
+                oa_appid=confirmation.account_appid,
+                confirmation=confirmation.kind,
             )
         uow.commit()
         return AnswerResult(new_status.value, redirect_url)

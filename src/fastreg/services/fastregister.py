@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from fastreg.domain import secrets
-from fastreg.domain.entities import AuditEvent, Confirmation
+from fastreg.domain.entities import Confirmation
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import AuditKind, Channel, ConfirmationKind
 from fastreg.domain.rules import FASTREGISTER_PERMISSION_SET, ComponentFacts, has_fastregister_permissions
 from fastreg.domain.urls import on_domain
-from fastreg.services import authorization, confirmations, credentials, tokens
+from fastreg.services import audit, authorization, confirmations, credentials, tokens
 from fastreg.services.accounts import component_of
 from fastreg.services.authorization import new_refresh_token_columns
 from fastreg.services.completion import Completion, NewAuthorization, complete, facts_query, record_refusal
@@ -115,14 +115,13 @@ def on_auth_answered(
             "redirect_uri": payload["redirect_uri"],
         },
     )
-    uow.audit.add(
-        AuditEvent(
-            at=now,
-            kind=AuditKind.TICKET_ISSUED.value,
-            actor=wxid,
-            oa_appid=confirmation.account_appid,
-            detail={"component_appid": payload["component_appid"]},
-        )
+    audit.record(
+        uow.audit,
+        now,
+        AuditKind.TICKET_ISSUED,
+        wxid,
+        oa_appid=confirmation.account_appid,
+        component_appid=payload["component_appid"],
     )
     return authorization.with_params(str(payload["redirect_uri"]), ticket=ticket)
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fastreg.domain import secrets
-from fastreg.domain.entities import AuditEvent, Confirmation, Credential, OfficialAccount, Operator
+from fastreg.domain.entities import Confirmation, Credential, OfficialAccount, Operator
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import AuditKind, Channel, ConfirmationKind, ConfirmationStatus, RegistrationStatus
 from fastreg.domain.registration import ACCOUNT_STEP, ACTIVATION_STEP, ADMIN_STEP, DONE_STEP, Registration
@@ -29,7 +29,7 @@ from fastreg.domain.rules import (
     validate_password,
     validate_wxid,
 )
-from fastreg.services import confirmations
+from fastreg.services import audit, confirmations
 from fastreg.services.completion import Completion, complete, record_refusal
 from fastreg.services.confirmations import ConfirmationView
 from fastreg.services.credentials import CredentialKind
@@ -105,9 +105,7 @@ def _registration(uow: UnitOfWork, oa_id: int, registration_id: int) -> Registra
 
 
 def _audit(uow: UnitOfWork, kind: AuditKind, actor: str, oa_appid: str | None, **detail: Any) -> None:
-    uow.audit.add(
-        AuditEvent(at=uow.clock.now(), kind=kind.value, actor=actor, oa_appid=oa_appid, detail=detail or None)
-    )
+    audit.record(uow.audit, uow.clock.now(), kind, actor, oa_appid=oa_appid, **detail)
 
 
 def _expire_stale(uow: UnitOfWork, context: Context, oa: OfficialAccount) -> None:
