@@ -249,14 +249,10 @@ class Delivery:
     info_type: str
 
 
-def claim_due(context: Context, limit: int = BATCH, *, asked: bool = False) -> list[Delivery]:
-    """Claim due jobs (lease them for ``LEASE_SECONDS``) and prepare their encrypted bodies (``asked``: the
-    caller knows some are due, so the write transaction is opened without asking first)."""
+def claim_due(context: Context, limit: int = BATCH) -> list[Delivery]:
+    """Claim due jobs (lease them for ``LEASE_SECONDS``) and prepare their encrypted bodies. The worker calls it
+    once ``what_is_due`` found a push due, so it does not ask again."""
     real_now = _real.now()
-    if not asked:
-        with context.uow(readonly=True) as uow:
-            if not uow.pushes.any_due(real_now):
-                return []
     deliveries: list[Delivery] = []
     with context.uow() as uow:
         for due in uow.pushes.claim_due(real_now, real_now + timedelta(seconds=LEASE_SECONDS), limit):
@@ -470,7 +466,7 @@ def due_work(context: Context) -> tuple[int, list[Delivery]]:
     mailed = send_due_mail(context) if due.mail else 0
     if due.stale:
         sweep_expired(context)
-    return mailed, claim_due(context, asked=True) if due.pushes or due.tickets else []
+    return mailed, claim_due(context) if due.pushes or due.tickets else []
 
 
 def record_outcomes(context: Context, outcomes: list[tuple[Delivery, Outcome]]) -> None:

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 _OPEN = [status.value for status in OPEN_STATUSES]
 # The worker asks at every pass (a prepared statement): the OAs with an open registration untouched too long.
+# The statuses as equalities: the prepared layer binds no IN lists.
 _OAS_WITH_STALE_OPEN = (
     select(registrations.c.oa_id)
     .where(

@@ -78,14 +78,8 @@ def _wake_worker_on_commit(uow: UnitOfWork) -> None:
 
 
 @functools.cache
-def _any_due(table: Table, done: str) -> Any:
-    """One due row of a job table, as a prepared statement (the worker asks at every pass)."""
-    t = table
-    return select(t.c.id).where(t.c[done].is_(None), t.c.next_attempt_at <= bindparam("now")).limit(1)
-
-
-@functools.cache
 def _due_rows(table: Table, done: str, limit: int) -> Any:
+    """Up to ``limit`` due rows of a job table, the earliest first (prepared: the worker asks at every pass)."""
     t = table
     return (
         select(t.c.id, t.c.next_attempt_at)
@@ -128,7 +122,7 @@ class _Leases:
         self._uow, self._table, self._done = uow, table, done
 
     def any_due(self, now: datetime) -> bool:
-        return self._uow.conn.execute(_any_due(self._table, self._done), {"now": now}).first() is not None
+        return self._uow.conn.execute(_due_rows(self._table, self._done, 1), {"now": now}).first() is not None
 
     def claim(self, now: datetime, lease_until: datetime, limit: int) -> Sequence[Any]:
         """The due rows' ids this transaction leased (the others were leased by another worker meanwhile)."""
