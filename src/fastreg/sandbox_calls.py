@@ -38,6 +38,24 @@ class SandboxRefusal(Exception):
         return refusal
 
 
+KEY_HEADER = "X-Sandbox-Key"
+
+
+def call_parts(
+    api: str, key: str, path: str, *, payload: Any = None, params: dict[str, Any] | None = None
+) -> tuple[str, dict[str, str], bytes | None]:
+    """The URL, headers and body of a sandbox call (``api``: the server's ``…/sandbox/v1``), whatever sends it."""
+    from urllib.parse import urlencode
+
+    url = f"{api}{path}" + (f"?{urlencode(params)}" if params else "")
+    headers = {KEY_HEADER: key, "Accept": "application/json"}
+    body = None
+    if payload is not None:
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        headers["Content-Type"] = "application/json"
+    return url, headers, body
+
+
 class SandboxUnreachable(Exception):
     """No answer from the server (refused connection, timeout, a broken HTTP answer)."""
 
@@ -138,17 +156,11 @@ class UrllibSandboxClient(SandboxCalls):
 
     def _call(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None) -> Any:
         import http.client
-        import json as json_module
         import urllib.error
         import urllib.request
-        from urllib.parse import urlencode
+        from json import loads
 
-        url = f"{self.base_url}/sandbox/v1{path}" + (f"?{urlencode(params)}" if params else "")
-        headers = {"X-Sandbox-Key": self.key, "Accept": "application/json"}
-        data = None
-        if json is not None:
-            data = json_module.dumps(json, ensure_ascii=False).encode()
-            headers["Content-Type"] = "application/json"
+        url, headers, data = call_parts(f"{self.base_url}/sandbox/v1", self.key, path, payload=json, params=params)
         request = urllib.request.Request(url, data=data, headers=headers, method=method)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout, context=_tls(url)) as response:
@@ -159,7 +171,7 @@ class UrllibSandboxClient(SandboxCalls):
             raise SandboxUnreachable(str(error.reason)) from None
         except (OSError, http.client.HTTPException) as error:
             raise SandboxUnreachable(str(error) or type(error).__name__) from None
-        return json_module.loads(body) if body else None
+        return loads(body) if body else None
 
 
 def _tls(url: str) -> Any:

@@ -8,15 +8,15 @@ from __future__ import annotations
 import functools
 import ssl
 import urllib.request
-from json import dumps, loads
+from json import loads
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import certifi
 import httpx
 import urllib3
 
-from fastreg.sandbox_calls import SandboxCalls, SandboxRefusal
+from fastreg.sandbox_calls import KEY_HEADER, SandboxCalls, SandboxRefusal, call_parts
 
 
 class SandboxAPIError(httpx.HTTPStatusError, SandboxRefusal):
@@ -32,7 +32,6 @@ class SandboxAPIError(httpx.HTTPStatusError, SandboxRefusal):
         )
 
 
-KEY_HEADER = "X-Sandbox-Key"
 # A kept-alive connection the server closed meanwhile is reconnected once; nothing else is retried.
 _RETRIES = urllib3.Retry(total=1, connect=1, read=0, redirect=0, status=0, other=0, raise_on_status=False)
 
@@ -40,8 +39,8 @@ _RETRIES = urllib3.Retry(total=1, connect=1, read=0, redirect=0, status=0, other
 def _pool_for(base_url: str) -> urllib3.PoolManager:
     """A pool to the server, through the proxy the environment names for it (``HTTP(S)_PROXY``, ``NO_PROXY``),
     as httpx would go."""
-    host = urlsplit(base_url).hostname or ""
-    proxy = None if urllib.request.proxy_bypass(host) else urllib.request.getproxies().get(urlsplit(base_url).scheme)
+    parts = urlsplit(base_url)
+    proxy = None if urllib.request.proxy_bypass(parts.hostname or "") else urllib.request.getproxies().get(parts.scheme)
     if proxy:
         return urllib3.ProxyManager(proxy, ssl_context=_tls())
     return urllib3.PoolManager(ssl_context=_tls())
@@ -98,12 +97,7 @@ class SandboxClient(SandboxCalls):
     def _call(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None) -> Any:
         if self._pool is None:
             raise RuntimeError("the sandbox client is closed")
-        url = self._api + path + (f"?{urlencode(params)}" if params else "")
-        headers = {KEY_HEADER: self.key, "Accept": "application/json"}
-        body = None
-        if json is not None:
-            body = dumps(json, ensure_ascii=False).encode()
-            headers["Content-Type"] = "application/json"
+        url, headers, body = call_parts(self._api, self.key, path, payload=json, params=params)
         try:
             answer = self._pool.request(method, url, body=body, headers=headers, retries=_RETRIES, timeout=30)
         except urllib3.exceptions.HTTPError as error:  # unreachable, timed out, broken answer: httpx's kind

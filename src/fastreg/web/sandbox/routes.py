@@ -25,13 +25,12 @@ from fastreg.domain.model import PrincipalType
 from fastreg.domain.rules import validate_wxid
 from fastreg.platform import Platform
 from fastreg.platform import sandbox_key as configured_sandbox_key
+from fastreg.sandbox_calls import KEY_HEADER
 from fastreg.services import faults, sandbox, verification, versions
 from fastreg.services.accounts import create_component, create_official_account
 from fastreg.services.sandbox import SandboxError
 from fastreg.web.deps import PlatformDep, RunnerDep
 from fastreg.web.inputs import BadInput, load_json
-
-KEY_HEADER = "X-Sandbox-Key"
 
 # How domain refusals show in the sandbox API: (HTTP status, error code).
 DOMAIN_STATUS: dict[Err, tuple[int, str]] = {
