@@ -22,7 +22,6 @@ a fastregisterauth/componentloginpage QR code encodes, read from the page's ``im
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import socket
 import threading
@@ -158,11 +157,9 @@ def fastreg_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
         sandbox_key="fastreg-test-key",
         log_level=PLUGIN_LOG_LEVEL,
     )
+    # The server's start-up freezes the process's heap (modules, FastAPI, SQLAlchemy, pydantic: the app's
+    # lifespan calls gc.freeze()), so a full collection no longer walks them all (one took about half a second).
     live, stop = run_live_server(settings)
-    # The server's modules and objects (FastAPI, SQLAlchemy, pydantic: most of the process's heap) live until the
-    # session ends: out of the cyclic garbage collector's way, a full collection no longer walks them all (one
-    # took about half a second, and every hundred or so younger collections a few milliseconds each).
-    gc.freeze()
     yield live
     stop()
 
