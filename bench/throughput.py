@@ -60,7 +60,10 @@ def repeated(call: Call, count: int) -> list[Call]:
     return [call] * count
 
 
-def measure_reference(url: str, tool: str, connections: int, duration: float) -> tuple[LoadResult, LoadResult]:
+def measure_reference(
+    url: str, tool: str, connections: int, duration: float
+) -> tuple[LoadResult, LoadResult, float]:
+    """The reference app's bare /healthz, its one-insert POST, and its server CPU seconds per insert."""
     port = free_port()
     server = start_server("bench.reference_app:create_app", fastreg_env(url, tempfile.mkdtemp(), port), port)
     try:
@@ -74,6 +77,7 @@ def measure_reference(url: str, tool: str, connections: int, duration: float) ->
             connections=connections,
             duration=duration,
         )
+        cpu = cpu_seconds(server.process.pid)
         inserts = load(
             server.base_url,
             repeated(Call("POST", "/insert"), 200_000),
@@ -81,9 +85,10 @@ def measure_reference(url: str, tool: str, connections: int, duration: float) ->
             connections=connections,
             duration=duration,
         )
+        cpu_each = (cpu_seconds(server.process.pid) - cpu) / max(inserts.ok, 1)
     finally:
         server.stop()
-    return health, inserts
+    return health, inserts, cpu_each
 
 
 def issue_tickets(platform: Any, fixture: Fixture, count: int) -> list[Call]:
@@ -226,10 +231,10 @@ def run_database(
     try:
         with database(kind) as url:
             migrate(url)
-            health_ref, inserts = measure_reference(url, tool, connections, duration)
+            health_ref, inserts, reference_cpu = measure_reference(url, tool, connections, duration)
             print(
                 f"[{kind}] reference app: GET /healthz {health_ref.rate:,.0f}/s, "
-                f"one-insert POST {inserts.ok_rate:,.0f}/s"
+                f"one-insert POST {inserts.ok_rate:,.0f}/s ({reference_cpu * 1000:.2f} ms of server CPU each)"
             )
             # Enough tickets for fastreg to run at up to 1.3x the reference insert rate for the whole run.
             needed = int(inserts.ok_rate * (duration + 1) * 1.3) + 500
@@ -238,7 +243,11 @@ def run_database(
             print(
                 f"[{kind}] prepared {len(trees) * len(CASES) * needed} tickets in {time.perf_counter() - started:.0f} s"
             )
-            figures: dict[str, float] = {"reference_healthz": health_ref.rate, "reference_insert": inserts.ok_rate}
+            figures: dict[str, float] = {
+                "reference_healthz": health_ref.rate,
+                "reference_insert": inserts.ok_rate,
+                "reference server CPU ms": reference_cpu * 1000,
+            }
             for tree in trees:
                 calls = {case: prepared.calls[(tree, case)] for case in CASES}
                 pages = prepared.pages if tree == THIS_TREE else []
@@ -289,7 +298,7 @@ def main() -> int:
     }
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
     print()
-    columns = ["reference_insert", *[f"fastregister {case}" for case in CASES], *[f"ratio {case}" for case in CASES]]
+    columns = ["reference_insert", "reference server CPU ms", *[f"fastregister {case}" for case in CASES], *[f"ratio {case}" for case in CASES]]
     columns += [f"server CPU ms {case}" for case in CASES]
     if args.compare:
         columns += [

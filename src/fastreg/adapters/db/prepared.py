@@ -159,10 +159,9 @@ def _compile(statement: Select[Any] | UpdateBase, dialect: Dialect, keys: tuple[
     slots = []
     for name in order:
         bind = binds[name]
-        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
-        if process is not None and _is_datetime(bind.type):
-            # A transaction binds its ``now`` a dozen times, and formatting it for SQLite is the dearest processor.
-            process = lru_cache(maxsize=256)(process)
+        process = _datetime_processor(bind.type, dialect) if _is_datetime(bind.type) else None
+        if process is None:
+            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
         if name in defaults or not bind.required:
             value = defaults.get(name, bind.value)
             slots.append(_Slot(name, True, value if process is None else process(value), None))
@@ -182,6 +181,19 @@ def _compile(statement: Select[Any] | UpdateBase, dialect: Dialect, keys: tuple[
 
 def _is_datetime(type_: Any) -> bool:
     return isinstance(type_, DateTime) or isinstance(getattr(type_, "impl_instance", None), DateTime)
+
+
+# One cached processor per datetime type and dialect, shared by every statement: a registration binds its
+# ``now`` in a dozen statements, and formatting it for SQLite is the dearest processor.
+_datetime_processors: dict[tuple[type[Any], bool, str], Processor] = {}
+
+
+def _datetime_processor(type_: Any, dialect: Dialect) -> Processor:
+    key = (type(type_), bool(getattr(type_, "timezone", False)), dialect.name)
+    if key not in _datetime_processors:
+        process = type_.dialect_impl(dialect).bind_processor(dialect)
+        _datetime_processors[key] = None if process is None else lru_cache(maxsize=1024)(process)
+    return _datetime_processors[key]
 
 
 def _plan(statement: Select[Any] | UpdateBase, dialect: Dialect, params: Params) -> _Plan:

@@ -128,6 +128,9 @@ ELIGIBILITY = select(
     _pending.label("pending"),
 ).where(principals.c.id == bindparam("principal_id"))
 
+# In the sandbox, the platform version it pins (``sandbox_state``, its own key) comes along: one statement less.
+ELIGIBILITY_WITH_VERSION = ELIGIBILITY.add_columns(SANDBOX_STATE.scalar_subquery().label("version"))
+
 SPEND_PRINCIPAL = (
     update(principals)
     .where(principals.c.id == bindparam("principal_id"), principals.c.mp_count < bindparam("limit"))

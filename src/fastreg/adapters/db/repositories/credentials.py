@@ -29,7 +29,6 @@ from fastreg.services.ports.credentials import (
 )
 
 if TYPE_CHECKING:
-    from fastreg.adapters.db.prepared import Rows
     from fastreg.adapters.db.uow import UnitOfWork
 
 _CREDENTIAL = select(credentials).where(credentials.c.token_hash == bindparam("token_hash"))
@@ -129,23 +128,22 @@ class _Principal:
 
 
 class _FactsReads:
-    """The eligibility query and the sandbox's version, sent (inside a batch) when made, read when asked."""
+    """The eligibility query (with the sandbox's version), sent (inside a batch) when made, read when asked."""
 
     def __init__(self, uow: UnitOfWork, query: FactsQuery) -> None:
-        conn = uow.conn
         self._query = query
-        self._eligibility = conn.execute(
-            sql.ELIGIBILITY,
-            {
-                "principal_id": query.oa.principal_id,
-                "oa_id": query.oa.id,
-                "counter_kind": counters.REGISTRATION,
-                "month": query.month,
-                "stale_before": query.stale_before,
-                "ignore_registration_id": -1 if query.ignore_registration_id is None else query.ignore_registration_id,
-            },
-        )
-        self._version = conn.execute(sql.SANDBOX_STATE, {"key": PLATFORM_VERSION_KEY}) if query.sandbox else None
+        params = {
+            "principal_id": query.oa.principal_id,
+            "oa_id": query.oa.id,
+            "counter_kind": counters.REGISTRATION,
+            "month": query.month,
+            "stale_before": query.stale_before,
+            "ignore_registration_id": -1 if query.ignore_registration_id is None else query.ignore_registration_id,
+        }
+        if query.sandbox:
+            self._eligibility = uow.conn.execute(sql.ELIGIBILITY_WITH_VERSION, {**params, "key": PLATFORM_VERSION_KEY})
+        else:
+            self._eligibility = uow.conn.execute(sql.ELIGIBILITY, params)
 
     def facts(self) -> Facts:
         q, row = self._query, self._eligibility.one()
@@ -159,14 +157,13 @@ class _FactsReads:
                 now=q.now,
                 limits=q.limits,
             ),
-            _stored_version(self._version),
+            _stored_version(row.version if q.sandbox else None),
         )
 
 
-def _stored_version(rows: Rows | None) -> PlatformVersion | None:
-    row = rows.first() if rows is not None else None
+def _stored_version(value: Any) -> PlatformVersion | None:
     try:
-        return PlatformVersion(str(((row.value if row else None) or {})["version"]))
+        return PlatformVersion(str((value or {})["version"]))
     except (KeyError, TypeError, ValueError):
         return None
 
