@@ -60,9 +60,7 @@ def repeated(call: Call, count: int) -> list[Call]:
     return [call] * count
 
 
-def measure_reference(
-    url: str, tool: str, connections: int, duration: float
-) -> tuple[LoadResult, LoadResult, float]:
+def measure_reference(url: str, tool: str, connections: int, duration: float) -> tuple[LoadResult, LoadResult, float]:
     """The reference app's bare /healthz, its one-insert POST, and its server CPU seconds per insert."""
     port = free_port()
     server = start_server("bench.reference_app:create_app", fastreg_env(url, tempfile.mkdtemp(), port), port)
@@ -298,7 +296,12 @@ def main() -> int:
     }
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
     print()
-    columns = ["reference_insert", "reference server CPU ms", *[f"fastregister {case}" for case in CASES], *[f"ratio {case}" for case in CASES]]
+    columns = [
+        "reference_insert",
+        "reference server CPU ms",
+        *[f"fastregister {case}" for case in CASES],
+        *[f"ratio {case}" for case in CASES],
+    ]
     columns += [f"server CPU ms {case}" for case in CASES]
     if args.compare:
         columns += [

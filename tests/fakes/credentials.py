@@ -10,6 +10,7 @@ from fastreg.domain.entities import (
     Credential,
     Identifier,
     Link,
+    MiniProgram,
     MonthlyCounter,
     OfficialAccount,
     Principal,
@@ -28,7 +29,7 @@ from fastreg.services.ports.credentials import (
     OpenedToken,
     TicketClaim,
 )
-from tests.fakes.store import FakeStore
+from tests.fakes.store import FakeStore, entity_of
 
 REGISTRATION_COUNTER = "registration"
 
@@ -153,7 +154,7 @@ class FakeFastRegisterGateway:
         principal_counted = principal.mp_count < write.principal_limit
         if principal_counted:
             principal.mp_count += 1
-        mp = write.mini_program
+        mp = entity_of(MiniProgram, write.mini_program)
         for value, kind in ((mp.appid, "appid"), (mp.original_id, "original_id")):
             if self._store.first(Identifier, lambda row, v=value: row.value == v) is not None:
                 raise AssertionError(f"unique constraint: identifier {value!r}")
@@ -173,12 +174,13 @@ class FakeFastRegisterGateway:
             )
         )
         if write.registration is not None:
-            write.registration.mp_id = mp.id
-            self._store.add(write.registration)
+            registration = entity_of(Registration, write.registration)
+            registration.mp_id = mp.id
+            self._store.add(registration)
         for event in write.audit:
             self._store.add(event)
         if write.authorization is not None:
-            self._store.add(write.authorization)
+            self._store.add(entity_of(Authorization, write.authorization))
         if write.authorization_code is not None:
             self._store.add(write.authorization_code)
         return CompletionWritten(mp_id=mp.id, counted=counted, principal_counted=principal_counted)

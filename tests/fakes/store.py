@@ -11,6 +11,12 @@ E = TypeVar("E")
 _STATE = "_sa_instance_state"  # set on entities when SQLAlchemy's mapping is loaded in the same process
 
 
+def entity_of(kind: type[E], values: object) -> E:
+    """The entity of ``kind`` made of a values dataclass (``entities.MiniProgramValues`` and the like), as the
+    database gives one back after writing the values."""
+    return kind(**{f.name: getattr(values, f.name) for f in fields(values)})  # type: ignore[arg-type]
+
+
 class FakeStore:
     def __init__(self) -> None:
         self._rows: dict[type[Any], list[Any]] = {}

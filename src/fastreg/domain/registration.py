@@ -22,8 +22,10 @@ DONE_STEP = 8
 
 
 @dataclass(eq=False, kw_only=True)
-class Registration:
-    id: int = field(init=False)
+class RegistrationValues:
+    """A registration's values, without its id or its behaviour: what the Open API channel writes, pending to
+    completed in one transaction (never mapped, like ``entities.MiniProgramValues``)."""
+
     oa_id: int
     channel: str
     status: str
@@ -44,6 +46,11 @@ class Registration:
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None = None
+
+
+@dataclass(eq=False, kw_only=True)
+class Registration(RegistrationValues):
+    id: int = field(init=False)
 
     # ------------------------------------------------------------ reading
 

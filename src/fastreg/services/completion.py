@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from fastreg.domain import secrets
-from fastreg.domain.entities import Authorization, Credential, MiniProgram, Registration
+from fastreg.domain.entities import AuthorizationValues, Credential, MiniProgramValues, RegistrationValues
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import AuditKind, Channel, LinkedVia, LinkStatus, RegistrationStatus
 from fastreg.domain.rules import (
@@ -114,7 +114,7 @@ def complete(
     certification = certification_at_completion(
         version_in_force(context, facts), completion.reuse_certification, oa, now
     )
-    mp = MiniProgram(
+    mp = MiniProgramValues(
         appid=secrets.new_appid(),
         secret_hash=secrets.token_hash(secrets.new_secret()),
         original_id=secrets.new_original_id(),
@@ -185,7 +185,7 @@ def complete(
 
 def _authorization(
     authorize: NewAuthorization | None, appid: str, now: datetime
-) -> tuple[str | None, Authorization | None, Credential | None]:
+) -> tuple[str | None, AuthorizationValues | None, Credential | None]:
     """A new account has no earlier authorization and no other component to take the fast-registration
     permission set from (授权互斥): one new authorization and its code."""
     if authorize is None:
@@ -197,7 +197,7 @@ def _authorization(
         authorize.code_ttl_seconds,
         component_id=authorize.component_id,
     )
-    authorization = Authorization(
+    authorization = AuthorizationValues(
         component_id=authorize.component_id,
         authorizer_appid=appid,
         refresh_token_seed=authorize.refresh_token_seed,
@@ -211,11 +211,11 @@ def _authorization(
 
 def _open_api_registration(
     oa: EligibleAccount, completion: Completion, admin_wxid: str | None, now: datetime
-) -> Registration | None:
+) -> RegistrationValues | None:
     """The Open API channel's registration goes pending → completed inside this one transaction."""
     if completion.registration_id is not None:
         return None
-    return Registration(
+    return RegistrationValues(
         oa_id=oa.id,
         channel=completion.channel.value,
         status=next_status(RegistrationStatus.PENDING, "completed").value,

@@ -8,7 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from fastreg.domain.entities import AuditEvent, Authorization, Credential, MiniProgram, Registration
+from fastreg.domain.entities import (
+    AuditEvent,
+    AuthorizationValues,
+    Credential,
+    MiniProgramValues,
+    RegistrationValues,
+)
 from fastreg.domain.model import OfficialAccountFacts
 from fastreg.domain.rules import EligibilityFacts, QuotaLimits
 from fastreg.domain.versions import PlatformVersion
@@ -142,11 +148,11 @@ class CompletionWrite:
     month: str
     monthly_limit: int
     principal_limit: int
-    mini_program: MiniProgram
+    mini_program: MiniProgramValues
     link: NewLink
-    registration: Registration | None
+    registration: RegistrationValues | None
     audit: list[AuditEvent]
-    authorization: Authorization | None = None
+    authorization: AuthorizationValues | None = None
     authorization_code: Credential | None = None
 
 
