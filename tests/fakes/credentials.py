@@ -8,6 +8,7 @@ from fastreg.domain.entities import (
     Authorization,
     Component,
     Credential,
+    CredentialValues,
     Identifier,
     Link,
     MiniProgram,
@@ -38,8 +39,8 @@ class FakeCredentialRepository:
     def __init__(self, store: FakeStore) -> None:
         self._store = store
 
-    def add(self, credential: Credential, /) -> None:
-        self._store.add(credential)
+    def add(self, credential: CredentialValues, /) -> None:
+        self._store.add(entity_of(Credential, credential))
 
     def credential(self, token_hash: str) -> Credential | None:
         return self._store.first(Credential, lambda row: row.token_hash == token_hash)
@@ -182,7 +183,7 @@ class FakeFastRegisterGateway:
         if write.authorization is not None:
             self._store.add(entity_of(Authorization, write.authorization))
         if write.authorization_code is not None:
-            self._store.add(write.authorization_code)
+            self._store.add(entity_of(Credential, write.authorization_code))
         return CompletionWritten(mp_id=mp.id, counted=counted, principal_counted=principal_counted)
 
     def _principal(self, principal_id: int) -> Principal:

@@ -13,7 +13,9 @@ _STATE = "_sa_instance_state"  # set on entities when SQLAlchemy's mapping is lo
 
 def entity_of(kind: type[E], values: object) -> E:
     """The entity of ``kind`` made of a values dataclass (``entities.MiniProgramValues`` and the like), as the
-    database gives one back after writing the values."""
+    database gives one back after writing the values (``values`` itself when it is one already)."""
+    if isinstance(values, kind):
+        return values
     return kind(**{f.name: getattr(values, f.name) for f in fields(values)})  # type: ignore[arg-type]
 
 

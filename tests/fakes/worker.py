@@ -13,6 +13,7 @@ from fastreg.domain.entities import (
     AuditEvent,
     Component,
     Credential,
+    CredentialValues,
     Link,
     MailMessage,
     OfficialAccount,
@@ -24,7 +25,7 @@ from fastreg.domain.entities import (
 )
 from fastreg.domain.faults import Fault
 from fastreg.services.ports.worker import DuePush
-from tests.fakes.store import FakeStore
+from tests.fakes.store import FakeStore, entity_of
 
 FAULT_PREFIX = "fault:"
 
@@ -85,8 +86,8 @@ class FakePushQueue:
         component.verify_ticket, component.verify_ticket_at = ticket, now
         return True
 
-    def store_verify_ticket(self, component: Component, credential: Credential, ticket: str) -> None:
-        self._store.add(credential)
+    def store_verify_ticket(self, component: Component, credential: CredentialValues, ticket: str) -> None:
+        self._store.add(entity_of(Credential, credential))
         component.verify_ticket, component.verify_ticket_at = ticket, credential.issued_at
 
 

@@ -30,7 +30,7 @@ from fastreg.services import credentials
 from fastreg.services.credentials import CredentialKind
 from fastreg.services.fastregister import fastregister, fastregister_with_token
 from tests.fakes import FakeContext
-from tests.fakes.store import FakeStore
+from tests.fakes.store import FakeStore, entity_of
 
 START = datetime(2026, 11, 10, 4, 0, tzinfo=UTC)
 PERMISSIONS = [1, 3, 17, 18, 30, 31, FASTREGISTER_PERMISSION_SET]
@@ -58,12 +58,12 @@ class World:
             component_id=self.component.id,
             data={"copy_wx_verify": copy_wx_verify, "redirect_uri": "https://tp.example.com/done?x=1"},
         )
-        self.store.add(credential)
+        self.store.add(entity_of(Credential, credential))
         return raw
 
     def token(self, kind: CredentialKind, subject: str, component_id: int | None, ttl: int = 7200) -> str:
         raw, credential = credentials.new(self.context.clock.now(), kind, subject, ttl, component_id=component_id)
-        self.store.add(credential)
+        self.store.add(entity_of(Credential, credential))
         return raw
 
     def authorizer_token(self) -> str:

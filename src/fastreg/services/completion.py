@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from fastreg.domain import secrets
-from fastreg.domain.entities import AuthorizationValues, Credential, MiniProgramValues, RegistrationValues
+from fastreg.domain.entities import AuthorizationValues, CredentialValues, MiniProgramValues, RegistrationValues
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import AuditKind, Channel, LinkedVia, LinkStatus, RegistrationStatus
 from fastreg.domain.rules import (
@@ -185,7 +185,7 @@ def complete(
 
 def _authorization(
     authorize: NewAuthorization | None, appid: str, now: datetime
-) -> tuple[str | None, AuthorizationValues | None, Credential | None]:
+) -> tuple[str | None, AuthorizationValues | None, CredentialValues | None]:
     """A new account has no earlier authorization and no other component to take the fast-registration
     permission set from (授权互斥): one new authorization and its code."""
     if authorize is None:

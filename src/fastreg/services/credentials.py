@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from fastreg.domain import secrets
-from fastreg.domain.entities import Credential
+from fastreg.domain.entities import CredentialValues
 from fastreg.services.ports.credentials import CredentialRepository
 
 
@@ -35,7 +35,7 @@ class Lookup(StrEnum):
 @dataclass(frozen=True)
 class Found:
     status: Lookup
-    credential: Credential | None = None
+    credential: CredentialValues | None = None
 
 
 def new(
@@ -48,10 +48,10 @@ def new(
     data: dict[str, Any] | None = None,
     nbytes: int = 24,
     raw: str | None = None,
-) -> tuple[str, Credential]:
+) -> tuple[str, CredentialValues]:
     """A new secret (``raw``, or a random one of ``nbytes``) and the credential that stores its digest."""
     raw = raw or secrets.new_token(nbytes)
-    return raw, Credential(
+    return raw, CredentialValues(
         token_hash=secrets.token_hash(raw),
         kind=kind.value,
         subject=subject,
@@ -81,7 +81,7 @@ def issue(
     return raw
 
 
-def status(credential: Credential | None, now: datetime, kinds: set[str]) -> Lookup:
+def status(credential: CredentialValues | None, now: datetime, kinds: set[str]) -> Lookup:
     """What a looked-up secret is worth now, if it is of one of ``kinds``."""
     if credential is None or credential.kind not in kinds:
         return Lookup.UNKNOWN
@@ -99,7 +99,7 @@ def find(store: CredentialRepository, now: datetime, kind: CredentialKind, raw: 
     return Found(found, None if found is Lookup.UNKNOWN else credential)
 
 
-def consume(store: CredentialRepository, now: datetime, credential: Credential) -> bool:
+def consume(store: CredentialRepository, now: datetime, credential: CredentialValues) -> bool:
     """Mark a single-use secret used; False when a concurrent caller used it first."""
     return store.use(credential, now)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from fastreg.domain import secrets
-from fastreg.domain.entities import Component, Credential
+from fastreg.domain.entities import Component, CredentialValues
 from fastreg.domain.errors import DomainError, Err
 from fastreg.services import credentials, pushes
 from fastreg.services.credentials import CredentialKind, Lookup
@@ -50,7 +50,7 @@ def token_digest(raw: str | None) -> str:
     return secrets.token_hash(raw)
 
 
-def caller_of(credential: Credential | None, now: datetime, kinds: Iterable[CredentialKind]) -> Caller:
+def caller_of(credential: CredentialValues | None, now: datetime, kinds: Iterable[CredentialKind]) -> Caller:
     """The caller behind a looked-up token: 40001 when unknown (or of another kind, or used), 42001 when
     expired by the platform clock."""
     found = credentials.status(credential, now, {kind.value for kind in kinds})

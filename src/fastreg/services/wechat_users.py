@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from fastreg.domain import secrets
-from fastreg.domain.entities import Credential, WechatUser
+from fastreg.domain.entities import CredentialValues, WechatUser
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import AuditKind
 from fastreg.domain.rules import validate_password, validate_wxid
@@ -64,7 +64,7 @@ def new_enrolment_link(context: Context, wxid: str, *, actor: str = "cli") -> Ne
     return NewWechatUser(value, context.url(ENROL_PATH + raw), now + timedelta(seconds=ttl))
 
 
-def _enrolment(uow: UnitOfWork, token: str) -> Credential:
+def _enrolment(uow: UnitOfWork, token: str) -> CredentialValues:
     """The usable enrolment link ``token``; refused when unknown, used or expired."""
     credential = uow.credentials.credential(secrets.token_hash(token))
     if credential is None or credential.kind != CredentialKind.ENROLMENT.value or credential.used_at is not None:

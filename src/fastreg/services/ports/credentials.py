@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from fastreg.domain.entities import (
     AuditEvent,
     AuthorizationValues,
-    Credential,
+    CredentialValues,
     MiniProgramValues,
     RegistrationValues,
 )
@@ -23,14 +23,14 @@ from fastreg.domain.versions import PlatformVersion
 class CredentialRepository(Protocol):
     """Bearer secrets by the digest they are stored under (``domain.secrets.token_hash``)."""
 
-    def add(self, credential: Credential, /) -> None: ...
+    def add(self, credential: CredentialValues, /) -> None: ...
 
-    def credential(self, token_hash: str) -> Credential | None:
+    def credential(self, token_hash: str) -> CredentialValues | None:
         """The secret stored under ``token_hash``; the transaction's clock is read along with it (one round
         trip for an API call's first statements)."""
         ...
 
-    def use(self, credential: Credential, now: datetime) -> bool:
+    def use(self, credential: CredentialValues, now: datetime) -> bool:
         """Mark a single-use secret used if nobody has (a conditional update); False when a concurrent caller
         used it first."""
         ...
@@ -69,7 +69,7 @@ class OpenedToken:
     """An access token and what it acts for: ``context`` when it is held by a component for an OA (an
     authorizer token); ``for_oa`` whether its subject is an OA at all."""
 
-    credential: Credential | None
+    credential: CredentialValues | None
     for_oa: bool = False
     context: FastRegisterContext | None = None
 
@@ -153,7 +153,7 @@ class CompletionWrite:
     registration: RegistrationValues | None
     audit: list[AuditEvent]
     authorization: AuthorizationValues | None = None
-    authorization_code: Credential | None = None
+    authorization_code: CredentialValues | None = None
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from fastreg.domain.clock import Clock
 from fastreg.domain.entities import (
     AuditEvent,
     Component,
-    Credential,
+    CredentialValues,
     Link,
     MailMessage,
     OutgoingMail,
@@ -97,7 +97,7 @@ class PushQueue(Protocol):
         conditional update)."""
         ...
 
-    def store_verify_ticket(self, component: Component, credential: Credential, ticket: str) -> None:
+    def store_verify_ticket(self, component: Component, credential: CredentialValues, ticket: str) -> None:
         """Keep the ticket's credential (hashed) and make ``ticket`` the component's latest."""
         ...
 

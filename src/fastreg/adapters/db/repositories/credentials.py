@@ -13,8 +13,8 @@ from sqlalchemy import bindparam, select, update
 
 from fastreg.adapters.db import counters
 from fastreg.adapters.db import statements as sql
-from fastreg.adapters.db.models import Credential, credentials
-from fastreg.domain.entities import AuditEvent
+from fastreg.adapters.db.models import credentials
+from fastreg.domain.entities import AuditEvent, CredentialValues
 from fastreg.domain.rules import EligibilityFacts, QuotaStatus, monthly_limit
 from fastreg.domain.versions import PlatformVersion
 from fastreg.services.ports.credentials import (
@@ -55,8 +55,8 @@ _CONTEXT_FIELDS = tuple(FastRegisterContext.__dataclass_fields__)
 PLATFORM_VERSION_KEY = "platform_version"  # where the sandbox keeps its pinned version (``services.versions``)
 
 
-def _credential(row: Any) -> Credential:
-    return Credential(
+def _credential(row: Any) -> CredentialValues:
+    return CredentialValues(
         token_hash=row.token_hash,
         kind=row.kind,
         subject=row.subject,
@@ -68,7 +68,7 @@ def _credential(row: Any) -> Credential:
     )
 
 
-def _credential_params(credential: Credential) -> dict[str, Any]:
+def _credential_params(credential: CredentialValues) -> dict[str, Any]:
     return {
         "token_hash": credential.token_hash,
         "kind": credential.kind,
@@ -92,11 +92,11 @@ class SqlCredentialRepository:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
 
-    def add(self, credential: Credential, /) -> None:
+    def add(self, credential: CredentialValues, /) -> None:
         _flush_orm(self._uow)
         self._uow.conn.execute(sql.INSERT_CREDENTIAL, _credential_params(credential))
 
-    def credential(self, token_hash: str) -> Credential | None:
+    def credential(self, token_hash: str) -> CredentialValues | None:
         conn = self._uow.conn
         with conn.batch():  # the clock's sandbox read goes along: BEGIN, this and it in one round trip
             found = conn.execute(_CREDENTIAL, {"token_hash": token_hash})
@@ -104,7 +104,7 @@ class SqlCredentialRepository:
         row = found.first()
         return None if row is None else _credential(row)
 
-    def use(self, credential: Credential, now: datetime) -> bool:
+    def use(self, credential: CredentialValues, now: datetime) -> bool:
         done = self._uow.conn.execute(_CONSUME, {"consumed_hash": credential.token_hash, "now": now})
         if done.rowcount:
             credential.used_at = now

@@ -19,7 +19,6 @@ from fastreg.adapters.db import statements as sql
 from fastreg.adapters.db.models import (
     AuditEvent,
     Component,
-    Credential,
     Link,
     MailMessage,
     OutgoingMail,
@@ -41,6 +40,7 @@ from fastreg.adapters.db.models import (
 )
 from fastreg.adapters.db.prepared import PreparedConnection, prepared
 from fastreg.domain.clock import Clock
+from fastreg.domain.entities import CredentialValues
 from fastreg.domain.faults import Fault
 from fastreg.domain.model import LinkStatus, RegistrationStatus
 from fastreg.services.ports.worker import DuePush
@@ -199,7 +199,7 @@ class SqlPushQueue:
         ).rowcount  # type: ignore[attr-defined]
         return bool(claimed)
 
-    def store_verify_ticket(self, component: Component, credential: Credential, ticket: str) -> None:
+    def store_verify_ticket(self, component: Component, credential: CredentialValues, ticket: str) -> None:
         session = self._uow.session
         if session.new:  # rows the credential may refer to
             session.flush()
