@@ -205,7 +205,7 @@ def test_the_scan_sees_a_route_that_calls_a_service_on_the_loop(tmp_path: Path) 
 
 def record(platform: Platform, actor: str) -> None:
     with platform.uow() as uow:
-        audit.record(uow.session, uow.clock.now(), AuditKind.REFUSED, actor)
+        audit.record(uow.audit, uow.clock.now(), AuditKind.REFUSED, actor)
         uow.commit()
 
 
@@ -217,7 +217,7 @@ def actors(platform: Platform) -> list[str]:
 def test_a_unit_of_work_opened_inside_another_raises_at_once(platform: Platform) -> None:
     started = time.monotonic()
     with pytest.raises(NestedUnitOfWork), platform.uow() as uow:
-        audit.record(uow.session, uow.clock.now(), AuditKind.REFUSED, "outer")
+        audit.record(uow.audit, uow.clock.now(), AuditKind.REFUSED, "outer")
         uow.session.flush()
         record(platform, "inner")  # SQLite: waited 30 s for the outer write lock; PostgreSQL: committed apart
     assert time.monotonic() - started < 5
@@ -246,7 +246,7 @@ def test_units_of_work_of_other_threads_are_not_nested(platform: Platform) -> No
     with platform.uow() as uow:
         thread = threading.Thread(target=other)
         thread.start()
-        audit.record(uow.session, uow.clock.now(), AuditKind.REFUSED, "this thread")
+        audit.record(uow.audit, uow.clock.now(), AuditKind.REFUSED, "this thread")
         uow.commit()
     thread.join(10)
     assert errors == []
@@ -255,7 +255,7 @@ def test_units_of_work_of_other_threads_are_not_nested(platform: Platform) -> No
 
 def nesting_use_case(platform: Platform, actor: str) -> None:
     with platform.uow() as uow:
-        audit.record(uow.session, uow.clock.now(), AuditKind.REFUSED, actor)
+        audit.record(uow.audit, uow.clock.now(), AuditKind.REFUSED, actor)
         record(platform, actor + " inner")
         uow.commit()
 

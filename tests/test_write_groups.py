@@ -32,7 +32,7 @@ from fastreg.settings import Settings
 def audited_use_case(platform: Platform, actor: str, *, refuse: bool = False) -> tuple[int, int]:
     """A short write use case as the services write them: its own unit of work, an audit row, a commit."""
     with platform.uow() as uow:
-        audit.record(uow.session, uow.clock.now(), AuditKind.REFUSED, actor)
+        audit.record(uow.audit, uow.clock.now(), AuditKind.REFUSED, actor)
         uow.session.flush()
         if refuse:
             raise DomainError(Err.QUOTA_EXCEEDED, limit=5)

@@ -34,7 +34,7 @@ def narrow(browser: Browser, server: LiveServer, sandbox: SandboxClient) -> Iter
 def add_events(platform: Platform, oa: OA, count: int) -> None:
     with platform.uow() as uow:
         for _ in range(count):
-            audit.record(uow.session, uow.clock.now(), AuditKind.REGISTRATION_STARTED, oa.email, oa_appid=oa.appid)
+            audit.record(uow.audit, uow.clock.now(), AuditKind.REGISTRATION_STARTED, oa.email, oa_appid=oa.appid)
         uow.commit()
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from fastreg.domain import secrets
 from fastreg.domain.entities import (
     AuditEvent,
+    AuditEventValues,
     Identifier,
     LoginFailure,
     MiniProgram,
@@ -19,7 +20,7 @@ from fastreg.domain.entities import (
     WechatUser,
 )
 from fastreg.domain.errors import DomainError, Err
-from tests.fakes.store import FakeStore
+from tests.fakes.store import FakeStore, entity_of
 
 
 class FakeAccountRepository:
@@ -106,8 +107,8 @@ class FakeAuditLog:
     def __init__(self, store: FakeStore) -> None:
         self._store = store
 
-    def add(self, event: AuditEvent, /) -> None:
-        self._store.add(event)
+    def add(self, event: AuditEventValues, /) -> None:
+        self._store.add(entity_of(AuditEvent, event))
 
     def count_oa_events(self, oa_appid: str) -> int:
         return len(self._events_of(oa_appid))

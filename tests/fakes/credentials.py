@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastreg.domain.entities import (
+    AuditEvent,
     Authorization,
     Component,
     Credential,
@@ -179,7 +180,7 @@ class FakeFastRegisterGateway:
             registration.mp_id = mp.id
             self._store.add(registration)
         for event in write.audit:
-            self._store.add(event)
+            self._store.add(entity_of(AuditEvent, event))
         if write.authorization is not None:
             self._store.add(entity_of(Authorization, write.authorization))
         if write.authorization_code is not None:

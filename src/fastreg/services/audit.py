@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastreg.domain.entities import AuditEvent
+from fastreg.domain.entities import AuditEventValues
 from fastreg.domain.model import AuditKind
 from fastreg.services.ports import AuditLog
 
@@ -18,9 +18,11 @@ def event(
     oa_appid: str | None = None,
     mp_appid: str | None = None,
     **detail: Any,
-) -> AuditEvent:
+) -> AuditEventValues:
     """An audit event, its ``detail`` the keyword arguments (None when there are none)."""
-    return AuditEvent(at=at, kind=kind.value, actor=actor, oa_appid=oa_appid, mp_appid=mp_appid, detail=detail or None)
+    return AuditEventValues(
+        at=at, kind=kind.value, actor=actor, oa_appid=oa_appid, mp_appid=mp_appid, detail=detail or None
+    )
 
 
 def record(
@@ -33,6 +35,5 @@ def record(
     mp_appid: str | None = None,
     **detail: Any,
 ) -> None:
-    """Add an event to ``log`` (``uow.audit``; an ORM session, which has the same ``add``, until every caller
-    passes the unit of work's log)."""
+    """Add an event to ``log`` (``uow.audit``)."""
     log.add(event(at, kind, actor, oa_appid=oa_appid, mp_appid=mp_appid, **detail))

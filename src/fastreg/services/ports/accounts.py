@@ -7,6 +7,7 @@ from typing import Protocol
 
 from fastreg.domain.entities import (
     AuditEvent,
+    AuditEventValues,
     LoginFailure,
     MiniProgram,
     OfficialAccount,
@@ -70,7 +71,7 @@ class AccountRepository(Protocol):
 
 
 class AuditLog(Protocol):
-    def add(self, event: AuditEvent, /) -> None: ...
+    def add(self, event: AuditEventValues, /) -> None: ...
 
     def count_oa_events(self, oa_appid: str) -> int:
         """How many events the OA has."""

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from fastreg.domain.entities import (
-    AuditEvent,
+    AuditEventValues,
     AuthorizationValues,
     CredentialValues,
     MiniProgramValues,
@@ -151,7 +151,7 @@ class CompletionWrite:
     mini_program: MiniProgramValues
     link: NewLink
     registration: RegistrationValues | None
-    audit: list[AuditEvent]
+    audit: list[AuditEventValues]
     authorization: AuthorizationValues | None = None
     authorization_code: CredentialValues | None = None
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, exists, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -33,6 +33,7 @@ from fastreg.adapters.db.models import (
     wechat_users,
 )
 from fastreg.domain import secrets
+from fastreg.domain.entities import AuditEventValues
 from fastreg.domain.errors import DomainError, Err
 
 if TYPE_CHECKING:
@@ -137,8 +138,10 @@ class SqlAuditLog:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
 
-    def add(self, event: AuditEvent, /) -> None:
-        self._uow.session.add(event)
+    def add(self, event: AuditEventValues, /) -> None:
+        # A statement, not the session: no other row refers to an event, and a use case that only audits (a
+        # refused registration) then makes no session at all.
+        self._uow.conn.execute(sql.INSERT_AUDIT, audit_params(event))
 
     def count_oa_events(self, oa_appid: str) -> int:
         query = select(func.count()).select_from(audit_events).where(audit_events.c.oa_appid == oa_appid)
@@ -208,3 +211,15 @@ class SqlWechatUserRepository:
         except IntegrityError:
             return False
         return True
+
+
+def audit_params(event: AuditEventValues) -> dict[str, Any]:
+    """The bound values of ``statements.INSERT_AUDIT`` for one event."""
+    return {
+        "at": event.at,
+        "kind": event.kind,
+        "actor": event.actor,
+        "oa_appid": event.oa_appid,
+        "mp_appid": event.mp_appid,
+        "detail": event.detail,
+    }

@@ -14,7 +14,8 @@ from sqlalchemy import bindparam, select, update
 from fastreg.adapters.db import counters
 from fastreg.adapters.db import statements as sql
 from fastreg.adapters.db.models import credentials
-from fastreg.domain.entities import AuditEvent, CredentialValues
+from fastreg.adapters.db.repositories.accounts import audit_params
+from fastreg.domain.entities import CredentialValues
 from fastreg.domain.rules import EligibilityFacts, QuotaStatus, monthly_limit
 from fastreg.domain.versions import PlatformVersion
 from fastreg.services.ports.credentials import (
@@ -278,7 +279,7 @@ class SqlFastRegisterGateway:
                         "completed_at": r.completed_at,
                     },
                 )
-            conn.execute(sql.INSERT_AUDIT, [_audit_params(event) for event in write.audit])
+            conn.execute(sql.INSERT_AUDIT, [audit_params(event) for event in write.audit])
             if write.authorization is not None:
                 a = write.authorization
                 conn.execute(
@@ -305,14 +306,3 @@ class SqlFastRegisterGateway:
 def _context(row: Any) -> FastRegisterContext:
     """From a row of ``statements.OA_WITH_COMPONENT`` or ``statements.TOKEN_WITH_OA_CONTEXT``."""
     return FastRegisterContext(**{name: getattr(row, name) for name in _CONTEXT_FIELDS})
-
-
-def _audit_params(event: AuditEvent) -> dict[str, Any]:
-    return {
-        "at": event.at,
-        "kind": event.kind,
-        "actor": event.actor,
-        "oa_appid": event.oa_appid,
-        "mp_appid": event.mp_appid,
-        "detail": event.detail,
-    }
