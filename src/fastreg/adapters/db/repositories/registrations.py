@@ -27,7 +27,6 @@ from fastreg.domain.model import (
     ConfirmationKind,
     ConfirmationStatus,
     OfficialAccountFacts,
-    RegistrationStatus,
 )
 from fastreg.domain.rules import (
     EligibilityFacts,
@@ -138,10 +137,7 @@ class SqlRegistrationRepository:
     def pending_with_email(self, email: str) -> Registration | None:
         c = registrations.c
         query = (
-            select(Registration)
-            .where(c.email == email, c.status == RegistrationStatus.PENDING.value)
-            .order_by(c.id.desc())
-            .limit(1)
+            select(Registration).where(c.email == email, c.status == sql.PENDING_STATUS).order_by(c.id.desc()).limit(1)
         )
         return self._uow.session.execute(query).scalar_one_or_none()
 

@@ -42,7 +42,7 @@ from fastreg.adapters.db.prepared import PreparedConnection, prepared
 from fastreg.domain.clock import Clock
 from fastreg.domain.entities import CredentialValues
 from fastreg.domain.faults import Fault
-from fastreg.domain.model import LinkStatus, RegistrationStatus
+from fastreg.domain.model import LinkStatus
 from fastreg.services.ports.worker import DuePush
 
 if TYPE_CHECKING:
@@ -321,7 +321,7 @@ class SqlSandboxStateRepository:
 
     def pending_registration(self, oa_id: int) -> Registration | None:
         r = registrations
-        query = select(Registration).where(r.c.oa_id == oa_id, r.c.status == RegistrationStatus.PENDING.value)
+        query = select(Registration).where(r.c.oa_id == oa_id, r.c.status == sql.PENDING_STATUS)
         return self._uow.session.execute(query.limit(1)).scalars().first()
 
     def current_link_of_mp(self, mp_id: int) -> tuple[Link, str] | None:
