@@ -8,6 +8,8 @@ reaches the host every other reader sees."""
 
 from __future__ import annotations
 
+import functools
+
 import ada_url
 
 WEB_SCHEMES = frozenset({"http:", "https:"})
@@ -26,8 +28,20 @@ def web_url(url: str) -> ada_url.URL | None:
 
 def on_domain(url: str, domain: str) -> bool:
     """True when a browser following ``url`` goes to ``domain`` (over http or https, on any port)."""
+    if len(url) <= _REMEMBERED_URL_LENGTH:
+        return _remembered_on_domain(url, domain)
+    return _on_domain(url, domain)
+
+
+def _on_domain(url: str, domain: str) -> bool:
     parsed = web_url(url)
     return parsed is not None and parsed.hostname == domain.lower()
+
+
+# A component sends the same few redirect URIs with every ticket, and each fast registration checks its own
+# again: the answers for short URLs are remembered (bounded: at most 4096 URLs of at most 512 characters).
+_REMEMBERED_URL_LENGTH = 512
+_remembered_on_domain = functools.lru_cache(maxsize=4096)(_on_domain)
 
 
 def normalized_web_url(url: str, max_length: int) -> str | None:
