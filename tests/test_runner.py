@@ -15,15 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 import fastreg
 from fastreg.adapters.db.models import AuditEvent
 from fastreg.adapters.db.uow import NestedUnitOfWork
+from fastreg.domain.faults import FaultSpec
 from fastreg.domain.model import AuditKind
 from fastreg.platform import Platform
 from fastreg.runner import Runner
-from fastreg.services import audit
+from fastreg.services import audit, faults
 
 PACKAGE = Path(fastreg.__file__).parent
 
@@ -300,3 +301,40 @@ def test_a_use_case_not_placed_otherwise_runs_in_a_worker_thread(platform: Platf
     loop_thread, ran_on = asyncio.run(main())
     assert ran_on != loop_thread
     assert actors(platform) == ["threaded"]
+
+
+def test_the_faults_are_read_again_once_another_connection_committed(platform: Platform) -> None:
+    """Every sandbox call asks for the injected faults. On SQLite the loop's reader keeps what it read until
+    another connection commits (``PRAGMA data_version``): a second ask reads nothing, and a fault armed through
+    the sandbox API (a unit of work of its own) is seen by the very next ask, as is its removal."""
+    runner = Runner(platform)
+    reads: list[str] = []
+
+    def count_fault_reads(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        if statement.replace('"', "").startswith("SELECT sandbox_state.key, sandbox_state.value"):
+            reads.append(statement)
+
+    event.listen(platform.engine, "before_cursor_execute", count_fault_reads)
+
+    async def main() -> tuple[list[list[str]], int]:
+        try:
+            seen = [[f.id for f in await runner.injected_faults()]]
+            seen.append([f.id for f in await runner.injected_faults()])
+            reads_before_arming = len(reads)
+            armed = await runner.run(faults.create, platform, FaultSpec(path="/cgi-bin/token", errcode=-1))
+            seen.append([f.id for f in await runner.injected_faults()])
+            seen.append([f.id for f in await runner.injected_faults()])
+            await runner.run(faults.delete, platform, armed.id)
+            seen.append([f.id for f in await runner.injected_faults()])
+            return [*seen, [armed.id]], reads_before_arming
+        finally:
+            await runner.close()
+            event.remove(platform.engine, "before_cursor_execute", count_fault_reads)
+
+    (first, second, after_arming, again, after_removal, (armed_id,)), reads_before_arming = asyncio.run(main())
+    assert (first, second) == ([], [])
+    assert after_arming == again == [armed_id]
+    assert after_removal == []
+    if platform.write_lock is not None:  # SQLite: read once, then once after each of the two commits
+        assert reads_before_arming == 1
+        assert len(reads) == 3

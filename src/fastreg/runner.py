@@ -16,7 +16,8 @@
   about 800/s so).
 - **the loop's own reader** for the short reads of committed rows that every request of a kind makes
   (``LOOP_READS``: the sandbox's injected faults), ``use_case(conn, *args)`` on a connection kept open in
-  autocommit mode: a unit of work or a worker thread would cost several times the read.
+  autocommit mode: a unit of work or a worker thread would cost several times the read. On SQLite a read's
+  result is kept until another connection commits (``PRAGMA data_version``); its callers must not change it.
 - **a worker thread** for everything else: argon2, SMTP, the console's pages, the sandbox API, the CLI.
 
 Nothing else in ``fastreg.web`` or ``fastreg.cli`` calls a service (tests/test_runner.py checks it).
@@ -76,6 +77,8 @@ class Runner:
         self._reader: PreparedConnection | None = None  # the loop's own autocommit connection for reads
         self._reader_connection: AsyncConnection | None = None  # PostgreSQL: the reader's, on the loop
         self._reader_lock = asyncio.Lock()
+        # SQLite: the loop reads' results by call, with the database's data version they were read at.
+        self._kept_reads: dict[tuple[Any, ...], tuple[int | None, Any]] = {}
 
     @overload
     async def run(
@@ -203,7 +206,16 @@ class Runner:
         if self._platform.write_lock is not None:
             if self._reader is None:
                 self._reader = PreparedConnection(self._platform.engine.connect())
-            return use_case(self._reader, *args, **kwargs)
+            # What the reader read stands until another connection commits (this one only reads): the faults
+            # are read again after each group of registrations, not at every request.
+            version, key = self._reader.data_version(), (use_case, args, tuple(kwargs.items()))
+            kept = self._kept_reads.get(key)
+            if kept is not None and kept[0] == version:
+                kept_result: T = kept[1]
+                return kept_result
+            fresh: T = use_case(self._reader, *args, **kwargs)
+            self._kept_reads[key] = (version, fresh)
+            return fresh
         async with self._reader_lock:
             if self._reader_connection is None:
                 connection = await self._loop()[0].connect()

@@ -2,9 +2,9 @@
 (``uow.sandbox_state``: one row per fault, wiped by the sandbox reset like every other setting).
 
 Every ``/cgi-bin`` call of a sandbox reads the faults (one indexed range read of a table that holds a handful of
-rows, by the web layer's short read) and keeps the armed ones of its path (:func:`armed`); only a call that
-matches one writes, to take one of its ``times`` (:func:`consume`, a locked read-modify-write: concurrent calls
-never take more than ``times``)."""
+rows, by the web layer's short read; on SQLite kept until another connection commits) and keeps the armed ones
+of its path (:func:`armed`); only a call that matches one writes, to take one of its ``times`` (:func:`consume`,
+a locked read-modify-write: concurrent calls never take more than ``times``)."""
 
 from __future__ import annotations
 

@@ -310,6 +310,15 @@ class PreparedConnection:
         if batch is not self._batch:
             batch.send()
 
+    def data_version(self) -> int | None:
+        """SQLite: a number that changes whenever another connection commits a change (``PRAGMA data_version``;
+        about a tenth of a short read), so that what this connection read can be kept until then. None on
+        PostgreSQL, which tells no such thing."""
+        if self._wait is not None:
+            return None
+        version: int = self._dbapi.execute("PRAGMA data_version").fetchone()[0]
+        return version
+
     def commit(self) -> None:
         """PostgreSQL: COMMIT the transaction a batch began, in one round trip of its own (psycopg's commit
         then finds nothing to do). SQLite: nothing here, SQLAlchemy commits."""
