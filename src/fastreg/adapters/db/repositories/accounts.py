@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, exists, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -32,6 +32,7 @@ from fastreg.adapters.db.models import (
     web_sessions,
     wechat_users,
 )
+from fastreg.adapters.db.repositories import columns_of
 from fastreg.domain import secrets
 from fastreg.domain.entities import AuditEventValues
 from fastreg.domain.errors import DomainError, Err
@@ -141,7 +142,7 @@ class SqlAuditLog:
     def add(self, event: AuditEventValues, /) -> None:
         # A statement, not the session: no other row refers to an event, and a use case that only audits (a
         # refused registration) then makes no session at all.
-        self._uow.conn.execute(sql.INSERT_AUDIT, audit_params(event))
+        self._uow.conn.execute(sql.INSERT_AUDIT, columns_of(event))
 
     def count_oa_events(self, oa_appid: str) -> int:
         query = select(func.count()).select_from(audit_events).where(audit_events.c.oa_appid == oa_appid)
@@ -211,15 +212,3 @@ class SqlWechatUserRepository:
         except IntegrityError:
             return False
         return True
-
-
-def audit_params(event: AuditEventValues) -> dict[str, Any]:
-    """The bound values of ``statements.INSERT_AUDIT`` for one event."""
-    return {
-        "at": event.at,
-        "kind": event.kind,
-        "actor": event.actor,
-        "oa_appid": event.oa_appid,
-        "mp_appid": event.mp_appid,
-        "detail": event.detail,
-    }

@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, select, update
 from fastreg.adapters.db import counters
 from fastreg.adapters.db import statements as sql
 from fastreg.adapters.db.models import credentials
-from fastreg.adapters.db.repositories.accounts import audit_params
+from fastreg.adapters.db.repositories import columns_of
 from fastreg.domain.entities import CredentialValues
 from fastreg.domain.rules import EligibilityFacts, QuotaStatus, monthly_limit
 from fastreg.domain.versions import PlatformVersion
@@ -69,19 +69,6 @@ def _credential(row: Any) -> CredentialValues:
     )
 
 
-def _credential_params(credential: CredentialValues) -> dict[str, Any]:
-    return {
-        "token_hash": credential.token_hash,
-        "kind": credential.kind,
-        "subject": credential.subject,
-        "component_id": credential.component_id,
-        "data": credential.data,
-        "issued_at": credential.issued_at,
-        "expires_at": credential.expires_at,
-        "used_at": credential.used_at,
-    }
-
-
 def _flush_orm(uow: UnitOfWork) -> None:
     """Rows the ORM session holds (when one was made) that a prepared statement's row may refer to go first."""
     session = uow._session
@@ -95,7 +82,7 @@ class SqlCredentialRepository:
 
     def add(self, credential: CredentialValues, /) -> None:
         _flush_orm(self._uow)
-        self._uow.conn.execute(sql.INSERT_CREDENTIAL, _credential_params(credential))
+        self._uow.conn.execute(sql.INSERT_CREDENTIAL, columns_of(credential))
 
     def credential(self, token_hash: str) -> CredentialValues | None:
         conn = self._uow.conn
@@ -279,7 +266,7 @@ class SqlFastRegisterGateway:
                         "completed_at": r.completed_at,
                     },
                 )
-            conn.execute(sql.INSERT_AUDIT, [audit_params(event) for event in write.audit])
+            conn.execute(sql.INSERT_AUDIT, [columns_of(event) for event in write.audit])
             if write.authorization is not None:
                 a = write.authorization
                 conn.execute(
@@ -295,7 +282,7 @@ class SqlFastRegisterGateway:
                     },
                 )
             if write.authorization_code is not None:
-                conn.execute(sql.INSERT_CREDENTIAL, _credential_params(write.authorization_code))
+                conn.execute(sql.INSERT_CREDENTIAL, columns_of(write.authorization_code))
         return CompletionWritten(
             mp_id=inserted.scalar_one(),
             counted=counted.first() is not None,
