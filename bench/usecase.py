@@ -1,0 +1,163 @@
+"""CPU per ``account/fastregister`` use case, without HTTP: this checkout against another checkout's ``src``, in
+paired blocks (``--compare SRC``).
+
+Two worker processes, one per code tree, each with its own database and tickets issued beforehand, run the use
+case as the server's runner does: on SQLite in groups (``--group`` calls in one transaction, each in its own
+savepoint, as the runner groups the calls that arrive together), on PostgreSQL through the ``Runner`` on an
+event loop (``--concurrency`` calls in flight on its asyncio connections). The parent asks them for blocks of
+``--block`` calls in turn, alternating which goes first, and prints the process CPU per call of each block and
+the median of the per-block ratios: a slow minute of the shared machine falls on both sides of a pair.
+
+    .venv/bin/python bench/usecase.py --compare /tmp/other/src
+    .venv/bin/python scripts/with_postgres.py sh -c 'FASTREG_BENCH_POSTGRES_URL=$FASTREG_TEST_POSTGRES_URL \\
+      .venv/bin/python bench/usecase.py --db postgres --compare /tmp/other/src'
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import gc
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import bench_platform, database, issue_tickets_in_batches, machine, make_fixture, migrate
+
+QUOTA = 5
+THIS_TREE = "this checkout"
+
+
+def serve_blocks(db: str, count: int, group: int, concurrency: int) -> None:
+    """The worker: prepare ``count`` tickets, say ``ready``, then for each number read from stdin run that many
+    calls and print their CPU per call in µs."""
+    from fastreg.services.fastregister import fastregister_with_token
+
+    with database(db) as url:
+        migrate(url)
+        platform = bench_platform(url, tempfile.mkdtemp(prefix="fastreg-bench-usecase-"))
+        fixture = make_fixture(platform, -(-count // QUOTA))
+        oas = [fixture.oas[index // QUOTA] for index in range(count)]
+        tickets = issue_tickets_in_batches(platform, fixture, oas)
+        calls = [(oa.token, ticket) for oa, ticket in zip(oas, tickets, strict=True)]
+        gc.collect()
+        gc.freeze()  # as the server's lifespan does
+        if db == "sqlite":
+            _serve_grouped(platform, calls, group, fastregister_with_token)
+        else:
+            asyncio.run(_serve_on_loop(platform, calls, concurrency, fastregister_with_token))
+
+
+def _serve_grouped(platform: Any, calls: list[tuple[str, str]], group: int, use_case: Any) -> None:
+    from fastreg.adapters.db.uow import run_grouped
+
+    print("ready", flush=True)
+    position = 0
+    for line in sys.stdin:
+        block = calls[position : position + int(line)]
+        position += len(block)
+        started = time.process_time()
+        for first in range(0, len(block), group):
+            batch = [functools.partial(use_case, platform, *call) for call in block[first : first + group]]
+            for _, failure in run_grouped(platform.uow(), batch):
+                if failure is not None:
+                    raise failure
+        print(f"{(time.process_time() - started) / len(block) * 1e6:.1f}", flush=True)
+
+
+async def _serve_on_loop(platform: Any, calls: list[tuple[str, str]], concurrency: int, use_case: Any) -> None:
+    from fastreg.runner import Runner
+
+    runner = Runner(platform)
+    loop = asyncio.get_running_loop()
+    print("ready", flush=True)
+    position = 0
+    try:
+        while line := await loop.run_in_executor(None, sys.stdin.readline):
+            block = calls[position : position + int(line)]
+            position += len(block)
+            pending = list(block)
+            started = time.process_time()
+            await asyncio.gather(*(_caller(runner, use_case, platform, pending) for _ in range(concurrency)))
+            print(f"{(time.process_time() - started) / len(block) * 1e6:.1f}", flush=True)
+    finally:
+        await runner.close()
+
+
+async def _caller(runner: Any, use_case: Any, platform: Any, pending: list[tuple[str, str]]) -> None:
+    while pending:
+        await runner.run(use_case, platform, *pending.pop())
+
+
+def compare(args: argparse.Namespace) -> int:
+    count = (args.blocks + 1) * args.block
+    trees = {THIS_TREE: None, args.compare: str(Path(args.compare).resolve())}
+    workers: dict[str, subprocess.Popen[str]] = {}
+    for tree, path in trees.items():
+        env = dict(os.environ) if path is None else {**os.environ, "PYTHONPATH": path}
+        command = [sys.executable, __file__, "--serve", "--db", args.db, "--count", str(count)]
+        command += ["--group", str(args.group), "--concurrency", str(args.concurrency)]
+        workers[tree] = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    for tree, worker in workers.items():
+        assert worker.stdout is not None
+        if worker.stdout.readline().strip() != "ready":
+            raise SystemExit(f"the worker of {tree} did not start")
+    figures: dict[str, list[float]] = {tree: [] for tree in trees}
+    for block in range(args.blocks + 1):
+        order = list(trees) if block % 2 else list(reversed(trees))
+        for tree in order:
+            worker = workers[tree]
+            assert worker.stdin is not None and worker.stdout is not None
+            worker.stdin.write(f"{args.block}\n")
+            worker.stdin.flush()
+            cpu = float(worker.stdout.readline())
+            if block:  # the first block warms both up
+                figures[tree].append(cpu)
+    for worker in workers.values():
+        assert worker.stdin is not None
+        worker.stdin.close()
+        worker.wait()
+    ratios = [this / other for this, other in zip(figures[THIS_TREE], figures[args.compare], strict=True)]
+    print(f"machine: {machine()}; {args.db}, {args.blocks} pairs of blocks of {args.block} calls")
+    for tree, values in figures.items():
+        print(
+            f"  {tree}: median {statistics.median(values):,.0f} µs CPU per call (blocks: "
+            + ", ".join(f"{value:,.0f}" for value in values)
+            + ")"
+        )
+    print(
+        f"  this / other, median of the pairs: {statistics.median(ratios):.3f} "
+        f"(min {min(ratios):.3f}, max {max(ratios):.3f})"
+    )
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--compare", metavar="SRC", help="the src/ of another checkout (same schema)")
+    parser.add_argument("--blocks", type=int, default=14, help="pairs of blocks measured")
+    parser.add_argument("--block", type=int, default=200, help="calls per block")
+    parser.add_argument("--group", type=int, default=11, help="SQLite: calls per transaction (the runner's groups)")
+    parser.add_argument("--concurrency", type=int, default=8, help="PostgreSQL: calls in flight")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve_blocks(args.db, args.count, args.group, args.concurrency)
+        return 0
+    if not args.compare:
+        parser.error("--compare SRC is required")
+    return compare(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
