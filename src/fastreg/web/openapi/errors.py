@@ -18,6 +18,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, Generic, TypeVar
 
 from fastapi import Request, Response
+from fastapi import routing as fastapi_routing
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -186,7 +187,7 @@ class WeChatRoute(APIRoute):
         (``account/fastregister``: it reads its token and body by hand). FastAPI's request handler would solve
         parameters, dependencies and response models such an endpoint has none of: some 3 % of the server's CPU
         per registration. None for every other endpoint (FastAPI's handler runs them)."""
-        dependant, endpoint = self.dependant, self.endpoint
+        dependant, endpoint = self._effective_dependant(), self.endpoint
         takes_request_alone = (
             dependant.request_param_name is not None
             and len(inspect.signature(endpoint).parameters) == 1
@@ -202,6 +203,16 @@ class WeChatRoute(APIRoute):
             return None
         alone: Callable[[Request], Coroutine[Any, Any, Response]] = endpoint
         return alone
+
+    def _effective_dependant(self) -> Any:
+        """What FastAPI solves for this route where it is being built: for a route of an included router, the
+        inclusion's dependencies merged in (FastAPI says so through a context variable of its own; without
+        it, the route's own dependant; ``tests/api/test_api_routes.py`` includes a route with a dependency)."""
+        context_var = getattr(fastapi_routing, "_effective_route_context_var", None)
+        context = context_var.get() if context_var is not None else None
+        if context is not None and getattr(context, "original_route", None) is self:
+            return context.dependant
+        return self.dependant
 
 
 def unrouted_spec(exc: HTTPException) -> ErrorSpec:
