@@ -56,6 +56,7 @@ class Runner:
 
     MAX_GROUP = 64
     POSTGRES_CALLS = 8
+    KEPT_READS = 64
 
     def __init__(
         self,
@@ -214,6 +215,8 @@ class Runner:
                 kept_result: T = kept[1]
                 return kept_result
             fresh: T = use_case(self._reader, *args, **kwargs)
+            if len(self._kept_reads) >= self.KEPT_READS:
+                self._kept_reads.clear()  # bounded, whatever arguments a loop read may take
             self._kept_reads[key] = (version, fresh)
             return fresh
         async with self._reader_lock:
