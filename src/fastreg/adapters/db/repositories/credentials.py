@@ -214,27 +214,7 @@ class SqlFastRegisterGateway:
                 sql.INSERT_IDENTIFIER,
                 [{"value": mp.appid, "kind": "appid"}, {"value": mp.original_id, "kind": "original_id"}],
             )
-            inserted = conn.execute(
-                sql.INSERT_MINI_PROGRAM,
-                {
-                    "appid": mp.appid,
-                    "secret_hash": mp.secret_hash,
-                    "original_id": mp.original_id,
-                    "name": mp.name,
-                    "principal_id": mp.principal_id,
-                    "created_by_oa_id": mp.created_by_oa_id,
-                    "admin_wxid": mp.admin_wxid,
-                    "email": mp.email,
-                    "password_hash": mp.password_hash,
-                    "active": mp.active,
-                    "certified": mp.certified,
-                    "certified_until": mp.certified_until,
-                    "created_via": mp.created_via,
-                    "status": mp.status,
-                    "created_at": mp.created_at,
-                    "completed_at": mp.completed_at,
-                },
-            )
+            inserted = conn.execute(sql.INSERT_MINI_PROGRAM, columns_of(mp))
             conn.execute(
                 sql.INSERT_LINK,
                 {
@@ -268,19 +248,7 @@ class SqlFastRegisterGateway:
                 )
             conn.execute(sql.INSERT_AUDIT, [columns_of(event) for event in write.audit])
             if write.authorization is not None:
-                a = write.authorization
-                conn.execute(
-                    sql.INSERT_AUTHORIZATION,
-                    {
-                        "component_id": a.component_id,
-                        "authorizer_appid": a.authorizer_appid,
-                        "func_info": a.func_info,
-                        "created_at": a.created_at,
-                        "authorized_at": a.authorized_at,
-                        "refresh_token_seed": a.refresh_token_seed,
-                        "refresh_token_hash": a.refresh_token_hash,
-                    },
-                )
+                conn.execute(sql.INSERT_AUTHORIZATION, columns_of(write.authorization))
             if write.authorization_code is not None:
                 conn.execute(sql.INSERT_CREDENTIAL, columns_of(write.authorization_code))
         return CompletionWritten(
