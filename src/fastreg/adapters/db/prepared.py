@@ -159,8 +159,9 @@ def _compile(statement: Select[Any] | UpdateBase, dialect: Dialect, keys: tuple[
     slots = []
     for name in order:
         bind = binds[name]
-        process = _datetime_processor(bind.type, dialect) if _is_datetime(bind.type) else None
-        if process is None:
+        if _is_datetime(bind.type):
+            process = _datetime_processor(bind.type, dialect)
+        else:
             process = bind.type.dialect_impl(dialect).bind_processor(dialect)
         if name in defaults or not bind.required:
             value = defaults.get(name, bind.value)
