@@ -1,5 +1,6 @@
 """PostgreSQL: prepared statements sent through libpq's pipeline (``adapters.db.pgpipeline``). A batch is one
-round trip and begins the transaction; a database error is raised at the batch's end, leaves the later
+round trip and begins the transaction; a deferred one goes with the next round trip (the COMMIT's), or never
+when its transaction is rolled back; a database error is raised at the batch's end, leaves the later
 statements undone and the connection usable once rolled back; a statement whose PREPARE failed is prepared
 again; an interrupted wait leaves pipeline mode; and the same code runs on psycopg's asyncio connections
 inside a greenlet."""
@@ -89,6 +90,63 @@ def test_looking_at_a_result_inside_a_batch_sends_what_is_queued(pg: Platform) -
         connection.commit()
     with pg.engine.connect() as connection:
         assert connection.execute(select(items.c.name).order_by(items.c.id)).scalars().all() == ["a", "b"]
+
+
+def test_deferred_statements_go_with_the_commit_in_one_round_trip(pg: Platform) -> None:
+    counting = CountingWait()
+    with begun(pg, wait=counting) as (connection, conn):
+        assert conn.execute(NAMES, {"upto": 9}).rows == []  # BEGIN and a read: one round trip
+        with conn.deferred():
+            added = [conn.execute(ADD, {"id": n, "name": f"d{n}"}) for n in (1, 2)]
+        assert counting.round_trips == 1  # nothing sent yet
+        conn.commit()
+        assert counting.round_trips == 2  # the inserts and the COMMIT together
+        assert connection.connection.driver_connection.pgconn.transaction_status == pq.TransactionStatus.IDLE
+        assert [rows.scalar_one() for rows in added] == [1, 2]
+        connection.commit()
+    with pg.engine.connect() as connection:
+        assert connection.execute(select(items.c.name).order_by(items.c.id)).scalars().all() == ["d1", "d2"]
+
+
+def test_deferred_statements_go_before_the_next_statement_and_when_their_result_is_asked(pg: Platform) -> None:
+    counting = CountingWait()
+    with begun(pg, wait=counting) as (connection, conn):
+        with conn.deferred():
+            conn.execute(ADD, {"id": 1, "name": "a"})
+        assert [row.name for row in conn.execute(NAMES, {"upto": 9}).rows] == ["a"]  # in the read's round trip
+        assert counting.round_trips == 1
+        with conn.deferred():
+            added = conn.execute(ADD, {"id": 2, "name": "b"})
+        assert added.scalar_one() == 2 and counting.round_trips == 2
+        connection.rollback()
+
+
+def test_deferred_statements_of_a_rolled_back_unit_of_work_are_never_sent(pg: Platform) -> None:
+    with pg.uow() as uow, uow.conn.deferred():
+        added = uow.conn.execute(ADD, {"id": 1, "name": "dropped"})
+    with pytest.raises(RuntimeError, match="discarded"):
+        added.scalar_one()
+    with pg.uow() as uow:
+        with uow.conn.deferred():
+            uow.conn.execute(ADD, {"id": 2, "name": "seen"})
+        # The ORM's statements do not go through the batch: the deferred writes are sent before them.
+        assert uow.session.execute(select(items.c.name)).scalars().all() == ["seen"]
+        uow.commit()
+    with pg.engine.connect() as connection:
+        assert connection.execute(select(items.c.name)).scalars().all() == ["seen"]
+
+
+def test_an_error_in_a_deferred_statement_is_raised_by_the_commit_and_nothing_lands(pg: Platform) -> None:
+    with pg.uow() as uow:
+        uow.conn.execute(ADD, {"id": 1, "name": "first"})
+        uow.commit()
+    with pytest.raises(psycopg.errors.UniqueViolation), pg.uow() as uow:
+        with uow.conn.deferred():
+            uow.conn.execute(ADD, {"id": 2, "name": "second"})
+            uow.conn.execute(ADD, {"id": 1, "name": "again"})
+        uow.commit()
+    with pg.engine.connect() as connection:
+        assert connection.execute(select(items.c.name)).scalars().all() == ["first"]
 
 
 def test_an_error_is_raised_at_the_end_of_the_batch_and_the_connection_stays_usable(pg: Platform) -> None:

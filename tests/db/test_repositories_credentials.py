@@ -1,15 +1,16 @@
 """The credentials area's SQL repositories on SQLite and PostgreSQL: bearer secrets stored and used once, and the
-hot path's gateway (the token with its OA and component, the ticket's conditional claim, the conditional counts
-of a completion) — and, through the service, that concurrent completions keep the ticket single-use and the
-quota exact, which only the database can guarantee."""
+hot path's gateway (the token with its OA and component, the ticket's conditional claim, the conditional
+counts of a completion, its writes sent with the commit) — and, through the service, that concurrent
+completions keep the ticket single-use and the quota exact, which only the database can guarantee."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
+from fastreg.adapters.db.models import links as link_rows
 from fastreg.adapters.db.models import mini_programs, monthly_counters, principals
 from fastreg.domain import secrets
 from fastreg.domain.entities import MiniProgram
@@ -20,7 +21,14 @@ from fastreg.services import credentials
 from fastreg.services.completion import facts_query
 from fastreg.services.credentials import CredentialKind
 from fastreg.services.fastregister import fastregister
-from fastreg.services.ports.credentials import CompletionWrite, NewLink, TicketClaim
+from fastreg.services.ports.credentials import (
+    CompletionWrite,
+    FastRegisterContext,
+    NewLink,
+    QuotaSpend,
+    Spent,
+    TicketClaim,
+)
 from tests.db.helpers import Setup, issue_ticket, setup
 
 
@@ -93,46 +101,77 @@ def test_open_with_token_gives_the_oa_and_the_component_of_an_authorizer_token(p
         assert uow.fastregister.open_with_token(secrets.token_hash("unknown")).credential is None
 
 
-def test_a_ticket_is_claimed_once_and_a_rolled_back_claim_leaves_it_usable(platform: Platform) -> None:
-    s = setup(platform)
-    ticket = issue_ticket(platform, s)
-    claim = TicketClaim(secrets.token_hash(ticket), CredentialKind.TICKET.value, s.oa.appid, s.component_id)
-
-    def claim_once(commit: bool) -> dict[str, object] | None:
-        with platform.uow() as uow:
-            context = uow.fastregister.context(s.oa.appid, s.component_id)
-            assert context is not None
-            answer = uow.fastregister.claim_and_facts(claim, facts_query(platform, context, uow.clock.now()))
-            assert answer.facts.eligibility.quota.used == 0 and not answer.facts.eligibility.has_pending
-            if commit:
-                uow.commit()
-            return answer.claimed
-
-    claimed = claim_once(commit=False)
-    assert claimed is not None and claimed["copy_wx_verify"] is True
-    assert claim_once(commit=True) is not None  # the rolled-back claim left it usable
-    assert claim_once(commit=True) is None
-    other = TicketClaim(claim.token_hash, claim.kind, s.oa.appid, s.component_id + 1000)
-    with platform.uow() as uow:
-        context = uow.fastregister.context(s.oa.appid, s.component_id)
-        assert context is not None
-        assert uow.fastregister.claim_and_facts(other, facts_query(platform, context, uow.clock.now())).claimed is None
-
-
-def _write(s: Setup, platform: Platform, *, monthly_limit: int, principal_limit: int) -> CompletionWrite:
+def _context(s: Setup, platform: Platform) -> tuple[FastRegisterContext, datetime]:
     with platform.uow(readonly=True) as uow:
         context = uow.fastregister.context(s.oa.appid, s.component_id)
         now = uow.clock.now()
     assert context is not None
-    appid = secrets.new_appid()
-    return CompletionWrite(
+    return context, now
+
+
+def _spend(s: Setup, platform: Platform, *, monthly_limit: int = 50, principal_limit: int = 50) -> QuotaSpend:
+    context, now = _context(s, platform)
+    return QuotaSpend(
         oa_id=context.id,
         principal_id=context.principal_id,
         month=calendar_month(now, platform.settings.timezone),
         monthly_limit=monthly_limit,
         principal_limit=principal_limit,
+    )
+
+
+def test_a_ticket_is_claimed_once_and_a_rolled_back_claim_leaves_it_usable(platform: Platform) -> None:
+    s = setup(platform)
+    ticket = issue_ticket(platform, s)
+    claim = TicketClaim(secrets.token_hash(ticket), CredentialKind.TICKET.value, s.oa.appid, s.component_id)
+    spend = _spend(s, platform)
+
+    def claim_once(commit: bool) -> tuple[dict[str, object] | None, int]:
+        with platform.uow() as uow:
+            context = uow.fastregister.context(s.oa.appid, s.component_id)
+            assert context is not None and context.principal_type == "enterprise"
+            answer = uow.fastregister.claim_and_facts(claim, facts_query(platform, context, uow.clock.now()), spend)
+            assert not answer.facts.eligibility.has_pending
+            assert answer.spent == Spent(counted=True, principal_counted=True)  # counted after the facts were read
+            if commit:
+                uow.commit()
+            return answer.claimed, answer.facts.eligibility.quota.used
+
+    claimed, used = claim_once(commit=False)
+    assert claimed is not None and claimed["copy_wx_verify"] is True and used == 0
+    assert claim_once(commit=True) == (claimed, 0)  # the rolled-back claim left the ticket usable, the quota unspent
+    assert claim_once(commit=True) == (None, 1)
+    other = TicketClaim(claim.token_hash, claim.kind, s.oa.appid, s.component_id + 1000)
+    with platform.uow() as uow:
+        context = uow.fastregister.context(s.oa.appid, s.component_id)
+        assert context is not None
+        query = facts_query(platform, context, uow.clock.now())
+        assert uow.fastregister.claim_and_facts(other, query, spend).claimed is None
+
+
+def test_spend_counts_only_below_the_limits(platform: Platform) -> None:
+    s = setup(platform)
+    spend = _spend(s, platform, monthly_limit=2)
+    for expected in (True, True, False):  # the month's counter: 1, 2, then refused at the limit of 2
+        with platform.uow() as uow:
+            assert uow.fastregister.spend(spend) == Spent(expected, True)
+            uow.commit()
+    spend = _spend(s, platform, principal_limit=3)
+    with platform.uow() as uow:
+        spent = uow.fastregister.spend(spend)
+        assert spent == Spent(counted=True, principal_counted=False)  # the principal has 3 of 3
+    with platform.uow(readonly=True) as uow:
+        used = uow.session.execute(select(monthly_counters.c.used)).scalar_one()
+        mp_count = uow.session.execute(select(principals.c.mp_count)).scalar_one()
+    assert (used, mp_count) == (2, 3)
+
+
+def _write(s: Setup, platform: Platform) -> CompletionWrite:
+    context, now = _context(s, platform)
+    return CompletionWrite(
+        oa_id=context.id,
         mini_program=MiniProgram(
-            appid=appid,
+            appid=secrets.new_appid(),
             secret_hash="x",
             original_id=secrets.new_original_id(),
             principal_id=context.principal_id,
@@ -154,22 +193,28 @@ def _write(s: Setup, platform: Platform, *, monthly_limit: int, principal_limit:
     )
 
 
-def test_write_completion_counts_only_below_the_limits(platform: Platform) -> None:
+def test_a_completions_writes_land_with_the_commit_and_a_rollback_drops_them(platform: Platform) -> None:
     s = setup(platform)
-    for expected in (True, True, False):  # the month's counter: 1, 2, then refused at the limit of 2
-        write = _write(s, platform, monthly_limit=2, principal_limit=50)
-        with platform.uow() as uow:
-            written = uow.fastregister.write_completion(write)
-            assert written.counted is expected and written.principal_counted and written.mp_id > 0
-            uow.commit()
-    write = _write(s, platform, monthly_limit=50, principal_limit=3)
+    write = _write(s, platform)
+    with platform.uow() as uow:
+        uow.fastregister.write_completion(write)  # not committed
+    assert count_mps(platform) == 0
+    write = _write(s, platform)
     with platform.uow() as uow:
         written = uow.fastregister.write_completion(write)
-        assert written.counted and not written.principal_counted  # the principal has 3 of 3
+        uow.commit()
     with platform.uow(readonly=True) as uow:
-        used = uow.session.execute(select(monthly_counters.c.used)).scalar_one()
-        mp_count = uow.session.execute(select(principals.c.mp_count)).scalar_one()
-    assert (used, mp_count) == (2, 3)
+        mp = uow.accounts.mini_program_by_id(written.mp_id)
+        assert mp is not None and mp.appid == write.mini_program.appid
+        links = uow.session.execute(select(link_rows.c.oa_id).where(link_rows.c.mp_id == mp.id)).scalars().all()
+    assert links == [write.oa_id] and count_mps(platform) == 1
+    write = _write(s, platform)
+    with platform.uow() as uow:
+        written = uow.fastregister.write_completion(write)
+        mp_id = written.mp_id  # asked before the commit: the writes are sent for it
+        assert uow.accounts.mini_program_by_id(mp_id) is not None
+        uow.commit()
+    assert count_mps(platform) == 2
 
 
 # ---------------------------------------------------------------- concurrency, through the service

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from fastreg.domain.entities import (
@@ -29,6 +30,8 @@ from fastreg.services.ports.credentials import (
     FactsQuery,
     FastRegisterContext,
     OpenedToken,
+    QuotaSpend,
+    Spent,
     TicketClaim,
 )
 from tests.fakes.store import FakeStore, entity_of
@@ -62,6 +65,11 @@ class FakeCredentialRepository:
 
         found = self._store.first(Credential, lambda c: c.token_hash == token_hash)
         return None if found is None else found.subject
+
+
+@dataclass(frozen=True)
+class _Written:
+    mp_id: int
 
 
 class FakeFastRegisterGateway:
@@ -98,6 +106,7 @@ class FakeFastRegisterGateway:
             verify_expires_at=oa.verify_expires_at,
             overseas=oa.overseas,
             admin_wxid=oa.admin_wxid,
+            principal_type=self._principal(oa.principal_id).type,
             component_id=component.id,
             component_appid=component.appid,
             published=component.published,
@@ -106,7 +115,7 @@ class FakeFastRegisterGateway:
             authorized_func_info=None if authorization is None else list(authorization.func_info),
         )
 
-    def claim_and_facts(self, claim: TicketClaim, query: FactsQuery) -> ClaimAndFacts:
+    def claim_and_facts(self, claim: TicketClaim, query: FactsQuery, spend: QuotaSpend) -> ClaimAndFacts:
         ticket = self._store.first(
             Credential,
             lambda row: (
@@ -120,7 +129,8 @@ class FakeFastRegisterGateway:
         )
         if ticket is not None:
             ticket.used_at = query.now
-        return ClaimAndFacts(None if ticket is None else dict(ticket.data or {}), self.facts(query))
+        facts = self.facts(query)
+        return ClaimAndFacts(None if ticket is None else dict(ticket.data or {}), facts, self.spend(spend))
 
     def facts(self, query: FactsQuery) -> Facts:
         oa = query.oa
@@ -150,12 +160,15 @@ class FakeFastRegisterGateway:
         )
         return Facts(eligibility, self._stored_version() if query.sandbox else None)
 
-    def write_completion(self, write: CompletionWrite) -> CompletionWritten:
-        counted = self._count(write.oa_id, write.month, write.monthly_limit)
-        principal = self._principal(write.principal_id)
-        principal_counted = principal.mp_count < write.principal_limit
+    def spend(self, spend: QuotaSpend) -> Spent:
+        counted = self._count(spend.oa_id, spend.month, spend.monthly_limit)
+        principal = self._principal(spend.principal_id)
+        principal_counted = principal.mp_count < spend.principal_limit
         if principal_counted:
             principal.mp_count += 1
+        return Spent(counted=counted, principal_counted=principal_counted)
+
+    def write_completion(self, write: CompletionWrite) -> CompletionWritten:
         mp = entity_of(MiniProgram, write.mini_program)
         for value, kind in ((mp.appid, "appid"), (mp.original_id, "original_id")):
             if self._store.first(Identifier, lambda row, v=value: row.value == v) is not None:
@@ -185,7 +198,7 @@ class FakeFastRegisterGateway:
             self._store.add(entity_of(Authorization, write.authorization))
         if write.authorization_code is not None:
             self._store.add(entity_of(Credential, write.authorization_code))
-        return CompletionWritten(mp_id=mp.id, counted=counted, principal_counted=principal_counted)
+        return _Written(mp.id)
 
     def _principal(self, principal_id: int) -> Principal:
         principal = self._store.first(Principal, lambda row: row.id == principal_id)

@@ -2,9 +2,10 @@
 eligibility, spend the quota atomically, create the MP under the OA's principal, link it (exempt from the
 13/month limit, no follower notice, not on the profile), certify it when certification is reused, audit it.
 
-The writes go through the hot path's gateway (``uow.fastregister.write_completion``) all at once; the quota and
-the principal's MP count are counted there by conditional statements, and refused here when either limit was
-reached (which rolls the whole completion back)."""
+The quota and the principal's MP count are spent first by conditional statements (for the Open API in the
+ticket's round trip), and refused here when either limit was reached (which rolls the counts back with the
+transaction); then the writes go through the hot path's gateway (``uow.fastregister.write_completion``) all at
+once, with the commit."""
 
 from __future__ import annotations
 
@@ -27,7 +28,16 @@ from fastreg.domain.versions import PlatformVersion, certification_at_completion
 from fastreg.services import audit, credentials
 from fastreg.services.credentials import CredentialKind
 from fastreg.services.ports import Context, UnitOfWork
-from fastreg.services.ports.credentials import CompletionWrite, EligibleAccount, Facts, FactsQuery, NewLink
+from fastreg.services.ports.credentials import (
+    CompletionWrite,
+    CompletionWritten,
+    EligibleAccount,
+    Facts,
+    FactsQuery,
+    NewLink,
+    QuotaSpend,
+    Spent,
+)
 
 
 @dataclass(frozen=True)
@@ -59,11 +69,16 @@ class NewAuthorization:
 
 @dataclass(frozen=True)
 class CreatedMiniProgram:
-    id: int
+    written: CompletionWritten
     appid: str
     certified: bool
     certified_until: datetime | None
     authorization_code: str | None = None
+
+    @property
+    def id(self) -> int:
+        """Read when asked: the Open API's answer does without it, and its writes go with the commit."""
+        return self.written.mp_id
 
 
 def facts_query(context: Context, oa: EligibleAccount, now: datetime, registration_id: int | None = None) -> FactsQuery:
@@ -86,6 +101,16 @@ def version_in_force(context: Context, facts: Facts) -> PlatformVersion:
     return facts.stored_version or PlatformVersion(context.settings.platform_version)
 
 
+def quota_spend(context: Context, oa: EligibleAccount, month: str, monthly_limit: int) -> QuotaSpend:
+    return QuotaSpend(
+        oa_id=oa.id,
+        principal_id=oa.principal_id,
+        month=month,
+        monthly_limit=monthly_limit,
+        principal_limit=context.limits.principal_mps,
+    )
+
+
 def complete(
     uow: UnitOfWork,
     context: Context,
@@ -97,10 +122,12 @@ def complete(
     scan_valid: bool = True,
     component: ComponentFacts | None = None,
     facts: Facts | None = None,
+    spent: Spent | None = None,
     authorize: NewAuthorization | None = None,
 ) -> CreatedMiniProgram:
-    """``facts``: the OA's eligibility facts when the caller read them already (in its own round trip);
-    ``authorize``: the new MP's authorization to the registering component, written with it."""
+    """``facts``: the OA's eligibility facts when the caller read them already (in its own round trip), and
+    ``spent``: the quota it spent right after reading them; ``authorize``: the new MP's authorization to the
+    registering component, written with it."""
     now = uow.clock.now()
     if facts is None:
         facts = uow.fastregister.facts(facts_query(context, oa, now, completion.registration_id))
@@ -110,6 +137,13 @@ def complete(
     ensure_eligible(eligibility, Stage.COMPLETE)
     quota = eligibility.quota
     if quota.limit <= 0:
+        raise DomainError(Err.QUOTA_EXCEEDED, limit=quota.limit)
+    if spent is None:
+        spent = uow.fastregister.spend(quota_spend(context, oa, quota.month, quota.limit))
+    # Refused in the order of the errcode table; the raise rolls the counts back with the transaction.
+    if not spent.principal_counted:
+        raise DomainError(Err.PRINCIPAL_LIMIT)
+    if not spent.counted:
         raise DomainError(Err.QUOTA_EXCEEDED, limit=quota.limit)
     certification = certification_at_completion(
         version_in_force(context, facts), completion.reuse_certification, oa, now
@@ -137,10 +171,6 @@ def complete(
     written = uow.fastregister.write_completion(
         CompletionWrite(
             oa_id=oa.id,
-            principal_id=oa.principal_id,
-            month=quota.month,
-            monthly_limit=quota.limit,
-            principal_limit=context.limits.principal_mps,
             mini_program=mp,
             link=NewLink(
                 status=LinkStatus.LINKED.value,
@@ -174,13 +204,8 @@ def complete(
             authorization_code=code_credential,
         )
     )
-    # Refused in the order of the errcode table; the raise rolls every write above back.
-    if not written.principal_counted:
-        raise DomainError(Err.PRINCIPAL_LIMIT)
-    if not written.counted:
-        raise DomainError(Err.QUOTA_EXCEEDED, limit=quota.limit)
     uow.on_commit(lambda: context.observer.record_registration("completed"))
-    return CreatedMiniProgram(written.mp_id, mp.appid, certification.certified, certification.certified_until, code)
+    return CreatedMiniProgram(written, mp.appid, certification.certified, certification.certified_until, code)
 
 
 def _authorization(

@@ -10,12 +10,24 @@ from fastreg.domain import secrets
 from fastreg.domain.entities import Confirmation
 from fastreg.domain.errors import DomainError, Err
 from fastreg.domain.model import AuditKind, Channel, ConfirmationKind
-from fastreg.domain.rules import FASTREGISTER_PERMISSION_SET, ComponentFacts, has_fastregister_permissions
+from fastreg.domain.rules import (
+    FASTREGISTER_PERMISSION_SET,
+    ComponentFacts,
+    has_fastregister_permissions,
+    monthly_limit,
+)
 from fastreg.domain.urls import on_domain
 from fastreg.services import audit, authorization, confirmations, credentials, tokens
 from fastreg.services.accounts import component_of
 from fastreg.services.authorization import new_refresh_token_columns
-from fastreg.services.completion import Completion, NewAuthorization, complete, facts_query, record_refusal
+from fastreg.services.completion import (
+    Completion,
+    NewAuthorization,
+    complete,
+    facts_query,
+    quota_spend,
+    record_refusal,
+)
 from fastreg.services.confirmations import ConfirmationView
 from fastreg.services.credentials import CredentialKind
 from fastreg.services.ports import Context, UnitOfWork
@@ -171,9 +183,13 @@ def fastregister_with_token(context: Context, access_token: str | None, ticket: 
 
 def _fastregister(uow: UnitOfWork, context: Context, acting: FastRegisterContext, ticket: str) -> FastRegisterResult:
     now = uow.clock.now()
-    # The ticket's claim and the OA's eligibility facts in one round trip.
+    # The ticket's claim, the OA's eligibility facts and the quota's spending in one round trip.
     claim = TicketClaim(secrets.token_hash(ticket), CredentialKind.TICKET.value, acting.appid, acting.component_id)
-    answer = uow.fastregister.claim_and_facts(claim, facts_query(context, acting, now))
+    query = facts_query(context, acting, now)
+    # The quota is spent in the same round trip (its monthly limit is the principal's, read with the token); a
+    # refusal below rolls it back with the claim.
+    spend = quota_spend(context, acting, query.month, monthly_limit(acting.principal_type, context.limits))
+    answer = uow.fastregister.claim_and_facts(claim, query, spend)
     claimed = answer.claimed
     if claimed is not None and FASTREGISTER_PERMISSION_SET not in (acting.authorized_func_info or []):
         # 授权互斥: the OA has since moved its fast-registration permission set to another component.
@@ -196,6 +212,7 @@ def _fastregister(uow: UnitOfWork, context: Context, acting: FastRegisterContext
         # The redirect URI is checked again: the component may have changed its registered domain since.
         component=component_facts(acting, (claimed or {}).get("redirect_uri")),
         facts=answer.facts,
+        spent=answer.spent,
         # The new MP is authorized to the component in the same batch of writes.
         authorize=NewAuthorization(
             component_id=acting.component_id,

@@ -159,6 +159,12 @@ class PostgresBatch:
         self._names = names
         self._preparing: dict[bytes, bytes] = {}  # PREPAREs queued in this batch, not yet answered
         self._failure: Exception | None = None
+        self._discarded = False
+
+    def discard(self) -> None:
+        """Forget what is queued (its transaction is rolled back): never sent; sending raises from now on."""
+        self._discarded = True
+        self._commands, self._expected, self._preparing = [], [], {}
 
     def queue_command(self, sql: bytes) -> None:
         """Queue a statement without parameters (SAVEPOINT and the like), not prepared."""
@@ -192,6 +198,8 @@ class PostgresBatch:
     def send(self) -> None:
         """Send what is queued and read every answer (one round trip); raises the first error the database
         reported (the transaction is then failed, as after any error)."""
+        if self._discarded:
+            raise RuntimeError("these statements were discarded with their rolled-back transaction")
         if not self._commands:
             return
         commands, self._commands = self._commands, []

@@ -265,7 +265,7 @@ class PreparedConnection:
     """Runs prepared statements on the DBAPI connection under ``connection`` (same transaction): through
     libpq's pipeline on PostgreSQL (``pgpipeline``), through the sqlite3 cursor on SQLite."""
 
-    __slots__ = ("_batch", "_dbapi", "_events", "_wait", "connection", "dialect")
+    __slots__ = ("_batch", "_dbapi", "_events", "_queued", "_wait", "connection", "dialect")
 
     def __init__(self, connection: Connection, wait: Waiter | None = None) -> None:
         self.connection = connection
@@ -276,7 +276,8 @@ class PreparedConnection:
         # How libpq's work waits on the socket: on the event loop for psycopg's asyncio connections (the caller
         # is in a greenlet), else blocking with the GIL released (psycopg's C wait).
         self._wait: Waiter | None = (wait or _wait_for(dbapi)) if hasattr(dbapi, "pgconn") else None
-        self._batch: PostgresBatch | None = None
+        self._batch: PostgresBatch | None = None  # the open batch (inside ``batch()`` or ``deferred()``)
+        self._queued: PostgresBatch | None = None  # statements ``deferred()`` left to go with the next round trip
         # The connection's event dispatcher, taken once per unit of work: SQLAlchemy builds it anew at each look
         # (some 10 µs, a tenth of a registration's CPU over its statements).
         self._events = connection.dispatch
@@ -287,17 +288,48 @@ class PreparedConnection:
         when one of their results is looked at), and their ``Rows`` are read afterwards; an error in any of
         them is raised then, and fails the transaction. On SQLite, which has no round trips, statements run
         one by one as outside a batch."""
+        with self._open_batch(send=True):
+            yield
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        """As ``batch()``, but what is queued inside is not sent when it ends: it goes with the connection's
+        next round trip (the COMMIT's, at the latest), or when one of its results is looked at. Writes whose
+        outcome nothing waits for save their own round trip so; an error in them is raised by that later
+        round trip (the commit). Dropped unsent by ``discard()`` (the rollback)."""
+        with self._open_batch(send=False):
+            yield
+
+    @contextmanager
+    def _open_batch(self, *, send: bool) -> Iterator[None]:
         if self._batch is not None or self._wait is None:
             yield
             return
-        batch = self._batch = PostgresBatch(self._dbapi, self._wait)
+        queued, self._queued = self._queued, None
+        batch = self._batch = queued or PostgresBatch(self._dbapi, self._wait)
         try:
             yield
         except BaseException:
             self._batch = None  # not sent: the transaction is on its way to a rollback
+            batch.discard()
             raise
         self._batch = None
-        batch.send()
+        if send:
+            batch.send()
+        else:
+            self._queued = batch
+
+    def send_queued(self) -> None:
+        """Send now what ``deferred()`` queued (before statements that do not go through this runner)."""
+        if self._queued is not None:
+            self._send(self._queued)
+
+    def discard(self) -> None:
+        """Drop what ``deferred()`` left unsent (the transaction is rolled back): it is never sent, and looking
+        at its results raises."""
+        queued, self._queued = self._queued, None
+        if queued is not None:
+            queued.discard()
 
     def execute_driver(self, sql: str) -> None:
         """A statement without parameters or results (SAVEPOINT and the like), straight on the driver."""
@@ -306,10 +338,10 @@ class PreparedConnection:
         if self._wait is None:
             self._dbapi.execute(sql)
             return
-        batch = self._batch if self._batch is not None else PostgresBatch(self._dbapi, self._wait)
+        batch = self._current()
         batch.queue_command(sql.encode())
         if batch is not self._batch:
-            batch.send()
+            self._send(batch)
 
     def data_version(self) -> int | None:
         """SQLite: a number that changes whenever another connection commits a change (``PRAGMA data_version``;
@@ -325,8 +357,8 @@ class PreparedConnection:
         then finds nothing to do). SQLite: nothing here, SQLAlchemy commits."""
         if self._wait is None or self._batch is not None:
             return
-        if self._dbapi.pgconn.transaction_status != pq.TransactionStatus.IDLE:
-            self.execute_driver("COMMIT")
+        if self._queued is not None or self._dbapi.pgconn.transaction_status != pq.TransactionStatus.IDLE:
+            self.execute_driver("COMMIT")  # with what ``deferred()`` queued, in one round trip
 
     def execute(self, statement: Select[Any] | UpdateBase, params: Params | Sequence[Params]) -> Rows:
         many: Sequence[Params] = [] if isinstance(params, Mapping) else params
@@ -362,8 +394,7 @@ class PreparedConnection:
             listener(self.connection, None, sql, parameters, None, many)
 
     def _execute_postgres(self, plan: _Plan, calls: Sequence[Params]) -> Rows:
-        assert self._wait is not None
-        batch = self._batch if self._batch is not None else PostgresBatch(self._dbapi, self._wait)
+        batch = self._current()
         few = 1 < len(calls) <= MULTI_ROW_MAX and plan.row is None
         together = plan.wire_sql_rows(len(calls)) if few else None
         if together is not None:  # executemany of an INSERT: one multi-row statement
@@ -375,17 +406,26 @@ class PreparedConnection:
                 batch.queue(plan.wire_sql, plan.values(params), answer)
 
         def fetch() -> tuple[list[Any], int]:
-            if batch is self._batch:
-                batch.send()  # looked at inside the batch: send what is queued and wait for the answers
+            self._send(batch)  # looked at before its batch was sent: send what is queued now (else nothing to send)
             return [plan.make_row(row) for answer in answers for row in answer.rows], sum(
                 answer.rowcount for answer in answers
             )
 
         if batch is self._batch:
             return Rows(fetch=fetch)
-        batch.send()
+        self._send(batch)
         rows, rowcount = fetch()
         return Rows(rows, rowcount)
+
+    def _current(self) -> PostgresBatch:
+        """Where a statement goes: the open batch, else with what ``deferred()`` queued, else a batch of its own."""
+        assert self._wait is not None
+        return self._batch or self._queued or PostgresBatch(self._dbapi, self._wait)
+
+    def _send(self, batch: PostgresBatch) -> None:
+        if batch is self._queued:
+            self._queued = None
+        batch.send()
 
 
 def prepared(source: Session | Connection | PreparedConnection) -> PreparedConnection:

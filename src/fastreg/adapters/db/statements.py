@@ -47,7 +47,7 @@ TOKEN = select(
 
 SANDBOX_STATE = select(table_of(SandboxState).c.value).where(table_of(SandboxState).c.key == bindparam("key"))
 
-# The OA, the component acting for it and what the OA authorized it to do.
+# The OA (with its principal's type), the component acting for it and what the OA authorized it to do.
 _OA_CONTEXT = (
     official_accounts.c.id,
     official_accounts.c.appid,
@@ -57,6 +57,7 @@ _OA_CONTEXT = (
     official_accounts.c.verify_expires_at,
     official_accounts.c.overseas,
     official_accounts.c.admin_wxid,
+    principals.c.type.label("principal_type"),
     components.c.appid.label("component_appid"),
     components.c.published,
     components.c.permission_sets,
@@ -70,6 +71,7 @@ _AUTHORIZED = and_(
 OA_WITH_COMPONENT = (
     select(*_OA_CONTEXT, components.c.id.label("component_id"))
     .select_from(official_accounts)
+    .join(principals, principals.c.id == official_accounts.c.principal_id)
     .join(components, components.c.id == bindparam("component_id"))
     .outerjoin(authorizations, _AUTHORIZED)
     .where(official_accounts.c.appid == bindparam("appid"))
@@ -80,6 +82,7 @@ TOKEN_WITH_OA_CONTEXT = (
     select(*TOKEN.selected_columns, *_OA_CONTEXT)
     .select_from(credentials)
     .outerjoin(official_accounts, official_accounts.c.appid == credentials.c.subject)
+    .outerjoin(principals, principals.c.id == official_accounts.c.principal_id)
     .outerjoin(components, components.c.id == credentials.c.component_id)
     .outerjoin(authorizations, _AUTHORIZED)
     .where(credentials.c.token_hash == bindparam("token_hash"))

@@ -218,6 +218,7 @@ class UnitOfWork:
     def session(self) -> Session:
         """The ORM session, made on first use (the hot paths run prepared statements only), inside this unit of
         work's transaction: it flushes at ``commit`` but the commit itself is the connection's."""
+        self.conn.send_queued()  # the session's statements come after the deferred writes, and see them
         if self._session is None:
             # In a group the session keeps to a savepoint of its own: a failed flush makes SQLAlchemy roll the
             # session back, and that must not take the rest of the group's transaction with it.
@@ -252,6 +253,9 @@ class UnitOfWork:
 
     def _close(self) -> None:
         try:
+            conn = getattr(self, "conn", None)
+            if conn is not None:
+                conn.discard()  # deferred writes of a transaction not committed are never sent
             connection = getattr(self, "_connection", None)
             if connection is not None and self._lent:
                 if connection.in_transaction():
@@ -264,6 +268,7 @@ class UnitOfWork:
 
     def commit(self) -> None:
         if self._session is not None:
+            self.conn.send_queued()  # the deferred writes first, in the order they were made
             self._session.commit()  # flushes; the session does not own the transaction
         if self._outer is not None:
             self.conn.execute_driver(f"RELEASE SAVEPOINT {self._savepoint}")

@@ -1,6 +1,6 @@
 """Ports of the credentials area: the bearer secrets' repository, and the gateway of the hot path
 (``POST /cgi-bin/account/fastregister``) whose methods are its round trips: open with the token, claim the
-ticket along with the eligibility facts, write the completion."""
+ticket along with the eligibility facts and the quota, write the completion with the commit."""
 
 from __future__ import annotations
 
@@ -56,6 +56,7 @@ class FastRegisterContext:
     verify_expires_at: datetime | None
     overseas: bool
     admin_wxid: str
+    principal_type: str  # sets the OA's monthly quota, spent in the ticket's round trip
     component_id: int
     component_appid: str
     published: bool
@@ -118,11 +119,34 @@ class Facts:
 
 
 @dataclass(frozen=True)
+class QuotaSpend:
+    """What a completion spends: the OA's month under ``monthly_limit``, its principal's MP count under
+    ``principal_limit``."""
+
+    oa_id: int
+    principal_id: int
+    month: str
+    monthly_limit: int
+    principal_limit: int
+
+
+@dataclass(frozen=True)
+class Spent:
+    """Whether each conditional count went through (False: its limit was reached; the transaction must then be
+    rolled back)."""
+
+    counted: bool
+    principal_counted: bool
+
+
+@dataclass(frozen=True)
 class ClaimAndFacts:
-    """The claimed ticket's data (None: unknown, expired, used or someone else's) and the facts."""
+    """The claimed ticket's data (None: unknown, expired, used or someone else's), the facts, and the quota
+    spent after they were read."""
 
     claimed: dict[str, Any] | None
     facts: Facts
+    spent: Spent
 
 
 @dataclass(frozen=True)
@@ -139,15 +163,10 @@ class NewLink:
 
 @dataclass(frozen=True)
 class CompletionWrite:
-    """Every write of a completion: the quota spent (the OA's month under ``monthly_limit``, its principal's MP
-    count under ``principal_limit``), the identifiers and the new MP, its link, the Open API channel's
-    registration, the audit events, and for the Open API the authorization and its code."""
+    """Every write of a completion once its quota is spent: the identifiers and the new MP, its link, the Open
+    API channel's registration, the audit events, and for the Open API the authorization and its code."""
 
     oa_id: int
-    principal_id: int
-    month: str
-    monthly_limit: int
-    principal_limit: int
     mini_program: MiniProgramValues
     link: NewLink
     registration: RegistrationValues | None
@@ -156,13 +175,11 @@ class CompletionWrite:
     authorization_code: CredentialValues | None = None
 
 
-@dataclass(frozen=True)
-class CompletionWritten:
-    """The new MP's id, and whether each conditional count went through (False: its limit was reached)."""
-
-    mp_id: int
-    counted: bool
-    principal_counted: bool
+class CompletionWritten(Protocol):
+    @property
+    def mp_id(self) -> int:
+        """The new MP's id (read from the database when first asked: the writes may not have been sent yet)."""
+        ...
 
 
 class FastRegisterGateway(Protocol):
@@ -176,14 +193,19 @@ class FastRegisterGateway(Protocol):
         """The OA and the component by their ids (None: no such OA; the component must exist)."""
         ...
 
-    def claim_and_facts(self, claim: TicketClaim, query: FactsQuery) -> ClaimAndFacts:
+    def claim_and_facts(self, claim: TicketClaim, query: FactsQuery, spend: QuotaSpend) -> ClaimAndFacts:
         """Spend the ticket if it is usable (a conditional update: a concurrent claim waits for the row and
-        then finds it used; rolled back with the transaction) and read the eligibility facts."""
+        then finds it used; rolled back with the transaction), read the eligibility facts, then spend the quota
+        as ``spend`` does."""
         ...
 
     def facts(self, query: FactsQuery) -> Facts: ...
 
+    def spend(self, spend: QuotaSpend) -> Spent:
+        """Count the completion in the OA's month and in its principal's MPs, each only below its limit (a
+        conditional statement: concurrent completions never exceed a limit whatever was read before)."""
+        ...
+
     def write_completion(self, write: CompletionWrite) -> CompletionWritten:
-        """Every write at once; the counts are conditional statements, so concurrent completions never
-        exceed a limit whatever was read before."""
+        """Every write at once, sent with the commit (or when the new MP's id is asked for)."""
         ...

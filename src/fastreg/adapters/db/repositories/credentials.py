@@ -1,7 +1,7 @@
 """SQL repositories of the credentials area (``services/ports/credentials.py``): the bearer secrets, and the
 gateway of ``account/fastregister``. Both run prepared statements (``statements``, built once) on the
 transaction's connection; each of the gateway's methods sends its statements in one batch: one round trip on
-PostgreSQL."""
+PostgreSQL (the completion's writes go with the COMMIT's)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, select, update
 from fastreg.adapters.db import counters
 from fastreg.adapters.db import statements as sql
 from fastreg.adapters.db.models import credentials
+from fastreg.adapters.db.prepared import PreparedConnection, Rows
 from fastreg.adapters.db.repositories import columns_of
 from fastreg.domain.entities import CredentialValues
 from fastreg.domain.rules import EligibilityFacts, QuotaStatus, monthly_limit
@@ -26,6 +27,8 @@ from fastreg.services.ports.credentials import (
     FactsQuery,
     FastRegisterContext,
     OpenedToken,
+    QuotaSpend,
+    Spent,
     TicketClaim,
 )
 
@@ -179,9 +182,9 @@ class SqlFastRegisterGateway:
         row = self._uow.conn.execute(sql.OA_WITH_COMPONENT, {"appid": oa_appid, "component_id": component_id}).first()
         return None if row is None else _context(row)
 
-    def claim_and_facts(self, claim: TicketClaim, query: FactsQuery) -> ClaimAndFacts:
+    def claim_and_facts(self, claim: TicketClaim, query: FactsQuery, spend: QuotaSpend) -> ClaimAndFacts:
         conn = self._uow.conn
-        with conn.batch():  # the ticket's claim, the eligibility facts and the version in one round trip
+        with conn.batch():  # the ticket's claim, the eligibility facts (and version) and the counts: one round trip
             claimed = conn.execute(
                 sql.CLAIM_CREDENTIAL,
                 {
@@ -193,8 +196,9 @@ class SqlFastRegisterGateway:
                 },
             )
             reads = _FactsReads(self._uow, query)
+            spending = _Spending(conn, spend)
         row = claimed.first()
-        return ClaimAndFacts(None if row is None else dict(row.data or {}), reads.facts())
+        return ClaimAndFacts(None if row is None else dict(row.data or {}), reads.facts(), spending.spent())
 
     def facts(self, query: FactsQuery) -> Facts:
         _flush_orm(self._uow)
@@ -202,14 +206,16 @@ class SqlFastRegisterGateway:
             reads = _FactsReads(self._uow, query)
         return reads.facts()
 
+    def spend(self, spend: QuotaSpend) -> Spent:
+        _flush_orm(self._uow)
+        with self._uow.conn.batch():
+            spending = _Spending(self._uow.conn, spend)
+        return spending.spent()
+
     def write_completion(self, write: CompletionWrite) -> CompletionWritten:
         _flush_orm(self._uow)
         conn, mp = self._uow.conn, write.mini_program
-        with conn.batch():  # PostgreSQL: every write in one round trip
-            counted = counters.increment(conn, write.oa_id, counters.REGISTRATION, write.month, write.monthly_limit)
-            principal_counted = conn.execute(
-                sql.SPEND_PRINCIPAL, {"principal_id": write.principal_id, "limit": write.principal_limit}
-            )
+        with conn.deferred():  # PostgreSQL: every write goes with the COMMIT, in one round trip
             conn.execute(
                 sql.INSERT_IDENTIFIER,
                 [{"value": mp.appid, "kind": "appid"}, {"value": mp.original_id, "kind": "original_id"}],
@@ -251,11 +257,36 @@ class SqlFastRegisterGateway:
                 conn.execute(sql.INSERT_AUTHORIZATION, columns_of(write.authorization))
             if write.authorization_code is not None:
                 conn.execute(sql.INSERT_CREDENTIAL, columns_of(write.authorization_code))
-        return CompletionWritten(
-            mp_id=inserted.scalar_one(),
-            counted=counted.first() is not None,
-            principal_counted=bool(principal_counted.rowcount),
+        return _Written(inserted)
+
+
+class _Spending:
+    """The two conditional counts of ``QuotaSpend``, sent (inside a batch) when made, read when asked."""
+
+    def __init__(self, conn: PreparedConnection, spend: QuotaSpend) -> None:
+        self._counted = counters.increment(conn, spend.oa_id, counters.REGISTRATION, spend.month, spend.monthly_limit)
+        self._principal_counted = conn.execute(
+            sql.SPEND_PRINCIPAL, {"principal_id": spend.principal_id, "limit": spend.principal_limit}
         )
+
+    def spent(self) -> Spent:
+        return Spent(
+            counted=self._counted.first() is not None, principal_counted=bool(self._principal_counted.rowcount)
+        )
+
+
+class _Written:
+    """The new MP's id, from its INSERT's answer (which waits for the deferred writes to be sent)."""
+
+    __slots__ = ("_inserted",)
+
+    def __init__(self, inserted: Rows) -> None:
+        self._inserted = inserted
+
+    @property
+    def mp_id(self) -> int:
+        mp_id: int = self._inserted.scalar_one()
+        return mp_id
 
 
 def _context(row: Any) -> FastRegisterContext:
