@@ -8,6 +8,7 @@ inside a greenlet."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -284,6 +285,18 @@ def test_a_call_cancelled_while_it_waits_leaves_its_connection_clean(pg: Platfor
 
     assert asyncio.run(main()) == 0
     assert outcomes == ["cancelled"]
+
+
+def test_a_blocking_wait_sleeps_on_the_socket_instead_of_polling(pg: Platform) -> None:
+    """A worker thread waiting for PostgreSQL holds no CPU (psycopg 3.3's wait polls without sleeping unless it
+    is given an interval: a busy loop that would also fight the event loop for the GIL)."""
+    with begun(pg) as (connection, conn):
+        started, cpu_started = time.perf_counter(), time.thread_time()
+        conn.execute(SLEEP, {"seconds": 0.4})
+        waited, cpu = time.perf_counter() - started, time.thread_time() - cpu_started
+        connection.rollback()
+    assert waited >= 0.4
+    assert cpu < 0.1, f"{cpu * 1000:.0f} ms of CPU for a 400 ms wait"
 
 
 def test_a_few_rows_inserted_together_go_as_one_statement_many_as_one_round_trip(pg: Platform) -> None:

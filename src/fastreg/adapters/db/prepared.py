@@ -255,10 +255,19 @@ class Rows:
 MULTI_ROW_MAX = 16
 
 
+# How long a blocking wait sleeps on the socket before it looks again (psycopg's own connections use the same):
+# given explicitly, since psycopg 3.3's default of 0 polls without sleeping, a busy loop for the whole wait.
+BLOCKING_WAIT_INTERVAL = 0.1
+
+
+def _blocking_wait(gen: Any, fileno: int) -> Any:
+    return psycopg_wait(gen, fileno, interval=BLOCKING_WAIT_INTERVAL)
+
+
 def _wait_for(dbapi: Any) -> Waiter:
     if isinstance(dbapi, psycopg.AsyncConnection):
         return lambda gen, fileno: await_only(wait_on_loop(gen, fileno))
-    return psycopg_wait
+    return _blocking_wait
 
 
 class PreparedConnection:
