@@ -183,11 +183,10 @@ def fastregister_with_token(context: Context, access_token: str | None, ticket: 
 
 def _fastregister(uow: UnitOfWork, context: Context, acting: FastRegisterContext, ticket: str) -> FastRegisterResult:
     now = uow.clock.now()
-    # The ticket's claim, the OA's eligibility facts and the quota's spending in one round trip.
+    # The ticket's claim, the OA's eligibility facts and the quota's spending in one round trip (the monthly
+    # limit is the principal's, read with the token); a refusal below rolls the spending back with the claim.
     claim = TicketClaim(secrets.token_hash(ticket), CredentialKind.TICKET.value, acting.appid, acting.component_id)
     query = facts_query(context, acting, now)
-    # The quota is spent in the same round trip (its monthly limit is the principal's, read with the token); a
-    # refusal below rolls it back with the claim.
     spend = quota_spend(context, acting, query.month, monthly_limit(acting.principal_type, context.limits))
     answer = uow.fastregister.claim_and_facts(claim, query, spend)
     claimed = answer.claimed

@@ -21,8 +21,7 @@ statement is compiled).
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from operator import itemgetter
@@ -291,39 +290,33 @@ class PreparedConnection:
         # (some 10 µs, a tenth of a registration's CPU over its statements).
         self._events = connection.dispatch
 
-    @contextmanager
-    def batch(self) -> Iterator[None]:
+    def batch(self) -> BatchScope:
         """Statements executed inside go to PostgreSQL together, in one round trip, when the batch ends (or
         when one of their results is looked at), and their ``Rows`` are read afterwards; an error in any of
         them is raised then, and fails the transaction. On SQLite, which has no round trips, statements run
         one by one as outside a batch."""
-        with self._open_batch(send=True):
-            yield
+        return BatchScope(self, send=True)
 
-    @contextmanager
-    def deferred(self) -> Iterator[None]:
+    def deferred(self) -> BatchScope:
         """As ``batch()``, but what is queued inside is not sent when it ends: it goes with the connection's
         next round trip (the COMMIT's, at the latest), or when one of its results is looked at. Writes whose
         outcome nothing waits for save their own round trip so; an error in them is raised by that later
         round trip (the commit). Dropped unsent by ``discard()`` (the rollback)."""
-        with self._open_batch(send=False):
-            yield
+        return BatchScope(self, send=False)
 
-    @contextmanager
-    def _open_batch(self, *, send: bool) -> Iterator[None]:
+    def _open_batch(self) -> PostgresBatch | None:
+        """The batch a scope opens (it takes what ``deferred()`` queued); None inside another, or on SQLite."""
         if self._batch is not None or self._wait is None:
-            yield
-            return
+            return None
         queued, self._queued = self._queued, None
         batch = self._batch = queued or PostgresBatch(self._dbapi, self._wait)
-        try:
-            yield
-        except BaseException:
-            self._batch = None  # not sent: the transaction is on its way to a rollback
-            batch.discard()
-            raise
+        return batch
+
+    def _close_batch(self, batch: PostgresBatch, *, failed: bool, send: bool) -> None:
         self._batch = None
-        if send:
+        if failed:
+            batch.discard()  # not sent: the transaction is on its way to a rollback
+        elif send:
             batch.send()
         else:
             self._queued = batch
@@ -435,6 +428,25 @@ class PreparedConnection:
         if batch is self._queued:
             self._queued = None
         batch.send()
+
+
+class BatchScope:
+    """The ``with`` block of ``PreparedConnection.batch()`` and ``deferred()`` (a class: a request opens several,
+    and a generator-based context manager costs several times as much)."""
+
+    __slots__ = ("_batch", "_conn", "_send")
+
+    def __init__(self, conn: PreparedConnection, *, send: bool) -> None:
+        self._conn = conn
+        self._send = send
+        self._batch: PostgresBatch | None = None
+
+    def __enter__(self) -> None:
+        self._batch = self._conn._open_batch()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        if self._batch is not None:
+            self._conn._close_batch(self._batch, failed=exc_type is not None, send=self._send)
 
 
 def prepared(source: Session | Connection | PreparedConnection) -> PreparedConnection:

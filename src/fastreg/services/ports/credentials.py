@@ -183,7 +183,7 @@ class CompletionWritten(Protocol):
 
 
 class FastRegisterGateway(Protocol):
-    """The hot path's round trips (one each on PostgreSQL)."""
+    """The hot path's round trips (one each on PostgreSQL; the completion's writes go with the COMMIT's)."""
 
     def open_with_token(self, token_hash: str) -> OpenedToken:
         """The access token and the OA and component it acts for (the transaction's clock read along)."""
