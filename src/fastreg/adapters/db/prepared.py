@@ -363,10 +363,16 @@ class PreparedConnection:
             self.execute_driver("COMMIT")  # with what ``deferred()`` queued, in one round trip
 
     def execute(self, statement: Select[Any] | UpdateBase, params: Params | Sequence[Params]) -> Rows:
-        many: Sequence[Params] = [] if isinstance(params, Mapping) else params
-        if not isinstance(params, Mapping) and not many:
-            return Rows()
-        first: Params = params if isinstance(params, Mapping) else many[0]
+        # A dict first: the check against the Mapping ABC costs five times as much, a dozen times per request.
+        many: Sequence[Params]
+        if isinstance(params, (dict, Mapping)):
+            first: Params = params
+            many = ()
+        else:
+            many = params
+            if not many:
+                return Rows()
+            first = many[0]
         plan = _plan(statement, self.dialect, first)
         if many and plan.row is not None:
             raise ValueError("executemany returns nothing")
