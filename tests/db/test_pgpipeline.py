@@ -137,6 +137,24 @@ def test_deferred_statements_of_a_rolled_back_unit_of_work_are_never_sent(pg: Pl
         assert connection.execute(select(items.c.name)).scalars().all() == ["seen"]
 
 
+def test_a_transaction_whose_batch_was_given_up_cannot_commit(pg: Platform) -> None:
+    """An exception inside a batch drops its statements and those deferred before it; a caller that catches it
+    and goes on cannot commit the rest half-done."""
+    with pytest.raises(RuntimeError, match="only be rolled back"), pg.uow() as uow:
+        with uow.conn.deferred():
+            uow.conn.execute(ADD, {"id": 1, "name": "deferred"})
+        try:
+            with uow.conn.batch():
+                uow.conn.execute(ADD, {"id": 2, "name": "in the failed batch"})
+                raise LookupError("a bug in the caller")
+        except LookupError:
+            pass
+        uow.conn.execute(ADD, {"id": 3, "name": "after"})
+        uow.commit()
+    with pg.engine.connect() as connection:
+        assert connection.execute(select(items.c.name)).scalars().all() == []
+
+
 def test_an_error_in_a_deferred_statement_is_raised_by_the_commit_and_nothing_lands(pg: Platform) -> None:
     with pg.uow() as uow:
         uow.conn.execute(ADD, {"id": 1, "name": "first"})

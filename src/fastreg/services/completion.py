@@ -128,6 +128,8 @@ def complete(
     """``facts``: the OA's eligibility facts when the caller read them already (in its own round trip), and
     ``spent``: the quota it spent right after reading them; ``authorize``: the new MP's authorization to the
     registering component, written with it."""
+    if spent is not None and facts is None:
+        raise ValueError("the facts are read before the quota is spent: pass the facts read with it")
     now = uow.clock.now()
     if facts is None:
         facts = uow.fastregister.facts(facts_query(context, oa, now, completion.registration_id))

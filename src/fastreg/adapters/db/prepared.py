@@ -273,7 +273,7 @@ class PreparedConnection:
     """Runs prepared statements on the DBAPI connection under ``connection`` (same transaction): through
     libpq's pipeline on PostgreSQL (``pgpipeline``), through the sqlite3 cursor on SQLite."""
 
-    __slots__ = ("_batch", "_dbapi", "_events", "_queued", "_wait", "connection", "dialect")
+    __slots__ = ("_batch", "_dbapi", "_events", "_failed", "_queued", "_wait", "connection", "dialect")
 
     def __init__(self, connection: Connection, wait: Waiter | None = None) -> None:
         self.connection = connection
@@ -286,6 +286,7 @@ class PreparedConnection:
         self._wait: Waiter | None = (wait or _wait_for(dbapi)) if hasattr(dbapi, "pgconn") else None
         self._batch: PostgresBatch | None = None  # the open batch (inside ``batch()`` or ``deferred()``)
         self._queued: PostgresBatch | None = None  # statements ``deferred()`` left to go with the next round trip
+        self._failed = False  # a batch was given up (its statements, and any deferred before, never sent)
         # The connection's event dispatcher, taken once per unit of work: SQLAlchemy builds it anew at each look
         # (some 10 µs, a tenth of a registration's CPU over its statements).
         self._events = connection.dispatch
@@ -315,7 +316,10 @@ class PreparedConnection:
     def _close_batch(self, batch: PostgresBatch, *, failed: bool, send: bool) -> None:
         self._batch = None
         if failed:
-            batch.discard()  # not sent: the transaction is on its way to a rollback
+            # Not sent, nor what was deferred before: the transaction can only be rolled back now, even if the
+            # caller went on (``commit`` refuses), so that nothing is committed half-done.
+            batch.discard()
+            self._failed = True
         elif send:
             batch.send()
         else:
@@ -357,6 +361,8 @@ class PreparedConnection:
     def commit(self) -> None:
         """PostgreSQL: COMMIT the transaction a batch began, in one round trip of its own (psycopg's commit
         then finds nothing to do). SQLite: nothing here, SQLAlchemy commits."""
+        if self._failed:
+            raise RuntimeError("a batch of statements was given up in this transaction: it can only be rolled back")
         if self._wait is None or self._batch is not None:
             return
         if self._queued is not None or self._dbapi.pgconn.transaction_status != pq.TransactionStatus.IDLE:
