@@ -10,10 +10,13 @@ queues no push, and the receiver's count shows it); and prints ``ratio`` = (b)/(
 SQLite, 0.6 on PostgreSQL). For information: bare ``GET /healthz`` of both apps and complete registrations per
 second (the admin's confirmation through the sandbox API, then fastregister with its ticket). ``--compare SRC``
 also measures another checkout's code on the same database, right after this one's (an A/B under the same load).
+``--paired N`` measures the reference and fastreg in turns instead, both servers running, and prints the median
+of the N pairs' ratios (the shared machine's drift between the two measurements falls out).
 
     .venv/bin/python bench/throughput.py                 # both databases, wrk when installed
     .venv/bin/python bench/throughput.py --db sqlite --duration 5 --tool asyncio
     .venv/bin/python bench/throughput.py --db postgres --compare ../other-checkout/src
+    .venv/bin/python bench/throughput.py --db postgres --paired 7 --duration 3
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -214,6 +218,76 @@ def measure_fastreg(
 THIS_TREE = "this checkout"
 
 
+def run_paired(kind: str, tool: str, connections: int, duration: float, pairs: int) -> dict[str, float]:
+    """The reference app and fastreg both running, measured in turns: ``pairs`` times a load of the reference's
+    one-insert POST, then of fastregister in each case (the order alternating from pair to pair), ``duration``
+    seconds each. A ratio per pair and case, and their median: a slow minute of the shared machine falls on both
+    sides of a pair, where the sequential run measures the reference a minute before fastreg."""
+    receiver = CallbackServer()
+    with database(kind) as url:
+        migrate(url)
+        port = free_port()
+        reference = start_server("bench.reference_app:create_app", fastreg_env(url, tempfile.mkdtemp(), port), port)
+        server = None
+        try:
+            insert = repeated(Call("POST", "/insert"), 400_000)
+            load(reference.base_url, insert, tool=tool, connections=connections, duration=1)
+            estimate = load(reference.base_url, insert, tool=tool, connections=connections, duration=duration)
+            per_load = int(estimate.ok_rate * (duration + 1) * 1.3) + 500
+            started = time.perf_counter()
+            prepared = prepare(url, per_load * (pairs + 1), [THIS_TREE], 0, receiver.url)
+            print(
+                f"[{kind}] prepared {len(CASES) * per_load * (pairs + 1)} tickets in "
+                f"{time.perf_counter() - started:.0f} s"
+            )
+            server = start_fastreg(url, tempfile.mkdtemp(prefix="fastreg-bench-data-"))
+            # Warmed up as the reference was (the first loads of a fresh server run slower): one load per case.
+            for case in CASES:
+                warm = prepared.calls[(THIS_TREE, case)][pairs * per_load :]
+                load(server.base_url, warm, tool=tool, connections=connections, duration=duration)
+
+            def timed_load(target: Any, calls: list[Call]) -> tuple[float, float]:
+                before = cpu_seconds(target.process.pid)
+                result = load(target.base_url, calls, tool=tool, connections=connections, duration=duration)
+                return result.ok_rate, (cpu_seconds(target.process.pid) - before) / max(result.ok, 1)
+
+            ratios: dict[str, list[float]] = {case: [] for case in CASES}
+            cpu: dict[str, list[float]] = {case: [] for case in ("reference", *CASES)}
+            for pair in range(pairs):
+                turns = [("reference", reference, insert)] + [
+                    (case, server, prepared.calls[(THIS_TREE, case)][pair * per_load : (pair + 1) * per_load])
+                    for case in CASES
+                ]
+                if pair % 2:
+                    turns = turns[1:] + turns[:1]  # fastreg first in every other pair
+                rates: dict[str, float] = {}
+                for name, target, calls in turns:
+                    rates[name], cost = timed_load(target, calls)
+                    cpu[name].append(cost)
+                for case in CASES:
+                    ratios[case].append(rates[case] / rates["reference"] if rates["reference"] else 0.0)
+                print(
+                    f"[{kind}] pair {pair + 1}: reference {rates['reference']:,.0f}/s, "
+                    + ", ".join(f"{case} {rates[case]:,.0f}/s (ratio {ratios[case][-1]:.2f})" for case in CASES),
+                    flush=True,
+                )
+        finally:
+            if server is not None:
+                server.stop()
+            reference.stop()
+            receiver.close()
+    figures = {f"ratio {case}": statistics.median(ratios[case]) for case in CASES}
+    figures.update({f"server CPU ms {name}": statistics.median(values) * 1000 for name, values in cpu.items()})
+    for case in CASES:
+        print(
+            f"[{kind}] ratio, {case}: median {figures[f'ratio {case}']:.2f} of {pairs} pairs "
+            f"(min {min(ratios[case]):.2f}, max {max(ratios[case]):.2f}; target >= {TARGETS[kind]}); server CPU "
+            f"{figures[f'server CPU ms {case}']:.2f} ms per registration against "
+            f"{figures['server CPU ms reference']:.2f} ms per insert"
+        )
+    return figures
+
+
 def cpu_seconds(pid: int) -> float:
     """CPU time (user + system) the process has used so far (Linux). Per registration it varies far less with
     the machine's load than a rate does: the figure to compare two versions of the code by."""
@@ -286,10 +360,24 @@ def main() -> int:
         help="also measure the fastreg package under SRC (the src/ of another checkout, same schema) on the same "
         "database, right after this one",
     )
+    parser.add_argument(
+        "--paired",
+        type=int,
+        metavar="N",
+        help="instead: N pairs of loads of the reference and of fastreg, both servers running, measured in turns "
+        "(--duration seconds each); prints the median of the pairs' ratios",
+    )
     args = parser.parse_args()
     print(f"machine: {machine()}; load generator: {args.tool}, {args.connections} connections, {args.duration:g} s")
     print(f"load average at start: {os.getloadavg()[0]:.1f}")
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+    if args.paired:
+        if args.compare:
+            parser.error("--paired measures this checkout only")
+        paired = {kind: run_paired(kind, args.tool, args.connections, args.duration, args.paired) for kind in kinds}
+        print(f"load average at end: {os.getloadavg()[0]:.1f}")
+        met = all(f[f"ratio {case}"] >= TARGETS[kind] for kind, f in paired.items() for case in CASES)
+        return 0 if met else 1
     results = {
         kind: run_database(kind, args.tool, args.connections, args.duration, args.complete, args.compare)
         for kind in kinds
