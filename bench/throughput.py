@@ -41,6 +41,7 @@ from bench._common import (
     Call,
     Fixture,
     LoadResult,
+    Server,
     bench_platform,
     database,
     default_tool,
@@ -64,6 +65,13 @@ def repeated(call: Call, count: int) -> list[Call]:
     return [call] * count
 
 
+def timed_load(server: Server, calls: list[Call], **load_args: Any) -> tuple[LoadResult, float]:
+    """A load of ``calls`` on ``server``, and the server's CPU seconds per request answered OK meanwhile."""
+    before = cpu_seconds(server.process.pid)
+    result = load(server.base_url, calls, **load_args)
+    return result, (cpu_seconds(server.process.pid) - before) / max(result.ok, 1)
+
+
 def measure_reference(url: str, tool: str, connections: int, duration: float) -> tuple[LoadResult, LoadResult, float]:
     """The reference app's bare /healthz, its one-insert POST, and its server CPU seconds per insert."""
     port = free_port()
@@ -79,15 +87,9 @@ def measure_reference(url: str, tool: str, connections: int, duration: float) ->
             connections=connections,
             duration=duration,
         )
-        cpu = cpu_seconds(server.process.pid)
-        inserts = load(
-            server.base_url,
-            repeated(Call("POST", "/insert"), 200_000),
-            tool=tool,
-            connections=connections,
-            duration=duration,
+        inserts, cpu_each = timed_load(
+            server, repeated(Call("POST", "/insert"), 200_000), tool=tool, connections=connections, duration=duration
         )
-        cpu_each = (cpu_seconds(server.process.pid) - cpu) / max(inserts.ok, 1)
     finally:
         server.stop()
     return health, inserts, cpu_each
@@ -201,12 +203,10 @@ def measure_fastreg(
             server.base_url, repeated(Call("GET", "/healthz"), 400_000), tool=tool, **load_args
         ).rate
         for case, case_calls in calls.items():
-            cpu = cpu_seconds(server.process.pid)
-            registered = load(server.base_url, case_calls, tool=tool, **load_args)
+            registered, figures[f"cpu {case}"] = timed_load(server, case_calls, tool=tool, **load_args)
             if registered.requests - registered.ok:
                 print(f"  WARNING: {registered.requests - registered.ok} fastregister calls did not answer errcode 0")
             figures[case] = registered.ok_rate
-            figures[f"cpu {case}"] = (cpu_seconds(server.process.pid) - cpu) / max(registered.ok, 1)
         if pages:
             done, seconds = asyncio.run(complete_registrations(server.base_url, pages, load_args["connections"]))
             figures["complete"] = done / seconds if seconds else 0.0
@@ -246,11 +246,6 @@ def run_paired(kind: str, tool: str, connections: int, duration: float, pairs: i
                 warm = prepared.calls[(THIS_TREE, case)][pairs * per_load :]
                 load(server.base_url, warm, tool=tool, connections=connections, duration=duration)
 
-            def timed_load(target: Any, calls: list[Call]) -> tuple[float, float]:
-                before = cpu_seconds(target.process.pid)
-                result = load(target.base_url, calls, tool=tool, connections=connections, duration=duration)
-                return result.ok_rate, (cpu_seconds(target.process.pid) - before) / max(result.ok, 1)
-
             ratios: dict[str, list[float]] = {case: [] for case in CASES}
             cpu: dict[str, list[float]] = {case: [] for case in ("reference", *CASES)}
             for pair in range(pairs):
@@ -262,7 +257,8 @@ def run_paired(kind: str, tool: str, connections: int, duration: float, pairs: i
                     turns = turns[1:] + turns[:1]  # fastreg first in every other pair
                 rates: dict[str, float] = {}
                 for name, target, calls in turns:
-                    rates[name], cost = timed_load(target, calls)
+                    result, cost = timed_load(target, calls, tool=tool, connections=connections, duration=duration)
+                    rates[name] = result.ok_rate
                     cpu[name].append(cost)
                 for case in CASES:
                     ratios[case].append(rates[case] / rates["reference"] if rates["reference"] else 0.0)
