@@ -72,10 +72,15 @@ def timed_load(server: Server, calls: list[Call], **load_args: Any) -> tuple[Loa
     return result, (cpu_seconds(server.process.pid) - before) / max(result.ok, 1)
 
 
+def start_reference(url: str) -> Server:
+    """The bare reference app (``bench/reference_app.py``) on the same database as fastreg."""
+    port = free_port()
+    return start_server("bench.reference_app:create_app", fastreg_env(url, tempfile.mkdtemp(), port), port)
+
+
 def measure_reference(url: str, tool: str, connections: int, duration: float) -> tuple[LoadResult, LoadResult, float]:
     """The reference app's bare /healthz, its one-insert POST, and its server CPU seconds per insert."""
-    port = free_port()
-    server = start_server("bench.reference_app:create_app", fastreg_env(url, tempfile.mkdtemp(), port), port)
+    server = start_reference(url)
     try:
         load(
             server.base_url, repeated(Call("GET", "/healthz"), 200_000), tool=tool, connections=connections, duration=1
@@ -226,8 +231,7 @@ def run_paired(kind: str, tool: str, connections: int, duration: float, pairs: i
     receiver = CallbackServer()
     with database(kind) as url:
         migrate(url)
-        port = free_port()
-        reference = start_server("bench.reference_app:create_app", fastreg_env(url, tempfile.mkdtemp(), port), port)
+        reference = start_reference(url)
         server = None
         try:
             insert = repeated(Call("POST", "/insert"), 400_000)

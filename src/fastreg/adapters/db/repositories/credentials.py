@@ -221,19 +221,7 @@ class SqlFastRegisterGateway:
                 [{"value": mp.appid, "kind": "appid"}, {"value": mp.original_id, "kind": "original_id"}],
             )
             inserted = conn.execute(sql.INSERT_MINI_PROGRAM, columns_of(mp))
-            conn.execute(
-                sql.INSERT_LINK,
-                {
-                    "oa_id": write.oa_id,
-                    "mp_appid": mp.appid,
-                    "status": write.link.status,
-                    "linked_via": write.link.linked_via,
-                    "show_profile": write.link.show_profile,
-                    "notify_users": write.link.notify_users,
-                    "created_at": write.link.created_at,
-                    "linked_at": write.link.linked_at,
-                },
-            )
+            conn.execute(sql.INSERT_LINK, {"oa_id": write.oa_id, "mp_appid": mp.appid, **columns_of(write.link)})
             if write.registration is not None:
                 r = write.registration
                 conn.execute(
