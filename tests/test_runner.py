@@ -10,12 +10,12 @@ import importlib
 import inspect
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import Engine, event, select
 
 import fastreg
 from fastreg.adapters.db.models import AuditEvent
@@ -23,7 +23,7 @@ from fastreg.adapters.db.uow import NestedUnitOfWork
 from fastreg.domain.faults import FaultSpec
 from fastreg.domain.model import AuditKind
 from fastreg.platform import Platform
-from fastreg.runner import Runner
+from fastreg.runner import FaultsArmed, Runner
 from fastreg.services import audit, faults
 
 PACKAGE = Path(fastreg.__file__).parent
@@ -338,3 +338,98 @@ def test_the_faults_are_read_again_once_another_connection_committed(platform: P
     if platform.write_lock is not None:  # SQLite: read once, then once after each of the two commits
         assert reads_before_arming == 1
         assert len(reads) == 3
+
+
+# ---------------------------------------------------------------- the faults of a call's path
+
+GATED = "/cgi-bin/gated"
+
+
+def arm(platform: Platform, path: str = GATED) -> str:
+    return faults.create(platform, FaultSpec(path=path, errcode=45009)).id
+
+
+def remaining(platform: Platform, fault_id: str) -> int:
+    return next(fault.remaining for fault in faults.list_all(platform) if fault.id == fault_id)
+
+
+def test_a_gated_call_runs_when_no_fault_is_armed_on_its_path_and_its_faults_go_with_its_first_round_trip(
+    platform: Platform,
+) -> None:
+    """The hot writes on PostgreSQL read the faults in their own first round trip (announced on the use
+    case's connection, before its first write); elsewhere the faults are read before the use case runs."""
+    arm(platform, "/cgi-bin/elsewhere")
+    runner = Runner(platform, grouped={record})
+    seen: list[tuple[object, str]] = []
+
+    def announced(conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        seen.append((conn, statement.replace('"', "")))
+
+    event.listen(Engine, "before_cursor_execute", announced)  # the runner's own engines too
+
+    async def main() -> None:
+        try:
+            await runner.unless_faults_armed(GATED, lambda: runner.run(record, platform, "ran"))
+        finally:
+            await runner.close()
+            event.remove(Engine, "before_cursor_execute", announced)
+
+    asyncio.run(main())
+    assert actors(platform) == ["ran"]
+    fault_reads = [conn for conn, sql in seen if sql.startswith("SELECT sandbox_state.key, sandbox_state.value")]
+    writes = [(conn, sql) for conn, sql in seen if sql.startswith("INSERT INTO audit_events")]
+    assert len(fault_reads) == 1 and len(writes) == 1
+    first_write = next(index for index, (_, sql) in enumerate(seen) if sql.startswith("INSERT INTO audit_events"))
+    assert [conn for conn, _ in seen[:first_write]].count(fault_reads[0]) >= 1  # read before the write
+    if platform.write_lock is None:  # PostgreSQL: on the use case's own connection, in its transaction
+        assert fault_reads[0] is writes[0][0]
+    else:  # SQLite: the loop's reader
+        assert fault_reads[0] is not writes[0][0]
+
+
+@pytest.mark.parametrize("grouped", [True, False], ids=["hot write", "worker thread"])
+def test_an_armed_fault_stops_a_gated_call_before_its_use_case_does_anything(platform: Platform, grouped: bool) -> None:
+    fault_id = arm(platform)
+    runner = Runner(platform, grouped={record} if grouped else ())
+
+    async def main() -> None:
+        try:
+            await runner.unless_faults_armed(GATED, lambda: runner.run(record, platform, "never"))
+        finally:
+            await runner.close()
+
+    with pytest.raises(FaultsArmed):
+        asyncio.run(main())
+    assert actors(platform) == []
+    assert remaining(platform, fault_id) == 1  # the gate takes none of its times: the fault layer does
+
+
+def test_a_gated_call_that_ran_no_use_case_is_answered_by_its_faults_too(platform: Platform) -> None:
+    """A call refused before any use case (bad input) did nothing: an armed fault still decides its answer,
+    whether the call returned or raised."""
+    runner = Runner(platform)
+
+    async def returns() -> str:
+        return "refused"
+
+    async def raises() -> str:
+        raise LookupError("no such thing")
+
+    async def gated(call: Callable[[], Awaitable[str]]) -> str:
+        return await runner.unless_faults_armed(GATED, call)
+
+    async def main() -> list[object]:
+        try:
+            outcomes: list[object] = [await gated(returns)]
+            with pytest.raises(LookupError):
+                await gated(raises)
+            arm(platform)
+            for call in (returns, raises):
+                with pytest.raises(FaultsArmed):
+                    await gated(call)
+                outcomes.append("armed")
+            return outcomes
+        finally:
+            await runner.close()
+
+    assert asyncio.run(main()) == ["refused", "armed", "armed"]

@@ -20,6 +20,10 @@
   result is kept until another connection commits (``PRAGMA data_version``); its callers must not change it.
 - **a worker thread** for everything else: argon2, SMTP, the console's pages, the sandbox API, the CLI.
 
+A sandbox's ``/cgi-bin`` call runs under ``unless_faults_armed``: the injected faults of its path are read
+before its first use case does anything, and on PostgreSQL the hot writes read them in their own first round
+trip (``PreparedConnection.ride_along``), which reads only, instead of a round trip of their own.
+
 Nothing else in ``fastreg.web`` or ``fastreg.cli`` calls a service (tests/test_runner.py checks it).
 """
 
@@ -27,7 +31,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
+from contextvars import ContextVar
 from typing import Any, Concatenate, ParamSpec, TypeVar, overload
 
 import anyio.to_thread
@@ -35,12 +40,12 @@ from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from fastreg.adapters.db.engine import build_loop_engine
-from fastreg.adapters.db.prepared import PreparedConnection
-from fastreg.adapters.db.repositories.worker import read_faults
+from fastreg.adapters.db.prepared import PreparedConnection, RideAlong
+from fastreg.adapters.db.repositories.worker import faults_read_along, read_faults
 from fastreg.adapters.db.uow import run_grouped, run_on_connection
 from fastreg.domain.faults import Fault
 from fastreg.platform import Platform
-from fastreg.services import fastregister
+from fastreg.services import fastregister, faults
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -49,6 +54,28 @@ T = TypeVar("T")
 GROUPED: frozenset[Callable[..., Any]] = frozenset({fastregister.fastregister_with_token})
 # The short reads every request of a kind makes, ``use_case(conn, ...)`` on the loop's own connection.
 LOOP_READS: frozenset[Callable[..., Any]] = frozenset({read_faults})
+
+
+class FaultsArmed(Exception):
+    """A fault is armed on the path of the call ``Runner.unless_faults_armed`` ran: the call did nothing."""
+
+
+class _FaultGate:
+    """The faults of a call's path, to be found not armed before the call does anything."""
+
+    __slots__ = ("passed", "path")
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.passed = False
+
+    def check(self, found: list[Fault]) -> None:
+        if faults.armed(found, self.path):
+            raise FaultsArmed(self.path)
+        self.passed = True
+
+
+_fault_gate: ContextVar[_FaultGate | None] = ContextVar("fastreg_fault_gate", default=None)
 
 
 class Runner:
@@ -94,9 +121,37 @@ class Runner:
         if use_case in self._loop_reads:
             return await self._read(use_case, *args, **kwargs)
         call = functools.partial(use_case, *args, **kwargs)
+        gate = _fault_gate.get()
+        if gate is not None and not gate.passed:
+            if use_case in self._grouped and self._platform.write_lock is None:
+                return await self._on_loop_engine(call, gate)
+            await self._pass(gate)
         if use_case in self._grouped:
             return await self._write(call)
         return await anyio.to_thread.run_sync(call)
+
+    async def unless_faults_armed(self, path: str, call: Callable[[], Awaitable[T]]) -> T:
+        """``await call()``, unless a fault of the sandbox is armed on ``path``: then ``FaultsArmed`` is raised
+        and the call has done nothing. The faults are read before the call's first use case runs, or (PostgreSQL,
+        the hot writes) with its first round trip, which reads only: a round trip fewer per call."""
+        gate = _FaultGate(path)
+        token = _fault_gate.set(gate)
+        try:
+            result = await call()
+        except FaultsArmed:
+            raise
+        except Exception:
+            if not gate.passed:  # failed before running anything: the faults still decide the answer
+                await self._pass(gate)
+            raise
+        finally:
+            _fault_gate.reset(token)
+        if not gate.passed:  # answered without running a use case
+            await self._pass(gate)
+        return result
+
+    async def _pass(self, gate: _FaultGate) -> None:
+        gate.check(await self.injected_faults())
 
     async def close(self) -> None:
         """Close the loop's own connections, on the loop that opened them."""
@@ -179,15 +234,30 @@ class Runner:
             self._postgres_calls = asyncio.Semaphore(self.POSTGRES_CALLS)
         return self._loop_engine, self._postgres_calls
 
-    async def _on_loop_engine(self, call: Callable[[], T]) -> T:
+    async def _on_loop_engine(self, call: Callable[[], T], gate: _FaultGate | None = None) -> T:
         """``call`` on the loop thread, its units of work on one asyncio connection (``AsyncConnection.run_sync``).
         The connections stay open between calls: opening and closing one per call cost two more greenlet
-        switches and a pool checkout (about a third of a millisecond of CPU per registration)."""
+        switches and a pool checkout (about a third of a millisecond of CPU per registration). ``gate``'s faults
+        are read with the call's first round trip; when it made none, they are read afterwards (the call then
+        did nothing, and its result does not count if a fault is armed)."""
+        try:
+            result = await self._on_connection(call, None if gate is None else faults_read_along(gate.check))
+        except FaultsArmed:
+            raise
+        except Exception:
+            if gate is not None and not gate.passed:
+                await self._pass(gate)
+            raise
+        if gate is not None and not gate.passed:
+            await self._pass(gate)
+        return result
+
+    async def _on_connection(self, call: Callable[[], T], ride: RideAlong | None) -> T:
         engine, calls = self._loop()
         async with calls:
             connection = self._idle_connections.pop() if self._idle_connections else await engine.connect()
             try:
-                result: T = await connection.run_sync(run_on_connection, call)
+                result: T = await connection.run_sync(run_on_connection, call, ride)
             finally:
                 if connection.invalidated or connection.in_transaction():
                     await connection.close()  # not clean: never lent again

@@ -21,7 +21,7 @@ from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, bin
 
 from fastreg.adapters.db.engine import build_engine, build_loop_engine
 from fastreg.adapters.db.pgpipeline import Waiter, multi_row_sql
-from fastreg.adapters.db.prepared import MULTI_ROW_MAX, PreparedConnection
+from fastreg.adapters.db.prepared import MULTI_ROW_MAX, PreparedConnection, RideAlong
 from fastreg.adapters.db.uow import run_on_connection
 from fastreg.platform import Platform, build_platform
 from fastreg.settings import Settings
@@ -355,3 +355,66 @@ def test_a_batch_given_up_before_it_was_sent_leaves_its_statements_unprepared(pg
         conn.execute(ADD, {"id": 1, "name": "a"})
         assert conn.execute(fresh, {"name": "a"}).scalar_one() == 1  # prepared now, then run
         connection.rollback()
+
+
+class Seen(Exception):
+    pass
+
+
+def riding(found: list[list[str]], *, refuse: bool = False) -> RideAlong:
+    """A ride reading the names up to 9, recording them; raising ``Seen`` once read when ``refuse``."""
+
+    def check(rows: list[Any]) -> None:
+        found.append([row.name for row in rows])
+        if refuse:
+            raise Seen
+
+    return RideAlong(NAMES, {"upto": 9}, check)
+
+
+def test_a_ride_goes_with_the_first_round_trip_and_is_checked_before_its_answers_are_used(pg: Platform) -> None:
+    with pg.engine.begin() as connection:
+        connection.execute(insert(items), [{"id": 1, "name": "before"}])
+    counting, found = CountingWait(), []
+    with begun(pg, wait=counting) as (connection, conn):
+        ride = riding(found)
+        conn.ride_along(ride)
+        with conn.batch():
+            added = conn.execute(ADD, {"id": 2, "name": "added"})
+            assert found == [] and ride.taken  # queued in this batch, not yet answered
+        assert counting.round_trips == 1 and found == [["before"]]  # read ahead of the batch's own statements
+        assert added.scalar_one() == 2
+        assert len(conn.execute(NAMES, {"upto": 9}).rows) == 2
+        assert counting.round_trips == 2 and found == [["before"]]  # once only
+        connection.rollback()
+
+
+def test_a_ride_refused_stops_the_unit_of_work_before_anything_lands(pg: Platform) -> None:
+    found: list[list[str]] = []
+    with pytest.raises(Seen), pg.uow() as uow:
+        uow.conn.ride_along(riding(found, refuse=True))
+        with uow.conn.batch():
+            added = uow.conn.execute(ADD, {"id": 1, "name": "never"})
+        added.scalar_one()  # pragma: no cover - the batch's end raised
+    assert found == [[]]
+    with pg.engine.connect() as connection:
+        assert connection.execute(select(items.c.id)).all() == []
+
+
+def test_a_ride_never_goes_with_deferred_writes_nor_after_the_orm(pg: Platform) -> None:
+    """Deferred writes may go with the COMMIT, after which a check would come too late: the ride is sent on its
+    own first. The ORM's statements do not go through the batches: the ride is sent before them."""
+    counting, found = CountingWait(), []
+    with begun(pg, wait=counting) as (connection, conn):
+        conn.ride_along(riding(found, refuse=True))
+        with pytest.raises(Seen), conn.deferred():
+            conn.execute(ADD, {"id": 1, "name": "never"})  # pragma: no cover - the scope's start raised
+        assert counting.round_trips == 1 and found == [[]]
+        connection.rollback()
+    found.clear()
+    with pytest.raises(Seen), pg.uow() as uow:
+        uow.conn.ride_along(riding(found, refuse=True))
+        uow.session.execute(insert(items).values(id=2, name="never"))  # pragma: no cover - the ride came first
+    assert found == [[]]
+    with pg.engine.connect() as connection:
+        assert connection.execute(select(items.c.id)).all() == []

@@ -273,7 +273,18 @@ class PreparedConnection:
     """Runs prepared statements on the DBAPI connection under ``connection`` (same transaction): through
     libpq's pipeline on PostgreSQL (``pgpipeline``), through the sqlite3 cursor on SQLite."""
 
-    __slots__ = ("_batch", "_dbapi", "_events", "_failed", "_queued", "_wait", "connection", "dialect")
+    __slots__ = (
+        "_batch",
+        "_dbapi",
+        "_events",
+        "_failed",
+        "_queued",
+        "_ride",
+        "_riding",
+        "_wait",
+        "connection",
+        "dialect",
+    )
 
     def __init__(self, connection: Connection, wait: Waiter | None = None) -> None:
         self.connection = connection
@@ -287,6 +298,8 @@ class PreparedConnection:
         self._batch: PostgresBatch | None = None  # the open batch (inside ``batch()`` or ``deferred()``)
         self._queued: PostgresBatch | None = None  # statements ``deferred()`` left to go with the next round trip
         self._failed = False  # a batch was given up (its statements, and any deferred before, never sent)
+        self._ride: RideAlong | None = None  # to go with the next batch made (``ride_along``)
+        self._riding: tuple[PostgresBatch, Callable[[], None]] | None = None  # the batch it went with, its check
         # The connection's event dispatcher, taken once per unit of work: SQLAlchemy builds it anew at each look
         # (some 10 µs, a tenth of a registration's CPU over its statements).
         self._events = connection.dispatch
@@ -305,12 +318,36 @@ class PreparedConnection:
         round trip (the commit). Dropped unsent by ``discard()`` (the rollback)."""
         return BatchScope(self, send=False)
 
-    def _open_batch(self) -> PostgresBatch | None:
+    def ride_along(self, ride: RideAlong) -> None:
+        """PostgreSQL: send ``ride``'s read with the next round trip, and run its check as soon as that round trip
+        is answered, before any of its other results is looked at. Ignored on SQLite (its reads cost no round
+        trip): the ride is then never taken."""
+        if self._wait is not None:
+            self._ride = ride
+
+    def _new_batch(self) -> PostgresBatch:
+        assert self._wait is not None
+        batch = PostgresBatch(self._dbapi, self._wait)
+        ride, self._ride = self._ride, None
+        if ride is not None:
+            ride.taken = True
+            plan = _plan(ride.statement, self.dialect, ride.params)
+            if self._events.before_cursor_execute:
+                self._announce(plan.sql, plan.bind(ride.params), False)
+            answer = Answer()
+            batch.queue(plan.wire_sql, plan.values(ride.params), answer)
+            self._riding = (batch, lambda: ride.check([plan.make_row(row) for row in answer.rows]))
+        return batch
+
+    def _open_batch(self, *, send: bool) -> PostgresBatch | None:
         """The batch a scope opens (it takes what ``deferred()`` queued); None inside another, or on SQLite."""
         if self._batch is not None or self._wait is None:
             return None
+        if not send and self._ride is not None:
+            # A ride is checked before anything is done: never with writes that may go with the COMMIT.
+            self._send(self._new_batch())
         queued, self._queued = self._queued, None
-        batch = self._batch = queued or PostgresBatch(self._dbapi, self._wait)
+        batch = self._batch = queued or self._new_batch()
         return batch
 
     def _close_batch(self, batch: PostgresBatch, *, failed: bool, send: bool) -> None:
@@ -321,14 +358,17 @@ class PreparedConnection:
             batch.discard()
             self._failed = True
         elif send:
-            batch.send()
+            self._send(batch)
         else:
             self._queued = batch
 
     def send_queued(self) -> None:
-        """Send now what ``deferred()`` queued (before statements that do not go through this runner)."""
+        """Send now what ``deferred()`` queued, and a ride not yet sent (before statements that do not go through
+        this runner)."""
         if self._queued is not None:
             self._send(self._queued)
+        elif self._ride is not None and self._batch is None:
+            self._send(self._new_batch())
 
     def discard(self) -> None:
         """Drop what ``deferred()`` left unsent (the transaction is rolled back): it is never sent, and looking
@@ -339,12 +379,12 @@ class PreparedConnection:
 
     def execute_driver(self, sql: str) -> None:
         """A statement without parameters or results (SAVEPOINT and the like), straight on the driver."""
+        batch = None if self._wait is None else self._current()  # first: a new batch announces its ride
         if self._events.before_cursor_execute:
             self._announce(sql, None, False)
-        if self._wait is None:
+        if batch is None:
             self._dbapi.execute(sql)
             return
-        batch = self._current()
         batch.queue_command(sql.encode())
         if batch is not self._batch:
             self._send(batch)
@@ -384,9 +424,10 @@ class PreparedConnection:
             raise ValueError("executemany returns nothing")
         listeners = self._events.before_cursor_execute
         if self._wait is not None:
+            batch = self._current()  # first: a new batch announces the ride it takes
             if listeners:
                 self._announce(plan.sql, [plan.bind(one) for one in many] if many else plan.bind(first), bool(many))
-            return self._execute_postgres(plan, many or [first])
+            return self._execute_postgres(plan, many or [first], batch)
         bound = [plan.bind(one) for one in many] if many else plan.bind(first)
         if listeners:
             self._announce(plan.sql, bound, bool(many))
@@ -407,8 +448,7 @@ class PreparedConnection:
         for listener in self._events.before_cursor_execute:
             listener(self.connection, None, sql, parameters, None, many)
 
-    def _execute_postgres(self, plan: _Plan, calls: Sequence[Params]) -> Rows:
-        batch = self._current()
+    def _execute_postgres(self, plan: _Plan, calls: Sequence[Params], batch: PostgresBatch) -> Rows:
         few = 1 < len(calls) <= MULTI_ROW_MAX and plan.row is None
         together = plan.wire_sql_rows(len(calls)) if few else None
         if together is not None:  # executemany of an INSERT: one multi-row statement
@@ -434,12 +474,30 @@ class PreparedConnection:
     def _current(self) -> PostgresBatch:
         """Where a statement goes: the open batch, else with what ``deferred()`` queued, else a batch of its own."""
         assert self._wait is not None
-        return self._batch or self._queued or PostgresBatch(self._dbapi, self._wait)
+        return self._batch or self._queued or self._new_batch()
 
     def _send(self, batch: PostgresBatch) -> None:
         if batch is self._queued:
             self._queued = None
         batch.send()
+        riding = self._riding
+        if riding is not None and riding[0] is batch:
+            self._riding = None
+            riding[1]()
+
+
+class RideAlong:
+    """A read that goes with the first round trip of a use case's units of work (``PreparedConnection.ride_along``)
+    instead of a round trip of its own, and the check of its rows, run as soon as that round trip is answered:
+    raising there fails the unit of work before it has used any answer. ``taken`` once sent with a batch."""
+
+    __slots__ = ("check", "params", "statement", "taken")
+
+    def __init__(self, statement: Select[Any], params: Params, check: Callable[[list[Any]], None]) -> None:
+        self.statement = statement
+        self.params = params
+        self.check = check
+        self.taken = False
 
 
 class BatchScope:
@@ -454,7 +512,7 @@ class BatchScope:
         self._batch: PostgresBatch | None = None
 
     def __enter__(self) -> None:
-        self._batch = self._conn._open_batch()
+        self._batch = self._conn._open_batch(send=self._send)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         if self._batch is not None:

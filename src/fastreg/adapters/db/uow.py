@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from fastreg.adapters.db.clock import load_clock
-from fastreg.adapters.db.prepared import PreparedConnection
+from fastreg.adapters.db.prepared import PreparedConnection, RideAlong
 from fastreg.adapters.db.repositories.accounts import (
     SqlAccountRepository,
     SqlAuditLog,
@@ -109,12 +109,18 @@ _open: ContextVar[UnitOfWork | None] = ContextVar("fastreg_open_unit_of_work", d
 _connection_here: ContextVar[Connection | None] = ContextVar("fastreg_connection", default=None)
 
 
-def run_on_connection(connection: Connection, call: Callable[[], T]) -> T:
-    """Run ``call`` with every unit of work it opens (one after the other) on ``connection``, which stays open."""
-    token = _connection_here.set(connection)
+# A read to send with the first round trip of those units of work (``PreparedConnection.ride_along``).
+_ride_here: ContextVar[RideAlong | None] = ContextVar("fastreg_ride_along", default=None)
+
+
+def run_on_connection(connection: Connection, call: Callable[[], T], ride: RideAlong | None = None) -> T:
+    """Run ``call`` with every unit of work it opens (one after the other) on ``connection``, which stays open;
+    ``ride`` goes with the first round trip any of them makes."""
+    token, ride_token = _connection_here.set(connection), _ride_here.set(ride)
     try:
         return call()
     finally:
+        _ride_here.reset(ride_token)
         _connection_here.reset(token)
 
 
@@ -198,6 +204,9 @@ class UnitOfWork:
             # Begin now: on SQLite a write transaction takes the write lock here (BEGIN IMMEDIATE).
             self._connection.begin()
             self.conn = PreparedConnection(self._connection)
+            ride = _ride_here.get() if self._lent else None
+            if ride is not None and not ride.taken:
+                self.conn.ride_along(ride)
             self.clock = _ClockOnFirstUse(self._clocks, self.conn)
         except BaseException:
             self.__exit__(None, None, None)

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 
 from fastreg.domain.errors import DomainError, Err, ErrorSpec
+from fastreg.runner import FaultsArmed
 from fastreg.web.inputs import BadInput, load_json
 from fastreg.web.middleware import current_request_id
 
@@ -101,7 +102,8 @@ async def read_body(request: Request, limit: int) -> bytes:
         if size > limit:
             raise ApiError(BODY_TOO_LARGE)
         chunks.append(chunk)
-    return b"".join(chunks)
+    body = request._body = b"".join(chunks)  # kept where Starlette keeps it: the fault layer may run the call again
+    return body
 
 
 class Parsed(Generic[Model]):
@@ -171,6 +173,8 @@ class WeChatRoute(APIRoute):
                 return wechat_error(error.spec.errcode, error.spec.errmsg)
             except RequestValidationError:
                 return wechat_error(Err.DATA_FORMAT.value.errcode, Err.DATA_FORMAT.value.errmsg)
+            except FaultsArmed:
+                raise  # the fault layer answers
             except Exception:
                 return crashed(request)
 

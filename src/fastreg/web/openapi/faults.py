@@ -1,8 +1,9 @@
-"""The fault layer around every ``/cgi-bin`` route (sandbox mode only): before a call runs, the faults armed
-for its path are read (``services.faults``); the oldest one that concerns the call takes one of its times and
-decides what the call gets (``domain.faults``): an errcode instead of the answer, a delay, or the answer
-withheld after the call committed (``after_commit``: "timeout" answers late, "drop" closes the connection
-without answering, see ``web.middleware.DropConnection``)."""
+"""The fault layer around every ``/cgi-bin`` route (sandbox mode only): before a call does anything, the faults
+armed for its path are read (``services.faults``; ``Runner.unless_faults_armed`` reads them with the call's first
+round trip where it can, and lets the call go on when none is armed); the oldest one that concerns the call takes
+one of its times and decides what the call gets (``domain.faults``): an errcode instead of the answer, a delay, or
+the answer withheld after the call committed (``after_commit``: "timeout" answers late, "drop" closes the
+connection without answering, see ``web.middleware.DropConnection``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from fastapi import Request, Response
 
 from fastreg.domain.faults import Fault
 from fastreg.platform import Platform
+from fastreg.runner import FaultsArmed
 from fastreg.services import faults
 from fastreg.web.deps import get_platform, get_runner
 from fastreg.web.middleware import DropConnection
@@ -34,7 +36,12 @@ async def run_with_faults(request: Request, call: Call) -> Response:
     if not platform.settings.is_sandbox:
         return await call()
     path: str = request.scope["path"]  # not request.url: building it costs more than the faults read
-    armed = faults.armed(await get_runner(request).injected_faults(), path)
+    runner = get_runner(request)
+    try:
+        return await runner.unless_faults_armed(path, call)
+    except FaultsArmed:
+        pass  # nothing was done: the armed fault decides below
+    armed = faults.armed(await runner.injected_faults(), path)
     if not armed:
         return await call()
     fault = await _claim(request, platform, armed)

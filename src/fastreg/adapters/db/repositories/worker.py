@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +38,7 @@ from fastreg.adapters.db.models import (
     registrations,
     sandbox_state,
 )
-from fastreg.adapters.db.prepared import PreparedConnection, prepared
+from fastreg.adapters.db.prepared import PreparedConnection, RideAlong, prepared
 from fastreg.domain.clock import Clock
 from fastreg.domain.entities import CredentialValues
 from fastreg.domain.faults import Fault
@@ -64,6 +64,12 @@ def read_faults(conn: PreparedConnection) -> list[Fault]:
     """Every injected fault, oldest first, by one prepared statement (the web layer's short read)."""
     rows = conn.execute(FAULT_ROWS, {}).rows
     return _faults(rows) if rows else []
+
+
+def faults_read_along(check: Callable[[list[Fault]], None]) -> RideAlong:
+    """``read_faults`` sent with the first round trip of a use case's units of work (``uow.run_on_connection``),
+    ``check`` given its faults as soon as they are answered."""
+    return RideAlong(FAULT_ROWS, {}, lambda rows: check(_faults(rows) if rows else []))
 
 
 @functools.cache
