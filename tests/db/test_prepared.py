@@ -96,6 +96,35 @@ def test_values_come_back_as_connection_execute_gives_them(probe_table: Platform
         assert uow.conn.execute(BY_NAME, {"name": "nobody"}).first() is None
 
 
+# What a JSON column must keep as the standard library kept it: orjson refuses the first two (the engine's codec
+# falls back then), and writes the others its own way.
+AWKWARD_JSON: dict[str, Any] = {
+    "beyond 64 bits": {"n": 2**70},
+    "lone surrogate": {"s": "\ud800 left alone"},
+    "non-string keys": {"1": "one", "2": "two"},
+    "nested, unicode": {"sets": [{"id": 1, "name": "帐号管理"}], "empty": {}, "none": None, "float": 0.5},
+}
+
+
+@pytest.mark.parametrize("name", list(AWKWARD_JSON))
+def test_json_columns_keep_what_the_standard_library_kept(probe_table: Platform, name: str) -> None:
+    value = AWKWARD_JSON[name]
+    with probe_table.uow() as uow:
+        uow.conn.execute(INSERT, row(name, payload=value))
+        uow.commit()
+    with probe_table.uow(readonly=True) as uow:
+        assert uow.conn.execute(BY_NAME, {"name": name}).one().payload == value
+        assert uow.session.connection().execute(BY_NAME, {"name": name}).one().payload == value
+
+
+def test_json_column_keys_that_are_not_strings_become_strings(probe_table: Platform) -> None:
+    with probe_table.uow() as uow:
+        uow.conn.execute(INSERT, row("int keys", payload={1: "one", None: "nothing"}))
+        uow.commit()
+    with probe_table.uow(readonly=True) as uow:
+        assert uow.conn.execute(BY_NAME, {"name": "int keys"}).one().payload == {"1": "one", "null": "nothing"}
+
+
 def test_literal_binds_repeated_names_rowcount_and_returning(probe_table: Platform) -> None:
     with probe_table.uow() as uow:
         uow.conn.execute(INSERT, [row("c"), row("d"), row("skip")])  # executemany
