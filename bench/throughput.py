@@ -11,12 +11,14 @@ SQLite, 0.6 on PostgreSQL). For information: bare ``GET /healthz`` of both apps 
 second (the admin's confirmation through the sandbox API, then fastregister with its ticket). ``--compare SRC``
 also measures another checkout's code on the same database, right after this one's (an A/B under the same load).
 ``--paired N`` measures the reference and fastreg in turns instead, both servers running, and prints the median
-of the N pairs' ratios (the shared machine's drift between the two measurements falls out).
+of the N pairs' ratios (the shared machine's drift between the two measurements falls out); with ``--compare SRC``
+the other tree's server takes its turns as well (an A/B in turns).
 
     .venv/bin/python bench/throughput.py                 # both databases, wrk when installed
     .venv/bin/python bench/throughput.py --db sqlite --duration 5 --tool asyncio
     .venv/bin/python bench/throughput.py --db postgres --compare ../other-checkout/src
     .venv/bin/python bench/throughput.py --db postgres --paired 7 --duration 3
+    .venv/bin/python bench/throughput.py --db sqlite --paired 8 --duration 4 --compare ../other-checkout/src
 """
 
 from __future__ import annotations
@@ -194,13 +196,20 @@ def prepare(url: str, needed: int, trees: list[str], complete_count: int, callba
     return Prepared(calls, pages)
 
 
+def start_tree(url: str, tree: str) -> Server:
+    """A fastreg server running this checkout's code, or the package under another tree's ``src``."""
+    data_dir = tempfile.mkdtemp(prefix="fastreg-bench-data-")
+    if tree == THIS_TREE:
+        return start_fastreg(url, data_dir)
+    return start_fastreg(url, data_dir, PYTHONPATH=str(Path(tree).resolve()))
+
+
 def measure_fastreg(
     url: str, tree: str, calls: dict[str, list[Call]], pages: list[tuple[str, str, str]], tool: str, **load_args: Any
 ) -> dict[str, float]:
     """One fastreg server (the code under ``tree``: this checkout, or another tree's ``src`` for a comparison):
     its bare /healthz, fastregister in each case, and complete registrations when ``pages`` are given."""
-    env = {} if tree == THIS_TREE else {"PYTHONPATH": str(Path(tree).resolve())}
-    server = start_fastreg(url, tempfile.mkdtemp(prefix="fastreg-bench-data-"), **env)
+    server = start_tree(url, tree)
     figures: dict[str, float] = {}
     try:
         load(server.base_url, repeated(Call("GET", "/healthz"), 200_000), tool=tool, **{**load_args, "duration": 1})
@@ -223,39 +232,50 @@ def measure_fastreg(
 THIS_TREE = "this checkout"
 
 
-def run_paired(kind: str, tool: str, connections: int, duration: float, pairs: int) -> dict[str, float]:
+def run_paired(
+    kind: str, tool: str, connections: int, duration: float, pairs: int, compare: str | None = None
+) -> dict[str, float]:
     """The reference app and fastreg both running, measured in turns: ``pairs`` times a load of the reference's
     one-insert POST, then of fastregister in each case (the order alternating from pair to pair), ``duration``
     seconds each. A ratio per pair and case, and their median: a slow minute of the shared machine falls on both
-    sides of a pair, where the sequential run measures the reference a minute before fastreg."""
+    sides of a pair, where the sequential run measures the reference a minute before fastreg. With ``compare``
+    (another tree's ``src``) its server takes its turns too, and this tree's rate over its rate is reported."""
+    trees = [THIS_TREE] + ([compare] if compare else [])
     receiver = CallbackServer()
+    servers: dict[str, Server] = {}
     with database(kind) as url:
         migrate(url)
         reference = start_reference(url)
-        server = None
         try:
             insert = repeated(Call("POST", "/insert"), 400_000)
             load(reference.base_url, insert, tool=tool, connections=connections, duration=1)
             estimate = load(reference.base_url, insert, tool=tool, connections=connections, duration=duration)
             per_load = int(estimate.ok_rate * (duration + 1) * 1.3) + 500
             started = time.perf_counter()
-            prepared = prepare(url, per_load * (pairs + 1), [THIS_TREE], 0, receiver.url)
+            prepared = prepare(url, per_load * (pairs + 1), trees, 0, receiver.url)
             print(
-                f"[{kind}] prepared {len(CASES) * per_load * (pairs + 1)} tickets in "
+                f"[{kind}] prepared {len(trees) * len(CASES) * per_load * (pairs + 1)} tickets in "
                 f"{time.perf_counter() - started:.0f} s"
             )
-            server = start_fastreg(url, tempfile.mkdtemp(prefix="fastreg-bench-data-"))
-            # Warmed up as the reference was (the first loads of a fresh server run slower): one load per case.
-            for case in CASES:
-                warm = prepared.calls[(THIS_TREE, case)][pairs * per_load :]
-                load(server.base_url, warm, tool=tool, connections=connections, duration=duration)
+            for tree in trees:
+                servers[tree] = start_tree(url, tree)
+                # Warmed up as the reference was (the first loads of a fresh server run slower): one load per case.
+                for case in CASES:
+                    warm = prepared.calls[(tree, case)][pairs * per_load :]
+                    load(servers[tree].base_url, warm, tool=tool, connections=connections, duration=duration)
 
-            ratios: dict[str, list[float]] = {case: [] for case in CASES}
-            cpu: dict[str, list[float]] = {case: [] for case in ("reference", *CASES)}
+            sides = [(tree, case) for tree in trees for case in CASES]
+            ratios: dict[tuple[str, str], list[float]] = {side: [] for side in sides}
+            against: dict[str, list[float]] = {case: [] for case in CASES}  # this tree's rate over the other's
+            cpu: dict[str, list[float]] = {name: [] for name in ("reference", *(_label(*side) for side in sides))}
             for pair in range(pairs):
-                turns = [("reference", reference, insert)] + [
-                    (case, server, prepared.calls[(THIS_TREE, case)][pair * per_load : (pair + 1) * per_load])
-                    for case in CASES
+                turns: list[tuple[str, Server, list[Call]]] = [("reference", reference, insert)] + [
+                    (
+                        _label(tree, case),
+                        servers[tree],
+                        prepared.calls[(tree, case)][pair * per_load : (pair + 1) * per_load],
+                    )
+                    for tree, case in sides
                 ]
                 if pair % 2:
                     turns = turns[1:] + turns[:1]  # fastreg first in every other pair
@@ -264,28 +284,46 @@ def run_paired(kind: str, tool: str, connections: int, duration: float, pairs: i
                     result, cost = timed_load(target, calls, tool=tool, connections=connections, duration=duration)
                     rates[name] = result.ok_rate
                     cpu[name].append(cost)
-                for case in CASES:
-                    ratios[case].append(rates[case] / rates["reference"] if rates["reference"] else 0.0)
+                for side in sides:
+                    ratios[side].append(rates[_label(*side)] / rates["reference"] if rates["reference"] else 0.0)
+                if compare:
+                    for case in CASES:
+                        other = rates[_label(compare, case)]
+                        against[case].append(rates[_label(THIS_TREE, case)] / other if other else 0.0)
                 print(
                     f"[{kind}] pair {pair + 1}: reference {rates['reference']:,.0f}/s, "
-                    + ", ".join(f"{case} {rates[case]:,.0f}/s (ratio {ratios[case][-1]:.2f})" for case in CASES),
+                    + ", ".join(
+                        f"{_label(*side)} {rates[_label(*side)]:,.0f}/s (ratio {ratios[side][-1]:.2f})"
+                        for side in sides
+                    ),
                     flush=True,
                 )
         finally:
-            if server is not None:
+            for server in servers.values():
                 server.stop()
             reference.stop()
             receiver.close()
-    figures = {f"ratio {case}": statistics.median(ratios[case]) for case in CASES}
+    figures = {f"ratio {case}": statistics.median(ratios[(THIS_TREE, case)]) for case in CASES}
     figures.update({f"server CPU ms {name}": statistics.median(values) * 1000 for name, values in cpu.items()})
-    for case in CASES:
+    for tree, case in sides:
+        values, name = ratios[(tree, case)], _label(tree, case)
         print(
-            f"[{kind}] ratio, {case}: median {figures[f'ratio {case}']:.2f} of {pairs} pairs "
-            f"(min {min(ratios[case]):.2f}, max {max(ratios[case]):.2f}; target >= {TARGETS[kind]}); server CPU "
-            f"{figures[f'server CPU ms {case}']:.2f} ms per registration against "
+            f"[{kind}] ratio, {name}: median {statistics.median(values):.2f} of {pairs} pairs "
+            f"(min {min(values):.2f}, max {max(values):.2f}; target >= {TARGETS[kind]}); server CPU "
+            f"{figures[f'server CPU ms {name}']:.2f} ms per registration against "
             f"{figures['server CPU ms reference']:.2f} ms per insert"
         )
+    for case in CASES if compare else ():
+        print(
+            f"[{kind}] this tree over {compare}, {case}: median {statistics.median(against[case]):.3f} "
+            f"(min {min(against[case]):.3f}, max {max(against[case]):.3f})"
+        )
     return figures
+
+
+def _label(tree: str, case: str) -> str:
+    """A measured side's name: the case for this tree, the case and the tree for another."""
+    return case if tree == THIS_TREE else f"{case} ({tree})"
 
 
 def cpu_seconds(pid: int) -> float:
@@ -365,16 +403,18 @@ def main() -> int:
         type=int,
         metavar="N",
         help="instead: N pairs of loads of the reference and of fastreg, both servers running, measured in turns "
-        "(--duration seconds each); prints the median of the pairs' ratios",
+        "(--duration seconds each); prints the median of the pairs' ratios (with --compare, the other tree's "
+        "server takes its turns too)",
     )
     args = parser.parse_args()
     print(f"machine: {machine()}; load generator: {args.tool}, {args.connections} connections, {args.duration:g} s")
     print(f"load average at start: {os.getloadavg()[0]:.1f}")
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     if args.paired:
-        if args.compare:
-            parser.error("--paired measures this checkout only")
-        paired = {kind: run_paired(kind, args.tool, args.connections, args.duration, args.paired) for kind in kinds}
+        paired = {
+            kind: run_paired(kind, args.tool, args.connections, args.duration, args.paired, args.compare)
+            for kind in kinds
+        }
         print(f"load average at end: {os.getloadavg()[0]:.1f}")
         met = all(f[f"ratio {case}"] >= TARGETS[kind] for kind, f in paired.items() for case in CASES)
         return 0 if met else 1
