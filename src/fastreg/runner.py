@@ -40,7 +40,7 @@ from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from fastreg.adapters.db.engine import build_loop_engine
-from fastreg.adapters.db.prepared import PreparedConnection, RideAlong
+from fastreg.adapters.db.prepared import PreparedConnection
 from fastreg.adapters.db.repositories.worker import faults_read_along, read_faults
 from fastreg.adapters.db.uow import run_grouped, run_on_connection
 from fastreg.domain.faults import Fault
@@ -238,21 +238,8 @@ class Runner:
         """``call`` on the loop thread, its units of work on one asyncio connection (``AsyncConnection.run_sync``).
         The connections stay open between calls: opening and closing one per call cost two more greenlet
         switches and a pool checkout (about a third of a millisecond of CPU per registration). ``gate``'s faults
-        are read with the call's first round trip; when it made none, they are read afterwards (the call then
-        did nothing, and its result does not count if a fault is armed)."""
-        try:
-            result = await self._on_connection(call, None if gate is None else faults_read_along(gate.check))
-        except FaultsArmed:
-            raise
-        except Exception:
-            if gate is not None and not gate.passed:
-                await self._pass(gate)
-            raise
-        if gate is not None and not gate.passed:
-            await self._pass(gate)
-        return result
-
-    async def _on_connection(self, call: Callable[[], T], ride: RideAlong | None) -> T:
+        go with the call's first round trip (when it made none, ``unless_faults_armed`` reads them afterwards)."""
+        ride = None if gate is None else faults_read_along(gate.check)
         engine, calls = self._loop()
         async with calls:
             connection = self._idle_connections.pop() if self._idle_connections else await engine.connect()
