@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, event, select
+from sqlalchemy import event, select
 
 import fastreg
 from fastreg.adapters.db.models import AuditEvent
@@ -365,14 +365,15 @@ def test_a_gated_call_runs_when_no_fault_is_armed_on_its_path_and_its_faults_go_
     def announced(conn: object, _cursor: object, statement: str, *_rest: object) -> None:
         seen.append((conn, statement.replace('"', "")))
 
-    event.listen(Engine, "before_cursor_execute", announced)  # the runner's own engines too
+    # On the platform's engine, as an operator's SQL log would listen: the runner's loop connections are heard too.
+    event.listen(platform.engine, "before_cursor_execute", announced)
 
     async def main() -> None:
         try:
             await runner.unless_faults_armed(GATED, lambda: runner.run(record, platform, "ran"))
         finally:
             await runner.close()
-            event.remove(Engine, "before_cursor_execute", announced)
+            event.remove(platform.engine, "before_cursor_execute", announced)
 
     asyncio.run(main())
     assert actors(platform) == ["ran"]

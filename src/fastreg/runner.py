@@ -282,7 +282,7 @@ class Runner:
                 await connection.execution_options(isolation_level="AUTOCOMMIT")
                 assert connection.sync_connection is not None
                 self._reader_connection = connection
-                self._reader = PreparedConnection(connection.sync_connection)
+                self._reader = PreparedConnection(connection.sync_connection, announce_to=self._platform.engine)
             reader = self._reader
             assert reader is not None
 

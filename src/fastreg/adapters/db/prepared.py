@@ -30,7 +30,7 @@ from typing import Any
 import psycopg
 from psycopg import pq
 from psycopg.waiting import wait as psycopg_wait
-from sqlalchemy import Connection, DateTime, Insert
+from sqlalchemy import Connection, DateTime, Engine, Insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import UpdateBase
@@ -286,7 +286,9 @@ class PreparedConnection:
         "dialect",
     )
 
-    def __init__(self, connection: Connection, wait: Waiter | None = None) -> None:
+    def __init__(
+        self, connection: Connection, wait: Waiter | None = None, *, announce_to: Engine | None = None
+    ) -> None:
         self.connection = connection
         self.dialect = connection.dialect
         dbapi = connection.connection.driver_connection
@@ -301,8 +303,9 @@ class PreparedConnection:
         self._ride: RideAlong | None = None  # to go with the next batch made (``ride_along``)
         self._riding: tuple[PostgresBatch, Callable[[], None]] | None = None  # the batch it went with, its check
         # The connection's event dispatcher, taken once per unit of work: SQLAlchemy builds it anew at each look
-        # (some 10 µs, a tenth of a registration's CPU over its statements).
-        self._events = connection.dispatch
+        # (some 10 µs, a tenth of a registration's CPU over its statements). The runner's loop connections belong
+        # to an engine of their own: ``announce_to`` (the platform's engine) is whose SQL hooks hear them.
+        self._events = announce_to.dispatch if announce_to is not None else connection.dispatch
 
     def batch(self) -> BatchScope:
         """Statements executed inside go to PostgreSQL together, in one round trip, when the batch ends (or

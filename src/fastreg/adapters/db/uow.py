@@ -203,7 +203,7 @@ class UnitOfWork:
                 self._connection = self._connection.execution_options(readonly=self._readonly)
             # Begin now: on SQLite a write transaction takes the write lock here (BEGIN IMMEDIATE).
             self._connection.begin()
-            self.conn = PreparedConnection(self._connection)
+            self.conn = PreparedConnection(self._connection, announce_to=self._engine if self._lent else None)
             ride = _ride_here.get() if self._lent else None
             if ride is not None and not ride.taken:
                 self.conn.ride_along(ride)
