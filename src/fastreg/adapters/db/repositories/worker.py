@@ -62,14 +62,13 @@ def _faults(rows: Any) -> list[Fault]:
 
 def read_faults(conn: PreparedConnection) -> list[Fault]:
     """Every injected fault, oldest first, by one prepared statement (the web layer's short read)."""
-    rows = conn.execute(FAULT_ROWS, {}).rows
-    return _faults(rows) if rows else []
+    return _faults(conn.execute(FAULT_ROWS, {}).rows)
 
 
 def faults_read_along(check: Callable[[list[Fault]], None]) -> RideAlong:
     """``read_faults`` sent with the first round trip of a use case's units of work (``uow.run_on_connection``),
     ``check`` given its faults as soon as they are answered."""
-    return RideAlong(FAULT_ROWS, {}, lambda rows: check(_faults(rows) if rows else []))
+    return RideAlong(FAULT_ROWS, {}, lambda rows: check(_faults(rows)))
 
 
 @functools.cache
