@@ -72,6 +72,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--top", type=int, default=45)
     parser.add_argument("--idle", action="store_true", help="include idle threads (waiting for locks, sleeping)")
+    parser.add_argument("--native", action="store_true", help="include C frames (libpq, the kernel)")
     parser.add_argument("--out", default="/tmp/fastreg-profile")
     args = parser.parse_args()
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
@@ -112,6 +113,8 @@ def main() -> int:
         ]
         if args.idle:
             command.append("--idle")
+        if args.native:
+            command.append("--native")
         spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1.0)
         try:

@@ -6,7 +6,7 @@ the engine's SQL hooks."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -123,6 +123,36 @@ def test_json_column_keys_that_are_not_strings_become_strings(probe_table: Platf
         uow.commit()
     with probe_table.uow(readonly=True) as uow:
         assert uow.conn.execute(BY_NAME, {"name": "int keys"}).one().payload == {"1": "one", "null": "nothing"}
+
+
+# Timestamps go to PostgreSQL in binary on the prepared path and as text through SQLAlchemy's: the same instant
+# either way, whatever the zone given (a naive one is UTC), on both sides of PostgreSQL's epoch of 2000.
+AWKWARD_TIMES = {
+    "+08:00": datetime(2026, 12, 1, 7, 59, 59, 999999, tzinfo=timezone(timedelta(hours=8))),
+    "naive": datetime(2026, 11, 30, 23, 0, 0, 1),
+    "before 2000": datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    "-09:30, year 1": datetime(1, 1, 1, 12, 0, tzinfo=timezone(timedelta(hours=-9, minutes=-30))),
+    "9999": datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+}
+
+
+@pytest.mark.parametrize("name", list(AWKWARD_TIMES))
+def test_timestamps_keep_their_instant_both_ways(probe_table: Platform, name: str) -> None:
+    given = AWKWARD_TIMES[name]
+    instant = given.astimezone(UTC) if given.tzinfo else given.replace(tzinfo=UTC)
+    with probe_table.uow() as uow:
+        uow.conn.execute(INSERT, [row(name + " fast", at=given), row(name + " other", at=None)])
+        uow.session.connection().execute(INSERT, row(name + " orm", at=given))
+        # compared on the server with a bound ``now``: the instant is where it was put
+        assert uow.conn.execute(TOUCH, {"match": name + " fast", "now": given}).one().at == instant
+        uow.commit()
+    with probe_table.uow(readonly=True) as uow:
+        for how in ("fast", "orm"):
+            assert uow.conn.execute(BY_NAME, {"name": f"{name} {how}"}).one().at == instant
+            assert uow.session.connection().execute(BY_NAME, {"name": f"{name} {how}"}).one().at == instant
+        before = select(func.count()).select_from(probe).where(probe.c.at <= bindparam("now"))
+        at_most = uow.conn.execute(before, {"now": given}).scalar_one()
+        assert at_most == uow.session.connection().execute(before, {"now": given}).scalar_one()
 
 
 def test_literal_binds_repeated_names_rowcount_and_returning(probe_table: Platform) -> None:

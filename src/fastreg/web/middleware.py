@@ -40,7 +40,7 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
 
-from fastreg.observability import CONTENT_TYPE_LATEST, Metrics, configure_logging, current_metrics
+from fastreg.observability import CONTENT_TYPE_LATEST, Metrics, bound_logger, configure_logging, current_metrics
 from fastreg.platform import Platform
 
 Scope = MutableMapping[str, Any]
@@ -55,7 +55,7 @@ _SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:@/+=-]{1,128}$")
 UNMATCHED = "<unmatched>"
 TOO_LARGE_ERRCODE = 45002
 
-access_log = structlog.get_logger("fastreg.access")
+ACCESS_LOG = "fastreg.access"
 
 
 class BodyTooLarge(Exception):
@@ -232,14 +232,14 @@ class EdgeMiddleware:
                     status = DROPPED
                     await close_without_answer(receive)
         except Exception:
-            access_log.exception("request failed", method=scope["method"], path=logged_path(scope))
+            bound_logger(ACCESS_LOG).exception("request failed", method=scope["method"], path=logged_path(scope))
             status = 500
             raise
         finally:
             elapsed = time.perf_counter() - started
             route = route_template(scope)
             self.metrics.observe_request(scope["method"], route, status, elapsed)
-            access_log.info(
+            bound_logger(ACCESS_LOG).info(
                 "request",
                 method=scope["method"],
                 path=logged_path(scope),

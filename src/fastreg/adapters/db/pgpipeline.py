@@ -181,9 +181,10 @@ class PostgresBatch:
             self._commands.append(lambda: pgconn.send_query_params(b"BEGIN", None))
             self._expected.append(_Begin())
 
-    def queue(self, sql: bytes, values: Sequence[Any], answer: Answer) -> None:
-        """Queue one execution of ``sql`` (``$n`` placeholders) with ``values``; ``answer`` is filled by
-        :meth:`send`."""
+    def queue(self, sql: bytes, values: Sequence[Any], formats: Sequence[PyFormat], answer: Answer) -> None:
+        """Queue one execution of ``sql`` (``$n`` placeholders) with ``values``, each dumped in its format of
+        ``formats`` (TEXT, or BINARY where the statement casts the parameter to the type of psycopg's binary
+        dump); ``answer`` is filled by :meth:`send`."""
         pgconn = self._pgconn
         self._begin_if_idle()
         name = self._names.by_sql.get(sql) or self._preparing.get(sql)
@@ -191,8 +192,13 @@ class PostgresBatch:
             name = self._preparing[sql] = self._names.new()
             self._commands.append(lambda: pgconn.send_prepare(name, sql))
             self._expected.append(_Prepare(sql, name))
-        dumped = self._transformer.dump_sequence(values, [PyFormat.TEXT] * len(values)) if values else None
-        self._commands.append(lambda: pgconn.send_query_prepared(name, dumped))
+        dumped: Sequence[Any] | None = None
+        sent_as: Sequence[Any] | None = None
+        if values:
+            dumped = self._transformer.dump_sequence(values, formats)
+            if PyFormat.BINARY in formats:
+                sent_as = self._transformer.formats
+        self._commands.append(lambda: pgconn.send_query_prepared(name, dumped, sent_as))
         self._expected.append(answer)
 
     def send(self) -> None:

@@ -29,6 +29,7 @@ from typing import Any
 
 import psycopg
 from psycopg import pq
+from psycopg.adapt import PyFormat
 from psycopg.waiting import wait as psycopg_wait
 from sqlalchemy import Connection, DateTime, Engine, Insert
 from sqlalchemy.engine import Dialect
@@ -37,6 +38,7 @@ from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.selectable import Select
 from sqlalchemy.util import await_only
 
+from fastreg.adapters.db.models import UTCDateTime
 from fastreg.adapters.db.pgpipeline import Answer, PostgresBatch, Waiter, multi_row_sql, wait_on_loop, wire_sql
 
 Processor = Callable[[Any], Any] | None
@@ -52,6 +54,7 @@ class _Slot:
     fixed: bool
     value: Any
     process: Processor
+    binary: bool = False  # PostgreSQL: sent in binary (an aware timestamp: 8 bytes, not text to dump and parse)
 
 
 class _Plan:
@@ -80,6 +83,7 @@ class _Plan:
         self._results = [(index, process) for index, process in enumerate(result_processors) if process is not None]
         # PostgreSQL, sent through libpq (``pgpipeline``): the SQL with ``$n`` in ``slots`` order.
         self.wire_sql = wire_sql(sql, self._names) if named else b""
+        self.formats = tuple(PyFormat.BINARY if slot.binary else PyFormat.TEXT for slot in slots)
         self._wire_rows: dict[int, bytes | None] = {}
 
     def bind(self, params: Params) -> Sequence[Any] | dict[str, Any]:
@@ -158,15 +162,18 @@ def _compile(statement: Select[Any] | UpdateBase, dialect: Dialect, keys: tuple[
     slots = []
     for name in order:
         bind = binds[name]
+        binary = False
         if _is_datetime(bind.type):
             process = _datetime_processor(bind.type, dialect)
+            # Cast to TIMESTAMP WITH TIME ZONE in the SQL, so the server expects psycopg's binary timestamptz.
+            binary = dialect.name == "postgresql" and _is_aware(bind.type)
         else:
             process = bind.type.dialect_impl(dialect).bind_processor(dialect)
         if name in defaults or not bind.required:
             value = defaults.get(name, bind.value)
-            slots.append(_Slot(name, True, value if process is None else process(value), None))
+            slots.append(_Slot(name, True, value if process is None else process(value), None, binary))
         else:
-            slots.append(_Slot(name, False, None, process))
+            slots.append(_Slot(name, False, None, process, binary))
     row = namedtuple("Row", [column.key for column in returned], rename=True) if returned else None
     return _Plan(
         sql=compiled.string,
@@ -181,6 +188,11 @@ def _compile(statement: Select[Any] | UpdateBase, dialect: Dialect, keys: tuple[
 
 def _is_datetime(type_: Any) -> bool:
     return isinstance(type_, DateTime) or isinstance(getattr(type_, "impl_instance", None), DateTime)
+
+
+def _is_aware(type_: Any) -> bool:
+    """A timestamp type whose bound values are aware datetimes (``UTCDateTime``: its processor makes them so)."""
+    return isinstance(type_, UTCDateTime) and bool(getattr(type_.impl_instance, "timezone", False))
 
 
 # One cached processor per datetime type and dialect, shared by every statement: a registration binds its
@@ -338,7 +350,7 @@ class PreparedConnection:
             if self._events.before_cursor_execute:
                 self._announce(plan.sql, plan.bind(ride.params), False)
             answer = Answer()
-            batch.queue(plan.wire_sql, plan.values(ride.params), answer)
+            batch.queue(plan.wire_sql, plan.values(ride.params), plan.formats, answer)
             self._riding = (batch, lambda: ride.check([plan.make_row(row) for row in answer.rows]))
         return batch
 
@@ -456,11 +468,12 @@ class PreparedConnection:
         together = plan.wire_sql_rows(len(calls)) if few else None
         if together is not None:  # executemany of an INSERT: one multi-row statement
             answers = [Answer()]
-            batch.queue(together, [value for params in calls for value in plan.values(params)], answers[0])
+            values = [value for params in calls for value in plan.values(params)]
+            batch.queue(together, values, plan.formats * len(calls), answers[0])
         else:
             answers = [Answer() for _ in calls]
             for params, answer in zip(calls, answers, strict=True):
-                batch.queue(plan.wire_sql, plan.values(params), answer)
+                batch.queue(plan.wire_sql, plan.values(params), plan.formats, answer)
 
         def fetch() -> tuple[list[Any], int]:
             self._send(batch)  # looked at before its batch was sent: send what is queued now (else nothing to send)
