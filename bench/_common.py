@@ -200,6 +200,14 @@ class Fixture:
     component_token: str
     oas: list[OA] = field(default_factory=list)
 
+    def dealt(self, count: int, per_oa: int) -> list[OA]:
+        """The OAs of ``count`` calls, ``per_oa`` at most each, dealt out one OA after another (the first
+        ``ceil(count / per_oa)`` OAs, round after round): calls that arrive together are for different OAs, as on
+        a platform of many OAs. Taken OA by OA instead, an OA's calls would all be in flight at once and wait on
+        its monthly counter's row lock, each until the one before commits: that is ``contention.py``'s case."""
+        used = -(-count // per_oa)
+        return [self.oas[index % used] for index in range(count)]
+
 
 @dataclass
 class OA:

@@ -143,10 +143,10 @@ def main() -> int:
         platform = bench_platform(url, tempfile.mkdtemp(prefix="fastreg-pipeline-"))
         total = args.calls + 2 * 4 * args.concurrency
         fixture = make_fixture(platform, -(-total // QUOTA))
-        oas = [fixture.oas[index // QUOTA] for index in range(total)]
+        oas = fixture.dealt(total, QUOTA)
         tickets = issue_tickets_in_batches(platform, fixture, oas)
         calls = [(oa.token, ticket) for oa, ticket in zip(oas, tickets, strict=True)]
-        calls.reverse()  # popped from the end: each OA's tickets in order
+        calls.reverse()  # popped from the end
         per_call = asyncio.run(compare(platform, calls, args.block, args.concurrency))
         platform.engine.dispose()
     for name, values in per_call.items():

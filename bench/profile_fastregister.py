@@ -83,8 +83,7 @@ def main() -> int:
         platform = bench_platform(url, data_dir)
         fixture = make_fixture(platform, -(-args.tickets // QUOTA))
         calls = []
-        for index in range(args.tickets):
-            oa = fixture.oas[index // QUOTA]
+        for oa in fixture.dealt(args.tickets, QUOTA):
             ticket = issue_ticket(platform, fixture, oa)
             calls.append(
                 Call(

@@ -102,9 +102,14 @@ def measure_reference(url: str, tool: str, connections: int, duration: float) ->
     return health, inserts, cpu_each
 
 
+# ``--calls-by-oa``: each OA's calls one after the other (they then arrive together and wait on each other).
+calls_by_oa = False
+
+
 def issue_tickets(platform: Any, fixture: Fixture, count: int) -> list[Call]:
-    """``count`` tickets, QUOTA per OA; returns the fastregister calls that spend them."""
-    oas = [fixture.oas[i // QUOTA] for i in range(count)]
+    """``count`` tickets, QUOTA per OA, dealt out one OA after another; returns the fastregister calls that spend
+    them."""
+    oas = [fixture.oas[i // QUOTA] for i in range(count)] if calls_by_oa else fixture.dealt(count, QUOTA)
     tickets = issue_tickets_in_batches(platform, fixture, oas)
     return [
         Call("POST", f"/cgi-bin/account/fastregister?access_token={oa.token}", json.dumps({"ticket": ticket}).encode())
@@ -406,8 +411,17 @@ def main() -> int:
         "(--duration seconds each); prints the median of the pairs' ratios (with --compare, the other tree's "
         "server takes its turns too)",
     )
+    parser.add_argument(
+        "--calls-by-oa",
+        action="store_true",
+        help="send each OA's five calls one after the other, as before: they arrive together and each waits for "
+        "the one before to commit (its monthly counter's row lock); by default they are dealt out OA after OA",
+    )
     args = parser.parse_args()
+    global calls_by_oa
+    calls_by_oa = args.calls_by_oa
     print(f"machine: {machine()}; load generator: {args.tool}, {args.connections} connections, {args.duration:g} s")
+    print("calls: each OA's one after the other" if calls_by_oa else "calls: dealt out one OA after another")
     print(f"load average at start: {os.getloadavg()[0]:.1f}")
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     if args.paired:

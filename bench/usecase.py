@@ -45,7 +45,7 @@ def serve_blocks(db: str, count: int, group: int, concurrency: int) -> None:
         migrate(url)
         platform = bench_platform(url, tempfile.mkdtemp(prefix="fastreg-bench-usecase-"))
         fixture = make_fixture(platform, -(-count // QUOTA))
-        oas = [fixture.oas[index // QUOTA] for index in range(count)]
+        oas = fixture.dealt(count, QUOTA)
         tickets = issue_tickets_in_batches(platform, fixture, oas)
         calls = [(oa.token, ticket) for oa, ticket in zip(oas, tickets, strict=True)]
         gc.collect()
