@@ -239,7 +239,8 @@ links = Table(
     "links",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("oa_id", Integer, ForeignKey("official_accounts.id"), index=True, nullable=False),
+    # oa_id: looked up through the unique (oa_id, mp_id) index, which starts with it
+    Column("oa_id", Integer, ForeignKey("official_accounts.id"), nullable=False),
     Column("mp_id", Integer, ForeignKey("mini_programs.id"), index=True, nullable=False),
     Column("status", String(24), nullable=False),
     Column("linked_via", String(16), nullable=False),
@@ -272,7 +273,8 @@ authorizations = Table(
     "authorizations",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("component_id", Integer, ForeignKey("components.id"), index=True, nullable=False),
+    # component_id: looked up through the unique (component_id, authorizer_appid) index, which starts with it
+    Column("component_id", Integer, ForeignKey("components.id"), nullable=False),
     Column("authorizer_appid", String(18), index=True, nullable=False),
     # The refresh token is derived from this random seed and the platform's secret key; every authorization
     # draws a new seed, so the earlier refresh token stops working.
