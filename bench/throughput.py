@@ -273,6 +273,7 @@ def run_paired(
             ratios: dict[tuple[str, str], list[float]] = {side: [] for side in sides}
             against: dict[str, list[float]] = {case: [] for case in CASES}  # this tree's rate over the other's
             cpu: dict[str, list[float]] = {name: [] for name in ("reference", *(_label(*side) for side in sides))}
+            database_cpu: dict[str, list[float]] = {name: [] for name in cpu}
             for pair in range(pairs):
                 turns: list[tuple[str, Server, list[Call]]] = [("reference", reference, insert)] + [
                     (
@@ -286,9 +287,11 @@ def run_paired(
                     turns = turns[1:] + turns[:1]  # fastreg first in every other pair
                 rates: dict[str, float] = {}
                 for name, target, calls in turns:
+                    database_before = database_cpu_seconds()
                     result, cost = timed_load(target, calls, tool=tool, connections=connections, duration=duration)
                     rates[name] = result.ok_rate
                     cpu[name].append(cost)
+                    database_cpu[name].append((database_cpu_seconds() - database_before) / max(result.ok, 1))
                 for side in sides:
                     ratios[side].append(rates[_label(*side)] / rates["reference"] if rates["reference"] else 0.0)
                 if compare:
@@ -310,13 +313,18 @@ def run_paired(
             receiver.close()
     figures = {f"ratio {case}": statistics.median(ratios[(THIS_TREE, case)]) for case in CASES}
     figures.update({f"server CPU ms {name}": statistics.median(values) * 1000 for name, values in cpu.items()})
+    figures.update({f"database CPU ms {name}": statistics.median(v) * 1000 for name, v in database_cpu.items()})
+
+    def spent(name: str) -> str:
+        database = figures[f"database CPU ms {name}"]
+        return f"{figures[f'server CPU ms {name}']:.2f} ms" + (f" (+ PostgreSQL {database:.2f} ms)" if database else "")
+
     for tree, case in sides:
         values, name = ratios[(tree, case)], _label(tree, case)
         print(
             f"[{kind}] ratio, {name}: median {statistics.median(values):.2f} of {pairs} pairs "
             f"(min {min(values):.2f}, max {max(values):.2f}; target >= {TARGETS[kind]}); server CPU "
-            f"{figures[f'server CPU ms {name}']:.2f} ms per registration against "
-            f"{figures['server CPU ms reference']:.2f} ms per insert"
+            f"{spent(name)} per registration against {spent('reference')} per insert"
         )
     for case in CASES if compare else ():
         print(
@@ -329,6 +337,21 @@ def run_paired(
 def _label(tree: str, case: str) -> str:
     """A measured side's name: the case for this tree, the case and the tree for another."""
     return case if tree == THIS_TREE else f"{case} ({tree})"
+
+
+def database_cpu_seconds() -> float:
+    """CPU time used so far by this machine's PostgreSQL processes (0 without any): the database's share of a
+    request, on the same two CPUs as the server and the load generator."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name, _, rest = stat.read_text().partition(" (")[2].partition(")")
+        except OSError:
+            continue  # exited meanwhile
+        if name == "postgres":
+            fields = rest.split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pid: int) -> float:
