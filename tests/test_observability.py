@@ -180,6 +180,29 @@ def test_console_format_is_key_value(platform: Platform, app: FastAPI) -> None:
         configure_logging(platform.settings)
 
 
+def test_the_access_line_follows_the_logging_configuration_of_the_moment(platform: Platform, app: FastAPI) -> None:
+    # The access logger is bound once per configuration: configured again, it takes the new level and format.
+    stream = io.StringIO()
+    client = _SyncAdapter(httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t"))  # type: ignore[arg-type]
+    try:
+        configure_logging(platform.settings.model_copy(update={"log_level": "WARNING"}), stream=stream)
+        client.get("/healthz", headers={"X-Request-Id": "quiet-1"})
+        assert "quiet-1" not in stream.getvalue()
+        configure_logging(
+            platform.settings.model_copy(update={"log_format": "json", "log_level": "INFO"}), stream=stream
+        )
+        client.get("/healthz", headers={"X-Request-Id": "heard-1"})
+        heard = [json.loads(line) for line in stream.getvalue().splitlines() if "heard-1" in line]
+        access = [line for line in heard if line["event"] == "request"]
+        assert len(access) == 1 and access[0]["level"] == "info" and access[0]["request_id"] == "heard-1"
+        configure_logging(platform.settings.model_copy(update={"log_format": "console"}), stream=stream)
+        client.get("/healthz", headers={"X-Request-Id": "heard-2"})
+        assert any("request_id=heard-2" in line and not line.startswith("{") for line in stream.getvalue().splitlines())
+    finally:
+        configure_logging(platform.settings.model_copy(update={"log_level": "WARNING"}))
+        configure_logging(platform.settings)
+
+
 def test_console_lines_escape_control_characters(platform: Platform, app: FastAPI) -> None:
     # A path with a line break and an ANSI escape, and a message with both: neither forges a line nor colours one.
     stream = io.StringIO()
