@@ -31,6 +31,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from psycopg.adapt import PyFormat
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import bench_platform, database, issue_tickets_in_batches, machine, make_fixture, migrate
@@ -44,28 +46,37 @@ class PsycopgPipelineBatch:
     what is queued is executed inside ``conn.pipeline()`` when the batch is sent (one round trip: psycopg sends
     the statements and syncs at the block's end), each statement prepared on the server (``prepare=True``)."""
 
-    _converted: ClassVar[dict[bytes, tuple[bytes, list[int]]]] = {}
+    _converted: ClassVar[dict[tuple[bytes, tuple[Any, ...]], tuple[bytes, list[int]]]] = {}
 
     def __init__(self, connection: Any, wait: Any) -> None:
         self._connection = connection  # psycopg.AsyncConnection; the caller runs in a greenlet on the loop
         self._queued: list[tuple[bytes, Sequence[Any] | None, Any, bool]] = []
 
     @classmethod
-    def _psycopg_sql(cls, sql: bytes) -> tuple[bytes, list[int]]:
-        """``$n`` placeholders (the wire SQL) as psycopg's ``%s``, with the value index of each occurrence."""
-        found = cls._converted.get(sql)
+    def _psycopg_sql(cls, sql: bytes, formats: Sequence[Any]) -> tuple[bytes, list[int]]:
+        """``$n`` placeholders (the wire SQL) as psycopg's ``%s`` (``%b`` where the value goes in binary, as the
+        hand-made layer sends it), with the value index of each occurrence."""
+        key = (sql, tuple(formats))
+        found = cls._converted.get(key)
         if found is None:
             order = [int(match.group(1)) - 1 for match in _NUMBERED.finditer(sql)]
-            found = cls._converted[sql] = (_NUMBERED.sub(b"%s", sql.replace(b"%", b"%%")), order)
+
+            def placeholder(match: re.Match[bytes]) -> bytes:
+                return b"%b" if formats[int(match.group(1)) - 1] == PyFormat.BINARY else b"%s"
+
+            found = cls._converted[key] = (_NUMBERED.sub(placeholder, sql.replace(b"%", b"%%")), order)
         return found
+
+    def discard(self) -> None:
+        self._queued = []
 
     def queue_command(self, sql: bytes) -> None:
         from fastreg.adapters.db.pgpipeline import Answer
 
         self._queued.append((sql, None, Answer(), False))
 
-    def queue(self, sql: bytes, values: Sequence[Any], answer: Any) -> None:
-        converted, order = self._psycopg_sql(sql)
+    def queue(self, sql: bytes, values: Sequence[Any], formats: Sequence[Any], answer: Any) -> None:
+        converted, order = self._psycopg_sql(sql, formats)
         self._queued.append((converted, [values[index] for index in order], answer, True))
 
     def send(self) -> None:

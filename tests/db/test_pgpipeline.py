@@ -8,6 +8,7 @@ inside a greenlet."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,12 +16,13 @@ from typing import Any
 
 import psycopg
 import pytest
+from bench.pipeline import PsycopgPipelineBatch
 from psycopg import pq
 from psycopg.waiting import wait as blocking_wait
 from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, bindparam, func, insert, select, text
 
 from fastreg.adapters.db.engine import build_engine, build_loop_engine
-from fastreg.adapters.db.pgpipeline import Waiter, multi_row_sql
+from fastreg.adapters.db.pgpipeline import PostgresBatch, Waiter, multi_row_sql
 from fastreg.adapters.db.prepared import MULTI_ROW_MAX, PreparedConnection, RideAlong
 from fastreg.adapters.db.uow import run_on_connection
 from fastreg.platform import Platform, build_platform
@@ -418,3 +420,14 @@ def test_a_ride_never_goes_with_deferred_writes_nor_after_the_orm(pg: Platform) 
     assert found == [[]]
     with pg.engine.connect() as connection:
         assert connection.execute(select(items.c.id)).all() == []
+
+
+def test_the_pipeline_bench_s_stand_in_has_the_batch_s_interface() -> None:
+    # bench/pipeline.py runs the hot path with psycopg's pipeline in place of ``PostgresBatch``: every method the
+    # prepared connection calls must be there with the same parameters, or the bench breaks unseen.
+    public = [name for name in vars(PostgresBatch) if not name.startswith("_")]
+    assert {"queue", "queue_command", "send", "discard"} <= set(public)
+    for name in public:
+        assert inspect.signature(getattr(PsycopgPipelineBatch, name)).parameters.keys() == (
+            inspect.signature(getattr(PostgresBatch, name)).parameters.keys()
+        ), name
