@@ -342,16 +342,14 @@ def _label(tree: str, case: str) -> str:
 def database_cpu_seconds() -> float:
     """CPU time used so far by this machine's PostgreSQL processes (0 without any): the database's share of a
     request, on the same two CPUs as the server and the load generator."""
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    total = 0.0
+    for comm in Path("/proc").glob("[0-9]*/comm"):
         try:
-            name, _, rest = stat.read_text().partition(" (")[2].partition(")")
+            if comm.read_text().strip() == "postgres":
+                total += cpu_seconds(int(comm.parent.name))
         except OSError:
             continue  # exited meanwhile
-        if name == "postgres":
-            fields = rest.split()
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def cpu_seconds(pid: int) -> float:
