@@ -78,6 +78,37 @@ def database(kind: str) -> Iterator[str]:
         yield url
 
 
+def settle_database(url: str, *, timeout: float = 300.0) -> float:
+    """After a bulk load, bring the database to the steady state a measurement assumes; returns the seconds it
+    took. PostgreSQL: ``VACUUM (ANALYZE)``, then a wait until no autovacuum worker is left (otherwise autovacuum
+    starts on the freshly loaded tables while the load runs, on the same CPUs, and the planner's statistics
+    change under the prepared statements), as autovacuum keeps a running server's tables. SQLite: the WAL
+    checkpointed and truncated, so that the first run does not pay for copying the load's pages back (its planner
+    is left without statistics, as fastreg leaves it)."""
+    started = time.perf_counter()
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(str(parsed.database), isolation_level=None)) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        return time.perf_counter() - started
+    import psycopg
+
+    plain = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE)")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            busy = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'"
+            ).fetchone()
+            if not busy or not busy[0]:
+                break
+            time.sleep(1)
+    return time.perf_counter() - started
+
+
 # ---------------------------------------------------------------- servers
 
 
@@ -327,6 +358,20 @@ def issue_tickets_in_batches(platform: Any, fixture: Fixture, oas: Sequence[OA],
             uow.conn.execute(INSERT_CREDENTIAL, rows)
             uow.commit()
     return tickets
+
+
+def register_history(platform: Any, count: int = 2000) -> None:
+    """``count`` fast registrations through the services, by OAs of their own (five each), so that the tables a
+    registration writes and reads hold rows before a measurement, as a platform's do once it has run: on a fresh
+    database PostgreSQL plans the hot path's prepared statements for empty tables (a sequential scan of
+    ``registrations`` for the pending check) and keeps those plans while the tables grow under the load, until
+    autovacuum analyzes them again. Call :func:`settle_database` afterwards."""
+    from fastreg.services.fastregister import fastregister_with_token
+
+    fixture = make_fixture(platform, -(-count // 5))
+    oas = fixture.dealt(count, 5)
+    for oa, ticket in zip(oas, issue_tickets_in_batches(platform, fixture, oas), strict=True):
+        fastregister_with_token(platform, oa.token, ticket)
 
 
 def open_page(platform: Any, fixture: Fixture, oa: OA) -> str:

@@ -41,6 +41,7 @@ from bench._common import (
     migrate,
     postgres_database,
     run_calls,
+    settle_database,
     start_fastreg,
 )
 
@@ -223,17 +224,8 @@ def bulk_load(url: str, oas: int, batch: int = 200_000) -> float:
                 cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
         conn.commit()
         print(f"  dependent rows: {time.perf_counter() - started:.0f} s", flush=True)
-        conn.autocommit = True
-        # VACUUM too, so that autovacuum does not start on the new rows while the latencies are measured.
-        conn.execute("VACUUM (ANALYZE)")
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            busy = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'"
-            ).fetchone()
-            if not busy or not busy[0]:
-                break
-            time.sleep(1)
+    # VACUUM too, so that autovacuum does not start on the new rows while the latencies are measured.
+    settle_database(url)
     return time.perf_counter() - started
 
 
