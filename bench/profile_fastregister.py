@@ -29,7 +29,9 @@ from bench._common import (
     machine,
     make_fixture,
     migrate,
+    register_history,
     run_calls,
+    settle_database,
     start_fastreg,
 )
 
@@ -92,7 +94,9 @@ def main() -> int:
                     json.dumps({"ticket": ticket}).encode(),
                 )
             )
+        register_history(platform)
         platform.engine.dispose()
+        settle_database(url)
         server = start_fastreg(url, data_dir)
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)

@@ -47,6 +47,8 @@ from bench._common import (
     machine,
     make_fixture,
     migrate,
+    register_history,
+    settle_database,
 )
 
 QUOTA = 5
@@ -66,6 +68,8 @@ def serve_blocks(db: str, count: int, group: int, concurrency: int, *, asgi: boo
         oas = fixture.dealt(count, QUOTA)
         tickets = issue_tickets_in_batches(platform, fixture, oas)
         calls = [(oa.token, ticket) for oa, ticket in zip(oas, tickets, strict=True)]
+        register_history(platform)
+        settle_database(url)
         if asgi:
             platform.engine.dispose()
             uvloop.run(_serve_app(url, data_dir, calls, concurrency))
