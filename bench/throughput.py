@@ -12,7 +12,9 @@ second (the admin's confirmation through the sandbox API, then fastregister with
 also measures another checkout's code on the same database, right after this one's (an A/B under the same load).
 ``--paired N`` measures the reference and fastreg in turns instead, both servers running, and prints the median
 of the N pairs' ratios (the shared machine's drift between the two measurements falls out); with ``--compare SRC``
-the other tree's server takes its turns as well (an A/B in turns).
+the other tree's server takes its turns as well (an A/B in turns). Before any server starts, 2,000 registrations of
+other OAs are made through the services and the database is settled (``register_history``, ``settle_database``):
+the loads measure a platform that has run, not the plans PostgreSQL makes for empty tables.
 
     .venv/bin/python bench/throughput.py                 # both databases, wrk when installed
     .venv/bin/python bench/throughput.py --db sqlite --duration 5 --tool asyncio
