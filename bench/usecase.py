@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -103,24 +104,32 @@ async def _serve_on_loop(platform: Any, calls: list[tuple[str, str]], concurrenc
     from fastreg.runner import Runner
 
     runner = Runner(platform)
-    loop = asyncio.get_running_loop()
-    print("ready", flush=True)
-    position = 0
+
+    async def caller(pending: list[tuple[str, str]]) -> None:
+        while pending:
+            await runner.run(use_case, platform, *pending.pop())
+
     try:
-        while line := await loop.run_in_executor(None, sys.stdin.readline):
-            block = calls[position : position + int(line)]
-            position += len(block)
-            pending = list(block)
-            started = time.process_time()
-            await asyncio.gather(*(_caller(runner, use_case, platform, pending) for _ in range(concurrency)))
-            print(f"{(time.process_time() - started) / len(block) * 1e6:.1f}", flush=True)
+        await _serve_concurrent_blocks(calls, concurrency, caller)
     finally:
         await runner.close()
 
 
-async def _caller(runner: Any, use_case: Any, platform: Any, pending: list[tuple[str, str]]) -> None:
-    while pending:
-        await runner.run(use_case, platform, *pending.pop())
+async def _serve_concurrent_blocks(
+    calls: list[tuple[str, str]], concurrency: int, caller: Callable[[list[tuple[str, str]]], Awaitable[None]]
+) -> None:
+    """Say ``ready``, then for each number read from stdin spend that many of ``calls`` with ``concurrency``
+    ``caller``s taking from one list, and print their CPU per call in µs."""
+    loop = asyncio.get_running_loop()
+    print("ready", flush=True)
+    position = 0
+    while line := await loop.run_in_executor(None, sys.stdin.readline):
+        block = calls[position : position + int(line)]
+        position += len(block)
+        pending = list(block)
+        started = time.process_time()
+        await asyncio.gather(*(caller(pending) for _ in range(concurrency)))
+        print(f"{(time.process_time() - started) / len(block) * 1e6:.1f}", flush=True)
 
 
 async def _serve_app(url: str, data_dir: str, calls: list[tuple[str, str]], concurrency: int) -> None:
@@ -130,17 +139,8 @@ async def _serve_app(url: str, data_dir: str, calls: list[tuple[str, str]], conc
     from fastreg.web.app import create_app
 
     app = create_app()
-    loop = asyncio.get_running_loop()
     async with app.router.lifespan_context(app):
-        print("ready", flush=True)
-        position = 0
-        while line := await loop.run_in_executor(None, sys.stdin.readline):
-            block = calls[position : position + int(line)]
-            position += len(block)
-            pending = list(block)
-            started = time.process_time()
-            await asyncio.gather(*(_app_caller(app, pending) for _ in range(concurrency)))
-            print(f"{(time.process_time() - started) / len(block) * 1e6:.1f}", flush=True)
+        await _serve_concurrent_blocks(calls, concurrency, functools.partial(_app_caller, app))
 
 
 async def _app_caller(app: Any, pending: list[tuple[str, str]]) -> None:
