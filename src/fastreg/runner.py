@@ -19,6 +19,12 @@
   autocommit mode: a unit of work or a worker thread would cost several times the read. On SQLite a read's
   result is kept until another connection commits (``PRAGMA data_version``); its callers must not change it.
 - **a worker thread** for everything else: argon2, SMTP, the console's pages, the sandbox API, the CLI.
+- **alone** for the use cases that must have the database to themselves (``ALONE``: the sandbox reset): the
+  runner waits for this loop's runs in flight to end and holds new ones back until it has run, in a worker thread.
+  On PostgreSQL the wipe must take every table, and a call in flight between two of its statements would hold a
+  table the wipe waits for while it waits for a table the wipe has taken; such a deadlock costs the wipe a
+  50 ms lock wait and a fresh attempt, and under steady load nearly every attempt met one (resets of 7 to 15 s
+  with six clients). What other processes and the push worker hold is left to the wipe's own retries.
 
 A sandbox's ``/cgi-bin`` call runs under ``unless_faults_armed``: the injected faults of its path are read
 before its first use case does anything, and on PostgreSQL the hot writes read them in their own first round
@@ -45,7 +51,7 @@ from fastreg.adapters.db.repositories.worker import faults_read_along, read_faul
 from fastreg.adapters.db.uow import run_grouped, run_on_connection
 from fastreg.domain.faults import Fault
 from fastreg.platform import Platform
-from fastreg.services import fastregister, faults
+from fastreg.services import fastregister, faults, sandbox
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -54,6 +60,8 @@ T = TypeVar("T")
 GROUPED: frozenset[Callable[..., Any]] = frozenset({fastregister.fastregister_with_token})
 # The short reads every request of a kind makes, ``use_case(conn, ...)`` on the loop's own connection.
 LOOP_READS: frozenset[Callable[..., Any]] = frozenset({read_faults})
+# The use cases that run with no other run of the loop in flight.
+ALONE: frozenset[Callable[..., Any]] = frozenset({sandbox.reset})
 
 
 class FaultsArmed(Exception):
@@ -91,10 +99,18 @@ class Runner:
         *,
         grouped: Collection[Callable[..., Any]] = GROUPED,
         loop_reads: Collection[Callable[..., Any]] = LOOP_READS,
+        alone: Collection[Callable[..., Any]] = ALONE,
     ) -> None:
         self._platform = platform
         self._grouped = frozenset(grouped)
         self._loop_reads = frozenset(loop_reads)
+        self._alone_cases = frozenset(alone)
+        # Runs in flight (the loop's reads aside), and the door a run alone closes while it waits and runs.
+        self._in_flight = 0
+        self._door = asyncio.Event()
+        self._door.set()
+        self._drained: asyncio.Future[None] | None = None  # a run alone waits on it for the runs in flight
+        self._one_alone = asyncio.Lock()
         self._queue: list[tuple[Callable[[], Any], asyncio.Future[Any]]] = []
         self._scheduled = False
         self._alone_tasks: set[asyncio.Future[None]] = set()
@@ -121,6 +137,19 @@ class Runner:
         if use_case in self._loop_reads:
             return await self._read(use_case, *args, **kwargs)
         call = functools.partial(use_case, *args, **kwargs)
+        if use_case in self._alone_cases:
+            return await self._run_alone(call)
+        while not self._door.is_set():
+            await self._door.wait()
+        self._in_flight += 1
+        try:
+            return await self._dispatch(use_case, call)
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight and self._drained is not None and not self._drained.done():
+                self._drained.set_result(None)
+
+    async def _dispatch(self, use_case: Callable[..., T], call: Callable[[], T]) -> T:
         gate = _fault_gate.get()
         if gate is not None and not gate.passed:
             if use_case in self._grouped and self._platform.write_lock is None:
@@ -129,6 +158,19 @@ class Runner:
         if use_case in self._grouped:
             return await self._write(call)
         return await anyio.to_thread.run_sync(call)
+
+    async def _run_alone(self, call: Callable[[], T]) -> T:
+        """``call`` in a worker thread once the runs in flight have ended, new ones held back until it returns."""
+        async with self._one_alone:
+            self._door.clear()
+            try:
+                if self._in_flight:
+                    self._drained = asyncio.get_running_loop().create_future()
+                    await self._drained
+                return await anyio.to_thread.run_sync(call)
+            finally:
+                self._drained = None
+                self._door.set()
 
     async def unless_faults_armed(self, path: str, call: Callable[[], Awaitable[T]]) -> T:
         """``await call()``, unless a fault of the sandbox is armed on ``path``: then ``FaultsArmed`` is raised

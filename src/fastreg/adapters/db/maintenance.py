@@ -20,6 +20,8 @@ KEEP_ON_RESET: frozenset[str] = frozenset()
 # PostgreSQL: how long the reset waits for one table's lock before it lets go of all of them and tries again.
 LOCK_WAIT_MS = 50
 LOCK_NOT_AVAILABLE = "55P03"
+# How long the reset keeps trying before it answers busy: well inside an HTTP client's usual 30 s timeout.
+PATIENCE_SECONDS = 20.0
 
 
 class DatabaseBusy(Exception):
@@ -44,7 +46,7 @@ def wipe(session: Session) -> None:
         connection.exec_driver_sql(statement)
 
 
-def wipe_alone(sessions: sessionmaker[Session], *, patience_seconds: float = 30.0) -> None:
+def wipe_alone(sessions: sessionmaker[Session], *, patience_seconds: float = PATIENCE_SECONDS) -> None:
     """Wipe the database while no other transaction is in it, so that every concurrent call either finishes
     before the wipe or sees the empty world after it (a call that had inserted a child row of a parent being
     deleted would otherwise fail one side or the other).
