@@ -135,6 +135,8 @@ class Runner:
     async def run(self, use_case: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``use_case(*args, **kwargs)`` where it belongs; its result, or the exception it raised."""
         if use_case in self._loop_reads:
+            # Not held at the door: a run in flight reads the faults through here (``_pass``), and one statement
+            # in autocommit holds no table between statements.
             return await self._read(use_case, *args, **kwargs)
         call = functools.partial(use_case, *args, **kwargs)
         if use_case in self._alone_cases:
