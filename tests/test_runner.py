@@ -23,7 +23,7 @@ from fastreg.adapters.db.uow import NestedUnitOfWork
 from fastreg.domain.faults import FaultSpec
 from fastreg.domain.model import AuditKind
 from fastreg.platform import Platform
-from fastreg.runner import ALONE, FaultsArmed, Runner
+from fastreg.runner import EXCLUSIVE, FaultsArmed, Runner
 from fastreg.services import audit, faults, sandbox
 
 PACKAGE = Path(fastreg.__file__).parent
@@ -436,11 +436,11 @@ def test_a_gated_call_that_ran_no_use_case_is_answered_by_its_faults_too(platfor
     assert asyncio.run(main()) == ["refused", "armed", "armed"]
 
 
-# ---------------------------------------------------------------- a run alone
+# ---------------------------------------------------------------- an exclusive run
 
 
-def test_a_run_alone_waits_for_the_runs_in_flight_and_holds_new_ones_back(platform: Platform) -> None:
-    """The sandbox reset's way of running (``ALONE``): it starts once the loop's runs in flight have ended, and a
+def test_an_exclusive_run_waits_for_the_runs_in_flight_and_holds_new_ones_back(platform: Platform) -> None:
+    """The sandbox reset's way of running (``EXCLUSIVE``): it starts once the loop's runs in flight have ended, and a
     run asked for meanwhile starts only after it; the grouped hot writes count as runs in flight too."""
     events: list[str] = []
     release_first = threading.Event()
@@ -452,13 +452,13 @@ def test_a_run_alone_waits_for_the_runs_in_flight_and_holds_new_ones_back(platfo
         events.append("slow ended")
 
     def wipe_like(platform: Platform) -> None:
-        events.append("alone")
+        events.append("exclusive")
 
     def later(platform: Platform, actor: str) -> None:
         record(platform, actor)
         events.append(actor)
 
-    runner = Runner(platform, grouped={later}, alone={wipe_like})
+    runner = Runner(platform, grouped={later}, exclusive={wipe_like})
 
     async def until(condition: Callable[[], bool]) -> None:
         for _ in range(500):
@@ -470,19 +470,19 @@ def test_a_run_alone_waits_for_the_runs_in_flight_and_holds_new_ones_back(platfo
     async def main() -> None:
         first = asyncio.create_task(runner.run(slow, platform))
         await until(lambda: "slow started" in events)
-        alone = asyncio.create_task(runner.run(wipe_like, platform))
+        exclusive = asyncio.create_task(runner.run(wipe_like, platform))
         await asyncio.sleep(0.05)
         held = asyncio.create_task(runner.run(later, platform, "held back"))
         await asyncio.sleep(0.05)
-        assert events == ["slow started"]  # the run alone waits for the first; the third waits for it
+        assert events == ["slow started"]  # the exclusive run waits for the first; the third waits for it
         release_first.set()
-        await asyncio.gather(first, alone, held)
+        await asyncio.gather(first, exclusive, held)
         await runner.close()
 
     asyncio.run(main())
-    assert events == ["slow started", "slow ended", "alone", "held back"]
+    assert events == ["slow started", "slow ended", "exclusive", "held back"]
     assert actors(platform) == ["slow", "held back"]
 
 
-def test_the_sandbox_reset_is_run_alone() -> None:
-    assert sandbox.reset in ALONE
+def test_the_sandbox_reset_runs_exclusively() -> None:
+    assert sandbox.reset in EXCLUSIVE

@@ -19,7 +19,7 @@
   autocommit mode: a unit of work or a worker thread would cost several times the read. On SQLite a read's
   result is kept until another connection commits (``PRAGMA data_version``); its callers must not change it.
 - **a worker thread** for everything else: argon2, SMTP, the console's pages, the sandbox API, the CLI.
-- **alone** for the use cases that must have the database to themselves (``ALONE``: the sandbox reset): the
+- **exclusively** for the use cases that must have the database to themselves (``EXCLUSIVE``: the sandbox reset): the
   runner waits for this loop's runs in flight to end and holds new ones back until it has run, in a worker thread.
   On PostgreSQL the wipe must take every table, and a call in flight between two of its statements would hold a
   table the wipe waits for while it waits for a table the wipe has taken; such a deadlock costs the wipe a
@@ -61,7 +61,7 @@ GROUPED: frozenset[Callable[..., Any]] = frozenset({fastregister.fastregister_wi
 # The short reads every request of a kind makes, ``use_case(conn, ...)`` on the loop's own connection.
 LOOP_READS: frozenset[Callable[..., Any]] = frozenset({read_faults})
 # The use cases that run with no other run of the loop in flight.
-ALONE: frozenset[Callable[..., Any]] = frozenset({sandbox.reset})
+EXCLUSIVE: frozenset[Callable[..., Any]] = frozenset({sandbox.reset})
 
 
 class FaultsArmed(Exception):
@@ -99,18 +99,18 @@ class Runner:
         *,
         grouped: Collection[Callable[..., Any]] = GROUPED,
         loop_reads: Collection[Callable[..., Any]] = LOOP_READS,
-        alone: Collection[Callable[..., Any]] = ALONE,
+        exclusive: Collection[Callable[..., Any]] = EXCLUSIVE,
     ) -> None:
         self._platform = platform
         self._grouped = frozenset(grouped)
         self._loop_reads = frozenset(loop_reads)
-        self._alone_cases = frozenset(alone)
-        # Runs in flight (the loop's reads aside), and the door a run alone closes while it waits and runs.
+        self._exclusive = frozenset(exclusive)
+        # Runs in flight (the loop's reads aside), and the door an exclusive run closes while it waits and runs.
         self._in_flight = 0
         self._door = asyncio.Event()
         self._door.set()
-        self._drained: asyncio.Future[None] | None = None  # a run alone waits on it for the runs in flight
-        self._one_alone = asyncio.Lock()
+        self._drained: asyncio.Future[None] | None = None  # an exclusive run waits on it for the runs in flight
+        self._one_exclusive = asyncio.Lock()
         self._queue: list[tuple[Callable[[], Any], asyncio.Future[Any]]] = []
         self._scheduled = False
         self._alone_tasks: set[asyncio.Future[None]] = set()
@@ -139,8 +139,8 @@ class Runner:
             # in autocommit holds no table between statements.
             return await self._read(use_case, *args, **kwargs)
         call = functools.partial(use_case, *args, **kwargs)
-        if use_case in self._alone_cases:
-            return await self._run_alone(call)
+        if use_case in self._exclusive:
+            return await self._run_exclusive(call)
         while not self._door.is_set():
             await self._door.wait()
         self._in_flight += 1
@@ -161,9 +161,9 @@ class Runner:
             return await self._write(call)
         return await anyio.to_thread.run_sync(call)
 
-    async def _run_alone(self, call: Callable[[], T]) -> T:
+    async def _run_exclusive(self, call: Callable[[], T]) -> T:
         """``call`` in a worker thread once the runs in flight have ended, new ones held back until it returns."""
-        async with self._one_alone:
+        async with self._one_exclusive:
             self._door.clear()
             try:
                 if self._in_flight:
